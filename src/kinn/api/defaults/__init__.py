@@ -1,0 +1,29 @@
+"""Defaulting per kind, as the generated `SetObjectDefaults_<Kind>` functions do upstream.
+
+Each group module (`core`, `apps`, …; same names as `kinn.api.validation.GROUP_MODULES`) exports
+`DEFAULTERS[kind](obj) -> None`, which fills unset fields in place. Defaults apply to every object
+that enters the API server (create, update, patch result), before validation.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from kinn.api.resources import Resource
+from kinn.api.validation import GROUP_MODULES
+
+
+def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
+    name = GROUP_MODULES.get(resource.group)
+    if name is None:
+        return
+    try:
+        module = import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as e:
+        if e.name != f"{__name__}.{name}":
+            raise
+        return
+    defaulter = getattr(module, "DEFAULTERS", {}).get(resource.kind)
+    if defaulter:
+        defaulter(obj)
