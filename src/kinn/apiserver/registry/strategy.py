@@ -1,0 +1,131 @@
+"""Per-kind behaviour of the generic registry (pkg/registry/<group>/<resource>/strategy.go).
+
+The generic store does the same create/update/delete dance for every kind; a Strategy says what
+differs: whether `metadata.generation` is tracked, what a create resets, what the main endpoint
+may not change (status) and what the status endpoint may not change (everything else), and how a
+delete is graceful. Kinds with extra machinery (pods, services, namespaces) subclass it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from kinn.api.defaults import apply_defaults
+from kinn.api.field import ErrorList
+from kinn.api.resources import Resource
+from kinn.api.validation import validate_create, validate_status_update, validate_update
+
+Obj = dict[str, Any]
+
+# Kinds whose strategies set generation=1 on create and bump it on spec changes upstream.
+GENERATION_KINDS = frozenset({
+    "Deployment", "ReplicaSet", "ReplicationController", "DaemonSet", "StatefulSet", "Job", "CronJob",
+    "Ingress", "IngressClass", "NetworkPolicy", "PodDisruptionBudget", "EndpointSlice",
+})
+
+# Kinds whose create keeps the client's status (the kubelet registers a Node with its status).
+KEEP_STATUS_ON_CREATE = frozenset({"Node"})
+
+# Fields that are not "spec" for the purpose of generation: metadata and status.
+_NON_SPEC = ("metadata", "status", "apiVersion", "kind")
+
+
+def spec_of(obj: Obj) -> Obj:
+    return {k: v for k, v in obj.items() if k not in _NON_SPEC}
+
+
+class Strategy:
+    """The default behaviour, right for most kinds."""
+
+    def __init__(self, resource: Resource) -> None:
+        self.resource = resource
+        self.tracks_generation = resource.kind in GENERATION_KINDS
+
+    # -- create ----------------------------------------------------------------------------
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        if self.resource.has_status and self.resource.kind not in KEEP_STATUS_ON_CREATE:
+            obj["status"] = self.initial_status(obj)
+        if self.tracks_generation:
+            obj["metadata"]["generation"] = 1
+
+    def initial_status(self, obj: Obj) -> Obj:
+        return {}
+
+    def default(self, obj: Obj) -> None:
+        apply_defaults(self.resource, obj)
+
+    def validate(self, obj: Obj) -> ErrorList:
+        return validate_create(self.resource, obj)
+
+    def after_create(self, obj: Obj) -> None:
+        """Fill fields that depend on server-assigned metadata (uid) — e.g. a Job's selector."""
+
+    # -- update ----------------------------------------------------------------------------
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        if self.resource.has_status:
+            if "status" in old:
+                new["status"] = old["status"]
+            else:
+                new.pop("status", None)
+        self.bump_generation(new, old)
+
+    def bump_generation(self, new: Obj, old: Obj) -> None:
+        if not self.tracks_generation:
+            return
+        generation = old["metadata"].get("generation", 1)
+        if spec_of(new) != spec_of(old):
+            generation += 1
+        new["metadata"]["generation"] = generation
+
+    def validate_update(self, new: Obj, old: Obj) -> ErrorList:
+        return validate_update(self.resource, new, old)
+
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> Obj:
+        """The status endpoint changes status only (metav1.ResetObjectMetaForStatus)."""
+        result = {k: v for k, v in old.items() if k != "status"}
+        if "status" in new:
+            result["status"] = new["status"]
+        meta = dict(old["metadata"])
+        for key in ("resourceVersion", "managedFields"):
+            if key in new.get("metadata", {}):
+                meta[key] = new["metadata"][key]
+        result["metadata"] = meta
+        return result
+
+    def validate_status_update(self, new: Obj, old: Obj) -> ErrorList:
+        return validate_status_update(self.resource, new, old)
+
+    allow_create_on_update = False
+    allow_unconditional_update = True
+
+    # -- delete ----------------------------------------------------------------------------
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        """Seconds the object stays around after a delete (0 = remove now unless finalized)."""
+        return 0
+
+    def should_delete_during_update(self, obj: Obj) -> bool:
+        """An update that removed the last finalizer of a terminating object completes its delete."""
+        meta = obj["metadata"]
+        return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers") and not meta.get(
+            "deletionGracePeriodSeconds"
+        )
+
+    def on_delete(self, obj: Obj) -> None:
+        """Release what the object held (service IPs, node ports)."""
+
+    # -- representation --------------------------------------------------------------------
+
+    def to_external(self, obj: Obj) -> Obj | None:
+        """Convert the stored form to this endpoint's version; None means stored form is served as-is."""
+        return None
+
+    def to_internal(self, obj: Obj) -> Obj:
+        return obj
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,122 @@
+"""Watch history and fan-out, shared by storage backends.
+
+The history is a bounded, revision-ordered window of events (etcd keeps the same window until it
+compacts). A watch registers atomically with its backlog — events after the requested revision
+are copied from the window and live events follow, with no await in between — so a watcher sees
+every revision in order with no gaps and no duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+from collections import deque
+from typing import AsyncIterator, Iterable
+
+from kinn.storage.interface import CompactedError, StoredObject, WatchEvent, Watcher
+
+# A watcher that falls this far behind is ended, as the API server's cacher ends slow watchers;
+# the client then re-lists, which is cheaper than buffering without bound.
+WATCHER_QUEUE_LIMIT = 100_000
+
+_CLOSED = None
+
+
+class QueueWatcher(Watcher):
+    def __init__(self, hub: "WatchHub", prefix: str) -> None:
+        self._hub = hub
+        self.prefix = prefix
+        self._queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
+        self.stopped = False
+
+    def offer(self, event: WatchEvent) -> None:
+        if self.stopped:
+            return
+        if self._queue.qsize() >= WATCHER_QUEUE_LIMIT:
+            self.stop()
+            return
+        self._queue.put_nowait(event)
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            self._hub.unregister(self)
+            self._queue.put_nowait(_CLOSED)
+
+    async def __aiter__(self) -> AsyncIterator[WatchEvent]:  # type: ignore[override]
+        while True:
+            event = await self._queue.get()
+            if event is _CLOSED:
+                return
+            yield event
+
+
+class WatchHub:
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._events: deque[WatchEvent] = deque()
+        self._revisions: deque[int] = deque()
+        self._watchers: set[QueueWatcher] = set()
+        # The revision just before the oldest event we can replay.
+        self.floor = 0
+
+    def load(self, events: Iterable[WatchEvent], floor: int) -> None:
+        """Seed the window from a backend's persisted log (after a restart)."""
+        self.floor = floor
+        for event in events:
+            self._events.append(event)
+            self._revisions.append(event.revision)
+
+    def publish(self, event: WatchEvent) -> None:
+        self._events.append(event)
+        self._revisions.append(event.revision)
+        while len(self._events) > self.capacity:
+            dropped = self._events.popleft()
+            self._revisions.popleft()
+            self.floor = dropped.revision
+        for watcher in list(self._watchers):
+            if event.object.key.startswith(watcher.prefix):
+                watcher.offer(event)
+
+    def since(self, after_revision: int) -> list[WatchEvent]:
+        """Events with revision > after_revision; CompactedError if some were already dropped."""
+        if after_revision < self.floor:
+            raise CompactedError(after_revision, self.floor + 1)
+        start = bisect.bisect_right(self._revisions, after_revision)
+        return [self._events[i] for i in range(start, len(self._events))]
+
+    def watch(self, prefix: str, after_revision: int) -> QueueWatcher:
+        backlog = self.since(after_revision)
+        watcher = QueueWatcher(self, prefix)
+        for event in backlog:
+            if event.object.key.startswith(prefix):
+                watcher.offer(event)
+        self._watchers.add(watcher)
+        return watcher
+
+    def unregister(self, watcher: QueueWatcher) -> None:
+        self._watchers.discard(watcher)
+
+    def stop_all(self) -> None:
+        for watcher in list(self._watchers):
+            watcher.stop()
+
+    @property
+    def watcher_count(self) -> int:
+        return len(self._watchers)
+
+
+def rewind(current: dict[str, StoredObject], events: list[WatchEvent]) -> dict[str, StoredObject]:
+    """Undo `events` (newest last) on a copy of `current`: the state before the first of them.
+
+    This is how a list at an older revision is served without MVCC in the backend: the current
+    state minus the changes the history says happened since.
+    """
+    state = dict(current)
+    for event in reversed(events):
+        key = event.object.key
+        if event.prev is None:
+            state.pop(key, None)
+        else:
+            state[key] = event.prev
+    return state

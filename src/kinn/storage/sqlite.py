@@ -1,0 +1,234 @@
+"""The SQLite storage backend (the default; k3s's kine plays the same role over SQL).
+
+Two tables: `kv` holds the current value of every key, `log` holds one row per revision (the new
+value and the previous one) for watch replay and consistent paginated lists. Each write is one
+transaction that advances the global revision, so an acknowledged write is on disk before the
+client hears of it; WAL mode makes that survive `kill -9` (the process, not power loss — the same
+trade k3s makes by default). The whole current state is also kept in memory: the API server owns
+the database, so reads never touch SQLite, which is what makes GET and LIST fast.
+
+The log is compacted to the watch-history window (`history` revisions), so the database does not
+grow without bound under churn.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from kinn.storage.history import QueueWatcher, WatchHub, rewind
+from kinn.storage.interface import (
+    KeyExistsError,
+    KeyNotFoundError,
+    Obj,
+    RevisionConflictError,
+    Store,
+    StoredObject,
+    WatchEvent,
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    create_revision INTEGER NOT NULL,
+    mod_revision INTEGER NOT NULL,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log (
+    revision INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    create_revision INTEGER NOT NULL,
+    value BLOB NOT NULL,
+    prev_revision INTEGER,
+    prev_create_revision INTEGER,
+    prev_value BLOB
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+DEFAULT_HISTORY = 50_000
+
+
+def stamp(obj: Obj, revision: int) -> tuple[Obj, bytes]:
+    """Set metadata.resourceVersion to the revision and encode: the versioner and codec in one."""
+    obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
+    return obj, orjson.dumps(obj)
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path | str, history: int = DEFAULT_HISTORY) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._objects: dict[str, StoredObject] = {}
+        self._sorted_keys: list[str] | None = None
+        self._hub = WatchHub(history)
+        self._revision = 0
+        self._load()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        for key, create_rev, mod_rev, value in self._db.execute(
+            "SELECT key, create_revision, mod_revision, value FROM kv"
+        ):
+            self._objects[key] = StoredObject(key, orjson.loads(value), bytes(value), create_rev, mod_rev)
+        row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
+        self._revision = row[0] if row else 0
+        compacted = self._db.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()
+        events = [self._event_from_row(r) for r in self._db.execute(
+            "SELECT revision, key, type, create_revision, value, prev_revision, prev_create_revision, prev_value"
+            " FROM log ORDER BY revision"
+        )]
+        self._hub.load(events, compacted[0] if compacted else 0)
+
+    @staticmethod
+    def _event_from_row(row: tuple[Any, ...]) -> WatchEvent:
+        revision, key, type_, create_rev, value, prev_rev, prev_create_rev, prev_value = row
+        obj = StoredObject(key, orjson.loads(value), bytes(value), create_rev, revision)
+        prev = None
+        if prev_value is not None:
+            prev = StoredObject(key, orjson.loads(prev_value), bytes(prev_value), prev_create_rev, prev_rev)
+        return WatchEvent(type_, obj, prev)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return self._revision
+
+    @property
+    def oldest_revision(self) -> int:
+        return self._hub.floor + 1
+
+    async def get(self, key: str) -> StoredObject | None:
+        return self._objects.get(key)
+
+    def _keys(self) -> list[str]:
+        if self._sorted_keys is None:
+            self._sorted_keys = sorted(self._objects)
+        return self._sorted_keys
+
+    async def list(self, prefix: str) -> list[StoredObject]:
+        keys = self._keys()
+        start = bisect.bisect_left(keys, prefix)
+        end = bisect.bisect_left(keys, prefix + "\U0010ffff", lo=start)
+        objects = self._objects
+        return [objects[k] for k in keys[start:end]]
+
+    async def list_at(self, prefix: str, revision: int) -> list[StoredObject]:
+        if revision >= self._revision:
+            return await self.list(prefix)
+        changes = [e for e in self._hub.since(revision) if e.object.key.startswith(prefix)]
+        current = {o.key: o for o in await self.list(prefix)}
+        past = rewind(current, changes)
+        return [past[k] for k in sorted(past)]
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def create(self, key: str, obj: Obj) -> StoredObject:
+        if key in self._objects:
+            raise KeyExistsError(key)
+        revision = self._revision + 1
+        obj, raw = stamp(obj, revision)
+        stored = StoredObject(key, obj, raw, revision, revision)
+        self._commit(WatchEvent("ADDED", stored, None))
+        return stored
+
+    async def update(self, key: str, obj: Obj, expected_revision: int | None = None) -> StoredObject:
+        current = self._current(key, expected_revision)
+        revision = self._revision + 1
+        obj, raw = stamp(obj, revision)
+        stored = StoredObject(key, obj, raw, current.create_revision, revision)
+        self._commit(WatchEvent("MODIFIED", stored, current))
+        return stored
+
+    async def delete(self, key: str, expected_revision: int | None = None) -> StoredObject:
+        current = self._current(key, expected_revision)
+        revision = self._revision + 1
+        # The DELETED event carries the last state at the deleting revision, as etcd watch does.
+        obj, raw = stamp(_shallow_meta_copy(current.obj), revision)
+        stored = StoredObject(key, obj, raw, current.create_revision, revision)
+        self._commit(WatchEvent("DELETED", stored, current))
+        return stored
+
+    def _current(self, key: str, expected_revision: int | None) -> StoredObject:
+        current = self._objects.get(key)
+        if current is None:
+            raise KeyNotFoundError(key)
+        if expected_revision is not None and current.mod_revision != expected_revision:
+            raise RevisionConflictError(key, expected_revision, current.mod_revision)
+        return current
+
+    def _commit(self, event: WatchEvent) -> None:
+        """Persist one revision (kv + log + revision counter) atomically, then apply it in memory."""
+        obj, prev = event.object, event.prev
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if event.type == "DELETED":
+                db.execute("DELETE FROM kv WHERE key=?", (obj.key,))
+            else:
+                db.execute(
+                    "INSERT OR REPLACE INTO kv (key, create_revision, mod_revision, value) VALUES (?,?,?,?)",
+                    (obj.key, obj.create_revision, obj.mod_revision, obj.raw),
+                )
+            db.execute(
+                "INSERT INTO log VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    obj.mod_revision, obj.key, event.type, obj.create_revision, obj.raw,
+                    prev.mod_revision if prev else None,
+                    prev.create_revision if prev else None,
+                    prev.raw if prev else None,
+                ),
+            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (obj.mod_revision,))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._revision = obj.mod_revision
+        if event.type == "DELETED":
+            del self._objects[obj.key]
+            self._sorted_keys = None
+        else:
+            if obj.key not in self._objects:
+                self._sorted_keys = None
+            self._objects[obj.key] = obj
+        self._hub.publish(event)
+
+    # -- watch and maintenance -------------------------------------------------------------
+
+    def watch(self, prefix: str, after_revision: int) -> QueueWatcher:
+        return self._hub.watch(prefix, after_revision)
+
+    def compact(self) -> int:
+        floor = self._hub.floor
+        self._db.execute("BEGIN IMMEDIATE")
+        self._db.execute("DELETE FROM log WHERE revision <= ?", (floor,))
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('compacted', ?)", (floor,))
+        self._db.execute("COMMIT")
+        return floor + 1
+
+    @property
+    def watcher_count(self) -> int:
+        return self._hub.watcher_count
+
+    def close(self) -> None:
+        self._hub.stop_all()
+        self._db.close()
+
+
+def _shallow_meta_copy(obj: Obj) -> Obj:
+    """A copy of `obj` whose metadata may be re-stamped without touching the stored original."""
+    copy = dict(obj)
+    copy["metadata"] = dict(obj.get("metadata", {}))
+    return copy
