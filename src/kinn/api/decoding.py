@@ -1,0 +1,488 @@
+"""Request-body decoding with the API server's strict and non-strict semantics.
+
+Upstream decodes a body into the kind's Go struct (k8s.io/apimachinery runtime/serializer/json with
+sigs.k8s.io/json): fields the struct lacks are silently dropped, duplicate keys keep the last value,
+and a value of the wrong JSON type aborts with a `json: cannot unmarshal ...` error. With
+`fieldValidation=Strict` the dropped and duplicate fields become a 400; with `Warn` (the default
+since 1.23) each becomes a `Warning:` header. kinn has no Go structs, so `check_fields` walks the
+object against the vendored OpenAPI schema of the kind and reproduces those outcomes and messages.
+
+The API server calls `decode_object` on the raw body, then `check_fields` with the request's
+`fieldValidation`, and sends each returned warning as `Warning: <warning_header(text)>`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+import yaml
+
+from kinn.api.errors import StatusError, bad_request
+from kinn.api.openapi import schemas
+from kinn.api.quantity import QuantityError, canonical_quantity
+
+Mode = Literal["Strict", "Warn", "Ignore"]
+Schema = dict[str, Any]
+
+_REF_PREFIX = "#/definitions/"
+_QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+_INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+_MICRO_TIME = "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
+_INT_RANGES = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# What meta.Interpret unmarshals first to find apiVersion and kind; its Go type is in the error text.
+_TYPE_META_GO_TYPE = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+
+
+class _DuplicateKeys(dict):
+    """A JSON object that repeated keys; the last value won, as in encoding/json."""
+
+    def __init__(self, pairs: list[tuple[str, Any]], duplicates: list[str]) -> None:
+        super().__init__(pairs)
+        self.duplicates = duplicates
+
+
+class DecodedObject(dict):
+    """A decoded body; `yaml_errors` is what YAMLToJSONStrict would have reported (duplicate keys)."""
+
+    yaml_errors: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def decode_object(raw: bytes, content_type: str) -> DecodedObject:
+    """Parse a JSON or YAML request body into an object; 400 BadRequest if it is not one.
+
+    YAML is read the way sigs.k8s.io/yaml does (YAML 1.1 scalars, timestamps kept as strings, only
+    the first document of a stream); its duplicate keys are remembered for `check_fields`.
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
+        value, yaml_errors = _load_yaml(raw)
+    else:
+        value, yaml_errors = _load_json(raw), ()
+    if value is None:  # `null` or an empty YAML body decodes to the zero object, as in Go
+        value = {}
+    if not isinstance(value, dict):
+        raise bad_request(f"json: cannot unmarshal {_json_kind(value)} into Go value of type {_TYPE_META_GO_TYPE}")
+    decoded = DecodedObject(value)
+    decoded.yaml_errors = tuple(yaml_errors)
+    if isinstance(value, _DuplicateKeys):
+        decoded.duplicates = value.duplicates  # type: ignore[attr-defined]
+    return decoded
+
+
+def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: set[str] = set()
+    duplicates = []
+    for key, _ in pairs:
+        if key in seen:
+            duplicates.append(key)
+        seen.add(key)
+    return _DuplicateKeys(pairs, duplicates) if duplicates else dict(pairs)
+
+
+def _load_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, object_pairs_hook=_object_pairs)
+    except UnicodeDecodeError as err:
+        raise bad_request(f"invalid JSON body: {err}") from None
+    except json.JSONDecodeError as err:
+        raise bad_request(_json_syntax_message(raw, err)) from None
+
+
+def _json_syntax_message(raw: bytes, err: json.JSONDecodeError) -> str:
+    """encoding/json's wording: `invalid character 'x' looking for beginning of value`."""
+    if err.pos >= len(err.doc.rstrip()):
+        return "unexpected end of JSON input"
+    char = err.doc[err.pos]
+    return f"invalid character {char!r} {_json_context(err.msg)}"
+
+
+def _json_context(python_message: str) -> str:
+    if python_message.startswith("Expecting property name"):
+        return "looking for beginning of object key string"
+    if python_message.startswith("Expecting ':'"):
+        return "after object key"
+    if python_message.startswith("Expecting ',' delimiter"):
+        return "after object key:value pair"
+    if python_message.startswith("Extra data"):
+        return "after top-level value"
+    return "looking for beginning of value"
+
+
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """SafeLoader (C-accelerated when available) that records duplicate keys like yaml.v2's strict mode."""
+
+    def __init__(self, stream: bytes) -> None:
+        super().__init__(stream)
+        self.duplicate_errors: list[str] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        mapping: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            json_key = _json_key(key)
+            if json_key in mapping:
+                shown = f'"{key}"' if isinstance(key, str) else json_key
+                self.duplicate_errors.append(f"line {key_node.start_mark.line + 1}: key {shown} already set in map")
+            mapping[json_key] = self.construct_object(value_node, deep=True)
+        return mapping
+
+
+# yaml.v2 hands timestamps to an interface{} as strings; only PyYAML turns them into datetimes.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_mapping)
+
+
+def _json_key(key: Any) -> str:
+    """sigs.k8s.io/yaml turns non-string keys into their YAML spelling (`true`, `1`, `null`)."""
+    if isinstance(key, str):
+        return key
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if key is None:
+        return "null"
+    return str(key)
+
+
+def _load_yaml(raw: bytes) -> tuple[Any, list[str]]:
+    loader = _Loader(raw)
+    try:
+        # yaml.v2 Unmarshal reads the first document of a stream and ignores the rest.
+        value = loader.construct_document(loader.get_node()) if loader.check_node() else None
+    except yaml.YAMLError as err:
+        raise bad_request(f"error converting YAML to JSON: yaml: {_yaml_problem(err)}") from None
+    finally:
+        loader.dispose()
+    errors = []
+    if loader.duplicate_errors:
+        errors.append("error converting YAML to JSON: yaml: unmarshal errors:\n  "
+                      + "\n  ".join(loader.duplicate_errors))
+    return _jsonable(value), errors
+
+
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err)
+    return f"line {mark.line + 1}: {problem}" if mark is not None else problem
+
+
+def _jsonable(value: Any) -> Any:
+    """What YAMLToJSON makes of a YAML value: integral floats stay numbers, bytes become base64."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return value
+
+
+# ---------------------------------------------------------------- schema walk
+
+
+class _TypeError(Exception):
+    """A fatal decoding error; the message is what encoding/json (or a custom unmarshaler) says."""
+
+
+@dataclass
+class _Walk:
+    """Strict-decoding findings collected while walking one object, in document order."""
+
+    strict_errors: list[str] = field(default_factory=list)
+
+
+def check_fields(obj: dict[str, Any], group: str, version: str, kind: str, mode: Mode = "Warn") -> list[str]:
+    """Prune `obj` to what the kind's schema knows and normalize it as a Go round trip would.
+
+    Returns the warnings to send (mode Warn), or none (Ignore); raises a 400 StatusError for type
+    errors in any mode and for unknown or duplicate fields in Strict mode.
+    """
+    schema = schemas.for_kind(group, version, kind)
+    if schema is None:
+        return []
+    walk = _Walk(list(getattr(obj, "yaml_errors", ())))
+    try:
+        cleaned = _struct(obj, schema, _Context(kind, (), ""), walk)
+    except _TypeError as err:
+        raise _cannot_handle(kind, version, str(err)) from None
+    obj.clear()
+    obj.update(cleaned)
+    if not walk.strict_errors or mode == "Ignore":
+        return []
+    if mode == "Strict":
+        raise _cannot_handle(kind, version, "strict decoding error: " + ", ".join(walk.strict_errors))
+    return walk.strict_errors
+
+
+def decode(raw: bytes, content_type: str, group: str, version: str, kind: str,
+           mode: Mode = "Warn") -> tuple[dict[str, Any], list[str]]:
+    """`decode_object` then `check_fields`: the object to store and the warnings to send."""
+    obj = decode_object(raw, content_type)
+    warnings = check_fields(obj, group, version, kind, mode)
+    return dict(obj), warnings
+
+
+def _cannot_handle(kind: str, version: str, why: str) -> StatusError:
+    """transformDecodeError in the apiserver's create/update/patch handlers."""
+    return bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {why}')
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Where the walk is: the innermost Go struct, the JSON field path (no indices, as Go reports
+    type errors) and the strict path (with `[i]`, as sigs.k8s.io/json reports unknown fields)."""
+
+    struct: str
+    fields: tuple[str, ...]
+    strict_path: str
+
+    def child(self, name: str) -> "_Context":
+        path = f"{self.strict_path}.{name}" if self.strict_path else name
+        return _Context(self.struct, self.fields + (name,), path)
+
+    def index(self, i: int) -> "_Context":
+        return _Context(self.struct, self.fields, f"{self.strict_path}[{i}]")
+
+    def type_error(self, value: Any, go_type: str) -> _TypeError:
+        return _TypeError(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
+                          f"{self.struct}.{'.'.join(self.fields)} of type {go_type}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _definition_name(schema: Schema) -> str:
+    ref = schema.get("$ref") or (schema.get("allOf") or [{}])[0].get("$ref", "")
+    return ref[len(_REF_PREFIX):] if ref else ""
+
+
+def _go_type(schema: Schema) -> str:
+    """The Go type name encoding/json prints: `int32`, `[]v1.Container`, `map[string]string`."""
+    name = _definition_name(schema)
+    if name:
+        package, _, type_name = name.rpartition(".")
+        return f"{package.rpartition('.')[2]}.{type_name}"
+    kind = schema.get("type")
+    if kind == "array":
+        return "[]" + _go_type(schema.get("items") or {})
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return "map[string]" + _go_type(schema["additionalProperties"])
+    if kind == "string":
+        return "[]uint8" if schema.get("format") == "byte" else "string"
+    if kind == "integer":
+        return schema.get("format") or "int64"
+    if kind == "boolean":
+        return "bool"
+    if kind == "number":
+        return "float64"
+    return "interface {}"
+
+
+def _value(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> Any:
+    """Check and normalize one value against its (possibly $ref) schema."""
+    name = _definition_name(schema)
+    if name == _QUANTITY:
+        return _quantity(value)
+    if name == _INT_OR_STRING:
+        return value if isinstance(value, str) else _integer(value, "int32", ctx)
+    resolved = schemas.resolve(schema) or {}
+    if resolved.get("x-kubernetes-preserve-unknown-fields"):
+        return _opaque(value, ctx, walk)
+    kind = resolved.get("type")
+    if kind == "object" or "properties" in resolved:
+        if "properties" in resolved:
+            if not isinstance(value, dict):
+                raise ctx.type_error(value, _go_type(schema))
+            type_name = name.rpartition(".")[2] if name else ctx.struct
+            return _struct(value, resolved, _Context(type_name, ctx.fields, ctx.strict_path), walk)
+        if isinstance(resolved.get("additionalProperties"), dict):
+            return _map(value, schema, resolved["additionalProperties"], ctx, walk)
+        return _opaque(value, ctx, walk)
+    if kind == "array":
+        return _array(value, schema, ctx, walk)
+    if kind == "string":
+        return _string(value, resolved, name, ctx)
+    if kind == "integer":
+        return _integer(value, resolved.get("format") or "int64", ctx)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ctx.type_error(value, "bool")
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ctx.type_error(value, "float64")
+        return value
+    return _opaque(value, ctx, walk)
+
+
+def _struct(value: dict[str, Any], schema: Schema, ctx: _Context, walk: _Walk) -> dict[str, Any]:
+    """Known fields are decoded, unknown ones dropped and reported, duplicates reported; a null
+    field is the Go zero value, which omitempty leaves out of the stored object."""
+    properties = schema.get("properties", {})
+    duplicates = getattr(value, "duplicates", [])
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        child = ctx.child(key)
+        if key not in properties:
+            walk.strict_errors.append(f'unknown field "{child.strict_path}"')
+        elif item is not None:
+            out[key] = _value(item, properties[key], child, walk)
+        walk.strict_errors.extend(f'duplicate field "{child.strict_path}"' for d in duplicates if d == key)
+    return out
+
+
+def _map(value: Any, schema: Schema, values: Schema, ctx: _Context, walk: _Walk) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ctx.type_error(value, _go_type(schema))
+    _report_duplicates(value, ctx, walk)
+    return {key: _zero(values) if item is None else _value(item, values, _map_entry(ctx, key), walk)
+            for key, item in value.items()}
+
+
+def _map_entry(ctx: _Context, key: str) -> _Context:
+    """Go names a map value's errors after the map field itself; strict paths add the key."""
+    return _Context(ctx.struct, ctx.fields, f"{ctx.strict_path}.{key}")
+
+
+def _array(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> list[Any]:
+    if not isinstance(value, list):
+        raise ctx.type_error(value, _go_type(schema))
+    items = (schemas.resolve(schema) or {}).get("items") or {}
+    return [_zero(items) if item is None else _value(item, items, ctx.index(i), walk) for i, item in enumerate(value)]
+
+
+def _zero(schema: Schema) -> Any:
+    """encoding/json leaves a null list element or map value at its type's zero value."""
+    resolved = schemas.resolve(schema) or {}
+    kind = resolved.get("type")
+    if _definition_name(schema) in (_QUANTITY, _INT_OR_STRING):
+        return 0 if _definition_name(schema) == _INT_OR_STRING else "0"
+    return {"string": "", "integer": 0, "boolean": False, "number": 0, "array": None}.get(kind, {})
+
+
+def _opaque(value: Any, ctx: _Context, walk: _Walk) -> Any:
+    """Raw JSON (RawExtension, FieldsV1, preserved unknown fields): no schema, but still no duplicates."""
+    if isinstance(value, dict):
+        _report_duplicates(value, ctx, walk)
+        return {key: _opaque(item, _map_entry(ctx, key), walk) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_opaque(item, ctx.index(i), walk) for i, item in enumerate(value)]
+    return value
+
+
+def _report_duplicates(value: dict[str, Any], ctx: _Context, walk: _Walk) -> None:
+    for key in getattr(value, "duplicates", ()):
+        walk.strict_errors.append(f'duplicate field "{_map_entry(ctx, key).strict_path.lstrip(".")}"')
+
+
+def _integer(value: Any, go_type: str, ctx: _Context) -> int:
+    """encoding/json rejects non-numbers, fractions and out-of-range numbers (`number 1.5`)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ctx.type_error(value, go_type)
+    low, high = _INT_RANGES.get(go_type, _INT_RANGES["int64"])
+    if isinstance(value, float) or not low <= value <= high:
+        raise _TypeError(f"json: cannot unmarshal number {value!r} into Go struct field "
+                         f"{ctx.struct}.{'.'.join(ctx.fields)} of type {go_type}")
+    return value
+
+
+def _string(value: Any, schema: Schema, name: str, ctx: _Context) -> str:
+    if not isinstance(value, str):
+        raise ctx.type_error(value, "string" if schema.get("format") == "date-time" else _go_type(schema))
+    if schema.get("format") == "byte":
+        return _base64(value)
+    if schema.get("format") == "date-time":
+        return _timestamp(value, micro=name == _MICRO_TIME)
+    return value
+
+
+def _quantity(value: Any) -> str:
+    """resource.Quantity accepts a string or a bare number and is stored in canonical form."""
+    text = value if isinstance(value, str) else json.dumps(value)
+    try:
+        return canonical_quantity(text.strip())
+    except QuantityError as err:
+        raise _TypeError(str(err)) from None
+
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def _base64(text: str) -> str:
+    """[]byte fields hold standard padded base64; report a bad byte at Go's offset."""
+    compact = text.replace("\r", "").replace("\n", "")
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except binascii.Error:
+        raise _TypeError(f"illegal base64 data at input byte {_base64_error_offset(compact)}") from None
+    return base64.b64encode(decoded).decode()
+
+
+def _base64_error_offset(text: str) -> int:
+    valid = _BASE64.match(text)
+    end = valid.end() if valid else 0
+    if end < len(text):
+        return end
+    body = text.rstrip("=")
+    return len(body) - len(body) % 4
+
+
+_LAYOUT = "2006-01-02T15:04:05Z07:00"
+# time.RFC3339 element by element; seconds may carry a fraction the layout does not spell.
+_LAYOUT_ELEMENTS = (("2006", r"\d{4}"), ("-", "-"), ("01", r"\d{2}"), ("-", "-"), ("02", r"\d{2}"), ("T", "T"),
+                    ("15", r"\d{2}"), (":", ":"), ("04", r"\d{2}"), (":", ":"), ("05", r"\d{2}(?:\.\d+)?"),
+                    ("Z07:00", r"Z|[+-]\d{2}:\d{2}"))
+
+
+def _timestamp(text: str, micro: bool) -> str:
+    """metav1.Time/MicroTime parse RFC 3339 and marshal back in UTC (seconds or microseconds);
+    a bad value fails with time.Parse's message."""
+    prefix = f'parsing time "{text}"'
+    position = 0
+    for element, pattern in _LAYOUT_ELEMENTS:
+        match = re.compile(pattern).match(text, position)
+        if not match:
+            raise _TypeError(f'{prefix} as "{_LAYOUT}": cannot parse "{text[position:]}" as "{element}"')
+        position = match.end()
+    if position < len(text):
+        raise _TypeError(f'{prefix}: extra text: "{text[position:]}"')
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        unit = "month" if not 1 <= int(text[5:7]) <= 12 else "day"
+        raise _TypeError(f"{prefix}: {unit} out of range") from None
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if micro else "%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- warnings
+
+
+def warning_header(text: str) -> str:
+    """The value of one `Warning` response header: code 299, agent `-`, Go-quoted text
+    (k8s.io/apiserver/pkg/warning), which kubectl prints as `Warning: <text>`."""
+    return "299 - " + json.dumps(text, ensure_ascii=False)
+
+
+def field_validation(value: str | None) -> Mode:
+    """The directive of a request's `fieldValidation` query parameter; empty means Warn (1.23+)."""
+    return (value or "Warn")  # type: ignore[return-value]
