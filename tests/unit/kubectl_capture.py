@@ -1,0 +1,171 @@
+"""A stub API server that records the bodies the real kubectl sends.
+
+Serves just what `kubectl create <kind>` needs before it POSTs: `/version` (the /usr/bin/kubectl
+dispatcher picks the binary by the server's minor version) and aggregated discovery for `/api` and
+`/apis` built from `kinn.api.resources.TABLE`. Every POST is recorded and answered 201 with whatever
+`respond` makes of it, so kubectl prints its usual `<kind>/<name> created`.
+
+Run as a script to refresh the fixtures of tests/unit/test_protobuf.py:
+`python tests/unit/kubectl_capture.py` (needs kubectl on PATH).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from aiohttp import web
+
+from kinn.api.resources import GROUP_ORDER, TABLE, Resource
+
+FIXTURES = Path(__file__).parent / "fixtures" / "protobuf"
+DISCOVERY_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kinn", "goVersion": "go1.23.4",
+           "platform": "linux/amd64"}
+
+# fixture name → `kubectl create` arguments; the first six are what kubectl users reach for most.
+COMMANDS: dict[str, list[str]] = {
+    "deployment": ["deployment", "web", "--image=nginx:1.27", "--replicas=3", "--port=80"],
+    "configmap": ["configmap", "settings", "--from-literal=mode=fast", "--from-literal=level=3"],
+    "secret": ["secret", "generic", "creds", "--from-literal=user=admin", "--from-literal=pass=s3cr3t"],
+    "namespace": ["namespace", "team-a"],
+    "service_clusterip": ["service", "clusterip", "api", "--tcp=80:8080", "--tcp=443:8443"],
+    "job": ["job", "once", "--image=busybox", "--", "echo", "hello"],
+    "service_nodeport": ["service", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080"],
+    "service_loadbalancer": ["service", "loadbalancer", "lb", "--tcp=443:8443"],
+    "service_externalname": ["service", "externalname", "ext", "--external-name=example.com"],
+    "cronjob": ["cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "--", "date"],
+    "serviceaccount": ["serviceaccount", "robot"],
+    "priorityclass": ["priorityclass", "high", "--value=1000", "--description=important",
+                      "--preemption-policy=Never"],
+    "role": ["role", "reader", "--verb=get,list", "--resource=pods,deployments.apps",
+             "--resource-name=web"],
+    "rolebinding": ["rolebinding", "read", "--role=reader", "--user=alice",
+                    "--serviceaccount=default:robot", "--group=devs"],
+    "clusterrole": ["clusterrole", "viewer", "--verb=get", "--non-resource-url=/healthz"],
+    "clusterrole_aggregated": ["clusterrole", "monitoring", "--aggregation-rule=rbac.example.com/aggregate=true"],
+    "clusterrolebinding": ["clusterrolebinding", "view-all", "--clusterrole=view", "--group=devs"],
+    "quota": ["quota", "limits", "--hard=cpu=2,memory=1Gi,pods=10", "--scopes=NotTerminating"],
+    "poddisruptionbudget": ["poddisruptionbudget", "keep", "--selector=app=web", "--min-available=50%"],
+    "ingress": ["ingress", "site", "--class=nginx", "--rule=example.com/api*=api:80,tls=site-tls",
+                "--default-backend=web:http", "--annotation=team=a"],
+}
+
+
+@dataclass
+class Request:
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class StubServer:
+    """The stub's recorded POSTs; `respond(request)` makes the 201 reply from one."""
+
+    respond: Callable[[Request], dict[str, Any]]
+    posts: list[Request] = field(default_factory=list)
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/version", lambda _: web.json_response(VERSION))
+        app.router.add_get("/api", self._core_discovery)
+        app.router.add_get("/apis", self._group_discovery)
+        app.router.add_post("/{tail:.*}", self._post)
+        return app
+
+    async def _core_discovery(self, _: web.Request) -> web.Response:
+        return _discovery([""])
+
+    async def _group_discovery(self, _: web.Request) -> web.Response:
+        return _discovery([g for g in GROUP_ORDER if g])
+
+    async def _post(self, request: web.Request) -> web.Response:
+        recorded = Request(request.headers.get("Content-Type", ""), await request.read())
+        self.posts.append(recorded)
+        return web.json_response(self.respond(recorded), status=201)
+
+
+def _discovery(groups: list[str]) -> web.Response:
+    items = []
+    for group in groups:
+        versions: dict[str, list[dict[str, Any]]] = {}
+        for r in TABLE.resources:
+            if r.group == group and r.plural != "bindings":
+                versions.setdefault(r.version, []).append(_discovered(r))
+        items.append({"metadata": {"name": group},
+                      "versions": [{"version": v, "resources": rs, "freshness": "Current"}
+                                   for v, rs in versions.items()]})
+    body = {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+            "items": items}
+    return web.Response(text=json.dumps(body), headers={"Content-Type": DISCOVERY_TYPE})
+
+
+def _discovered(r: Resource) -> dict[str, Any]:
+    return {
+        "resource": r.plural,
+        "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+        "scope": "Namespaced" if r.namespaced else "Cluster",
+        "singularResource": r.singular,
+        "verbs": list(r.verbs),
+        "shortNames": list(r.short_names),
+        "categories": list(r.categories),
+    }
+
+
+async def kubectl_create(stub: StubServer, args: list[str], *extra: str) -> str:
+    """Run `kubectl create <args>` plus `extra` flags (before any `--`) against a fresh stub; returns stdout."""
+    cut = args.index("--") if "--" in args else len(args)
+    argv = [*args[:cut], *extra, *args[cut:]]
+    runner = web.AppRunner(stub.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        with tempfile.TemporaryDirectory() as home:
+            kubeconfig = Path(home) / "config"
+            kubeconfig.write_text(json.dumps({
+                "apiVersion": "v1", "kind": "Config", "current-context": "stub",
+                "clusters": [{"name": "stub", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "stub"}}],
+                "users": [{"name": "stub", "user": {}}],
+            }))
+            env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": f"{home}/cache",
+                   "HOME": home}
+            proc = await asyncio.create_subprocess_exec(
+                "kubectl", "create", *argv, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            if proc.returncode:
+                raise RuntimeError(f"kubectl create {' '.join(args)} failed: {err.decode()}")
+            return out.decode()
+    finally:
+        await runner.cleanup()
+
+
+def kubectl_available() -> bool:
+    return shutil.which("kubectl") is not None
+
+
+async def record_fixtures() -> None:
+    """Write `<name>.pb` (the POSTed body) and `<name>.json` (kubectl's client dry-run) per command."""
+    FIXTURES.mkdir(parents=True, exist_ok=True)
+    for name, args in COMMANDS.items():
+        stub = StubServer(lambda _: {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
+        await kubectl_create(stub, args)
+        (posted,) = stub.posts
+        (FIXTURES / f"{name}.pb").write_bytes(posted.body)
+        printed = await kubectl_create(stub, args, "--dry-run=client", "-o", "json")
+        (FIXTURES / f"{name}.json").write_text(json.dumps(json.loads(printed), indent=2) + "\n")
+        print(f"{name}: {posted.content_type}, {len(posted.body)} bytes", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    asyncio.run(record_fixtures())
