@@ -1,0 +1,265 @@
+"""RFC 6902 JSON patch, as the Kubernetes API server applies it (evanphx/json-patch v4).
+
+Upstream quirks mirrored on purpose, because clients depend on them: `replace` of a missing
+object member adds it, negative array indices count from the end, and every failure while
+applying is a bare 422 Invalid whose message hides the library's own words (kubectl prints
+"The request is invalid: the server rejected our request due to an error in our request").
+A patch that does not decode as a list of operations is a 400.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+from kinn.api.errors import StatusError, bad_request
+
+# apiserver's maxJSONPatchOperations.
+MAX_OPERATIONS = 10000
+
+_REJECTED = "the server rejected our request due to an error in our request"
+
+Container = dict[str, Any] | list[Any]
+
+
+class JSONPatchError(Exception):
+    """A patch that decoded but could not be applied; the text is the upstream library's."""
+
+
+def apply_json_patch(original: Any, patch: Any) -> Any:
+    """Apply `patch` (decoded JSON) to a copy of `original`; raise the Status upstream sends."""
+    operations = _decode(patch)
+    document = copy.deepcopy(original)
+    for operation in operations:
+        try:
+            _apply_operation(document, operation)
+        except JSONPatchError as err:
+            raise StatusError(422, "Invalid", _REJECTED, {}) from err
+    return document
+
+
+def _decode(patch: Any) -> list[dict[str, Any]]:
+    if not isinstance(patch, list):
+        raise bad_request(f"json: cannot unmarshal {_go_json_kind(patch)} into Go value of type jsonpatch.Patch")
+    for operation in patch:
+        if not isinstance(operation, dict):
+            raise bad_request(
+                f"json: cannot unmarshal {_go_json_kind(operation)} into Go value of type jsonpatch.Operation"
+            )
+    if len(patch) > MAX_OPERATIONS:
+        raise StatusError(
+            413,
+            "RequestEntityTooLarge",
+            f"The allowed maximum operations in a JSON patch is {MAX_OPERATIONS}, got {len(patch)}",
+        )
+    return patch
+
+
+def _go_json_kind(value: Any) -> str:
+    """The JSON type word Go's encoding/json uses in unmarshal errors."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "bool"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _apply_operation(document: Any, operation: dict[str, Any]) -> None:
+    kind = operation.get("op")
+    if not isinstance(kind, str):
+        kind = "unknown"
+    handler = _HANDLERS.get(kind)
+    if handler is None:
+        raise JSONPatchError(f"Unexpected kind: {kind}")
+    handler(document, operation)
+
+
+def _pointer(operation: dict[str, Any], field: str, kind: str) -> str:
+    value = operation.get(field)
+    if not isinstance(value, str):
+        raise JSONPatchError(f"{kind} operation failed to decode {field}: missing value")
+    return value
+
+
+def _unescape(token: str) -> str:
+    """RFC 6901: `~1` is `/`, `~0` is `~` (in that order)."""
+    return token.replace("~1", "/").replace("~0", "~")
+
+
+def _find_parent(document: Any, pointer: str) -> tuple[Container, str] | None:
+    """The container holding the last token of `pointer`, or None if the path does not exist.
+
+    Like upstream, the root itself (`""`) and pointers without a leading `/` name nothing.
+    """
+    tokens = pointer.split("/")
+    if len(tokens) < 2:
+        return None
+    node = document
+    for token in tokens[1:-1]:
+        try:
+            node = _get(node, _unescape(token))
+        except JSONPatchError:
+            return None
+        if not isinstance(node, (dict, list)):
+            return None
+    if not isinstance(node, (dict, list)):
+        return None
+    return node, _unescape(tokens[-1])
+
+
+_INDEX = re.compile(r"[+-]?[0-9]+")
+
+
+def _index(key: str) -> int:
+    if not _INDEX.fullmatch(key):
+        raise JSONPatchError(f'strconv.Atoi: parsing "{key}": invalid syntax')
+    return int(key)
+
+
+def _get(container: Container, key: str) -> Any:
+    if isinstance(container, dict):
+        return container.get(key)
+    index = _index(key)
+    if index < 0 or index >= len(container):
+        raise JSONPatchError(f"Unable to access invalid index: {index}: invalid index referenced")
+    return container[index]
+
+
+def _add(container: Container, key: str, value: Any) -> None:
+    if isinstance(container, dict):
+        container[key] = value
+        return
+    if key == "-":
+        container.append(value)
+        return
+    try:
+        index = _index(key)
+    except JSONPatchError as err:
+        raise JSONPatchError(f"value was not a proper array index: '{key}': {err}") from None
+    size = len(container) + 1
+    if index >= size or index < -size:
+        raise JSONPatchError(f"Unable to access invalid index: {index}: invalid index referenced")
+    container.insert(index + size if index < 0 else index, value)
+
+
+def _remove(container: Container, key: str) -> Any:
+    if isinstance(container, dict):
+        if key not in container:
+            raise JSONPatchError(f"Unable to remove nonexistent key: {key}: missing value")
+        return container.pop(key)
+    index = _index(key)
+    if index >= len(container) or index < -len(container):
+        raise JSONPatchError(f"Unable to access invalid index: {index}: invalid index referenced")
+    return container.pop(index)
+
+
+def _located(document: Any, pointer: str, what: str) -> tuple[Container, str]:
+    found = _find_parent(document, pointer)
+    if found is None:
+        raise JSONPatchError(f"{what}: {pointer}")
+    return found
+
+
+def _op_add(document: Any, operation: dict[str, Any]) -> None:
+    path = _pointer(operation, "path", "add")
+    container, key = _located(document, path, "add operation does not apply: doc is missing path")
+    try:
+        _add(container, key, copy.deepcopy(operation.get("value")))
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error in add for path: '{path}': {err}") from None
+
+
+def _op_remove(document: Any, operation: dict[str, Any]) -> None:
+    path = _pointer(operation, "path", "remove")
+    container, key = _located(document, path, "remove operation does not apply: doc is missing path")
+    try:
+        _remove(container, key)
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error in remove for path: '{path}': {err}") from None
+
+
+def _op_replace(document: Any, operation: dict[str, Any]) -> None:
+    """Upstream v4 only checks that the parent exists: replacing a missing member adds it."""
+    path = _pointer(operation, "path", "replace")
+    container, key = _located(document, path, "replace operation does not apply: doc is missing path")
+    value = copy.deepcopy(operation.get("value"))
+    if isinstance(container, dict):
+        container[key] = value
+        return
+    try:
+        _get(container, key)
+    except JSONPatchError:
+        raise JSONPatchError(f"replace operation does not apply: doc is missing key: {path}: missing value") from None
+    container[int(key)] = value
+
+
+def _op_move(document: Any, operation: dict[str, Any]) -> None:
+    source = _pointer(operation, "from", "move")
+    container, key = _located(document, source, "move operation does not apply: doc is missing from path")
+    try:
+        value = _remove(container, key)
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error in move for path: '{key}': {err}") from None
+    path = _pointer(operation, "path", "move")
+    target, target_key = _located(document, path, "move operation does not apply: doc is missing destination path")
+    try:
+        _add(target, target_key, value)
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error in move for path: '{path}': {err}") from None
+
+
+def _op_copy(document: Any, operation: dict[str, Any]) -> None:
+    source = _pointer(operation, "from", "copy")
+    container, key = _located(document, source, "copy operation does not apply: doc is missing from path")
+    try:
+        value = _get(container, key)
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error in copy for from: '{source}': {err}") from None
+    path = _pointer(operation, "path", "copy")
+    target, target_key = _located(document, path, "copy operation does not apply: doc is missing destination path")
+    try:
+        _add(target, target_key, copy.deepcopy(value))
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error while adding value during copy: {err}") from None
+
+
+def _op_test(document: Any, operation: dict[str, Any]) -> None:
+    """A missing member and an explicit null are the same to upstream, so both pass `value: null`."""
+    path = _pointer(operation, "path", "test")
+    container, key = _located(document, path, "test operation does not apply: is missing path")
+    try:
+        actual = _get(container, key)
+    except JSONPatchError as err:
+        raise JSONPatchError(f"error in test for path: '{path}': {err}") from None
+    if not json_equal(actual, operation.get("value")):
+        raise JSONPatchError(f"testing value {path} failed: test failed")
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """Equality of decoded JSON where `true` is not `1` (Python's bool is an int)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+    if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
+        return False
+    return a == b
+
+
+_HANDLERS = {
+    "add": _op_add,
+    "remove": _op_remove,
+    "replace": _op_replace,
+    "move": _op_move,
+    "copy": _op_copy,
+    "test": _op_test,
+}
