@@ -74,11 +74,14 @@ class StubServer:
 
     def app(self) -> web.Application:
         app = web.Application()
-        app.router.add_get("/version", lambda _: web.json_response(VERSION))
+        app.router.add_get("/version", self._version)
         app.router.add_get("/api", self._core_discovery)
         app.router.add_get("/apis", self._group_discovery)
         app.router.add_post("/{tail:.*}", self._post)
         return app
+
+    async def _version(self, _: web.Request) -> web.Response:
+        return web.json_response(VERSION)
 
     async def _core_discovery(self, _: web.Request) -> web.Response:
         return _discovery([""])
@@ -127,7 +130,7 @@ async def kubectl_create(stub: StubServer, args: list[str], *extra: str) -> str:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    port = runner.addresses[0][1]
     try:
         with tempfile.TemporaryDirectory() as home:
             kubeconfig = Path(home) / "config"

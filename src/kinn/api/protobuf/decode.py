@@ -11,58 +11,52 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 from kinn.api.protobuf.schema import Field, Message, lookup
-from kinn.api.protobuf.wire import LENGTH_DELIMITED, WireError, iter_fields, packed_varints, signed
+from kinn.api.protobuf.wire import WireError, iter_fields, signed
 
 Raw = int | bytes
 ZERO: dict[str, Any] = {"string": "", "int32": 0, "int64": 0, "bool": False, "bytes": ""}
 
 
 def decode_message(data: bytes, message: Message) -> dict[str, Any]:
-    records: dict[int, list[tuple[int, Raw]]] = {}
-    for number, wire_type, value in iter_fields(data):
+    records: dict[int, list[Raw]] = {}
+    for number, _, value in iter_fields(data):
         if number in message.fields:
-            records.setdefault(number, []).append((wire_type, value))
+            records.setdefault(number, []).append(value)
     out: dict[str, Any] = {}
     for number, field in message.fields.items():
         try:
             _emit(out, field, records.get(number, []))
         except WireError as err:
-            raise WireError(f"{message.name}.{field.name}: {err}") from None
+            raise (err if field.inline else err.within(field.name)) from None
     return out
 
 
-def _emit(out: dict[str, Any], field: Field, records: list[tuple[int, Raw]]) -> None:
+def _emit(out: dict[str, Any], field: Field, records: list[Raw]) -> None:
     """Set `out[field.name]` as Go's JSON encoder would, given the field's wire records."""
     if field.inline:
         out.update(decode_message(_last_bytes(records), lookup(field.type)))
     elif field.map:
-        entries = dict(_map_entry(field.type, _as_bytes(raw)) for _, raw in records)
+        entries = dict(_map_entry(field.type, _as_bytes(raw)) for raw in records)
         if entries or field.always:
             out[field.name] = entries or None
     elif field.repeated:
-        items = [item for wire_type, raw in records for item in _repeated(field.type, wire_type, raw)]
+        items = [_value(field.type, raw) for raw in records]
         if items or field.always:
             out[field.name] = items or None
     elif field.pointer:
         if records:
-            out[field.name] = _value(field.type, records[-1][1])
+            out[field.name] = _value(field.type, records[-1])
         elif field.always:
             out[field.name] = None
     elif not field.scalar:
         # A struct is never dropped by `omitempty`; gogo always sends it, but be lenient when absent.
         out[field.name] = _value(field.type, _last_bytes(records))
     elif records:
-        value = _value(field.type, records[-1][1])
+        value = _value(field.type, records[-1])
         if field.always or value != ZERO[field.type]:
             out[field.name] = value
     elif field.always:
         out[field.name] = ZERO[field.type]
-
-
-def _repeated(type_: str, wire_type: int, raw: Raw) -> list[Any]:
-    if type_ in ("int32", "int64", "bool") and wire_type == LENGTH_DELIMITED:
-        return [_value(type_, item) for item in packed_varints(_as_bytes(raw))]
-    return [_value(type_, raw)]
 
 
 def _map_entry(value_type: str, data: bytes) -> tuple[str, Any]:
@@ -134,8 +128,8 @@ def _quantity(data: bytes) -> str:
 SPECIAL: dict[str, Callable[[bytes], Any]] = {"Time": _time, "IntOrString": _int_or_string, "Quantity": _quantity}
 
 
-def _last_bytes(records: list[tuple[int, Raw]]) -> bytes:
-    return _as_bytes(records[-1][1]) if records else b""
+def _last_bytes(records: list[Raw]) -> bytes:
+    return _as_bytes(records[-1]) if records else b""
 
 
 def _as_int(raw: Raw) -> int:

@@ -13,7 +13,15 @@ VARINT, FIXED64, LENGTH_DELIMITED, FIXED32 = 0, 1, 2, 5
 
 
 class WireError(ValueError):
-    """The bytes are not a well-formed protobuf message."""
+    """The bytes are not a well-formed protobuf message; `path` is the JSON field path to the damage."""
+
+    def __init__(self, reason: str, path: tuple[str, ...] = ()) -> None:
+        super().__init__(f"{'.'.join(path)}: {reason}" if path else reason)
+        self.reason = reason
+        self.path = path
+
+    def within(self, field: str) -> WireError:
+        return WireError(self.reason, (field, *self.path))
 
 
 def read_varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -60,15 +68,6 @@ def _take(data: bytes, pos: int, length: int) -> tuple[bytes, int]:
     if end > len(data):
         raise WireError("unexpected EOF")
     return data[pos:end], end
-
-
-def packed_varints(data: bytes) -> list[int]:
-    """A packed repeated numeric field: varints back to back in one length-delimited record."""
-    values, pos = [], 0
-    while pos < len(data):
-        value, pos = read_varint(data, pos)
-        values.append(value)
-    return values
 
 
 def signed(value: int) -> int:
