@@ -3,7 +3,7 @@
 The fixtures under fixtures/protobuf are real bodies the real kubectl 1.32 POSTed for `kubectl
 create ...` (`<name>.pb`) next to what the same command prints with `--dry-run=client -o json`
 (`<name>.json`); both come from the one Go object kubectl builds, so decoding must reproduce the
-JSON exactly, key order included. Refresh them with `python tests/unit/kubectl_capture.py`.
+JSON exactly, key order included (`kubectl create token` has no dry run: token.json is hand-written). Refresh them with `python tests/unit/kubectl_capture.py`.
 """
 
 from __future__ import annotations
@@ -133,6 +133,13 @@ def test_inline_structs_and_binary_data() -> None:
         {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "mode"}}}]
     binary = pb(3, pb(1, "blob") + pb(2, b"\x00\xff"))
     assert decode_protobuf_object(body("v1", "ConfigMap", meta("c"), binary))["binaryData"] == {"blob": "AP8="}
+
+
+def test_pointer_without_omitempty_is_null_when_unset() -> None:
+    """`kubectl create token robot` with no flags: TokenRequestSpec's fields lack `omitempty`."""
+    obj = decode_protobuf_object(body("authentication.k8s.io/v1", "TokenRequest", pb(1, b""), pb(2, b"")))
+    assert obj["spec"] == {"audiences": None, "expirationSeconds": None, "boundObjectRef": None}
+    assert obj["status"] == {"token": "", "expirationTimestamp": None}
 
 
 def test_unknown_fields_are_skipped() -> None:
