@@ -19,7 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 import yaml
 
@@ -40,16 +40,19 @@ _TYPE_META_GO_TYPE = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\
 
 
 class _DuplicateKeys(dict):
-    """A JSON object that repeated keys; the last value won, as in encoding/json."""
+    """A JSON object that repeated keys: the last value won, as in encoding/json, and `key_order`
+    keeps every occurrence so the walk reports each repeat where the strict decoder meets it."""
 
-    def __init__(self, pairs: list[tuple[str, Any]], duplicates: list[str]) -> None:
+    def __init__(self, pairs: list[tuple[str, Any]]) -> None:
         super().__init__(pairs)
-        self.duplicates = duplicates
+        self.key_order = [key for key, _ in pairs]
 
 
 class DecodedObject(dict):
-    """A decoded body; `yaml_errors` is what YAMLToJSONStrict would have reported (duplicate keys)."""
+    """A decoded body, remembering what only the raw text shows: the order of its top-level keys
+    (with repeats) and what YAMLToJSONStrict would report (duplicate keys anywhere in YAML)."""
 
+    key_order: list[str] = []
     yaml_errors: tuple[str, ...] = ()
 
 
@@ -74,18 +77,13 @@ def decode_object(raw: bytes, content_type: str) -> DecodedObject:
     decoded = DecodedObject(value)
     decoded.yaml_errors = tuple(yaml_errors)
     if isinstance(value, _DuplicateKeys):
-        decoded.duplicates = value.duplicates  # type: ignore[attr-defined]
+        decoded.key_order = value.key_order
     return decoded
 
 
 def _object_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    seen: set[str] = set()
-    duplicates = []
-    for key, _ in pairs:
-        if key in seen:
-            duplicates.append(key)
-        seen.add(key)
-    return _DuplicateKeys(pairs, duplicates) if duplicates else dict(pairs)
+    value = dict(pairs)
+    return _DuplicateKeys(pairs) if len(value) < len(pairs) else value
 
 
 def _load_json(raw: bytes) -> Any:
@@ -218,6 +216,8 @@ def check_fields(obj: dict[str, Any], group: str, version: str, kind: str, mode:
         raise _cannot_handle(kind, version, str(err)) from None
     obj.clear()
     obj.update(cleaned)
+    if isinstance(obj, DecodedObject):  # reported once; the object is now clean
+        obj.key_order, obj.yaml_errors = [], ()
     if not walk.strict_errors or mode == "Ignore":
         return []
     if mode == "Strict":
@@ -336,19 +336,27 @@ def _value(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> Any:
 
 
 def _struct(value: dict[str, Any], schema: Schema, ctx: _Context, walk: _Walk) -> dict[str, Any]:
-    """Known fields are decoded, unknown ones dropped and reported, duplicates reported; a null
-    field is the Go zero value, which omitempty leaves out of the stored object."""
+    """Known fields are decoded, unknown ones dropped and reported, repeats reported; a null field
+    is the Go zero value, which omitempty leaves out of the stored object."""
     properties = schema.get("properties", {})
-    duplicates = getattr(value, "duplicates", [])
     out: dict[str, Any] = {}
-    for key, item in value.items():
+    for key, first in _occurrences(value):
         child = ctx.child(key)
-        if key not in properties:
+        if not first:
+            walk.strict_errors.append(f'duplicate field "{child.strict_path}"')
+        elif key not in properties:
             walk.strict_errors.append(f'unknown field "{child.strict_path}"')
-        elif item is not None:
-            out[key] = _value(item, properties[key], child, walk)
-        walk.strict_errors.extend(f'duplicate field "{child.strict_path}"' for d in duplicates if d == key)
+        elif value[key] is not None:
+            out[key] = _value(value[key], properties[key], child, walk)
     return out
+
+
+def _occurrences(value: dict[str, Any]) -> Iterator[tuple[str, bool]]:
+    """Each key in document order, repeats included, flagged True at its first occurrence."""
+    seen: set[str] = set()
+    for key in getattr(value, "key_order", None) or value:
+        yield key, key not in seen
+        seen.add(key)
 
 
 def _map(value: Any, schema: Schema, values: Schema, ctx: _Context, walk: _Walk) -> dict[str, Any]:
@@ -361,7 +369,7 @@ def _map(value: Any, schema: Schema, values: Schema, ctx: _Context, walk: _Walk)
 
 def _map_entry(ctx: _Context, key: str) -> _Context:
     """Go names a map value's errors after the map field itself; strict paths add the key."""
-    return _Context(ctx.struct, ctx.fields, f"{ctx.strict_path}.{key}")
+    return _Context(ctx.struct, ctx.fields, f"{ctx.strict_path}.{key}" if ctx.strict_path else key)
 
 
 def _array(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> list[Any]:
@@ -373,11 +381,11 @@ def _array(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> list[Any]:
 
 def _zero(schema: Schema) -> Any:
     """encoding/json leaves a null list element or map value at its type's zero value."""
-    resolved = schemas.resolve(schema) or {}
-    kind = resolved.get("type")
-    if _definition_name(schema) in (_QUANTITY, _INT_OR_STRING):
-        return 0 if _definition_name(schema) == _INT_OR_STRING else "0"
-    return {"string": "", "integer": 0, "boolean": False, "number": 0, "array": None}.get(kind, {})
+    name = _definition_name(schema)
+    if name in (_QUANTITY, _INT_OR_STRING):
+        return "0" if name == _QUANTITY else 0
+    kind = (schemas.resolve(schema) or {}).get("type")
+    return {"string": "", "integer": 0, "boolean": False, "number": 0, "array": []}.get(kind or "", {})
 
 
 def _opaque(value: Any, ctx: _Context, walk: _Walk) -> Any:
@@ -391,8 +399,8 @@ def _opaque(value: Any, ctx: _Context, walk: _Walk) -> Any:
 
 
 def _report_duplicates(value: dict[str, Any], ctx: _Context, walk: _Walk) -> None:
-    for key in getattr(value, "duplicates", ()):
-        walk.strict_errors.append(f'duplicate field "{_map_entry(ctx, key).strict_path.lstrip(".")}"')
+    walk.strict_errors.extend(f'duplicate field "{_map_entry(ctx, key).strict_path}"'
+                              for key, first in _occurrences(value) if not first)
 
 
 def _integer(value: Any, go_type: str, ctx: _Context) -> int:
