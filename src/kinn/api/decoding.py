@@ -92,10 +92,10 @@ def _load_json(raw: bytes) -> Any:
     except UnicodeDecodeError as err:
         raise bad_request(f"invalid JSON body: {err}") from None
     except json.JSONDecodeError as err:
-        raise bad_request(_json_syntax_message(raw, err)) from None
+        raise bad_request(_json_syntax_message(err)) from None
 
 
-def _json_syntax_message(raw: bytes, err: json.JSONDecodeError) -> str:
+def _json_syntax_message(err: json.JSONDecodeError) -> str:
     """encoding/json's wording: `invalid character 'x' looking for beginning of value`."""
     if err.pos >= len(err.doc.rstrip()):
         return "unexpected end of JSON input"
