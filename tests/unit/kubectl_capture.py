@@ -23,6 +23,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
+from kinn.api.protobuf import decode_protobuf_object
 from kinn.api.resources import GROUP_ORDER, TABLE, Resource
 
 FIXTURES = Path(__file__).parent / "fixtures" / "protobuf"
@@ -30,37 +31,40 @@ DISCOVERY_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscove
 VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-kinn", "goVersion": "go1.23.4",
            "platform": "linux/amd64"}
 
-# fixture name → `kubectl create` arguments; the first six are what kubectl users reach for most.
+# fixture name → kubectl arguments; the first six are the `create` commands users reach for most.
 COMMANDS: dict[str, list[str]] = {
-    "deployment": ["deployment", "web", "--image=nginx:1.27", "--replicas=3", "--port=80"],
-    "configmap": ["configmap", "settings", "--from-literal=mode=fast", "--from-literal=level=3"],
-    "secret": ["secret", "generic", "creds", "--from-literal=user=admin", "--from-literal=pass=s3cr3t"],
-    "namespace": ["namespace", "team-a"],
-    "service_clusterip": ["service", "clusterip", "api", "--tcp=80:8080", "--tcp=443:8443"],
-    "job": ["job", "once", "--image=busybox", "--", "echo", "hello"],
-    "service_nodeport": ["service", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080"],
-    "service_loadbalancer": ["service", "loadbalancer", "lb", "--tcp=443:8443"],
-    "service_externalname": ["service", "externalname", "ext", "--external-name=example.com"],
-    "cronjob": ["cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "--", "date"],
-    "serviceaccount": ["serviceaccount", "robot"],
-    "priorityclass": ["priorityclass", "high", "--value=1000", "--description=important",
+    "deployment": ["create", "deployment", "web", "--image=nginx:1.27", "--replicas=3", "--port=80"],
+    "configmap": ["create", "configmap", "settings", "--from-literal=mode=fast", "--from-literal=level=3"],
+    "secret": ["create", "secret", "generic", "creds", "--from-literal=user=admin", "--from-literal=pass=s3cr3t"],
+    "namespace": ["create", "namespace", "team-a"],
+    "service_clusterip": ["create", "service", "clusterip", "api", "--tcp=80:8080", "--tcp=443:8443"],
+    "job": ["create", "job", "once", "--image=busybox", "--", "echo", "hello"],
+    "service_nodeport": ["create", "service", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080"],
+    "service_loadbalancer": ["create", "service", "loadbalancer", "lb", "--tcp=443:8443"],
+    "service_externalname": ["create", "service", "externalname", "ext", "--external-name=example.com"],
+    "cronjob": ["create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "--", "date"],
+    "serviceaccount": ["create", "serviceaccount", "robot"],
+    "priorityclass": ["create", "priorityclass", "high", "--value=1000", "--description=important",
                       "--preemption-policy=Never"],
-    "role": ["role", "reader", "--verb=get,list", "--resource=pods,deployments.apps",
+    "role": ["create", "role", "reader", "--verb=get,list", "--resource=pods,deployments.apps",
              "--resource-name=web"],
-    "rolebinding": ["rolebinding", "read", "--role=reader", "--user=alice",
+    "rolebinding": ["create", "rolebinding", "read", "--role=reader", "--user=alice",
                     "--serviceaccount=default:robot", "--group=devs"],
-    "clusterrole": ["clusterrole", "viewer", "--verb=get", "--non-resource-url=/healthz"],
-    "clusterrole_aggregated": ["clusterrole", "monitoring", "--aggregation-rule=rbac.example.com/aggregate=true"],
-    "clusterrolebinding": ["clusterrolebinding", "view-all", "--clusterrole=view", "--group=devs"],
-    "quota": ["quota", "limits", "--hard=cpu=2,memory=1Gi,pods=10", "--scopes=NotTerminating"],
-    "poddisruptionbudget": ["poddisruptionbudget", "keep", "--selector=app=web", "--min-available=50%"],
-    "ingress": ["ingress", "site", "--class=nginx", "--rule=example.com/api*=api:80,tls=site-tls",
+    "clusterrole": ["create", "clusterrole", "viewer", "--verb=get", "--non-resource-url=/healthz"],
+    "clusterrole_aggregated": ["create", "clusterrole", "monitoring", "--aggregation-rule=rbac.example.com/aggregate=true"],
+    "clusterrolebinding": ["create", "clusterrolebinding", "view-all", "--clusterrole=view", "--group=devs"],
+    "quota": ["create", "quota", "limits", "--hard=cpu=2,memory=1Gi,pods=10", "--scopes=NotTerminating"],
+    "poddisruptionbudget": ["create", "poddisruptionbudget", "keep", "--selector=app=web", "--min-available=50%"],
+    "ingress": ["create", "ingress", "site", "--class=nginx", "--rule=example.com/api*=api:80,tls=site-tls",
                 "--default-backend=web:http", "--annotation=team=a"],
-    "token": ["token", "robot", "--duration=1h", "--audience=api", "--bound-object-kind=Pod",
+    "token": ["create", "token", "robot", "--duration=1h", "--audience=api", "--bound-object-kind=Pod",
               "--bound-object-name=web", "--bound-object-uid=1234"],
+    "can_i": ["auth", "can-i", "delete", "deployments.apps", "--subresource=scale", "-n", "prod"],
+    "can_i_list": ["auth", "can-i", "--list", "-n", "prod"],
+    "whoami": ["auth", "whoami"],
 }
-# `kubectl create token` has no --dry-run: its expected JSON is written by hand from the Go types.
-NO_DRY_RUN = frozenset({"token"})
+# These have no --dry-run: their expected JSON is written by hand from the Go types.
+NO_DRY_RUN = frozenset({"token", "can_i", "can_i_list", "whoami"})
 
 
 @dataclass
@@ -126,8 +130,8 @@ def _discovered(r: Resource) -> dict[str, Any]:
     }
 
 
-async def kubectl_create(stub: StubServer, args: list[str], *extra: str) -> str:
-    """Run `kubectl create <args>` plus `extra` flags (before any `--`) against a fresh stub; returns stdout."""
+async def run_kubectl(stub: StubServer, args: list[str], *extra: str) -> str:
+    """Run `kubectl <args>` plus `extra` flags (before any `--`) against a fresh stub; returns stdout."""
     cut = args.index("--") if "--" in args else len(args)
     argv = [*args[:cut], *extra, *args[cut:]]
     runner = web.AppRunner(stub.app())
@@ -147,11 +151,11 @@ async def kubectl_create(stub: StubServer, args: list[str], *extra: str) -> str:
             env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": f"{home}/cache",
                    "HOME": home}
             proc = await asyncio.create_subprocess_exec(
-                "kubectl", "create", *argv, env=env,
+                "kubectl", *argv, env=env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
             out, err = await asyncio.wait_for(proc.communicate(), 60)
             if proc.returncode:
-                raise RuntimeError(f"kubectl create {' '.join(args)} failed: {err.decode()}")
+                raise RuntimeError(f"kubectl {' '.join(args)} failed: {err.decode()}")
             return out.decode()
     finally:
         await runner.cleanup()
@@ -161,17 +165,31 @@ def kubectl_available() -> bool:
     return shutil.which("kubectl") is not None
 
 
+# The status a real server fills in, without which kubectl reports failure (`can-i` exits 1 on "no").
+SERVER_STATUS: dict[str, dict[str, Any]] = {
+    "SelfSubjectAccessReview": {"allowed": True},
+    "TokenRequest": {"token": "stub-token"},
+}
+
+
+def echo(request: Request) -> dict[str, Any]:
+    """Answer with the object decoded, its status filled in as the server would."""
+    obj = decode_protobuf_object(request.body)
+    obj.setdefault("status", {}).update(SERVER_STATUS.get(obj["kind"], {}))
+    return obj
+
+
 async def record_fixtures() -> None:
     """Write `<name>.pb` (the POSTed body) and `<name>.json` (kubectl's client dry-run) per command."""
     FIXTURES.mkdir(parents=True, exist_ok=True)
     for name, args in COMMANDS.items():
-        stub = StubServer(lambda _: {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"})
-        await kubectl_create(stub, args)
+        stub = StubServer(echo)
+        await run_kubectl(stub, args)
         (posted,) = stub.posts
         (FIXTURES / f"{name}.pb").write_bytes(posted.body)
         if name in NO_DRY_RUN:
             continue
-        printed = await kubectl_create(stub, args, "--dry-run=client", "-o", "json")
+        printed = await run_kubectl(stub, args, "--dry-run=client", "-o", "json")
         (FIXTURES / f"{name}.json").write_text(json.dumps(json.loads(printed), indent=2) + "\n")
         print(f"{name}: {posted.content_type}, {len(posted.body)} bytes", file=sys.stderr)
 

@@ -18,7 +18,7 @@ from kinn.api.errors import StatusError
 from kinn.api.protobuf import KINDS, MEDIA_TYPE, decode_protobuf_object
 from kinn.api.protobuf.schema import MESSAGES, SPECIAL, parse_field
 
-from kubectl_capture import COMMANDS, FIXTURES, StubServer, kubectl_available, kubectl_create
+from kubectl_capture import COMMANDS, FIXTURES, StubServer, kubectl_available, run_kubectl
 
 # --- a tiny protobuf writer, to build bodies kubectl does not send ------------------------------
 
@@ -236,8 +236,8 @@ async def test_live_kubectl_create(name: str) -> None:
         return decode_protobuf_object(request.body)
 
     stub = StubServer(respond)
-    printed = await kubectl_create(stub, COMMANDS[name], "-o", "json")
-    dry_run = await kubectl_create(stub, COMMANDS[name], "--dry-run=client", "-o", "json")
+    printed = await run_kubectl(stub, COMMANDS[name], "-o", "json")
+    dry_run = await run_kubectl(stub, COMMANDS[name], "--dry-run=client", "-o", "json")
     (posted,) = stub.posts
     # The stub echoes the decoded object, so kubectl prints it back: compare with the client dry run.
     assert json.loads(printed) == json.loads(dry_run) == decode_protobuf_object(posted.body)

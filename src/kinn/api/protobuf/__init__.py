@@ -12,7 +12,7 @@ from typing import Any
 
 from kinn.api.errors import StatusError, bad_request
 import kinn.api.protobuf.meta  # noqa: F401  (registers ObjectMeta & co., which every kind references)
-from kinn.api.protobuf import apps, authentication, batch, core, networking, policy, rbac, scheduling
+from kinn.api.protobuf import apps, authentication, authorization, batch, core, networking, policy, rbac, scheduling
 from kinn.api.protobuf.decode import decode_message
 from kinn.api.protobuf.envelope import unwrap
 from kinn.api.protobuf.schema import Message, lookup
@@ -20,7 +20,9 @@ from kinn.api.protobuf.wire import WireError
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 
-_GROUPS: tuple[ModuleType, ...] = (core, apps, authentication, batch, networking, policy, rbac, scheduling)
+_GROUPS: tuple[ModuleType, ...] = (
+    core, apps, authentication, authorization, batch, networking, policy, rbac, scheduling,
+)
 KINDS: dict[tuple[str, str], Message] = {
     (group.API_VERSION, kind): lookup(kind) for group in _GROUPS for kind in group.KINDS
 }

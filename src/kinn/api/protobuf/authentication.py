@@ -1,5 +1,6 @@
 """authentication.k8s.io/v1 messages (k8s.io/api/authentication/v1/generated.proto): TokenRequest,
-which `kubectl create token` POSTs as protobuf to `serviceaccounts/<name>/token`.
+which `kubectl create token` POSTs as protobuf to `serviceaccounts/<name>/token`, and the
+SelfSubjectReview of `kubectl auth whoami` (its UserInfo.extra, response-only, is not described).
 
 Its spec fields have no `omitempty`: an unset expiration or bound object prints `null`.
 """
@@ -7,7 +8,7 @@ Its spec fields have no `omitempty`: an unset expiration or bound object prints 
 from kinn.api.protobuf.schema import define
 
 API_VERSION = "authentication.k8s.io/v1"
-KINDS = ("TokenRequest",)
+KINDS = ("TokenRequest", "SelfSubjectReview")
 
 define("TokenRequest", {
     1: "metadata ObjectMeta",
@@ -28,4 +29,16 @@ define("BoundObjectReference", {
 define("TokenRequestStatus", {
     1: "token string!",
     2: "expirationTimestamp Time",
+})
+define("SelfSubjectReview", {
+    1: "metadata ObjectMeta",
+    2: "status SelfSubjectReviewStatus",
+})
+define("SelfSubjectReviewStatus", {
+    1: "userInfo UserInfo",
+})
+define("UserInfo", {
+    1: "username string",
+    2: "uid string",
+    3: "groups []string",
 })
