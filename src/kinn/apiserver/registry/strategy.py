@@ -9,7 +9,7 @@ delete is graceful. Kinds with extra machinery (pods, services, namespaces) subc
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Callable
 
 from kinn.api.defaults import apply_defaults
 from kinn.api.field import ErrorList
@@ -17,6 +17,12 @@ from kinn.api.resources import Resource
 from kinn.api.validation import validate_create, validate_status_update, validate_update
 
 Obj = dict[str, Any]
+# Called with True when the write happened, False when it did not (upstream's FinishFunc).
+Finish = Callable[[bool], None]
+
+
+def nothing_to_finish(ok: bool) -> None:
+    return None
 
 # Kinds whose strategies set generation=1 on create and bump it on spec changes upstream.
 GENERATION_KINDS = frozenset({
@@ -62,6 +68,13 @@ class Strategy:
     def after_create(self, obj: Obj) -> None:
         """Fill fields that depend on server-assigned metadata (uid) — e.g. a Job's selector."""
 
+    def begin_create(self, obj: Obj) -> Finish:
+        """Claim what the object needs from outside the store (service IPs); undone on failure."""
+        return nothing_to_finish
+
+    def begin_update(self, new: Obj, old: Obj) -> Finish:
+        return nothing_to_finish
+
     # -- update ----------------------------------------------------------------------------
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
@@ -106,6 +119,10 @@ class Strategy:
     def grace_period(self, obj: Obj, requested: int | None) -> int:
         """Seconds the object stays around after a delete (0 = remove now unless finalized)."""
         return 0
+
+    def keep_on_delete(self, obj: Obj) -> bool:
+        """True if a delete only marks the object (a namespace waits for its finalizers)."""
+        return False
 
     def should_delete_during_update(self, obj: Obj) -> bool:
         """An update that removed the last finalizer of a terminating object completes its delete."""

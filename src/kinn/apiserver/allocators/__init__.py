@@ -1,0 +1,1 @@
+"""Allocators for Service cluster IPs and node ports (pkg/registry/core/service/ipallocator, portallocator)."""

@@ -1,0 +1,52 @@
+"""Authentication: X.509 client certificates signed by the cluster CA, or bearer tokens.
+
+The TLS layer has already verified any client certificate against the CA; the user is its
+Common Name and the groups its Organizations, as upstream's x509 authenticator reads them.
+Bearer tokens come from `<pki>/tokens.csv` (`token,user,uid,"group1,group2"`, the format of
+kube-apiserver's --token-auth-file), for components that do not carry certificates.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from aiohttp import web
+
+from kinn.apiserver.certs import PKI
+
+User = tuple[str, tuple[str, ...]]
+
+
+class Authenticator:
+    def __init__(self, pki: PKI) -> None:
+        self.tokens = _load_tokens(pki.directory / "tokens.csv")
+
+    def authenticate(self, request: web.Request) -> User | None:
+        header = request.headers.get("Authorization", "")
+        if header.startswith("Bearer "):
+            return self.tokens.get(header[len("Bearer "):].strip())
+        transport = request.transport
+        cert = transport.get_extra_info("peercert") if transport else None
+        if not cert:
+            return None
+        common_name, groups = "", []
+        for rdn in cert.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    common_name = value
+                elif key == "organizationName":
+                    groups.append(value)
+        return (common_name, tuple(groups) + ("system:authenticated",)) if common_name else None
+
+
+def _load_tokens(path: Path) -> dict[str, User]:
+    if not path.exists():
+        return {}
+    tokens: dict[str, User] = {}
+    with path.open() as f:
+        for row in csv.reader(f):
+            if len(row) >= 2 and not row[0].startswith("#"):
+                groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
+                tokens[row[0]] = (row[1], groups + ("system:authenticated",))
+    return tokens

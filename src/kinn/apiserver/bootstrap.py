@@ -1,0 +1,79 @@
+"""Objects every cluster has from its first second, created as upstream's bootstrap controllers do.
+
+The four system namespaces; the `kubernetes` Service in `default` on the first IP of the service
+range, with Endpoints and an EndpointSlice pointing at the API server; and the two system
+priority classes the scheduler's preemption refers to.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kinn.api import errors
+from kinn.apiserver.registry.generic import Registry, RequestContext
+
+if TYPE_CHECKING:
+    from kinn.apiserver.server import APIServer
+
+Obj = dict[str, Any]
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+async def _ensure(registry: Registry, namespace: str, obj: Obj) -> None:
+    """Create the object if absent; an existing one is the user's to change and is left alone."""
+    ctx = RequestContext(namespace=namespace, user="system:apiserver", field_manager="kube-apiserver")
+    if await registry.store.get(registry.key(namespace, obj["metadata"]["name"])) is None:
+        try:
+            await registry.create(ctx, obj)
+        except errors.StatusError as e:
+            if e.reason != "AlreadyExists":
+                raise
+
+
+async def _reconcile(registry: Registry, namespace: str, obj: Obj) -> None:
+    """Create or overwrite: the API server owns these (the master endpoints reconciler)."""
+    ctx = RequestContext(namespace=namespace, user="system:apiserver", field_manager="kube-apiserver")
+    existing = await registry.store.get(registry.key(namespace, obj["metadata"]["name"]))
+    if existing is None:
+        await registry.create(ctx, obj)
+        return
+    await registry.guaranteed_update(ctx, obj["metadata"]["name"], lambda current: {**current, **{
+        k: v for k, v in obj.items() if k != "metadata"}})
+
+
+async def bootstrap(server: "APIServer") -> None:
+    regs = server.registries
+    for name in SYSTEM_NAMESPACES:
+        await _ensure(regs.core("namespaces"), "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    port = server.options.secure_port or 6443
+    await _ensure(regs.core("services"), "default", {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "clusterIP": server.ips.first(), "sessionAffinity": "None",
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}]},
+    })
+    address = server.options.advertise_address or server.options.bind_address
+    if address in ("0.0.0.0", ""):
+        address = "127.0.0.1"
+    await _reconcile(regs.core("endpoints"), "default", {
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+        "subsets": [{"addresses": [{"ip": address}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    })
+    slices = regs.get("discovery.k8s.io", "v1", "endpointslices")
+    assert slices is not None
+    await _reconcile(slices, "default", {
+        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+        "metadata": {"name": "kubernetes", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+    })
+    priority_classes = regs.get("scheduling.k8s.io", "v1", "priorityclasses")
+    assert priority_classes is not None
+    for name, value in (("system-node-critical", 2000001000), ("system-cluster-critical", 2000000000)):
+        await _ensure(priority_classes, "", {
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass", "metadata": {"name": name},
+            "value": value, "description": "Used for system critical pods that must not be moved from their current node.",
+        })

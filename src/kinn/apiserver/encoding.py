@@ -1,0 +1,127 @@
+"""Reading request bodies and writing responses in the negotiated format.
+
+Lists are assembled from the stored JSON of each object without decoding it again, which is
+what keeps a 10,000-pod list well under a second.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Sequence
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kinn.api import errors
+from kinn.api.decoding import decode_object
+from kinn.api.printers import to_table
+from kinn.api.protobuf import decode_protobuf_object
+from kinn.api.resources import Resource
+from kinn.apiserver import negotiation
+from kinn.apiserver.negotiation import ResponseFormat
+
+Obj = dict[str, Any]
+
+# Upstream's limit on request bodies (apiserver MaxRequestBodyBytes).
+MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
+
+
+async def read_body(request: web.Request) -> bytes:
+    if request.content_length is not None and request.content_length > MAX_REQUEST_BODY_BYTES:
+        raise errors.request_entity_too_large(MAX_REQUEST_BODY_BYTES)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY_BYTES:
+            raise errors.request_entity_too_large(MAX_REQUEST_BODY_BYTES)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def decode_body(raw: bytes, content_type: str | None) -> Obj:
+    """An object body in JSON, YAML or protobuf; anything else is a 415."""
+    media = negotiation.body_type(content_type)
+    if media == negotiation.PROTOBUF:
+        return decode_protobuf_object(raw)
+    if media in (negotiation.JSON, negotiation.YAML):
+        return decode_object(raw, media)
+    raise errors.unsupported_media_type(media, negotiation.BODY_TYPES)
+
+
+def status_response(error: errors.StatusError) -> web.Response:
+    headers = {}
+    if error.code == 429 and error.details and "retryAfterSeconds" in error.details:
+        headers["Retry-After"] = str(error.details["retryAfterSeconds"])
+    return web.Response(
+        body=orjson.dumps(error.status()) + b"\n", status=error.code, content_type="application/json", headers=headers
+    )
+
+
+def success_status(details: Obj | None = None, code: int = 200) -> Obj:
+    status: Obj = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+    if details is not None:
+        status["details"] = details
+    if code != 200:
+        status["code"] = code
+    return status
+
+
+def respond(body: bytes, fmt: ResponseFormat, status: int = 200, warnings: Sequence[str] = ()) -> web.Response:
+    headers = {"Warning": _warning_header(warnings)} if warnings else None
+    if fmt.encoding == negotiation.YAML:
+        body = yaml.safe_dump(orjson.loads(body), sort_keys=False).encode()
+        return web.Response(body=body, status=status, content_type="application/yaml", headers=headers)
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+
+
+def _warning_header(warnings: Sequence[str]) -> str:
+    # RFC 7234 warnings, as upstream sends them: code 299, agent "-", quoted text.
+    return ", ".join('299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings)
+
+
+def object_body(resource: Resource, obj: Obj, raw: bytes | None, fmt: ResponseFormat) -> bytes:
+    if fmt.transform == "Table":
+        return orjson.dumps(to_table(resource, [obj], include_object=fmt.include_object or "Metadata"))
+    if fmt.transform == "PartialObjectMetadata":
+        return orjson.dumps(partial_metadata(obj))
+    return raw if raw is not None else orjson.dumps(obj)
+
+
+def list_body(
+    resource: Resource, items: list[tuple[Obj, bytes]], list_meta: Obj, fmt: ResponseFormat
+) -> bytes:
+    if fmt.transform == "Table":
+        table = to_table(
+            resource, [obj for obj, _ in items], include_object=fmt.include_object or "Metadata", list_meta=list_meta
+        )
+        return orjson.dumps(table)
+    if fmt.transform in ("PartialObjectMetadataList", "PartialObjectMetadata"):
+        return orjson.dumps({
+            "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
+            "items": [partial_metadata(obj) for obj, _ in items],
+        })
+    head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": list_meta})
+    return head[:-1] + b',"items":[' + b",".join(raw for _, raw in items) + b"]}"
+
+
+def partial_metadata(obj: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj.get("metadata", {})}
+
+
+def encode_continue(revision: int, start_key: str) -> str:
+    """The continue token upstream issues: base64 of {"v","rv","start"}."""
+    token = orjson.dumps({"v": "meta.k8s.io/v1", "rv": revision, "start": start_key})
+    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+
+
+def decode_continue(token: str) -> tuple[int, str]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = orjson.loads(base64.urlsafe_b64decode(padded))
+        if data.get("v") != "meta.k8s.io/v1":
+            raise ValueError
+        return int(data["rv"]), str(data["start"])
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        raise errors.bad_request("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)") from None

@@ -1,0 +1,305 @@
+"""REST handlers for resource requests: the verbs of the Kubernetes API over the registries.
+
+One handler serves every resource, as upstream's generic endpoint installer does; what differs
+per kind lives in the registry strategies and in `subresources`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import yaml
+from aiohttp import web
+
+from kinn.api import errors
+from kinn.api.decoding import check_fields, field_validation
+from kinn.api.openapi import schemas
+from kinn.api.patch.apply import server_side_apply
+from kinn.api.patch.json_patch import apply_json_patch
+from kinn.api.patch.merge_patch import apply_merge_patch
+from kinn.api.patch.strategic import apply_strategic_merge_patch
+from kinn.apiserver import encoding, negotiation
+from kinn.apiserver.registry import Registries
+from kinn.apiserver.registry.fieldmanager import manager_name
+from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
+from kinn.apiserver.requestinfo import RequestInfo
+from kinn.apiserver.selection import Selection
+from kinn.apiserver.subresources import handle_subresource
+from kinn.apiserver.watch import WatchStream
+from kinn.storage.interface import CompactedError, StoredObject
+
+Obj = dict[str, Any]
+
+
+def request_context(request: web.Request, info: RequestInfo) -> RequestContext:
+    query = request.query
+    return RequestContext(
+        namespace=info.namespace if info.resource != "namespaces" else "",
+        user=request.get("user", ""),
+        groups=tuple(request.get("groups", ())),
+        dry_run="All" in query.getall("dryRun", []),
+        field_manager=query.get("fieldManager", ""),
+        user_agent=request.headers.get("User-Agent", ""),
+    )
+
+
+class ResourceHandler:
+    def __init__(self, registries: Registries) -> None:
+        self.registries = registries
+
+    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+        registry = self.registries.get(info.group, info.version, info.resource)
+        if registry is None:
+            raise errors.no_such_route()
+        resource = registry.resource
+        if info.subresource and info.subresource not in resource.subresources:
+            raise errors.no_such_route()
+        if info.verb not in resource.verbs and not info.subresource:
+            raise errors.method_not_supported(resource.plural, resource.group, info.verb)
+        ctx = request_context(request, info)
+        if info.resource == "namespaces" and info.name:
+            ctx.namespace = ""
+        if info.subresource:
+            return await handle_subresource(self, request, info, registry, ctx)
+        verb_handler = getattr(self, "_" + info.verb, None)
+        if verb_handler is None:
+            raise errors.method_not_supported(resource.plural, resource.group, info.verb)
+        return await verb_handler(request, info, registry, ctx)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def _get(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"), request.query.get("includeObject", ""))
+        stored = await registry.get(ctx, info.name)
+        return self.respond_stored(registry, stored, fmt)
+
+    def respond_stored(self, registry: Registry, stored: StoredObject, fmt: negotiation.ResponseFormat) -> web.Response:
+        obj, raw = registry.external(stored)
+        return encoding.respond(encoding.object_body(registry.resource, obj, raw, fmt), fmt)
+
+    def respond_object(
+        self, registry: Registry, obj: Obj, fmt: negotiation.ResponseFormat, status: int, ctx: RequestContext
+    ) -> web.Response:
+        external = registry.strategy.to_external(obj) or obj
+        body = encoding.object_body(registry.resource, external, None, fmt)
+        return encoding.respond(body, fmt, status, ctx.warnings)
+
+    async def _list(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+        query = request.query
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"), query.get("includeObject", ""))
+        selection = Selection.from_query(query, registry.resource)
+        items, list_meta = await self.select(registry, ctx, selection, query)
+        pairs = [registry.external(stored) for stored in items]
+        return encoding.respond(encoding.list_body(registry.resource, pairs, list_meta, fmt), fmt)
+
+    async def select(
+        self, registry: Registry, ctx: RequestContext, selection: Selection, query: Any
+    ) -> tuple[list[StoredObject], Obj]:
+        """The objects a list request returns, and its ListMeta (resourceVersion, continue)."""
+        store = registry.store
+        prefix = registry.prefix(ctx.namespace)
+        token = query.get("continue", "")
+        rv_param = query.get("resourceVersion", "")
+        try:
+            if token:
+                revision, start = encoding.decode_continue(token)
+                objects = await store.list_at(prefix, revision)
+                objects = [o for o in objects if o.key[len(prefix):] >= start]
+            elif rv_param and query.get("resourceVersionMatch") == "Exact":
+                revision = int(rv_param)
+                objects = await store.list_at(prefix, revision)
+            else:
+                revision = store.revision
+                name = selection.exact_name()
+                if name is not None and (registry.resource.namespaced is False or ctx.namespace):
+                    one = await store.get(registry.key(ctx.namespace, name))
+                    objects = [one] if one else []
+                else:
+                    objects = await store.list(prefix)
+        except CompactedError:
+            if token:
+                raise errors.expired(
+                    "The provided continue parameter is too old to display a consistent list result. "
+                    "You can start a new list without the continue parameter."
+                ) from None
+            raise errors.resource_version_too_old(int(rv_param), store.oldest_revision) from None
+        except ValueError:
+            raise errors.bad_request(f'invalid resource version "{rv_param}"') from None
+        if not selection.empty:
+            objects = [o for o in objects if selection.matches(o.obj)]
+        list_meta: Obj = {"resourceVersion": str(revision)}
+        limit = int(query.get("limit", "0") or 0)
+        if limit > 0 and len(objects) > limit:
+            rest = len(objects) - limit
+            objects = objects[:limit]
+            list_meta["continue"] = encoding.encode_continue(revision, objects[-1].key[len(prefix):] + "\x00")
+            if selection.empty:
+                list_meta["remainingItemCount"] = rest
+        return objects, list_meta
+
+    async def _watch(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.StreamResponse:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"), request.query.get("includeObject", ""))
+        selection = Selection.from_query(request.query, registry.resource)
+        if info.name:
+            selection = Selection.from_query({**request.query, "fieldSelector": f"metadata.name={info.name}"}, registry.resource)
+        return await WatchStream(registry, ctx, selection, fmt, request.query).serve(request)
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def read_object(self, request: web.Request, registry: Registry, ctx: RequestContext) -> Obj:
+        """Decode, type-check and prune a body of this endpoint's kind (fieldValidation applies)."""
+        raw = await encoding.read_body(request)
+        obj = encoding.decode_body(raw, request.content_type if request.headers.get("Content-Type") else None)
+        self.check_kind(registry, obj)
+        ctx.warnings.extend(self.check_fields(registry, obj, request))
+        return dict(obj)
+
+    @staticmethod
+    def check_kind(registry: Registry, obj: Obj) -> None:
+        resource = registry.resource
+        kind, api_version = obj.get("kind"), obj.get("apiVersion")
+        if kind and kind != resource.kind:
+            raise errors.bad_request(
+                f"the object provided is unrecognized (must be of type {resource.kind}): "
+                f"couldn't get version/kind; json parse error: kind {kind} does not match {resource.kind}"
+            )
+        if api_version and api_version != resource.api_version:
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected API version "
+                f"({resource.api_version})"
+            )
+        obj["kind"], obj["apiVersion"] = resource.kind, resource.api_version
+
+    @staticmethod
+    def check_fields(registry: Registry, obj: Obj, request: web.Request) -> list[str]:
+        resource = registry.resource
+        mode = field_validation(request.query.get("fieldValidation"))
+        if mode not in ("Strict", "Warn", "Ignore"):
+            raise errors.bad_request(
+                f'fieldValidation parameter unsupported: "{mode}" (supported values: "Ignore", "Warn", "Strict")'
+            )
+        return check_fields(obj, resource.group, resource.version, resource.kind, mode)
+
+    async def _create(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+        if info.name:
+            raise errors.method_not_supported(registry.resource.plural, registry.resource.group, "create")
+        obj = await self.read_object(request, registry, ctx)
+        created = await registry.create(ctx, obj)
+        return self.respond_object(registry, created, fmt, 201, ctx)
+
+    async def _update(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+        obj = await self.read_object(request, registry, ctx)
+        result, created = await registry.update(ctx, info.name, obj, info.subresource)
+        return self.respond_object(registry, result, fmt, 201 if created else 200, ctx)
+
+    async def _patch(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+        result, created = await self.patch(request, info, registry, ctx)
+        return self.respond_object(registry, result, fmt, 201 if created else 200, ctx)
+
+    async def patch(
+        self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+    ) -> tuple[Obj, bool]:
+        patch_type = negotiation.body_type(request.headers.get("Content-Type"))
+        if patch_type not in negotiation.PATCH_TYPES:
+            raise errors.unsupported_media_type(patch_type, negotiation.PATCH_TYPES)
+        raw = await encoding.read_body(request)
+        resource = registry.resource
+        if patch_type == negotiation.APPLY_PATCH:
+            return await self.apply(request, info, registry, ctx, raw)
+        try:
+            patch = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            raise errors.bad_request(f"error decoding patch: {e}") from None
+        schema = schemas.for_kind(resource.group, resource.version, resource.kind)
+
+        def mutate(current: Obj) -> Obj:
+            external = registry.strategy.to_external(current) or current
+            if patch_type == negotiation.JSON_PATCH:
+                patched = apply_json_patch(external, patch)
+            elif patch_type == negotiation.MERGE_PATCH:
+                patched = apply_merge_patch(external, patch)
+            else:
+                patched = apply_strategic_merge_patch(external, patch, schema)
+            self.check_kind(registry, patched)
+            ctx.warnings[:] = self.check_fields(registry, patched, request)
+            return registry.strategy.to_internal(patched)
+
+        return await registry.guaranteed_update(ctx, info.name, mutate, info.subresource), False
+
+    async def apply(
+        self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext, raw: bytes
+    ) -> tuple[Obj, bool]:
+        """Server-side apply: create if absent, else merge the applied configuration as its manager."""
+        resource = registry.resource
+        if not ctx.field_manager:
+            raise errors.bad_request("PATCH with apply requires a fieldManager query parameter")
+        try:
+            applied = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError as e:
+            raise errors.bad_request(f"error decoding YAML: {e}") from None
+        if not isinstance(applied, dict):
+            raise errors.bad_request("error decoding YAML: the applied configuration is not an object")
+        self.check_kind(registry, applied)
+        ctx.warnings.extend(self.check_fields(registry, applied, request))
+        force = request.query.get("force") in ("true", "1")
+        schema = schemas.for_kind(resource.group, resource.version, resource.kind)
+        manager = manager_name(ctx)
+        now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        existing = await registry.store.get(registry.key(ctx.namespace, info.name))
+        if existing is None and not info.subresource:
+            applied.setdefault("metadata", {})["name"] = info.name
+            obj = server_side_apply(None, applied, manager, force, schema, resource.api_version, now)
+            return await registry.create(ctx, obj, managed=False), True
+
+        def mutate(current: Obj) -> Obj:
+            return server_side_apply(current, applied, manager, force, schema, resource.api_version, now)
+
+        return await registry.guaranteed_update(ctx, info.name, mutate, info.subresource, operation="Apply"), False
+
+    async def _delete(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+        options = DeleteOptions.from_body(await self.read_delete_options(request), request.query)
+        result = await registry.delete(ctx, info.name, options)
+        if result.deleted and registry.resource.plural not in _RETURNS_DELETED_OBJECT:
+            meta = result.object.get("metadata", {})
+            details = {"name": info.name, "kind": registry.resource.plural, "uid": meta.get("uid")}
+            if registry.resource.group:
+                details = {"name": info.name, "group": registry.resource.group,
+                           "kind": registry.resource.plural, "uid": meta.get("uid")}
+            return encoding.respond(orjson.dumps(encoding.success_status(details)), fmt)
+        return self.respond_object(registry, result.object, fmt, 200, ctx)
+
+    @staticmethod
+    async def read_delete_options(request: web.Request) -> Obj | None:
+        raw = await encoding.read_body(request)
+        if not raw.strip():
+            return None
+        body = encoding.decode_body(raw, request.headers.get("Content-Type"))
+        return dict(body)
+
+    async def _deletecollection(
+        self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+    ) -> web.Response:
+        fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+        options = DeleteOptions.from_body(await self.read_delete_options(request), request.query)
+        selection = Selection.from_query(request.query, registry.resource)
+        items, _ = await self.select(registry, ctx, selection, {})
+        by_namespace: dict[str, list[str]] = {}
+        for o in items:
+            by_namespace.setdefault(o.obj["metadata"].get("namespace", ""), []).append(o.obj["metadata"]["name"])
+        deleted: list[Obj] = []
+        for namespace, group_names in by_namespace.items():
+            ns_ctx = RequestContext(**{**ctx.__dict__, "namespace": namespace, "warnings": ctx.warnings})
+            deleted.extend(await registry.delete_collection(ns_ctx, options, group_names))
+        pairs = [(obj, orjson.dumps(registry.strategy.to_external(obj) or obj)) for obj in deleted]
+        return encoding.respond(
+            encoding.list_body(registry.resource, pairs, {"resourceVersion": str(registry.store.revision)}, fmt), fmt
+        )
+
+
+# Kinds whose DELETE answers with the object rather than a Status (upstream ReturnDeletedObject).
+_RETURNS_DELETED_OBJECT = frozenset({"pods", "services", "namespaces"})

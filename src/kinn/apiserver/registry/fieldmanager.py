@@ -1,0 +1,38 @@
+"""Who changed which fields: managedFields bookkeeping on every write.
+
+The set arithmetic lives in `kinn.api.patch.managed_fields`; this adapter names the manager the
+way upstream does when the client names none: the User-Agent up to its first `/`
+(`kubectl-client-side-apply`, `kubectl-edit`, `OpenAPI-Generator` for the Python client).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from kinn.api.patch.managed_fields import update_managed_fields
+from kinn.api.resources import Resource
+
+if TYPE_CHECKING:
+    from kinn.apiserver.registry.generic import RequestContext
+
+
+def manager_name(ctx: "RequestContext") -> str:
+    if ctx.field_manager:
+        return ctx.field_manager
+    agent = ctx.user_agent.split("/", 1)[0].strip()
+    return agent or "unknown"
+
+
+def on_write(
+    old: dict[str, Any] | None,
+    new: dict[str, Any],
+    ctx: "RequestContext",
+    resource: Resource,
+    now: datetime,
+    subresource: str = "",
+) -> None:
+    update_managed_fields(
+        old, new, manager_name(ctx), "Update", resource.api_version, subresource=subresource,
+        now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )

@@ -1,0 +1,58 @@
+"""Pods: graceful deletion, initial status, and the binding and eviction subresources.
+
+A pod on a node is deleted gracefully: the API server only stamps deletionTimestamp and the grace
+period; the kubelet stops the containers and then confirms with a zero-grace delete, which removes
+the object. A pod with no node, or one that already finished, goes at once (upstream
+CheckGracefulDelete).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kinn.api import errors
+from kinn.api.field import required
+from kinn.api.qos import qos_class
+from kinn.apiserver.registry.strategy import Strategy
+
+Obj = dict[str, Any]
+
+DEFAULT_GRACE_PERIOD = 30
+
+
+class PodStrategy(Strategy):
+    def initial_status(self, obj: Obj) -> Obj:
+        return {"phase": "Pending", "qosClass": qos_class(obj.get("spec", {}))}
+
+    def after_create(self, obj: Obj) -> None:
+        # The QoS class depends on requests that defaulting copies from limits: compute it again.
+        obj["status"]["qosClass"] = qos_class(obj.get("spec", {}))
+
+    def grace_period(self, obj: Obj, requested: int | None) -> int:
+        spec, status = obj.get("spec", {}), obj.get("status", {})
+        if not spec.get("nodeName") or status.get("phase") in ("Succeeded", "Failed"):
+            return 0
+        grace = requested if requested is not None else spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE_PERIOD)
+        return max(int(grace), 0)
+
+
+def bind(pod: Obj, binding: Obj, now: str) -> Obj:
+    """The mutation `pods/binding` applies: set the node once and mark the pod scheduled."""
+    name = pod["metadata"]["name"]
+    node = (binding.get("target") or {}).get("name", "")
+    if not node:
+        raise errors.invalid("Binding", "", name, [required("target.name")])
+    if pod["metadata"].get("deletionTimestamp"):
+        raise errors.conflict("pods/binding", "", name, f"pod {name} is being deleted, cannot be assigned to a host")
+    current = pod.get("spec", {}).get("nodeName")
+    if current:
+        raise errors.conflict("pods/binding", "", name, f'pod {name} is already assigned to node "{current}"')
+    pod["spec"]["nodeName"] = node
+    annotations = (binding.get("metadata") or {}).get("annotations")
+    if annotations:
+        pod["metadata"].setdefault("annotations", {}).update(annotations)
+    conditions = pod.setdefault("status", {}).setdefault("conditions", [])
+    conditions[:] = [c for c in conditions if c.get("type") != "PodScheduled"]
+    conditions.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                       "lastTransitionTime": now})
+    return pod

@@ -1,0 +1,209 @@
+"""The API server: TLS listener, authentication, routing, bootstrap objects and store maintenance.
+
+Usable as `kinn apiserver` or in-process (`APIServer(options).start()`), which is how `kinn server`
+will host it beside the scheduler and controller manager.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import orjson
+from aiohttp import web
+
+from kinn.api import errors
+from kinn.api.openapi.v3 import openapi_v3_document, openapi_v3_index
+from kinn.apiserver import discovery, encoding, negotiation
+from kinn.apiserver.admission.plugins import default_chain
+from kinn.apiserver.allocators.ipallocator import IPAllocator
+from kinn.apiserver.allocators.portallocator import PortAllocator
+from kinn.apiserver.authn import Authenticator
+from kinn.apiserver.bootstrap import bootstrap
+from kinn.apiserver.certs import PKI, ensure_pki
+from kinn.apiserver.handlers import ResourceHandler
+from kinn.apiserver.registry import Registries
+from kinn.apiserver.registry.services import ServiceStrategy
+from kinn.apiserver.requestinfo import resolve
+from kinn.client.kubeconfig import build_kubeconfig, write_kubeconfig
+from kinn.storage.sqlite import DEFAULT_HISTORY, SQLiteStore
+
+log = logging.getLogger("kinn.apiserver")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class APIServerOptions:
+    data_dir: Path
+    bind_address: str = "127.0.0.1"
+    secure_port: int = 6443
+    kubeconfig_out: Path | None = None
+    advertise_address: str = ""  # the address the `kubernetes` Endpoints point at
+    service_cluster_ip_range: str = "10.96.0.0/12"
+    service_node_port_range: str = "30000-32767"
+    watch_history: int = DEFAULT_HISTORY
+    compaction_interval: float = 60.0
+    extra_sans: list[str] = field(default_factory=list)
+
+
+class APIServer:
+    def __init__(self, options: APIServerOptions) -> None:
+        self.options = options
+        options.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = SQLiteStore(options.data_dir / "state.db", history=options.watch_history)
+        self.ips = IPAllocator(options.service_cluster_ip_range)
+        self.ports = PortAllocator(options.service_node_port_range)
+        self.registries = Registries(self.store, default_chain(self.store), self.ips, self.ports)
+        self.resources = ResourceHandler(self.registries)
+        self.pki: PKI = ensure_pki(options.data_dir / "pki", self._hosts())
+        self.authenticator = Authenticator(self.pki)
+        self._runner: web.AppRunner | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.port = options.secure_port
+
+    def _hosts(self) -> list[str]:
+        hosts = ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                 "kubernetes.default.svc.cluster.local", self.ips.first()]
+        for extra in [self.options.bind_address, self.options.advertise_address, *self.options.extra_sans]:
+            if extra and extra not in hosts and extra != "0.0.0.0":
+                hosts.append(extra)
+        return hosts
+
+    @property
+    def url(self) -> str:
+        host = self.options.bind_address if self.options.bind_address != "0.0.0.0" else "127.0.0.1"
+        return f"https://{host}:{self.port}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self._restore_allocations()
+        await bootstrap(self)
+        app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=64 * 1024 * 1024)
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.options.bind_address, self.options.secure_port,
+                           ssl_context=self._ssl_context(), backlog=2048, reuse_address=True)
+        await site.start()
+        if self.options.secure_port == 0:
+            server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._tasks.append(asyncio.create_task(self._compact_periodically()))
+        if self.options.kubeconfig_out:
+            self.write_kubeconfig(self.options.kubeconfig_out)
+        log.info("serving on %s", self.url)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self.store.close()  # ends every watch, so the runner's shutdown does not wait on them
+        if self._runner:
+            await self._runner.cleanup()
+
+    def write_kubeconfig(self, path: Path, name: str = "kinn") -> None:
+        write_kubeconfig(path, build_kubeconfig(self.url, self.pki.ca_cert, self.pki.admin_cert,
+                                                self.pki.admin_key, name))
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.pki.serving_cert, self.pki.serving_key)
+        context.load_verify_locations(self.pki.ca_cert)
+        context.verify_mode = ssl.CERT_OPTIONAL  # client certificates authenticate; tokens also do
+        return context
+
+    async def _restore_allocations(self) -> None:
+        """Rebuild the IP and port allocators from the stored Services (upstream's repair loops)."""
+        services = self.registries.core("services")
+        assert isinstance(services.strategy, ServiceStrategy)
+        for stored in await self.store.list(services.prefix("")):
+            services.strategy.mark_allocated(stored.obj)
+
+    async def _compact_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.compaction_interval)
+            self.store.compact()
+
+    # -- middleware ------------------------------------------------------------------------
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.monotonic()
+        try:
+            response = await handler(request)
+        except errors.StatusError as e:
+            response = encoding.status_response(e)
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # noqa: BLE001 - every failure reaches the client as a Status
+            log.exception("%s %s failed", request.method, request.path_qs)
+            response = encoding.status_response(errors.internal_error(str(e)))
+        log.debug("%s %s %s %.1fms", request.method, request.path_qs, response.status,
+                  (time.monotonic() - started) * 1000)
+        return response
+
+    @web.middleware
+    async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        user = self.authenticator.authenticate(request)
+        if user is None:
+            if request.path not in _PUBLIC_PATHS:
+                raise errors.StatusError(401, "Unauthorized", "Unauthorized")
+            user = ("system:anonymous", ("system:unauthenticated",))
+        request["user"], request["groups"] = user
+        return await handler(request)
+
+    # -- routing ---------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        info = resolve(request.method, request.path, dict(request.query))
+        if info.is_resource_request:
+            return await self.resources.handle(request, info)
+        return self._non_resource(request)
+
+    def _non_resource(self, request: web.Request) -> web.Response:
+        path = request.path.rstrip("/") or "/"
+        if request.method not in ("GET", "HEAD"):
+            raise errors.method_not_supported("", "", request.method)
+        if path in _PUBLIC_PATHS and path != "/version":
+            return web.Response(text="ok", content_type="text/plain")
+        accept = request.headers.get("Accept")
+        if path == "/version":
+            return _json(discovery.version_info())
+        if path in ("/api", "/apis"):
+            if negotiation.wants_aggregated_discovery(accept):
+                body = orjson.dumps(discovery.aggregated(path.strip("/")))
+                return web.Response(body=body, headers={"Content-Type": negotiation.AGGREGATED_DISCOVERY})
+            if path == "/api":
+                return _json(discovery.api_versions(f"{self.options.advertise_address or '127.0.0.1'}:{self.port}"))
+            return _json(discovery.api_group_list())
+        if path == "/openapi/v3":
+            return _json(openapi_v3_index())
+        if path.startswith("/openapi/v3/"):
+            document = openapi_v3_document(path[len("/openapi/v3/"):])
+            if document is not None:
+                return web.Response(body=document, content_type="application/json")
+        parts = path.strip("/").split("/")
+        if parts[0] == "api" and len(parts) == 2:
+            listing = discovery.api_resource_list("", parts[1])
+            if listing:
+                return _json(listing)
+        if parts[0] == "apis" and len(parts) == 2 and parts[1] in discovery._groups():
+            return _json(discovery.api_group(parts[1]))
+        if parts[0] == "apis" and len(parts) == 3:
+            listing = discovery.api_resource_list(parts[1], parts[2])
+            if listing:
+                return _json(listing)
+        raise errors.no_such_route()
+
+
+_PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+
+
+def _json(body: Any) -> web.Response:
+    return web.Response(body=orjson.dumps(body), content_type="application/json")

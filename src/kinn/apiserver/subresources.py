@@ -1,0 +1,169 @@
+"""Subresources: status, scale, pods/binding, pods/eviction, namespaces/finalize.
+
+`status` is the object through another door (only status may change); `scale` is an
+autoscaling/v1 Scale view of a workload's replicas; `binding` is how the scheduler assigns a
+node; `eviction` is a delete that respects PodDisruptionBudgets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp import web
+
+from kinn.api import errors
+from kinn.api.field import Path, invalid
+from kinn.api.openapi import schemas
+from kinn.api.patch.json_patch import apply_json_patch
+from kinn.api.patch.merge_patch import apply_merge_patch
+from kinn.api.patch.strategic import apply_strategic_merge_patch
+from kinn.api.selectors import format_label_selector, label_selector_from_object
+from kinn.apiserver import encoding, negotiation
+from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
+from kinn.apiserver.registry.namespaces import finalize
+from kinn.apiserver.registry.pods import bind
+from kinn.apiserver.requestinfo import RequestInfo
+
+if TYPE_CHECKING:
+    from kinn.apiserver.handlers import ResourceHandler
+
+Obj = dict[str, Any]
+
+
+async def handle_subresource(
+    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+) -> web.StreamResponse:
+    sub, verb = info.subresource, info.verb
+    fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+    if sub == "status":
+        if verb == "get":
+            return handler.respond_stored(registry, await registry.get(ctx, info.name), fmt)
+        if verb == "update":
+            obj = await handler.read_object(request, registry, ctx)
+            result, _ = await registry.update(ctx, info.name, obj, "status")
+            return handler.respond_object(registry, result, fmt, 200, ctx)
+        if verb == "patch":
+            result, _ = await handler.patch(request, info, registry, ctx)
+            return handler.respond_object(registry, result, fmt, 200, ctx)
+    elif sub == "scale":
+        return await _scale(handler, request, info, registry, ctx, fmt)
+    elif sub == "binding" and verb == "create":
+        return await _binding(request, info, registry, ctx, fmt)
+    elif sub == "eviction" and verb == "create":
+        return await _eviction(handler, request, info, registry, ctx)
+    elif sub == "finalize" and verb == "update":
+        body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
+        result = await registry.guaranteed_update(ctx, info.name, lambda ns: finalize(ns, body), "finalize")
+        return handler.respond_object(registry, result, fmt, 200, ctx)
+    raise errors.method_not_supported(f"{registry.resource.plural}/{sub}", registry.resource.group, verb)
+
+
+# -- scale -------------------------------------------------------------------------------
+
+_SCALE_SCHEMA = schemas.for_kind("autoscaling", "v1", "Scale")
+
+
+def scale_of(obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale view: replicas and the selector as a string (for HPA)."""
+    meta = obj["metadata"]
+    selector = obj.get("spec", {}).get("selector")
+    if obj.get("kind") == "ReplicationController":
+        selector_text = ",".join(f"{k}={v}" for k, v in (selector or {}).items())
+    else:
+        selector_text = format_label_selector(selector) if selector else ""
+    scale_meta = {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion", "creationTimestamp") if k in meta}
+    status: Obj = {"replicas": obj.get("status", {}).get("replicas", 0)}
+    if selector_text:
+        status["selector"] = selector_text
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1", "metadata": scale_meta,
+        "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)}, "status": status,
+    }
+
+
+async def _scale(
+    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext,
+    fmt: negotiation.ResponseFormat,
+) -> web.Response:
+    if info.verb == "get":
+        stored = await registry.get(ctx, info.name)
+        return encoding.respond(orjson.dumps(scale_of(stored.obj)), fmt)
+    if info.verb not in ("update", "patch"):
+        raise errors.method_not_supported(f"{registry.resource.plural}/scale", registry.resource.group, info.verb)
+    raw = await encoding.read_body(request)
+    patch_type = negotiation.body_type(request.headers.get("Content-Type"))
+
+    def mutate(current: Obj) -> Obj:
+        scale = scale_of(current)
+        if info.verb == "update":
+            desired = dict(encoding.decode_body(raw, request.headers.get("Content-Type")))
+        else:
+            desired = _patch_scale(scale, raw, patch_type)
+        replicas = (desired.get("spec") or {}).get("replicas", 0)
+        if not isinstance(replicas, int) or replicas < 0:
+            raise errors.invalid("Scale", "autoscaling", info.name, [
+                invalid(Path("spec", "replicas"), replicas, "must be greater than or equal to 0")
+            ])
+        rv = (desired.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            current["metadata"]["resourceVersion"] = rv
+        current.setdefault("spec", {})["replicas"] = replicas
+        return current
+
+    result = await registry.guaranteed_update(ctx, info.name, mutate, "scale")
+    return encoding.respond(orjson.dumps(scale_of(result)), fmt)
+
+
+def _patch_scale(scale: Obj, raw: bytes, patch_type: str) -> Obj:
+    patch = orjson.loads(raw)
+    if patch_type == negotiation.JSON_PATCH:
+        return apply_json_patch(scale, patch)
+    if patch_type == negotiation.MERGE_PATCH:
+        return apply_merge_patch(scale, patch)
+    if patch_type == negotiation.STRATEGIC_MERGE_PATCH:
+        return apply_strategic_merge_patch(scale, patch, _SCALE_SCHEMA)
+    raise errors.unsupported_media_type(patch_type, negotiation.PATCH_TYPES)
+
+
+# -- pods/binding and pods/eviction -------------------------------------------------------
+
+
+async def _binding(
+    request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext, fmt: negotiation.ResponseFormat
+) -> web.Response:
+    binding = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
+    name = (binding.get("metadata") or {}).get("name") or info.name
+    now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    await registry.guaranteed_update(ctx, name, lambda pod: bind(pod, binding, now), "binding")
+    return encoding.respond(orjson.dumps(encoding.success_status(code=201)), fmt, 201)
+
+
+async def _eviction(
+    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+) -> web.Response:
+    """Evict unless a PodDisruptionBudget forbids it (429, as upstream's eviction REST)."""
+    fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+    eviction = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
+    pod = (await registry.get(ctx, info.name)).obj
+    pdbs = handler.registries.get("policy", "v1", "poddisruptionbudgets")
+    assert pdbs is not None
+    for stored in await pdbs.store.list(pdbs.prefix(ctx.namespace)):
+        pdb = stored.obj
+        selector = label_selector_from_object(pdb.get("spec", {}).get("selector"))
+        if not selector.matches(pod["metadata"].get("labels")):
+            continue
+        status = pdb.get("status", {})
+        if status.get("disruptionsAllowed", 0) < 1 and pod.get("status", {}).get("phase") == "Running":
+            raise errors.StatusError(
+                429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+                {"causes": [{
+                    "reason": "DisruptionBudget",
+                    "message": f"The disruption budget {pdb['metadata']['name']} needs "
+                               f"{status.get('desiredHealthy', 0)} healthy pods and has "
+                               f"{status.get('currentHealthy', 0)} currently",
+                }]},
+            )
+    options = DeleteOptions.from_body(eviction.get("deleteOptions"), {})
+    await registry.delete(ctx, info.name, options)
+    return encoding.respond(orjson.dumps(encoding.success_status(code=201)), fmt, 201)

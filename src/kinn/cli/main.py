@@ -1,0 +1,17 @@
+"""The `kinn` command."""
+
+from __future__ import annotations
+
+import click
+
+from kinn import __version__
+from kinn.cli.apiserver import apiserver
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="kinn")
+def main() -> None:
+    """kinn — Kubernetes in network namespaces."""
+
+
+main.add_command(apiserver)
