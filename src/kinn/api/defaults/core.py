@@ -102,8 +102,11 @@ def default_volume(volume: Obj) -> None:
         token = projection.get("serviceAccountToken")
         if token is not None:
             token.setdefault("expirationSeconds", 3600)
-    if volume.get("emptyDir") and volume["emptyDir"].get("sizeLimit") is not None:
-        canonicalize_quantities({"sizeLimit": volume["emptyDir"]["sizeLimit"]})
+    empty_dir = volume.get("emptyDir") or {}
+    if empty_dir.get("sizeLimit") is not None:
+        size = {"sizeLimit": empty_dir["sizeLimit"]}
+        canonicalize_quantities(size)
+        empty_dir.update(size)
 
 
 def default_pod_spec(spec: Obj) -> None:
