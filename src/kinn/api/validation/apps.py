@@ -6,7 +6,7 @@ workload is immutable once created.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 from kinn.api import field
 from kinn.api.field import ErrorList, Path

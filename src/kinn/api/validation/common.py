@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from kinn.api import field
 from kinn.api.field import ErrorList, Path
 from kinn.api.selectors import SelectorError, label_selector_from_object
 from kinn.api.validation import gofmt, meta
 from kinn.api.validation.names import NameValidator, is_valid_percent
 
 Obj = dict[str, Any]
-
 
 
 def nonnegative(value: int | None, path: Path) -> ErrorList:
