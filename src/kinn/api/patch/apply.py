@@ -1,0 +1,117 @@
+"""Server-side apply (`application/apply-patch+yaml`), as kube-apiserver's fieldmanager does it.
+
+The applied configuration is merged into the live object (or into nothing: apply creates),
+following the schema's list types and keys. The applier then owns exactly the fields its
+configuration sets. Fields it applied last time but no longer applies are removed from the
+object unless another manager owns them. Changing a field another manager owns is a conflict
+(409) unless `force`, which moves the field to the applier.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kinn.api.errors import StatusError, bad_request
+from kinn.api.openapi.schemas import Schema
+from kinn.api.patch.fieldpath import FieldSet, describe, iterate
+from kinn.api.patch.managed_fields import (
+    APPLY,
+    ManagedEntry,
+    encode_managed_fields,
+    filtered,
+    live_entries,
+    now_rfc3339,
+    release,
+    reset_fields,
+    strip_meta,
+    without_managed_fields,
+)
+from kinn.api.patch.structured import compare, ensure_named_fields_are_members, merge, remove_items, to_field_set
+from kinn.api.patch.typed import SchemaError
+
+
+def server_side_apply(
+    live: dict[str, Any] | None,
+    applied: dict[str, Any],
+    manager: str,
+    force: bool,
+    schema: Schema | None,
+    api_version: str,
+    now: str | None = None,
+    *,
+    subresource: str = "",
+) -> dict[str, Any]:
+    """The object after `manager` applies `applied` to `live` (None: the object is created)."""
+    if not isinstance(applied, dict):
+        raise bad_request("error decoding patch: the applied configuration must be an object")
+    if applied.get("metadata", {}).get("managedFields") is not None:
+        raise bad_request("metadata.managedFields must be nil")
+    base = without_managed_fields(copy.deepcopy(live)) if live is not None else {}
+    entries = live_entries(live)
+    try:
+        merged, _ = merge(base, copy.deepcopy(applied), schema)
+        applier, others = _applier(entries, manager, api_version, subresource)
+        previous = applier.fields
+        applier.fields = reset_fields(to_field_set(applied, schema), subresource, schema)
+        merged = _prune(merged, previous, [applier, *others], schema)
+        changes = compare(base, merged, schema)
+    except SchemaError as err:
+        raise bad_request(f"failed to create typed patch object: {err}") from err
+    visible = filtered(changes, subresource, schema)
+    conflicts = [(entry, entry.fields & visible.changed()) for entry in others]
+    conflicts = [(entry, fields) for entry, fields in conflicts if fields]
+    if conflicts and not force:
+        raise conflict_error(conflicts)
+    release(others, visible.changed(), visible.removed)
+    applier.fields = strip_meta(applier.fields)
+    if not changes.is_same():
+        applier.time = now or now_rfc3339()
+    result = merged if not changes.is_same() else base
+    metadata = result.setdefault("metadata", {})
+    metadata["managedFields"] = encode_managed_fields([applier, *others])
+    if not metadata["managedFields"]:
+        del metadata["managedFields"]
+    return result
+
+
+def _applier(
+    entries: list[ManagedEntry], manager: str, api_version: str, subresource: str
+) -> tuple[ManagedEntry, list[ManagedEntry]]:
+    """The applier's existing Apply entry (or a new one), and everyone else's."""
+    wanted = ManagedEntry(manager, APPLY, api_version, set(), subresource=subresource)
+    for entry in entries:
+        if entry.identity() == wanted.identity():
+            entry.api_version = api_version
+            return entry, [e for e in entries if e is not entry]
+    return wanted, list(entries)
+
+
+def _prune(merged: Any, previous: FieldSet, entries: list[ManagedEntry], schema: Schema | None) -> Any:
+    """Remove what the applier applied last time, no longer applies, and nobody else owns.
+    Whole structs, list items and map entries go at once, as upstream's prune does."""
+    if not previous:
+        return merged
+    kept: FieldSet = set().union(*(e.fields for e in entries))
+    doomed = ensure_named_fields_are_members(previous, schema) - ensure_named_fields_are_members(kept, schema)
+    return remove_items(merged, doomed, schema)
+
+
+def conflict_error(conflicts: list[tuple[ManagedEntry, FieldSet]]) -> StatusError:
+    """409 Conflict worded as upstream's fieldmanager NewConflictError."""
+    conflicts = sorted(conflicts, key=lambda c: (c[0].manager, c[0].operation, c[0].api_version, c[0].subresource))
+    flat = [(entry, p) for entry, fields in conflicts for p in iterate(fields)]
+    causes = [
+        {"reason": "FieldManagerConflict", "message": f"conflict with {entry.describe()}", "field": describe(p)}
+        for entry, p in flat
+    ]
+    if len(flat) == 1:
+        entry, p = flat[0]
+        message = f"Apply failed with 1 conflict: conflict with {entry.describe()}: {describe(p)}"
+    else:
+        lines = []
+        for entry, fields in conflicts:
+            lines.append(f"conflicts with {entry.describe()}:")
+            lines.extend(f"- {describe(p)}" for p in iterate(fields))
+        message = f"Apply failed with {len(flat)} conflicts: " + "\n".join(lines)
+    return StatusError(409, "Conflict", message, {"causes": causes})
