@@ -7,10 +7,12 @@ priority classes the scheduler's preemption refers to.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from kinn.api import errors
 from kinn.apiserver.registry.generic import Registry, RequestContext
+from kinn.apiserver.registry.strategy import rfc3339
 
 if TYPE_CHECKING:
     from kinn.apiserver.server import APIServer
@@ -32,14 +34,30 @@ async def _ensure(registry: Registry, namespace: str, obj: Obj) -> None:
 
 
 async def _reconcile(registry: Registry, namespace: str, obj: Obj) -> None:
-    """Create or overwrite: the API server owns these (the master endpoints reconciler)."""
-    ctx = RequestContext(namespace=namespace, user="system:apiserver", field_manager="kube-apiserver")
-    existing = await registry.store.get(registry.key(namespace, obj["metadata"]["name"]))
+    """Write the object straight to the store: the API server owns it (the master endpoints reconciler).
+
+    It bypasses validation on purpose: a standalone API server on 127.0.0.1 advertises a loopback
+    address, which user-written Endpoints may not contain.
+    """
+    key = registry.key(namespace, obj["metadata"]["name"])
+    existing = await registry.store.get(key)
+    meta = obj["metadata"]
+    meta["namespace"] = namespace
     if existing is None:
-        await registry.create(ctx, obj)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = rfc3339(RequestContext().now())
+        registry.strategy.prepare_for_create(obj)
+        registry.strategy.default(obj)
+        await registry.store.create(key, obj)
         return
-    await registry.guaranteed_update(ctx, obj["metadata"]["name"], lambda current: {**current, **{
-        k: v for k, v in obj.items() if k != "metadata"}})
+    for system_field in ("uid", "creationTimestamp", "generation"):
+        if system_field in existing.obj["metadata"]:
+            meta[system_field] = existing.obj["metadata"][system_field]
+    registry.strategy.default(obj)
+    if {k: v for k, v in obj.items() if k != "metadata"} != {
+        k: v for k, v in existing.obj.items() if k != "metadata"
+    }:
+        await registry.store.update(key, obj, existing.mod_revision)
 
 
 async def bootstrap(server: "APIServer") -> None:

@@ -127,7 +127,7 @@ class ResourceHandler:
         except ValueError:
             raise errors.bad_request(f'invalid resource version "{rv_param}"') from None
         if not selection.empty:
-            objects = [o for o in objects if selection.matches(o.obj)]
+            objects = [o for o in objects if selection.matches(registry.external(o)[0])]
         list_meta: Obj = {"resourceVersion": str(revision)}
         limit = int(query.get("limit", "0") or 0)
         if limit > 0 and len(objects) > limit:

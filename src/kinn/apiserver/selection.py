@@ -26,7 +26,7 @@ class Selection:
 
     @property
     def empty(self) -> bool:
-        return self.labels.empty() and self.fields.empty()
+        return self.labels.empty and self.fields.empty
 
     def matches(self, obj: Obj) -> bool:
         return self.labels.matches(obj.get("metadata", {}).get("labels")) and self.fields.matches(obj)

@@ -112,7 +112,7 @@ class WatchStream:
                 await response.write(frame)
 
     def _matches(self, stored: StoredObject | None) -> bool:
-        return stored is not None and (self.selection.empty or self.selection.matches(stored.obj))
+        return stored is not None and (self.selection.empty or self.selection.matches(self.registry.external(stored)[0]))
 
     def _event_frame(self, event: WatchEvent) -> bytes | None:
         now = self._matches(event.object)

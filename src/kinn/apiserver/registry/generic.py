@@ -268,7 +268,8 @@ class Registry:
                 meta.pop(system_field, None)
         if self.resource.namespaced:
             meta.setdefault("namespace", old_meta.get("namespace"))
-        meta.pop("resourceVersion", None)
+        # Validation sees the version being replaced (the precondition was checked already).
+        meta["resourceVersion"] = old_meta.get("resourceVersion", "")
         new.setdefault("apiVersion", old.get("apiVersion"))
         new.setdefault("kind", old.get("kind"))
         if subresource == "status":

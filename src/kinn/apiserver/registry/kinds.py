@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from kinn.api.conversion.events import from_events_v1, to_events_v1
+from kinn.api.defaults.batch import generate_job_selector
 from kinn.api.resources import Resource
 from kinn.apiserver.allocators.ipallocator import IPAllocator
 from kinn.apiserver.allocators.portallocator import PortAllocator
@@ -9,6 +13,24 @@ from kinn.apiserver.registry.namespaces import NamespaceStrategy
 from kinn.apiserver.registry.pods import PodStrategy
 from kinn.apiserver.registry.services import ServiceStrategy
 from kinn.apiserver.registry.strategy import Strategy
+
+Obj = dict[str, Any]
+
+
+class JobStrategy(Strategy):
+    def after_create(self, obj: Obj) -> None:
+        """Unless the user manages it, the selector is generated from the new uid (upstream PrepareForCreate)."""
+        generate_job_selector(obj, obj["metadata"]["uid"])
+
+
+class EventsV1Strategy(Strategy):
+    """events.k8s.io/v1 serves the core/v1 events it shares storage with, in its own shape."""
+
+    def to_external(self, obj: Obj) -> Obj | None:
+        return to_events_v1(obj)
+
+    def to_internal(self, obj: Obj) -> Obj:
+        return from_events_v1(obj)
 
 
 def strategy_for(resource: Resource, ips: IPAllocator, ports: PortAllocator) -> Strategy:
@@ -19,4 +41,8 @@ def strategy_for(resource: Resource, ips: IPAllocator, ports: PortAllocator) -> 
             return ServiceStrategy(resource, ips, ports)
         if resource.plural == "namespaces":
             return NamespaceStrategy(resource)
+    if resource.group == "batch" and resource.plural == "jobs":
+        return JobStrategy(resource)
+    if resource.group == "events.k8s.io":
+        return EventsV1Strategy(resource)
     return Strategy(resource)
