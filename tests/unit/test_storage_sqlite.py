@@ -1,0 +1,234 @@
+"""The SQLite store: revisioned writes, consistent past lists, watch replay, compaction, restart."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from kinn.storage.interface import (
+    CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError, WatchEvent,
+)
+from kinn.storage.sqlite import SQLiteStore
+
+
+def cm(name: str, value: str = "") -> dict:
+    return {"kind": "ConfigMap", "metadata": {"name": name, "namespace": "default"}, "data": {"v": value}}
+
+
+def key(name: str, namespace: str = "default") -> str:
+    return f"/registry/configmaps/{namespace}/{name}"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = SQLiteStore(tmp_path / "state.db", history=100)
+    yield s
+    s.close()
+
+
+async def drain(watcher, count: int) -> list[WatchEvent]:
+    """The next `count` events of a watcher; fails instead of hanging when fewer arrive."""
+    events: list[WatchEvent] = []
+
+    async def collect() -> None:
+        async for event in watcher:
+            events.append(event)
+            if len(events) == count:
+                return
+
+    await asyncio.wait_for(collect(), 2)
+    return events
+
+
+async def test_writes_advance_one_global_revision(store):
+    a = await store.create(key("a"), cm("a"))
+    b = await store.create(key("b"), cm("b"))
+    a2 = await store.update(key("a"), cm("a", "1"))
+    assert (a.mod_revision, b.mod_revision, a2.mod_revision) == (1, 2, 3)
+    assert a2.create_revision == 1
+    assert a2.obj["metadata"]["resourceVersion"] == "3"
+    assert store.revision == 3
+    assert (await store.get(key("a"))).obj["data"] == {"v": "1"}
+
+
+async def test_create_of_an_existing_key_fails_and_writes_nothing(store):
+    await store.create(key("a"), cm("a"))
+    with pytest.raises(KeyExistsError):
+        await store.create(key("a"), cm("a", "other"))
+    assert store.revision == 1
+    assert (await store.get(key("a"))).obj["data"] == {"v": ""}
+
+
+async def test_update_and_delete_honour_the_revision_precondition(store):
+    created = await store.create(key("a"), cm("a"))
+    updated = await store.update(key("a"), cm("a", "1"), expected_revision=created.mod_revision)
+    with pytest.raises(RevisionConflictError):
+        await store.update(key("a"), cm("a", "stale"), expected_revision=created.mod_revision)
+    with pytest.raises(RevisionConflictError):
+        await store.delete(key("a"), expected_revision=created.mod_revision)
+    assert store.revision == updated.mod_revision
+    deleted = await store.delete(key("a"), expected_revision=updated.mod_revision)
+    assert deleted.mod_revision == updated.mod_revision + 1
+    assert deleted.obj["data"] == {"v": "1"}  # the last state, stamped with the deleting revision
+    assert deleted.obj["metadata"]["resourceVersion"] == str(deleted.mod_revision)
+    assert updated.obj["metadata"]["resourceVersion"] == str(updated.mod_revision)  # the original is untouched
+    assert await store.get(key("a")) is None
+
+
+async def test_update_and_delete_of_a_missing_key_fail(store):
+    with pytest.raises(KeyNotFoundError):
+        await store.update(key("nope"), cm("nope"))
+    with pytest.raises(KeyNotFoundError):
+        await store.delete(key("nope"))
+    assert store.revision == 0
+
+
+async def test_list_is_ordered_by_key_and_bounded_by_prefix(store):
+    for namespace, name in [("default", "b"), ("kube-system", "a"), ("default", "a"), ("default-x", "c")]:
+        await store.create(key(name, namespace), cm(name))
+    await store.create("/registry/secrets/default/a", {"metadata": {"name": "a"}})
+    assert [o.key for o in await store.list("/registry/configmaps/default/")] == [key("a"), key("b")]
+    # Byte order of the whole key, as etcd ranges are: "default-x/" sorts before "default/".
+    assert [o.key for o in await store.list("/registry/configmaps/")] == [
+        key("c", "default-x"), key("a"), key("b"), key("a", "kube-system")]
+    await store.delete(key("a"))
+    await store.create(key("0"), cm("0"))
+    assert [o.key for o in await store.list("/registry/configmaps/default/")] == [key("0"), key("b")]
+
+
+async def test_list_at_returns_past_snapshots(store):
+    await store.create(key("a"), cm("a", "1"))           # rev 1
+    await store.create(key("b"), cm("b", "1"))           # rev 2
+    await store.update(key("a"), cm("a", "2"))           # rev 3
+    await store.delete(key("b"))                         # rev 4
+    await store.create(key("c"), cm("c", "1"))           # rev 5
+    prefix = "/registry/configmaps/default/"
+
+    def snapshot(objects) -> dict[str, tuple[str, int]]:
+        return {o.obj["metadata"]["name"]: (o.obj["data"]["v"], o.mod_revision) for o in objects}
+
+    assert snapshot(await store.list_at(prefix, 0)) == {}
+    assert snapshot(await store.list_at(prefix, 2)) == {"a": ("1", 1), "b": ("1", 2)}
+    assert snapshot(await store.list_at(prefix, 3)) == {"a": ("2", 3), "b": ("1", 2)}
+    assert snapshot(await store.list_at(prefix, 4)) == {"a": ("2", 3)}
+    assert snapshot(await store.list_at(prefix, 5)) == {"a": ("2", 3), "c": ("1", 5)}
+    assert [o.key for o in await store.list_at(prefix, 3)] == [key("a"), key("b")]
+
+
+async def test_watch_replays_history_from_a_revision_then_follows_live(store):
+    await store.create(key("a"), cm("a"))                # rev 1
+    await store.create("/registry/secrets/default/s", {"metadata": {"name": "s"}})  # rev 2: other prefix
+    await store.update(key("a"), cm("a", "1"))           # rev 3
+    watcher = store.watch("/registry/configmaps/", 1)
+    await store.delete(key("a"))                         # rev 4
+    await store.create(key("b"), cm("b"))                # rev 5
+    events = await drain(watcher, 3)
+    watcher.stop()
+    assert [(e.type, e.revision) for e in events] == [("MODIFIED", 3), ("DELETED", 4), ("ADDED", 5)]
+    assert events[0].prev.obj["data"] == {"v": ""}
+    assert events[1].object.obj["data"] == {"v": "1"}
+    assert store.watcher_count == 0
+
+
+async def test_watch_and_list_at_beyond_history_are_compacted(tmp_path):
+    store = SQLiteStore(tmp_path / "state.db", history=5)
+    try:
+        await store.create(key("a"), cm("a"))
+        for i in range(9):
+            await store.update(key("a"), cm("a", str(i)))      # revisions 2..10; 6..10 retained
+        assert store.oldest_revision == 6
+        with pytest.raises(CompactedError) as e:
+            store.watch("/registry/configmaps/", 4)
+        assert (e.value.requested, e.value.oldest) == (4, 6)
+        with pytest.raises(CompactedError):
+            await store.list_at("/registry/configmaps/", 4)
+        watcher = store.watch("/registry/configmaps/", 5)  # the oldest replayable start
+        assert [e.revision for e in await drain(watcher, 5)] == [6, 7, 8, 9, 10]
+        watcher.stop()
+    finally:
+        store.close()
+
+
+def log_rows(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT count(*) FROM log").fetchone()[0]
+
+
+def page_count(path: Path) -> int:
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return db.execute("PRAGMA page_count").fetchone()[0]
+
+
+async def test_compaction_keeps_the_database_bounded_under_churn(tmp_path):
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path, history=50)
+    big = "x" * 2000
+
+    async def churn() -> None:
+        for i in range(300):
+            await store.create(key(f"o{i % 20}"), cm(f"o{i % 20}", big))
+            await store.delete(key(f"o{i % 20}"))
+        store.compact()
+
+    try:
+        await churn()
+        pages = page_count(path)
+        for _ in range(3):
+            await churn()
+        assert log_rows(path) == 50
+        assert store.oldest_revision == store.revision - 49
+        assert page_count(path) <= pages * 1.2  # freed pages are reused, the file does not keep growing
+    finally:
+        store.close()
+
+
+async def test_reopen_restores_objects_revision_and_history(tmp_path):
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path, history=100)
+    await store.create(key("a"), cm("a"))
+    await store.create(key("b"), cm("b"))
+    await store.update(key("a"), cm("a", "1"))
+    await store.delete(key("b"))
+    store.close()
+
+    store = SQLiteStore(path, history=100)
+    try:
+        assert store.revision == 4
+        assert [(o.key, o.mod_revision, o.create_revision) for o in await store.list("/registry/")] == [
+            (key("a"), 3, 1)]
+        watcher = store.watch("/registry/configmaps/", 0)
+        events = await drain(watcher, 4)
+        watcher.stop()
+        assert [(e.type, e.revision) for e in events] == [("ADDED", 1), ("ADDED", 2), ("MODIFIED", 3),
+                                                          ("DELETED", 4)]
+        assert events[2].prev.mod_revision == 1
+        assert [o.key for o in await store.list_at("/registry/configmaps/", 2)] == [key("a"), key("b")]
+        created = await store.create(key("c"), cm("c"))
+        assert created.mod_revision == 5
+    finally:
+        store.close()
+
+
+async def test_reopen_after_compaction_keeps_the_floor(tmp_path):
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path, history=3)
+    await store.create(key("a"), cm("a"))
+    for i in range(5):
+        await store.update(key("a"), cm("a", str(i)))           # revisions 2..6; 4..6 retained
+    store.compact()
+    store.close()
+
+    store = SQLiteStore(path, history=3)
+    try:
+        assert store.oldest_revision == 4
+        with pytest.raises(CompactedError):
+            store.watch("/registry/", 2)
+        watcher = store.watch("/registry/", 3)
+        assert [e.revision for e in await drain(watcher, 3)] == [4, 5, 6]
+        watcher.stop()
+    finally:
+        store.close()
