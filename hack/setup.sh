@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Install what kinn needs on a fresh Debian 12 machine: Debian packages and a Python venv in .venv.
+# Idempotent and quick when everything is already there. Sourced by hack/demo.sh and hack/test.sh.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# Debian packages kinn uses (kubectl itself comes with the machine at /usr/bin/kubectl).
+APT_PACKAGES=(sqlite3)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "kinn setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  echo "kinn setup: kubectl is not installed; the demo and the tests drive kinn with the real kubectl" >&2
+  exit 1
+fi
+
+# The venv is rebuilt when pyproject.toml changes.
+stamp="$ROOT/.venv/.kinn-installed"
+want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+  echo "kinn setup: creating the Python environment in .venv"
+  python3 -m venv "$ROOT/.venv"
+  "$ROOT/.venv/bin/pip" install -q --disable-pip-version-check -e "$ROOT[test]"
+  echo "$want" > "$stamp"
+fi
