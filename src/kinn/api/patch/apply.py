@@ -57,7 +57,7 @@ def server_side_apply(
         merged = _prune(merged, previous, [applier, *others], schema)
         changes = compare(base, merged, schema)
     except SchemaError as err:
-        raise bad_request(f"failed to create typed patch object: {err}") from err
+        raise _typed_error(applied, err) from err
     visible = filtered(changes, subresource, schema)
     conflicts = [(entry, entry.fields & visible.changed()) for entry in others]
     conflicts = [(entry, fields) for entry, fields in conflicts if fields]
@@ -73,6 +73,14 @@ def server_side_apply(
     if not metadata["managedFields"]:
         del metadata["managedFields"]
     return result
+
+
+def _typed_error(applied: dict[str, Any], err: SchemaError) -> StatusError:
+    """Upstream returns an untyped error here, which reaches the client as a 500."""
+    metadata = applied.get("metadata", {})
+    group_version, kind = applied.get("apiVersion", ""), applied.get("kind", "")
+    subject = f"{metadata.get('namespace', '')}/{metadata.get('name', '')}; {group_version}, Kind={kind}"
+    return StatusError(500, "InternalError", f"failed to create typed patch object ({subject}): {err}")
 
 
 def _applier(

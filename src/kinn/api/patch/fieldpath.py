@@ -168,7 +168,3 @@ def without_prefixes(paths: Iterable[Path], prefixes: Iterable[Path]) -> FieldSe
     """Upstream's RecursiveDifference: drop every path at or under one of `prefixes`."""
     prefixes = tuple(prefixes)
     return {p for p in paths if not any(p[: len(q)] == q for q in prefixes)}
-
-
-def under(paths: Iterable[Path], prefix: Path) -> FieldSet:
-    return {p for p in paths if p[: len(prefix)] == prefix and len(p) > len(prefix)}

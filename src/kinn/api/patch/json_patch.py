@@ -41,11 +41,11 @@ def apply_json_patch(original: Any, patch: Any) -> Any:
 
 def _decode(patch: Any) -> list[dict[str, Any]]:
     if not isinstance(patch, list):
-        raise bad_request(f"json: cannot unmarshal {_go_json_kind(patch)} into Go value of type jsonpatch.Patch")
+        raise bad_request(f"json: cannot unmarshal {go_json_kind(patch)} into Go value of type jsonpatch.Patch")
     for operation in patch:
         if not isinstance(operation, dict):
             raise bad_request(
-                f"json: cannot unmarshal {_go_json_kind(operation)} into Go value of type jsonpatch.Operation"
+                f"json: cannot unmarshal {go_json_kind(operation)} into Go value of type jsonpatch.Operation"
             )
     if len(patch) > MAX_OPERATIONS:
         raise StatusError(
@@ -56,7 +56,7 @@ def _decode(patch: Any) -> list[dict[str, Any]]:
     return patch
 
 
-def _go_json_kind(value: Any) -> str:
+def go_json_kind(value: Any) -> str:
     """The JSON type word Go's encoding/json uses in unmarshal errors."""
     if isinstance(value, dict):
         return "object"

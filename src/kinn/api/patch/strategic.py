@@ -25,6 +25,9 @@ from typing import Any
 from kinn.api.errors import StatusError, bad_request, internal_error
 from kinn.api.openapi import schemas
 from kinn.api.openapi.schemas import Schema
+from kinn.api.patch import typed
+from kinn.api.patch.json_patch import go_json_kind
+from kinn.api.patch.merge_patch import prune_nulls
 
 DIRECTIVE = "$patch"
 REPLACE = "replace"
@@ -49,7 +52,7 @@ class PatchError(Exception):
 def apply_strategic_merge_patch(original: dict[str, Any], patch: Any, schema: Schema | None) -> dict[str, Any]:
     """Apply `patch` to a copy of `original`, driven by the kind's root `schema`."""
     if not isinstance(patch, dict):
-        raise bad_request(f"json: cannot unmarshal {_json_kind(patch)} into Go value of type map[string]interface {{}}")
+        raise bad_request(f"json: cannot unmarshal {go_json_kind(patch)} into Go value of type map[string]interface {{}}")
     try:
         return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
     except PatchError as err:
@@ -64,30 +67,16 @@ def _status(message: str) -> StatusError:
     return internal_error(message)
 
 
-def _json_kind(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "bool"}.get(type(value), "number" if value is not None else "null")
-
-
 # --- schema ------------------------------------------------------------------------------------
 
 
-def _extension(schema: Schema | None, name: str) -> Any:
-    """An extension of a field, set either beside its `$ref` or on the definition it names."""
-    if schema is None:
-        return None
-    if name in schema:
-        return schema[name]
-    resolved = schemas.resolve(schema)
-    return resolved.get(name) if resolved else None
-
-
 def _strategies(schema: Schema | None) -> list[str]:
-    value = _extension(schema, "x-kubernetes-patch-strategy")
+    value = typed.extension(schema, "x-kubernetes-patch-strategy")
     return value.split(",") if value else []
 
 
 def _merge_key(schema: Schema | None) -> str:
-    return _extension(schema, "x-kubernetes-patch-merge-key") or ""
+    return typed.extension(schema, "x-kubernetes-patch-merge-key") or ""
 
 
 def _child(schema: Schema | None, key: str) -> Schema | None:
@@ -119,7 +108,7 @@ def _merge_map(original: dict[str, Any] | None, patch: dict[str, Any], schema: S
         current = original.get(key)
         if key not in original or _shape(current) != _shape(value):
             if not is_delete_list:
-                original[key] = discard_nulls(value)
+                original[key] = prune_nulls(value)
             continue
         field = _child(schema, key)
         if isinstance(value, dict):
@@ -165,15 +154,6 @@ def _apply_retain_keys(original: dict[str, Any], patch: dict[str, Any]) -> None:
         del original[key]
 
 
-def discard_nulls(value: Any) -> Any:
-    """A value the live object lacks is taken from the patch without its null members."""
-    if isinstance(value, dict):
-        return {k: discard_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [discard_nulls(v) for v in value]
-    return value
-
-
 # --- lists -------------------------------------------------------------------------------------
 
 
@@ -198,7 +178,7 @@ def _merge_list(
         server_only = [v for v in merged if v not in patch]
         return _normalize_order(patch_items, server_only, patch, original, "")
     if not merge_key:
-        raise PatchError("cannot merge lists without merge key for " + _schema_name(items))
+        raise PatchError("cannot merge lists without merge key for " + typed.definition_name(items))
     original, patch = _apply_list_directives(original, patch, merge_key)
     merged = _merge_by_key(original, patch, items, merge_key)
     keys = {_key_of(v, merge_key) for v in patch}
@@ -266,7 +246,7 @@ def _merge_by_key(
                 merged[i] = _merge_map(live, item, items)
                 break
         else:
-            merged.append(discard_nulls(item))
+            merged.append(prune_nulls(item))
     return merged
 
 
@@ -361,14 +341,6 @@ def _normalize_order(
 
 
 # --- messages ----------------------------------------------------------------------------------
-
-
-def _schema_name(schema: Schema | None) -> str:
-    resolved = schemas.resolve(schema)
-    for name, definition in schemas.definitions().items():
-        if definition is resolved:
-            return name
-    return ""
 
 
 def _go_format(value: Any) -> str:

@@ -12,6 +12,7 @@ kube-openapi converts the OpenAPI schema into structured-merge-diff types the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from kinn.api.openapi import schemas
@@ -106,18 +107,14 @@ def is_declared_field(schema: Schema | None, name: str) -> bool:
 
 
 def definition_name(schema: Schema | None) -> str:
+    """`io.k8s.api.core.v1.ContainerPort` for a schema that is (or refers to) that definition."""
     resolved = schemas.resolve(schema)
     return _names_by_identity().get(id(resolved), "") if resolved is not None else ""
 
 
+@lru_cache(maxsize=1)
 def _names_by_identity() -> dict[int, str]:
-    global _NAMES
-    if _NAMES is None:
-        _NAMES = {id(definition): name for name, definition in schemas.definitions().items()}
-    return _NAMES
-
-
-_NAMES: dict[int, str] | None = None
+    return {id(definition): name for name, definition in schemas.definitions().items()}
 
 
 def list_item_key(keys: tuple[str, ...], item_schema: Schema | None, item: Any) -> tuple[tuple[str, Any], ...]:
