@@ -280,6 +280,8 @@ def _merge_ordered_lists(original: dict[str, Any], patch: dict[str, Any], schema
         if not isinstance(patched, list):
             raise PatchError(BAD_SET_ELEMENT_ORDER)
         merged = _merge_list_field(live, patched, field, False)
+        if not merged and key not in original:
+            continue
         if merge_key:
             wanted = {_key_of(v, merge_key) for v in order}
             in_order = [v for v in merged if _key_of(v, merge_key) in wanted]
