@@ -18,6 +18,7 @@ import orjson
 from aiohttp import web
 
 from kinn.api import errors
+from kinn.api.openapi import schemas
 from kinn.api.openapi.v3 import openapi_v3_document, openapi_v3_index
 from kinn.apiserver import discovery, encoding, negotiation
 from kinn.apiserver.admission.plugins import default_chain
@@ -83,6 +84,7 @@ class APIServer:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        schemas.definitions()  # parse the schemas now rather than in the first write's latency
         await self._restore_allocations()
         await bootstrap(self)
         app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=64 * 1024 * 1024)

@@ -1,0 +1,26 @@
+"""What every kinn daemon shares: logging (one line per event, component-prefixed, klog-like -v) and its event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from typing import Any, Coroutine
+
+import uvloop
+
+
+def setup_logging(verbosity: int) -> None:
+    level = logging.WARNING if verbosity < 0 else logging.INFO if verbosity < 4 else logging.DEBUG
+    logging.basicConfig(
+        level=level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def run_daemon(main: Coroutine[Any, Any, None]) -> None:
+    """Run a daemon on uvloop: the same asyncio API, a markedly cheaper loop for many connections."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
