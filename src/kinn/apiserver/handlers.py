@@ -6,6 +6,7 @@ per kind lives in the registry strategies and in `subresources`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -58,8 +59,8 @@ class ResourceHandler:
         if info.verb not in resource.verbs and not info.subresource:
             raise errors.method_not_supported(resource.plural, resource.group, info.verb)
         ctx = request_context(request, info)
-        if info.resource == "namespaces" and info.name:
-            ctx.namespace = ""
+        if resource.namespaced and not ctx.namespace and info.verb not in ("list", "watch"):
+            raise errors.no_such_route()  # e.g. POST /api/v1/pods: namespaced writes need a namespace
         if info.subresource:
             return await handle_subresource(self, request, info, registry, ctx)
         verb_handler = getattr(self, "_" + info.verb, None)
@@ -293,7 +294,7 @@ class ResourceHandler:
             by_namespace.setdefault(o.obj["metadata"].get("namespace", ""), []).append(o.obj["metadata"]["name"])
         deleted: list[Obj] = []
         for namespace, group_names in by_namespace.items():
-            ns_ctx = RequestContext(**{**ctx.__dict__, "namespace": namespace, "warnings": ctx.warnings})
+            ns_ctx = dataclasses.replace(ctx, namespace=namespace)
             deleted.extend(await registry.delete_collection(ns_ctx, options, group_names))
         pairs = [(obj, orjson.dumps(registry.strategy.to_external(obj) or obj)) for obj in deleted]
         return encoding.respond(
