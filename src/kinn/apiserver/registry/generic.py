@@ -137,17 +137,19 @@ class Registry:
         self.strategy.prepare_for_create(obj)
         self.strategy.default(obj)
         self.strategy.after_create(obj)
-        await self.admission.admit(Operation.CREATE, self.resource, obj, None, ctx)
-        errs = self.strategy.validate(obj)
-        if errs:
-            raise self.invalid(meta.get("name", ""), errs)
-        await self.admission.validate(Operation.CREATE, self.resource, obj, None, ctx)
-        if managed:
-            fieldmanager.on_write(None, obj, ctx, self.resource, now)
-        key = self.key(ctx.namespace, meta["name"])
+        key = self.key(ctx.namespace, meta["name"]) if meta.get("name") else ""
+        # Allocations (service IPs, node ports) come first, as upstream's BeginCreate: validation
+        # sees the allocated values, and `finish` gives them back unless the object is stored.
         finish = self.strategy.begin_create(obj)
         written = False
         try:
+            await self.admission.admit(Operation.CREATE, self.resource, obj, None, ctx)
+            errs = self.strategy.validate(obj)
+            if errs:
+                raise self.invalid(meta.get("name", ""), errs)
+            await self.admission.validate(Operation.CREATE, self.resource, obj, None, ctx)
+            if managed:
+                fieldmanager.on_write(None, obj, ctx, self.resource, now)
             if ctx.dry_run:
                 if await self.store.get(key) is not None:
                     raise errors.already_exists(self.resource.plural, self.resource.group, meta["name"])
