@@ -74,3 +74,99 @@ def map_values_schema(schema: Schema | None) -> Schema | None:
         return None
     extra = schema.get("additionalProperties")
     return extra if isinstance(extra, dict) else None
+
+
+@lru_cache(maxsize=1)
+def _names_by_identity() -> dict[int, str]:
+    return {id(definition): name for name, definition in definitions().items()}
+
+
+@lru_cache(maxsize=1)
+def _vendored() -> frozenset[int]:
+    """Identities of every schema object inside the definitions, which live as long as the process."""
+    seen: set[int] = set()
+    pending: list[Any] = [definitions()]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            seen.add(id(value))
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return frozenset(seen)
+
+
+def _plain_ref(schema: Schema) -> bool:
+    """A `$ref` with nothing beside it but prose means exactly the definition it names."""
+    return "$ref" in schema and all(key in ("$ref", "description") for key in schema)
+
+
+class Node:
+    """A schema as the object walkers meet it, compiled once instead of re-resolved per value.
+
+    `schema` is the schema where it is used (a field's own list/patch extensions sit beside its
+    `$ref`), `definition` what it resolves to and `name` that definition's name, if it is one.
+    Members are compiled on first use and kept; subclasses derive their own facts from a node
+    in `__init__`, and every node under them is of their class. Nodes of the vendored
+    definitions are shared process-wide (`Node.of`); those of other schemas live with their root.
+    """
+
+    __slots__ = ("schema", "definition", "name", "properties", "_fields", "_items", "_values")
+
+    def __init__(self, schema: Schema | None) -> None:
+        self.schema = schema
+        self.definition = resolve(schema)
+        self.name = _names_by_identity().get(id(self.definition), "") if self.definition is not None else ""
+        self.properties: dict[str, Schema] = self.definition.get("properties", {}) if self.definition else {}
+        self._fields: dict[str, Node] = {}
+        self._items: Node | None = None
+        self._values: Node | None = None
+
+    @classmethod
+    def of(cls, schema: Schema | None) -> "Node":
+        """The compiled node of `schema` (None: a node that knows nothing)."""
+        if schema is not None and _plain_ref(schema):
+            schema = resolve(schema)
+        key = (cls, id(schema))
+        node = _NODES.get(key)
+        if node is None:
+            node = cls(schema)
+            if schema is None or id(schema) in _vendored():
+                _NODES[key] = node
+        return node
+
+    def extension(self, name: str) -> Any:
+        """An extension set beside the `$ref` or on the definition it names."""
+        if self.schema is None:
+            return None
+        if name in self.schema:
+            return self.schema[name]
+        return self.definition.get(name) if self.definition else None
+
+    def field(self, name: str) -> tuple["Node", bool]:
+        """(node of member `name`, whether it is a declared struct field rather than a map entry)."""
+        node = self._fields.get(name)
+        if node is not None:
+            return node, True
+        declared = self.properties.get(name)
+        if declared is None:
+            return self.values, False
+        node = self._fields[name] = type(self).of(declared)
+        return node, True
+
+    @property
+    def items(self) -> "Node":
+        if self._items is None:
+            self._items = type(self).of(self.definition.get("items") if self.definition else None)
+        return self._items
+
+    @property
+    def values(self) -> "Node":
+        """The value node of a map (`additionalProperties`); an empty node if not a map."""
+        if self._values is None:
+            extra = self.definition.get("additionalProperties") if self.definition else None
+            self._values = type(self).of(extra if isinstance(extra, dict) else None)
+        return self._values
+
+
+_NODES: dict[tuple[type, int], Node] = {}

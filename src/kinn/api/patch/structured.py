@@ -13,6 +13,7 @@ from typing import Any
 
 from kinn.api.openapi.schemas import Schema
 from kinn.api.patch import typed
+from kinn.api.patch.typed import Type
 from kinn.api.patch.fieldpath import FieldSet, Path, PathElement
 from kinn.api.patch.json_patch import json_equal
 
@@ -32,9 +33,9 @@ class Comparison:
         return self.added | self.modified
 
 
-def _item_element(kind: typed.ListType, item_schema: Schema | None, item: Any) -> PathElement:
+def _item_element(kind: typed.ListType, item_type: Type, item: Any) -> PathElement:
     if kind.keys:
-        return ("k", typed.list_item_key(kind.keys, item_schema, item))
+        return ("k", item_type.item_key(kind.keys, item))
     if isinstance(item, (dict, list)):
         raise typed.SchemaError("associative list without keys has an element that's a map type")
     return ("v", item)
@@ -45,32 +46,32 @@ def _item_element(kind: typed.ListType, item_schema: Schema | None, item: Any) -
 
 def to_field_set(value: Any, schema: Schema | None) -> FieldSet:
     out: FieldSet = set()
-    _collect(value, schema, (), out)
+    _collect(value, typed.of(schema), (), out)
     return out
 
 
-def _collect(value: Any, schema: Schema | None, path: Path, out: FieldSet) -> None:
+def _collect(value: Any, node: Type, path: Path, out: FieldSet) -> None:
     """Leaves and atomic values are members; so are list items, null or empty map values, and
     map entries that are not declared struct fields."""
     if isinstance(value, dict):
-        if typed.is_atomic_map(schema):
+        if node.atomic_map:
             out.add(path)
             return
         for key, child in value.items():
-            child_schema, declared = typed.field(schema, key)
+            child_node, declared = node.field(key)
             p = path + (("f", key),)
-            _collect(child, child_schema, p, out)
+            _collect(child, child_node, p, out)
             if child is None or child == {} or not declared:
                 out.add(p)
     elif isinstance(value, list):
-        kind = typed.list_type(schema)
+        kind = node.list_type
         if kind.atomic:
             out.add(path)
             return
-        item_schema = typed.items(schema)
+        item_type = node.items
         for item in value:
-            p = path + (_item_element(kind, item_schema, item),)
-            _collect(item, item_schema, p, out)
+            p = path + (_item_element(kind, item_type, item),)
+            _collect(item, item_type, p, out)
             out.add(p)
     else:
         out.add(path)
@@ -82,29 +83,29 @@ def _collect(value: Any, schema: Schema | None, path: Path, out: FieldSet) -> No
 def merge(lhs: Any, rhs: Any, schema: Schema | None) -> tuple[Any, Comparison]:
     """`rhs` merged over `lhs` (either may be MISSING), with what changed from `lhs` to `rhs`."""
     comparison = Comparison()
-    return _merge(lhs, rhs, schema, (), comparison), comparison
+    return _merge(lhs, rhs, typed.of(schema), (), comparison), comparison
 
 
 def compare(lhs: Any, rhs: Any, schema: Schema | None) -> Comparison:
     return merge(lhs, rhs, schema)[1]
 
 
-def _present(value: Any) -> bool:
-    return value is not MISSING and value is not None
-
-
 def _empty(value: Any) -> bool:
-    return not _present(value) or value == {} or value == []
+    return value is MISSING or value is None or value == {} or value == []
 
 
-def _merge(lhs: Any, rhs: Any, schema: Schema | None, path: Path, c: Comparison) -> Any:
-    shape = type(rhs) if _present(rhs) else type(lhs)
-    if _present(lhs) and _present(rhs) and type(lhs) is not type(rhs):
-        shape = object
-    if shape is dict and not typed.is_atomic_map(schema) and not (_empty(lhs) and _empty(rhs)):
-        out: Any = _merge_map(lhs, rhs, schema, path, c)
-    elif shape is list and not typed.list_type(schema).atomic and not (_empty(lhs) and _empty(rhs)):
-        out = _merge_list(lhs, rhs, schema, path, c)
+def _merge(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> Any:
+    lhs_present = lhs is not MISSING and lhs is not None
+    if rhs is not MISSING and rhs is not None:
+        shape = type(rhs)
+        if lhs_present and type(lhs) is not shape:
+            shape = object
+    else:
+        shape = type(lhs)
+    if shape is dict and not node.atomic_map and not (_empty(lhs) and _empty(rhs)):
+        out: Any = _merge_map(lhs, rhs, node, path, c)
+    elif shape is list and not node.list_type.atomic and not (_empty(lhs) and _empty(rhs)):
+        out = _merge_list(lhs, rhs, node, path, c)
     else:
         return _leaf(lhs, rhs, path, c)
     if lhs is MISSING:
@@ -124,40 +125,40 @@ def _leaf(lhs: Any, rhs: Any, path: Path, c: Comparison) -> Any:
     return rhs if rhs is not MISSING else lhs
 
 
-def _merge_map(lhs: Any, rhs: Any, schema: Schema | None, path: Path, c: Comparison) -> dict[str, Any]:
+def _merge_map(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> dict[str, Any]:
     left = lhs if isinstance(lhs, dict) else {}
     right = rhs if isinstance(rhs, dict) else {}
     out: dict[str, Any] = {}
     for key in [*left, *(k for k in right if k not in left)]:
-        child_schema = typed.field(schema, key)[0]
-        value = _merge(left.get(key, MISSING), right.get(key, MISSING), child_schema, path + (("f", key),), c)
+        newer = right.get(key, MISSING)
+        value = _merge(left.get(key, MISSING), newer, node.field(key)[0], path + (("f", key),), c)
         # An explicit null in the newer side unsets the field (it stays owned).
-        if right.get(key, MISSING) is not None:
+        if newer is not None:
             out[key] = value
     return out
 
 
-def _index(kind: typed.ListType, item_schema: Schema | None, items: list[Any]) -> tuple[list[PathElement], dict]:
-    elements = [_item_element(kind, item_schema, item) for item in items]
+def _index(kind: typed.ListType, item_type: Type, items: list[Any]) -> tuple[list[PathElement], dict]:
+    elements = [_item_element(kind, item_type, item) for item in items]
     observed: dict[PathElement, Any] = {}
     for element, item in zip(elements, items):
         observed.setdefault(element, item)
     return elements, observed
 
 
-def _merge_list(lhs: Any, rhs: Any, schema: Schema | None, path: Path, c: Comparison) -> list[Any]:
+def _merge_list(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> list[Any]:
     """Associative lists merge item by item. Live items keep their places; items only in the
     applied list go where the applied list puts them; shared items follow the applied order."""
-    kind = typed.list_type(schema)
-    item_schema = typed.items(schema)
-    left_elems, left_seen = _index(kind, item_schema, lhs if isinstance(lhs, list) else [])
-    right_elems, right_seen = _index(kind, item_schema, rhs if isinstance(rhs, list) else [])
+    kind = node.list_type
+    item_type = node.items
+    left_elems, left_seen = _index(kind, item_type, lhs if isinstance(lhs, list) else [])
+    right_elems, right_seen = _index(kind, item_type, rhs if isinstance(rhs, list) else [])
     shared = [e for e in right_elems if e in left_seen]
     out: list[Any] = []
     done: set[PathElement] = set()
 
     def take(element: PathElement, left: Any, right: Any) -> None:
-        value = _merge(left, right, item_schema, path + (element,), c)
+        value = _merge(left, right, item_type, path + (element,), c)
         if value is not MISSING:
             out.append(value)
 
@@ -201,41 +202,41 @@ def ensure_named_fields_are_members(paths: FieldSet, schema: Schema | None) -> F
     """Add every declared struct field on the way to a member (upstream's
     EnsureNamedFieldsAreMembers), so that pruning can remove a whole struct."""
     out = set(paths)
+    root = typed.of(schema)
     for p in paths:
-        node = schema
+        node = root
         for i, (kind, payload) in enumerate(p[:-1]):
             if kind == "f":
-                child, declared = typed.field(node, payload)
+                node, declared = node.field(payload)
                 if declared:
                     out.add(p[: i + 1])
-                node = child
             else:
-                node = typed.items(node)
+                node = node.items
     return out
 
 
 def remove_items(value: Any, doomed: FieldSet, schema: Schema | None) -> Any:
     """A copy of `value` without the subtrees rooted at the paths in `doomed`."""
     prefixes = {p[:i] for p in doomed for i in range(1, len(p))}
-    return _remove(value, schema, (), doomed, prefixes)
+    return _remove(value, typed.of(schema), (), doomed, prefixes)
 
 
-def _remove(value: Any, schema: Schema | None, path: Path, doomed: FieldSet, prefixes: set[Path]) -> Any:
-    if isinstance(value, dict) and not typed.is_atomic_map(schema):
+def _remove(value: Any, node: Type, path: Path, doomed: FieldSet, prefixes: set[Path]) -> Any:
+    if isinstance(value, dict) and not node.atomic_map:
         out = {}
         for key, child in value.items():
             p = path + (("f", key),)
             if p in doomed:
                 continue
-            out[key] = _remove(child, typed.field(schema, key)[0], p, doomed, prefixes) if p in prefixes else child
+            out[key] = _remove(child, node.field(key)[0], p, doomed, prefixes) if p in prefixes else child
         return out
-    if isinstance(value, list) and not typed.list_type(schema).atomic:
-        kind, item_schema = typed.list_type(schema), typed.items(schema)
+    if isinstance(value, list) and not node.list_type.atomic:
+        kind, item_type = node.list_type, node.items
         out_list = []
         for item in value:
-            p = path + (_item_element(kind, item_schema, item),)
+            p = path + (_item_element(kind, item_type, item),)
             if p in doomed:
                 continue
-            out_list.append(_remove(item, item_schema, p, doomed, prefixes) if p in prefixes else item)
+            out_list.append(_remove(item, item_type, p, doomed, prefixes) if p in prefixes else item)
         return out_list
     return value

@@ -12,7 +12,6 @@ kube-openapi converts the OpenAPI schema into structured-merge-diff types the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from kinn.api.openapi import schemas
@@ -60,30 +59,69 @@ ATOMIC_LIST = ListType(atomic=True)
 SET_LIST = ListType(atomic=False)
 
 
+class Type(schemas.Node):
+    """A schema node with what structured-merge-diff reads from it, derived once."""
+
+    __slots__ = ("atomic_map", "list_type", "key_defaults", "_zero")
+
+    def __init__(self, schema: Schema | None) -> None:
+        super().__init__(schema)
+        self.atomic_map = self.extension("x-kubernetes-map-type") == "atomic"
+        self.list_type = self._list_type()
+        self.key_defaults = {key: value for (owner, key), value in _KEY_DEFAULTS.items() if owner == self.name}
+        self._zero: dict[str, Any] | None = None
+
+    def _list_type(self) -> ListType:
+        declared = self.extension("x-kubernetes-list-type")
+        if declared == "map":
+            return ListType(atomic=False, keys=tuple(self.extension("x-kubernetes-list-map-keys") or ()))
+        if declared == "set":
+            return SET_LIST
+        if declared is None and "merge" in (self.extension("x-kubernetes-patch-strategy") or "").split(","):
+            key = self.extension("x-kubernetes-patch-merge-key")
+            return ListType(atomic=False, keys=(key,)) if key else SET_LIST
+        return ATOMIC_LIST
+
+    def item_key(self, keys: tuple[str, ...], item: Any) -> tuple[tuple[str, Any], ...]:
+        """The (name, value) pairs identifying `item`, an item of this type in a list-map."""
+        if not isinstance(item, dict):
+            raise SchemaError("associative list with keys may not have non-map elements")
+        pairs = []
+        for name in keys:
+            if name in item:
+                pairs.append((name, item[name]))
+            elif name in self.key_defaults:
+                pairs.append((name, self.key_defaults[name]))
+            else:
+                raise SchemaError(
+                    f'associative list with keys has an element that omits key field "{name}" (and doesn\'t have default value)'
+                )
+        if len(pairs) > 1:
+            pairs.sort()
+        return tuple(pairs)
+
+    def zero(self) -> dict[str, Any]:
+        """The zero object of this struct (`zero_object`), computed once; callers must not mutate it."""
+        if self._zero is None:
+            self._zero = _zero_object(self.schema, 0)
+        return self._zero
+
+
+def of(schema: Schema | None) -> Type:
+    return Type.of(schema)  # type: ignore[return-value]
+
+
 def extension(schema: Schema | None, name: str) -> Any:
     """An extension set beside a field's `$ref` or on the definition it names."""
-    if schema is None:
-        return None
-    if name in schema:
-        return schema[name]
-    resolved = schemas.resolve(schema)
-    return resolved.get(name) if resolved else None
+    return of(schema).extension(name)
 
 
 def list_type(schema: Schema | None) -> ListType:
-    declared = extension(schema, "x-kubernetes-list-type")
-    if declared == "map":
-        return ListType(atomic=False, keys=tuple(extension(schema, "x-kubernetes-list-map-keys") or ()))
-    if declared == "set":
-        return SET_LIST
-    if declared is None and "merge" in (extension(schema, "x-kubernetes-patch-strategy") or "").split(","):
-        key = extension(schema, "x-kubernetes-patch-merge-key")
-        return ListType(atomic=False, keys=(key,)) if key else SET_LIST
-    return ATOMIC_LIST
+    return of(schema).list_type
 
 
 def is_atomic_map(schema: Schema | None) -> bool:
-    return extension(schema, "x-kubernetes-map-type") == "atomic"
+    return of(schema).atomic_map
 
 
 def items(schema: Schema | None) -> Schema | None:
@@ -102,43 +140,31 @@ def field(schema: Schema | None, name: str) -> tuple[Schema | None, bool]:
 
 
 def is_declared_field(schema: Schema | None, name: str) -> bool:
-    resolved = schemas.resolve(schema)
-    return bool(resolved) and name in resolved.get("properties", {})
+    return name in of(schema).properties
 
 
 def definition_name(schema: Schema | None) -> str:
     """`io.k8s.api.core.v1.ContainerPort` for a schema that is (or refers to) that definition."""
-    resolved = schemas.resolve(schema)
-    return _names_by_identity().get(id(resolved), "") if resolved is not None else ""
-
-
-@lru_cache(maxsize=1)
-def _names_by_identity() -> dict[int, str]:
-    return {id(definition): name for name, definition in schemas.definitions().items()}
+    return of(schema).name
 
 
 def list_item_key(keys: tuple[str, ...], item_schema: Schema | None, item: Any) -> tuple[tuple[str, Any], ...]:
     """The (name, value) pairs identifying an item of a list-map, sorted by name as upstream."""
-    if not isinstance(item, dict):
-        raise SchemaError("associative list with keys may not have non-map elements")
-    pairs = []
-    owner = definition_name(item_schema)
-    for name in keys:
-        if name in item:
-            pairs.append((name, item[name]))
-        elif (owner, name) in _KEY_DEFAULTS:
-            pairs.append((name, _KEY_DEFAULTS[(owner, name)]))
-        else:
-            raise SchemaError(
-                f'associative list with keys has an element that omits key field "{name}" (and doesn\'t have default value)'
-            )
-    return tuple(sorted(pairs))
+    return of(item_schema).item_key(keys, item)
 
 
 def zero_object(schema: Schema | None, depth: int = 0) -> dict[str, Any]:
     """The object a Go zero value of this struct converts to: value structs as `{}`, fields
     without `omitempty` (OpenAPI `required`) as null. Updates made at creation are computed
     against it, which decides where managedFields shows a `"."` (a newly added node)."""
+    return _copy(of(schema).zero()) if depth == 0 else _zero_object(schema, depth)
+
+
+def _copy(zero: dict[str, Any]) -> dict[str, Any]:
+    return {name: _copy(value) if value is not None else None for name, value in zero.items()}
+
+
+def _zero_object(schema: Schema | None, depth: int) -> dict[str, Any]:
     resolved = schemas.resolve(schema)
     if resolved is None or depth > 8:
         return {}
@@ -148,7 +174,7 @@ def zero_object(schema: Schema | None, depth: int = 0) -> dict[str, Any]:
         target = schemas.resolve(prop)
         is_struct = bool(target) and "properties" in target
         if is_struct and (name in required or name in _VALUE_FIELDS or definition_name(prop) in _VALUE_STRUCTS):
-            out[name] = zero_object(prop, depth + 1)
+            out[name] = _zero_object(prop, depth + 1)
         elif name in required and target is not None and target.get("type") in ("array", "object"):
             out[name] = None
     return out
