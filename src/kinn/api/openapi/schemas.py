@@ -143,16 +143,19 @@ class Node:
             return self.schema[name]
         return self.definition.get(name) if self.definition else None
 
+    def member(self, name: str) -> "Node":
+        """The node of member `name`: a declared struct field, else the value type of a map."""
+        node = self._fields.get(name)
+        if node is None:
+            declared = self.properties.get(name)
+            if declared is None:
+                return self.values
+            node = self._fields[name] = type(self).of(declared)
+        return node
+
     def field(self, name: str) -> tuple["Node", bool]:
         """(node of member `name`, whether it is a declared struct field rather than a map entry)."""
-        node = self._fields.get(name)
-        if node is not None:
-            return node, True
-        declared = self.properties.get(name)
-        if declared is None:
-            return self.values, False
-        node = self._fields[name] = type(self).of(declared)
-        return node, True
+        return self.member(name), name in self.properties
 
     @property
     def items(self) -> "Node":

@@ -40,6 +40,8 @@ def _value_order(value: Any) -> tuple[int, Any]:
 
 def element_order(element: PathElement) -> tuple[Any, ...]:
     kind, payload = element
+    if kind == "f":
+        return (0, payload)
     if kind == "k":
         return (_KIND_ORDER[kind], tuple((name, _value_order(v)) for name, v in payload))
     if kind == "v":
@@ -107,13 +109,22 @@ def _tree(paths: Iterable[Path]) -> _Node:
     for p in paths:
         node = root
         for element in p:
-            node = node.children.setdefault(element, _Node())
+            child = node.children.get(element)
+            if child is None:
+                child = node.children[element] = _Node()
+            node = child
         node.member = True
     return root
 
 
-def _sorted_children(node: _Node) -> list[tuple[PathElement, _Node]]:
-    return sorted(node.children.items(), key=lambda item: element_order(item[0]))
+def _child_order(item: tuple[PathElement, _Node]) -> tuple[Any, ...]:
+    return element_order(item[0])
+
+
+def _sorted_children(node: _Node) -> Iterable[tuple[PathElement, _Node]]:
+    if len(node.children) < 2:
+        return node.children.items()
+    return sorted(node.children.items(), key=_child_order)
 
 
 def to_fields_v1(paths: Iterable[Path]) -> dict[str, Any]:
@@ -125,7 +136,7 @@ def _encode(node: _Node) -> dict[str, Any]:
     if node.member and node.children:
         out["."] = {}
     for element, child in _sorted_children(node):
-        out[encode_element(element)] = _encode(child)
+        out[encode_element(element)] = _encode(child) if child.children else {}
     return out
 
 
@@ -166,5 +177,9 @@ def _iterate(node: _Node, prefix: Path) -> Iterator[Path]:
 
 def without_prefixes(paths: Iterable[Path], prefixes: Iterable[Path]) -> FieldSet:
     """Upstream's RecursiveDifference: drop every path at or under one of `prefixes`."""
-    prefixes = tuple(prefixes)
-    return {p for p in paths if not any(p[: len(q)] == q for q in prefixes)}
+    doomed = set(prefixes)
+    lengths = {len(q) for q in doomed}
+    if len(lengths) == 1:
+        (n,) = lengths
+        return {p for p in paths if p[:n] not in doomed}
+    return {p for p in paths if not any(p[:n] in doomed for n in lengths)}

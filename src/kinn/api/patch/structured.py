@@ -91,17 +91,17 @@ def compare(lhs: Any, rhs: Any, schema: Schema | None) -> Comparison:
 
 
 def _empty(value: Any) -> bool:
-    return value is MISSING or value is None or value == {} or value == []
+    """Absent, null, `{}` or `[]` (only ever asked of maps and lists, or what stands for them)."""
+    return value is MISSING or not value
 
 
 def _merge(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> Any:
-    lhs_present = lhs is not MISSING and lhs is not None
-    if rhs is not MISSING and rhs is not None:
-        shape = type(rhs)
-        if lhs_present and type(lhs) is not shape:
-            shape = object
-    else:
+    if rhs is MISSING or rhs is None:
         shape = type(lhs)
+    else:
+        shape = type(rhs)
+        if lhs is not MISSING and lhs is not None and type(lhs) is not shape:
+            shape = object
     if shape is dict and not node.atomic_map and not (_empty(lhs) and _empty(rhs)):
         out: Any = _merge_map(lhs, rhs, node, path, c)
     elif shape is list and not node.list_type.atomic and not (_empty(lhs) and _empty(rhs)):
@@ -129,9 +129,9 @@ def _merge_map(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> dic
     left = lhs if isinstance(lhs, dict) else {}
     right = rhs if isinstance(rhs, dict) else {}
     out: dict[str, Any] = {}
-    for key in [*left, *(k for k in right if k not in left)]:
+    for key in [*left, *(k for k in right if k not in left)] if left else right:
         newer = right.get(key, MISSING)
-        value = _merge(left.get(key, MISSING), newer, node.field(key)[0], path + (("f", key),), c)
+        value = _merge(left.get(key, MISSING), newer, node.member(key), path + (("f", key),), c)
         # An explicit null in the newer side unsets the field (it stays owned).
         if newer is not None:
             out[key] = value
@@ -228,7 +228,7 @@ def _remove(value: Any, node: Type, path: Path, doomed: FieldSet, prefixes: set[
             p = path + (("f", key),)
             if p in doomed:
                 continue
-            out[key] = _remove(child, node.field(key)[0], p, doomed, prefixes) if p in prefixes else child
+            out[key] = _remove(child, node.member(key), p, doomed, prefixes) if p in prefixes else child
         return out
     if isinstance(value, list) and not node.list_type.atomic:
         kind, item_type = node.list_type, node.items
