@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Iterator, Literal
+from typing import Any, Callable, Iterable, Iterator, Literal
 
 import yaml
 
@@ -30,7 +31,6 @@ from kinn.api.quantity import QuantityError, canonical_quantity
 Mode = Literal["Strict", "Warn", "Ignore"]
 Schema = dict[str, Any]
 
-_REF_PREFIX = "#/definitions/"
 _QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 _INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 _MICRO_TIME = "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
@@ -211,7 +211,7 @@ def check_fields(obj: dict[str, Any], group: str, version: str, kind: str, mode:
         return []
     walk = _Walk(list(getattr(obj, "yaml_errors", ())))
     try:
-        cleaned = _struct(obj, schema, _Context(kind, (), ""), walk)
+        cleaned = _struct(obj, _GoType.of(schema), _Context(kind), walk)
     except _TypeError as err:
         raise _cannot_handle(kind, version, str(err)) from None
     obj.clear()
@@ -238,21 +238,51 @@ def _cannot_handle(kind: str, version: str, why: str) -> StatusError:
     return bad_request(f'{kind} in version "{version}" cannot be handled as a {kind}: {why}')
 
 
-@dataclass(frozen=True)
+_FIELD, _ENTRY, _INDEX = "field", "entry", "index"
+
+
 class _Context:
     """Where the walk is: the innermost Go struct, the JSON field path (no indices, as Go reports
-    type errors) and the strict path (with `[i]`, as sigs.k8s.io/json reports unknown fields)."""
+    type errors) and the strict path (with `[i]`, as sigs.k8s.io/json reports unknown fields).
+    A step up from its parent: a struct field, a map entry (strict path only) or a list index
+    (likewise); the paths are spelled out only when an error needs them."""
 
-    struct: str
-    fields: tuple[str, ...]
-    strict_path: str
+    __slots__ = ("struct", "parent", "step", "name")
+
+    def __init__(self, struct: str, parent: "_Context | None" = None, step: str = "", name: Any = None) -> None:
+        self.struct = struct
+        self.parent = parent
+        self.step = step
+        self.name = name
 
     def child(self, name: str) -> "_Context":
-        path = f"{self.strict_path}.{name}" if self.strict_path else name
-        return _Context(self.struct, self.fields + (name,), path)
+        return _Context(self.struct, self, _FIELD, name)
+
+    def entry(self, key: str) -> "_Context":
+        """Go names a map value's errors after the map field itself; strict paths add the key."""
+        return _Context(self.struct, self, _ENTRY, key)
 
     def index(self, i: int) -> "_Context":
-        return _Context(self.struct, self.fields, f"{self.strict_path}[{i}]")
+        return _Context(self.struct, self, _INDEX, i)
+
+    def within(self, struct: str) -> "_Context":
+        """The same place, inside a value of Go struct type `struct`."""
+        return _Context(struct, self.parent, self.step, self.name)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        if self.parent is None:
+            return ()
+        return self.parent.fields + (self.name,) if self.step == _FIELD else self.parent.fields
+
+    @property
+    def strict_path(self) -> str:
+        if self.parent is None:
+            return ""
+        path = self.parent.strict_path
+        if self.step == _INDEX:
+            return f"{path}[{self.name}]"
+        return f"{path}.{self.name}" if path else self.name
 
     def type_error(self, value: Any, go_type: str) -> _TypeError:
         return _TypeError(f"json: cannot unmarshal {_json_kind(value)} into Go struct field "
@@ -271,22 +301,48 @@ def _json_kind(value: Any) -> str:
     return "object"
 
 
-def _definition_name(schema: Schema) -> str:
-    ref = schema.get("$ref") or (schema.get("allOf") or [{}])[0].get("$ref", "")
-    return ref[len(_REF_PREFIX):] if ref else ""
+class _GoType(schemas.Node):
+    """The Go type a schema node decodes into, and the walk step that decodes it (chosen once)."""
+
+    __slots__ = ("decode", "struct", "format")
+
+    def __init__(self, schema: Schema | None) -> None:
+        super().__init__(schema)
+        definition = self.definition or {}
+        self.format = definition.get("format")
+        self.struct = self.name.rpartition(".")[2]
+        self.decode = _step(self.name, definition)
 
 
-def _go_type(schema: Schema) -> str:
+Step = Callable[[Any, _GoType, _Context, _Walk], Any]
+
+
+def _step(name: str, definition: Schema) -> Step:
+    if name == _QUANTITY:
+        return _quantity
+    if name == _INT_OR_STRING:
+        return _int_or_string
+    if definition.get("x-kubernetes-preserve-unknown-fields"):
+        return _opaque
+    kind = definition.get("type")
+    if "properties" in definition:
+        return _struct_value
+    if kind == "object":
+        return _map if isinstance(definition.get("additionalProperties"), dict) else _opaque
+    return _SCALAR_STEPS.get(kind, _opaque)
+
+
+def _go_type(node: _GoType) -> str:
     """The Go type name encoding/json prints: `int32`, `[]v1.Container`, `map[string]string`."""
-    name = _definition_name(schema)
-    if name:
-        package, _, type_name = name.rpartition(".")
+    if node.name:
+        package, _, type_name = node.name.rpartition(".")
         return f"{package.rpartition('.')[2]}.{type_name}"
+    schema = node.definition or {}
     kind = schema.get("type")
     if kind == "array":
-        return "[]" + _go_type(schema.get("items") or {})
+        return "[]" + _go_type(node.items)
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
-        return "map[string]" + _go_type(schema["additionalProperties"])
+        return "map[string]" + _go_type(node.values)
     if kind == "string":
         return "[]uint8" if schema.get("format") == "byte" else "string"
     if kind == "integer":
@@ -298,109 +354,90 @@ def _go_type(schema: Schema) -> str:
     return "interface {}"
 
 
-def _value(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> Any:
-    """Check and normalize one value against its (possibly $ref) schema."""
-    name = _definition_name(schema)
-    if name == _QUANTITY:
-        return _quantity(value)
-    if name == _INT_OR_STRING:
-        return value if isinstance(value, str) else _integer(value, "int32", ctx)
-    resolved = schemas.resolve(schema) or {}
-    if resolved.get("x-kubernetes-preserve-unknown-fields"):
-        return _opaque(value, ctx, walk)
-    kind = resolved.get("type")
-    if kind == "object" or "properties" in resolved:
-        if "properties" in resolved:
-            if not isinstance(value, dict):
-                raise ctx.type_error(value, _go_type(schema))
-            type_name = name.rpartition(".")[2] if name else ctx.struct
-            return _struct(value, resolved, _Context(type_name, ctx.fields, ctx.strict_path), walk)
-        if isinstance(resolved.get("additionalProperties"), dict):
-            return _map(value, schema, resolved["additionalProperties"], ctx, walk)
-        return _opaque(value, ctx, walk)
-    if kind == "array":
-        return _array(value, schema, ctx, walk)
-    if kind == "string":
-        return _string(value, resolved, name, ctx)
-    if kind == "integer":
-        return _integer(value, resolved.get("format") or "int64", ctx)
-    if kind == "boolean":
-        if not isinstance(value, bool):
-            raise ctx.type_error(value, "bool")
-        return value
-    if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ctx.type_error(value, "float64")
-        return value
-    return _opaque(value, ctx, walk)
+def _struct_value(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ctx.type_error(value, _go_type(node))
+    return _struct(value, node, ctx.within(node.struct) if node.struct else ctx, walk)
 
 
-def _struct(value: dict[str, Any], schema: Schema, ctx: _Context, walk: _Walk) -> dict[str, Any]:
+def _struct(value: dict[str, Any], node: _GoType, ctx: _Context, walk: _Walk) -> dict[str, Any]:
     """Known fields are decoded, unknown ones dropped and reported, repeats reported; a null field
     is the Go zero value, which omitempty leaves out of the stored object."""
-    properties = schema.get("properties", {})
+    properties = node.properties
     out: dict[str, Any] = {}
     for key, first in _occurrences(value):
-        child = ctx.child(key)
         if not first:
-            walk.strict_errors.append(f'duplicate field "{child.strict_path}"')
+            walk.strict_errors.append(f'duplicate field "{ctx.child(key).strict_path}"')
         elif key not in properties:
-            walk.strict_errors.append(f'unknown field "{child.strict_path}"')
+            walk.strict_errors.append(f'unknown field "{ctx.child(key).strict_path}"')
         elif value[key] is not None:
-            out[key] = _value(value[key], properties[key], child, walk)
+            child = node.member(key)
+            out[key] = child.decode(value[key], child, ctx.child(key), walk)
     return out
 
 
-def _occurrences(value: dict[str, Any]) -> Iterator[tuple[str, bool]]:
+def _occurrences(value: dict[str, Any]) -> Iterable[tuple[str, bool]]:
     """Each key in document order, repeats included, flagged True at its first occurrence."""
+    order = getattr(value, "key_order", None)
+    if not order:
+        return zip(value, itertools.repeat(True))
+    return _repeats(order)
+
+
+def _repeats(order: list[str]) -> Iterator[tuple[str, bool]]:
     seen: set[str] = set()
-    for key in getattr(value, "key_order", None) or value:
+    for key in order:
         yield key, key not in seen
         seen.add(key)
 
 
-def _map(value: Any, schema: Schema, values: Schema, ctx: _Context, walk: _Walk) -> dict[str, Any]:
+def _map(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise ctx.type_error(value, _go_type(schema))
+        raise ctx.type_error(value, _go_type(node))
     _report_duplicates(value, ctx, walk)
-    return {key: _zero(values) if item is None else _value(item, values, _map_entry(ctx, key), walk)
+    values = node.values
+    return {key: _zero(values) if item is None else values.decode(item, values, ctx.entry(key), walk)
             for key, item in value.items()}
 
 
-def _map_entry(ctx: _Context, key: str) -> _Context:
-    """Go names a map value's errors after the map field itself; strict paths add the key."""
-    return _Context(ctx.struct, ctx.fields, f"{ctx.strict_path}.{key}" if ctx.strict_path else key)
-
-
-def _array(value: Any, schema: Schema, ctx: _Context, walk: _Walk) -> list[Any]:
+def _array(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> list[Any]:
     if not isinstance(value, list):
-        raise ctx.type_error(value, _go_type(schema))
-    items = (schemas.resolve(schema) or {}).get("items") or {}
-    return [_zero(items) if item is None else _value(item, items, ctx.index(i), walk) for i, item in enumerate(value)]
+        raise ctx.type_error(value, _go_type(node))
+    items = node.items
+    return [_zero(items) if item is None else items.decode(item, items, ctx.index(i), walk)
+            for i, item in enumerate(value)]
 
 
-def _zero(schema: Schema) -> Any:
+def _zero(node: _GoType) -> Any:
     """encoding/json leaves a null list element or map value at its type's zero value."""
-    name = _definition_name(schema)
-    if name in (_QUANTITY, _INT_OR_STRING):
-        return "0" if name == _QUANTITY else 0
-    kind = (schemas.resolve(schema) or {}).get("type")
+    if node.name in (_QUANTITY, _INT_OR_STRING):
+        return "0" if node.name == _QUANTITY else 0
+    kind = (node.definition or {}).get("type")
     return {"string": "", "integer": 0, "boolean": False, "number": 0, "array": []}.get(kind or "", {})
 
 
-def _opaque(value: Any, ctx: _Context, walk: _Walk) -> Any:
+def _opaque(value: Any, node: _GoType | None, ctx: _Context, walk: _Walk) -> Any:
     """Raw JSON (RawExtension, FieldsV1, preserved unknown fields): no schema, but still no duplicates."""
     if isinstance(value, dict):
         _report_duplicates(value, ctx, walk)
-        return {key: _opaque(item, _map_entry(ctx, key), walk) for key, item in value.items()}
+        return {key: _opaque(item, None, ctx.entry(key), walk) for key, item in value.items()}
     if isinstance(value, list):
-        return [_opaque(item, ctx.index(i), walk) for i, item in enumerate(value)]
+        return [_opaque(item, None, ctx.index(i), walk) for i, item in enumerate(value)]
     return value
 
 
 def _report_duplicates(value: dict[str, Any], ctx: _Context, walk: _Walk) -> None:
-    walk.strict_errors.extend(f'duplicate field "{_map_entry(ctx, key).strict_path}"'
-                              for key, first in _occurrences(value) if not first)
+    if getattr(value, "key_order", None):
+        walk.strict_errors.extend(f'duplicate field "{ctx.entry(key).strict_path}"'
+                                  for key, first in _repeats(value.key_order) if not first)
+
+
+def _int_or_string(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> Any:
+    return value if isinstance(value, str) else _integer(value, "int32", ctx)
+
+
+def _int_field(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> int:
+    return _integer(value, node.format or "int64", ctx)
 
 
 def _integer(value: Any, go_type: str, ctx: _Context) -> int:
@@ -414,17 +451,38 @@ def _integer(value: Any, go_type: str, ctx: _Context) -> int:
     return value
 
 
-def _string(value: Any, schema: Schema, name: str, ctx: _Context) -> str:
-    if not isinstance(value, str):
-        raise ctx.type_error(value, "string" if schema.get("format") == "date-time" else _go_type(schema))
-    if schema.get("format") == "byte":
-        return _base64(value)
-    if schema.get("format") == "date-time":
-        return _timestamp(value, micro=name == _MICRO_TIME)
+def _boolean(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> bool:
+    if not isinstance(value, bool):
+        raise ctx.type_error(value, "bool")
     return value
 
 
-def _quantity(value: Any) -> str:
+def _number(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ctx.type_error(value, "float64")
+    return value
+
+
+def _string(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> str:
+    if not isinstance(value, str):
+        raise ctx.type_error(value, "[]uint8" if node.format == "byte" else "string")
+    if node.format == "byte":
+        return _base64(value)
+    if node.format == "date-time":
+        return _timestamp(value, micro=node.name == _MICRO_TIME)
+    return value
+
+
+_SCALAR_STEPS: dict[str, Step] = {
+    "array": _array,
+    "string": _string,
+    "integer": _int_field,
+    "boolean": _boolean,
+    "number": _number,
+}
+
+
+def _quantity(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> str:
     """resource.Quantity accepts a string or a bare number and is stored in canonical form."""
     text = value if isinstance(value, str) else json.dumps(value)
     try:
