@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
+from functools import lru_cache
 
 FORMAT_ERROR = "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
 SUFFIX_ERROR = "unable to parse quantity's suffix"
@@ -85,6 +86,12 @@ def _round_up_to_nano(value: Fraction) -> Fraction:
     return rounded * _NANO
 
 
+# Objects repeat a handful of quantities (`100m`, `64Mi`, `1`), and Fraction arithmetic is slow:
+# parsing and canonical forms are pure, so each distinct string is worked out once.
+_CACHED_QUANTITIES = 4096
+
+
+@lru_cache(maxsize=_CACHED_QUANTITIES)
 def _parse(text: str) -> tuple[Fraction, Format]:
     if not text:
         raise QuantityError(FORMAT_ERROR)
@@ -142,6 +149,7 @@ def format_quantity(value: Fraction | int, fmt: Format = Format.DECIMAL_SI) -> s
     return f"{mantissa}{_DECIMAL_BY_EXPONENT[exponent]}"
 
 
+@lru_cache(maxsize=_CACHED_QUANTITIES)
 def canonical_quantity(text: str) -> str:
     """Re-render a quantity string as the API server stores it (`1.5Gi` → `1536Mi`)."""
     return str(Quantity.parse(text))
