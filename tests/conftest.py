@@ -7,10 +7,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
@@ -35,13 +36,39 @@ class RunningAPIServer:
     def kubectl(self, *args: str, input: str | None = None, check: bool = True,
                 env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this server with its own discovery cache."""
-        full_env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir),
-                    **(env or {})}
-        result = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True, env=full_env,
-                                timeout=timeout)
+        result = subprocess.run([KUBECTL, *args], input=input, capture_output=True, text=True,
+                                env=self.kubectl_env(env), timeout=timeout)
         if check and result.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
         return result
+
+    def kubectl_env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment pointing kubectl at this server, with a discovery cache no other run shares."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig), "KUBECACHEDIR": str(self.cache_dir),
+                **(extra or {})}
+
+    def kubectl_stream(self, *args: str) -> "StreamingKubectl":
+        """Start a long-running kubectl (`get -w`, `delete --wait`) whose output is read while it runs."""
+        return StreamingKubectl(subprocess.Popen([KUBECTL, *args], stdout=subprocess.PIPE,
+                                                 stderr=subprocess.PIPE, text=True, env=self.kubectl_env()))
+
+    def api_client(self) -> "kubernetes.client.ApiClient":
+        """An official `kubernetes` client for this server, loaded from its kubeconfig (not the global one)."""
+        import kubernetes
+
+        configuration = kubernetes.client.Configuration()
+        kubernetes.config.load_kube_config(config_file=str(self.kubeconfig), client_configuration=configuration)
+        return kubernetes.client.ApiClient(configuration)
+
+    def session(self, credentials: bool = True) -> "requests.Session":
+        """Raw HTTPS with the admin client certificate, for requests no typed client would send."""
+        import requests
+
+        session = requests.Session()
+        session.verify = str(self.data_dir / "pki" / "ca.crt")
+        if credentials:
+            session.cert = (str(self.data_dir / "pki" / "admin.crt"), str(self.data_dir / "pki" / "admin.key"))
+        return session
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
@@ -51,6 +78,50 @@ class RunningAPIServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class StreamingKubectl:
+    """A kubectl process whose stdout lines are collected by a thread, so a test can wait for a line to
+    appear without blocking; used as a context manager it is always stopped (by PID) on exit."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for_line(self, predicate: Callable[[str], bool], timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = next((line for line in self.lines if predicate(line)), None)
+            if found is not None:
+                return found
+            time.sleep(0.05)
+        raise AssertionError(f"no matching line from kubectl within {timeout}s; got {self.lines}")
+
+    def wait(self, timeout: float = 30) -> tuple[int, str]:
+        """Exit code and stderr once the process ends on its own."""
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout=5)
+        assert self.process.stderr is not None
+        return self.process.returncode, self.process.stderr.read()
+
+    def __enter__(self) -> "StreamingKubectl":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def start_apiserver(data_dir: Path, extra_args: tuple[str, ...] = ()) -> RunningAPIServer:

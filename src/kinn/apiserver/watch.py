@@ -72,7 +72,8 @@ class WatchStream:
             watcher = store.watch(prefix, start)
         except CompactedError as e:
             await response.prepare(request)
-            await self._send_error(response, errors.resource_version_too_old(e.requested, e.oldest))
+            # Upstream's watch cache names the revision just before its oldest event.
+            await self._send_error(response, errors.resource_version_too_old(e.requested, e.oldest - 1))
             return response
         except ValueError:
             raise errors.bad_request(f'invalid resource version "{rv}"') from None
@@ -93,23 +94,33 @@ class WatchStream:
         deadline = time.monotonic() + self.timeout
         events = watcher.__aiter__()
         last_rv = start
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            wait = min(remaining, BOOKMARK_INTERVAL) if self.bookmarks else remaining
-            try:
-                event = await asyncio.wait_for(events.__anext__(), wait)
-            except StopAsyncIteration:
-                return
-            except asyncio.TimeoutError:
-                if self.bookmarks and time.monotonic() < deadline:
-                    await response.write(self._bookmark(max(last_rv, self.registry.store.revision)))
-                continue
-            last_rv = event.revision
-            frame = self._event_frame(event)
-            if frame:
-                await response.write(frame)
+        # One pending read outlives bookmark timeouts: cancelling it (as wait_for does) would close
+        # the watcher's async generator and end the stream after the first bookmark.
+        pending: asyncio.Future[WatchEvent] | None = None
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                wait = min(remaining, BOOKMARK_INTERVAL) if self.bookmarks else remaining
+                pending = pending or asyncio.ensure_future(events.__anext__())
+                done, _ = await asyncio.wait({pending}, timeout=wait)
+                if not done:
+                    if self.bookmarks and time.monotonic() < deadline:
+                        await response.write(self._bookmark(max(last_rv, self.registry.store.revision)))
+                    continue
+                pending, finished = None, pending
+                try:
+                    event = finished.result()
+                except StopAsyncIteration:
+                    return
+                last_rv = event.revision
+                frame = self._event_frame(event)
+                if frame:
+                    await response.write(frame)
+        finally:
+            if pending:
+                pending.cancel()
 
     def _matches(self, stored: StoredObject | None) -> bool:
         return stored is not None and (self.selection.empty or self.selection.matches(self.registry.external(stored)[0]))
