@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -69,6 +70,12 @@ class RunningAPIServer:
         if credentials:
             session.cert = (str(self.data_dir / "pki" / "admin.crt"), str(self.data_dir / "pki" / "admin.key"))
         return session
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS trusting the cluster CA and presenting the admin certificate, for aiohttp clients."""
+        context = ssl.create_default_context(cafile=str(self.data_dir / "pki" / "ca.crt"))
+        context.load_cert_chain(self.data_dir / "pki" / "admin.crt", self.data_dir / "pki" / "admin.key")
+        return context
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process.poll() is None:
