@@ -66,6 +66,7 @@ class RunningAPIServer:
         import requests
 
         session = requests.Session()
+        session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override `verify`
         session.verify = str(self.data_dir / "pki" / "ca.crt")
         if credentials:
             session.cert = (str(self.data_dir / "pki" / "admin.crt"), str(self.data_dir / "pki" / "admin.key"))

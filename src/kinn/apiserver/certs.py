@@ -87,6 +87,7 @@ def ensure_pki(directory: Path, hosts: list[str]) -> PKI:
             _builder(name, name, key)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256())
         )
         _write_key(pki.ca_key, key)
@@ -111,6 +112,10 @@ def _issue(cert_path: Path, key_path: Path, ca_cert: x509.Certificate, ca_key: o
         _builder(subject, ca_cert.subject, key)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        # Key identifiers as kubeadm sets them: strict X.509 verification (urllib3 2, Python 3.13's
+        # default context) rejects a chain without them.
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+                       critical=False)
     )
     if hosts:
         builder = builder.add_extension(x509.SubjectAlternativeName(_sans(hosts)), critical=False)
