@@ -125,6 +125,15 @@ def test_values_are_normalized_as_a_go_round_trip_would() -> None:
     assert obj["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": "25%", "maxUnavailable": 1}
 
 
+def test_empty_maps_and_lists_in_omitempty_fields_are_dropped_as_go_encodes_them() -> None:
+    body = _deployment()
+    body["metadata"].update(labels={}, annotations={}, finalizers=[])
+    body["spec"]["template"]["spec"]["containers"][0].update(args=[], resources={})
+    obj, _ = _decode_json(body)
+    assert obj["metadata"] == {"name": "web"}
+    assert obj["spec"]["template"]["spec"]["containers"][0] == {"name": "web", "image": "nginx", "resources": {}}
+
+
 def test_bad_timestamp_uses_time_parse_wording() -> None:
     body = _deployment()
     body["metadata"]["creationTimestamp"] = "yesterday"

@@ -362,8 +362,10 @@ def _struct_value(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> dict
 
 def _struct(value: dict[str, Any], node: _GoType, ctx: _Context, walk: _Walk) -> dict[str, Any]:
     """Known fields are decoded, unknown ones dropped and reported, repeats reported; a null field
-    is the Go zero value, which omitempty leaves out of the stored object."""
+    is the Go zero value, which omitempty leaves out of the stored object. So is an empty map or
+    list in an omitempty field (kube-openapi marks the others `required`): `labels: {}` is not kept."""
     properties = node.properties
+    required = (node.definition or {}).get("required", ())
     out: dict[str, Any] = {}
     for key, first in _occurrences(value):
         if not first:
@@ -372,7 +374,9 @@ def _struct(value: dict[str, Any], node: _GoType, ctx: _Context, walk: _Walk) ->
             walk.strict_errors.append(f'unknown field "{ctx.child(key).strict_path}"')
         elif value[key] is not None:
             child = node.member(key)
-            out[key] = child.decode(value[key], child, ctx.child(key), walk)
+            decoded = child.decode(value[key], child, ctx.child(key), walk)
+            if decoded or key in required or child.decode not in (_map, _array):
+                out[key] = decoded
     return out
 
 
