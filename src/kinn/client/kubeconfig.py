@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import base64
+import shutil
+import ssl
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,3 +38,61 @@ def write_kubeconfig(path: Path, config: dict[str, Any]) -> None:
     tmp.write_text(yaml.safe_dump(config, sort_keys=False))
     tmp.chmod(0o600)
     tmp.replace(path)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """Where an API server is and how to prove who we are to it: what a kubeconfig context names."""
+
+    server: str
+    ca_data: bytes | None = None
+    client_cert_data: bytes | None = None
+    client_key_data: bytes | None = None
+    token: str | None = None
+    insecure: bool = False
+
+    def ssl_context(self) -> ssl.SSLContext | bool:
+        if not self.server.startswith("https://"):
+            return False
+        context = ssl.create_default_context()
+        if self.insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        elif self.ca_data:
+            context.load_verify_locations(cadata=self.ca_data.decode())
+        if self.client_cert_data and self.client_key_data:
+            # ssl only loads client certificates from files: write them to a private temp dir.
+            directory = Path(tempfile.mkdtemp(prefix="kinn-client-"))
+            cert, key = directory / "client.crt", directory / "client.key"
+            cert.write_bytes(self.client_cert_data)
+            key.write_bytes(self.client_key_data)
+            key.chmod(0o600)
+            context.load_cert_chain(cert, key)
+            shutil.rmtree(directory)
+        return context
+
+
+def _data(entry: dict[str, Any], key: str, base: Path) -> bytes | None:
+    """`<key>-data` (base64) or `<key>` (a file path relative to the kubeconfig)."""
+    if entry.get(f"{key}-data"):
+        return base64.b64decode(entry[f"{key}-data"])
+    if entry.get(key):
+        return (base / entry[key]).read_bytes()
+    return None
+
+
+def load_kubeconfig(path: Path | str, context: str | None = None) -> ClusterConfig:
+    path = Path(path)
+    config = yaml.safe_load(path.read_text())
+    name = context or config.get("current-context")
+    ctx = next(c["context"] for c in config["contexts"] if c["name"] == name)
+    cluster = next(c["cluster"] for c in config["clusters"] if c["name"] == ctx["cluster"])
+    user = next((u["user"] for u in config.get("users", []) if u["name"] == ctx.get("user")), {})
+    return ClusterConfig(
+        server=cluster["server"],
+        ca_data=_data(cluster, "certificate-authority", path.parent),
+        client_cert_data=_data(user, "client-certificate", path.parent),
+        client_key_data=_data(user, "client-key", path.parent),
+        token=user.get("token"),
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+    )

@@ -1,0 +1,233 @@
+"""Reflector, Indexer and SharedInformer (k8s.io/client-go/tools/cache).
+
+A Reflector lists a resource and then watches it from the list's resourceVersion, re-listing when
+the server says the version is too old (410) and resuming the watch from the last seen version
+after a dropped connection. It keeps an Indexer — the local cache every controller reads instead
+of asking the API server — and tells registered handlers about adds, updates and deletes. One
+informer per resource is shared by all the controllers of a process (SharedInformerFactory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from kinn.api.errors import StatusError
+from kinn.api.resources import Resource
+from kinn.client.rest import Client
+
+Obj = dict[str, Any]
+IndexFunc = Callable[[Obj], Iterable[str]]
+log = logging.getLogger("kinn.client.informer")
+
+
+def object_key(obj: Obj) -> str:
+    """`namespace/name`, or `name` for cluster-scoped objects (cache.MetaNamespaceKeyFunc)."""
+    meta = obj.get("metadata", {})
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta['name']}" if namespace else meta["name"]
+
+
+def split_key(key: str) -> tuple[str, str]:
+    namespace, _, name = key.rpartition("/")
+    return namespace, name
+
+
+def by_namespace(obj: Obj) -> list[str]:
+    return [obj.get("metadata", {}).get("namespace", "")]
+
+
+class Indexer:
+    """Objects by key, plus secondary indexes (e.g. pods by node) kept up to date on every change."""
+
+    def __init__(self, indexers: dict[str, IndexFunc] | None = None) -> None:
+        self._items: dict[str, Obj] = {}
+        self._indexers: dict[str, IndexFunc] = {"namespace": by_namespace, **(indexers or {})}
+        self._indices: dict[str, dict[str, set[str]]] = {name: {} for name in self._indexers}
+
+    def add_indexer(self, name: str, func: IndexFunc) -> None:
+        if name in self._indexers:
+            return
+        self._indexers[name] = func
+        index: dict[str, set[str]] = {}
+        for key, obj in self._items.items():
+            for value in func(obj):
+                index.setdefault(value, set()).add(key)
+        self._indices[name] = index
+
+    def get(self, key: str) -> Obj | None:
+        return self._items.get(key)
+
+    def list(self) -> list[Obj]:
+        return list(self._items.values())
+
+    def keys(self) -> list[str]:
+        return list(self._items)
+
+    def by_index(self, name: str, value: str) -> list[Obj]:
+        return [self._items[k] for k in self._indices[name].get(value, ())]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def upsert(self, obj: Obj) -> Obj | None:
+        key = object_key(obj)
+        old = self._items.get(key)
+        if old is not None:
+            self._unindex(key, old)
+        self._items[key] = obj
+        for name, func in self._indexers.items():
+            for value in func(obj):
+                self._indices[name].setdefault(value, set()).add(key)
+        return old
+
+    def remove(self, key: str) -> Obj | None:
+        old = self._items.pop(key, None)
+        if old is not None:
+            self._unindex(key, old)
+        return old
+
+    def _unindex(self, key: str, obj: Obj) -> None:
+        for name, func in self._indexers.items():
+            index = self._indices[name]
+            for value in func(obj):
+                keys = index.get(value)
+                if keys is not None:
+                    keys.discard(key)
+                    if not keys:
+                        del index[value]
+
+
+@dataclass
+class EventHandler:
+    on_add: Callable[[Obj], None] | None = None
+    on_update: Callable[[Obj, Obj], None] | None = None
+    on_delete: Callable[[Obj], None] | None = None
+
+
+@dataclass
+class SharedInformer:
+    client: Client
+    resource: Resource
+    namespace: str = ""
+    label_selector: str = ""
+    field_selector: str = ""
+    indexer: Indexer = field(default_factory=Indexer)
+    handlers: list[EventHandler] = field(default_factory=list)
+    resource_version: str = ""
+    synced: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def add_event_handler(self, handler: EventHandler) -> None:
+        """Register; a handler added after the initial sync first gets an add for each cached object."""
+        self.handlers.append(handler)
+        if self.synced.is_set() and handler.on_add:
+            for obj in self.indexer.list():
+                handler.on_add(obj)
+
+    @property
+    def has_synced(self) -> bool:
+        return self.synced.is_set()
+
+    async def run(self) -> None:
+        """List, then watch, forever; re-list on 410 and back off on errors (the Reflector loop)."""
+        backoff = 0.2
+        while True:
+            try:
+                if not self.resource_version:
+                    await self._list()
+                await self._watch()
+                backoff = 0.2
+            except StatusError as e:
+                if e.code == 410:
+                    self.resource_version = ""  # too old: start over with a fresh list
+                    continue
+                log.warning("%s: watch failed: %s", self.resource.plural, e.message)
+            except (OSError, asyncio.TimeoutError, ConnectionError) as e:
+                log.info("%s: connection lost (%s), resuming", self.resource.plural, e)
+            except Exception as e:  # aiohttp raises a zoo of errors; the loop must survive all
+                if isinstance(e, asyncio.CancelledError):
+                    raise
+                log.warning("%s: informer error: %r", self.resource.plural, e)
+            await asyncio.sleep(backoff * (1 + random.random()))
+            backoff = min(backoff * 2, 5.0)
+
+    async def _list(self) -> None:
+        listing = await self.client.list_all(self.resource, self.namespace, self.label_selector, self.field_selector)
+        fresh = {object_key(o): o for o in listing.get("items") or []}
+        for item in fresh.values():
+            item.setdefault("kind", self.resource.kind)
+            item.setdefault("apiVersion", self.resource.api_version)
+        for key in [k for k in self.indexer.keys() if k not in fresh]:
+            self._deleted(self.indexer.get(key))  # type: ignore[arg-type]
+        for obj in fresh.values():
+            self._upserted(obj)
+        self.resource_version = listing["metadata"]["resourceVersion"]
+        self.synced.set()
+
+    async def _watch(self) -> None:
+        timeout = random.randint(300, 600)  # as the Reflector, so watches re-balance across servers
+        async for kind, obj in self.client.watch(
+            self.resource, self.namespace, self.resource_version, self.label_selector, self.field_selector,
+            timeout_seconds=timeout,
+        ):
+            self.resource_version = obj.get("metadata", {}).get("resourceVersion", self.resource_version)
+            if kind == "BOOKMARK":
+                continue
+            if kind == "DELETED":
+                self._deleted(obj)
+            else:
+                self._upserted(obj)
+
+    def _upserted(self, obj: Obj) -> None:
+        old = self.indexer.upsert(obj)
+        if old is not None and old.get("metadata", {}).get("resourceVersion") == obj["metadata"].get("resourceVersion"):
+            return
+        for handler in self.handlers:
+            if old is None:
+                if handler.on_add:
+                    handler.on_add(obj)
+            elif handler.on_update:
+                handler.on_update(old, obj)
+
+    def _deleted(self, obj: Obj) -> None:
+        old = self.indexer.remove(object_key(obj))
+        if old is None:
+            return
+        for handler in self.handlers:
+            if handler.on_delete:
+                handler.on_delete(obj)
+
+
+class SharedInformerFactory:
+    """One informer per (resource, namespace, selectors), started together, shared by all users."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._informers: dict[tuple[str, str, str, str, str], SharedInformer] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    def informer(self, r: Resource, namespace: str = "", label_selector: str = "",
+                 field_selector: str = "") -> SharedInformer:
+        key = (r.api_version, r.plural, namespace, label_selector, field_selector)
+        if key not in self._informers:
+            self._informers[key] = SharedInformer(self.client, r, namespace, label_selector, field_selector)
+        return self._informers[key]
+
+    def start(self) -> None:
+        """Start every informer not yet running (informers may be requested after a first start)."""
+        for informer in self._informers.values():
+            if id(informer) not in self._tasks:
+                self._tasks[id(informer)] = asyncio.create_task(
+                    informer.run(), name=f"informer-{informer.resource.plural}")
+
+    async def wait_for_cache_sync(self, timeout: float = 60.0) -> None:
+        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in self._informers.values())), timeout)
+
+    async def stop(self) -> None:
+        for task in self._tasks.values():
+            task.cancel()
+        await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        self._tasks.clear()

@@ -1,0 +1,123 @@
+"""Leader election on a coordination.k8s.io/v1 Lease (k8s.io/client-go/tools/leaderelection).
+
+Several instances of a component may run; only the holder of the Lease acts (seed 002's high
+availability). The holder renews `spec.renewTime` every `retry_period`; a candidate takes the
+Lease over once `renewTime + leaseDurationSeconds` has passed without renewal. Every write is a
+compare-and-swap on the Lease's resourceVersion, so two candidates can never both win. A leader
+that cannot renew within `renew_deadline` stops leading (its work is cancelled) before anyone
+else can have taken over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Awaitable, Callable
+
+from kinn.api.errors import StatusError
+from kinn.client.rest import Client, resource
+
+log = logging.getLogger("kinn.client.leaderelection")
+LEASES = resource("coordination.k8s.io/v1", "leases")
+
+
+def micro_time(moment: datetime) -> str:
+    """metav1.MicroTime as it is serialized: RFC 3339 with microseconds."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    text = text.replace("Z", "+00:00")
+    return datetime.fromisoformat(text)
+
+
+class LeaderElector:
+    def __init__(
+        self, client: Client, name: str, identity: str, namespace: str = "kube-system",
+        lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
+    ) -> None:
+        self.client = client
+        self.name, self.namespace, self.identity = name, namespace, identity
+        self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
+        self.is_leader = False
+
+    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+        """Wait to become leader, run `lead()` while leading; return when leadership is lost."""
+        while not await self._try_acquire_or_renew():
+            await asyncio.sleep(self.retry_period)
+        log.info("%s: %s became leader", self.name, self.identity)
+        self.is_leader = True
+        work = asyncio.create_task(lead())
+        try:
+            await self._renew_until_lost(work)
+        finally:
+            self.is_leader = False
+            work.cancel()
+            await asyncio.gather(work, return_exceptions=True)
+
+    async def _renew_until_lost(self, work: asyncio.Task[None]) -> None:
+        last_renew = asyncio.get_running_loop().time()
+        while not work.done():
+            await asyncio.sleep(self.retry_period)
+            if await self._try_acquire_or_renew():
+                last_renew = asyncio.get_running_loop().time()
+            elif asyncio.get_running_loop().time() - last_renew > self.renew_deadline:
+                log.warning("%s: %s lost the lease", self.name, self.identity)
+                return
+
+    async def release(self) -> None:
+        """Give the lease up on a clean shutdown so a successor need not wait for expiry."""
+        try:
+            lease = await self.client.get(LEASES, self.name, self.namespace)
+        except StatusError:
+            return
+        if lease.get("spec", {}).get("holderIdentity") == self.identity:
+            lease["spec"]["holderIdentity"] = None
+            lease["spec"]["leaseDurationSeconds"] = 1
+            try:
+                await self.client.update(LEASES, lease)
+            except StatusError:
+                pass
+
+    async def _try_acquire_or_renew(self) -> bool:
+        now = datetime.now(timezone.utc)
+        try:
+            lease = await self.client.get(LEASES, self.name, self.namespace)
+        except StatusError as e:
+            if e.code != 404:
+                return False
+            return await self._create(now)
+        except (OSError, asyncio.TimeoutError):
+            return False
+        spec: dict[str, Any] = lease.setdefault("spec", {})
+        holder = spec.get("holderIdentity")
+        renewed = parse_time(spec.get("renewTime"))
+        duration = spec.get("leaseDurationSeconds") or self.lease_duration
+        if holder and holder != self.identity and renewed and renewed + timedelta(seconds=duration) > now:
+            return False  # someone else holds a live lease
+        if holder != self.identity:
+            spec["acquireTime"] = micro_time(now)
+            spec["leaseTransitions"] = spec.get("leaseTransitions", 0) + 1  # any change of holder counts
+        spec.update(holderIdentity=self.identity, leaseDurationSeconds=int(self.lease_duration),
+                    renewTime=micro_time(now))
+        try:
+            await self.client.update(LEASES, lease)  # carries resourceVersion: a lost race is a 409
+        except (StatusError, OSError, asyncio.TimeoutError):
+            return False
+        return True
+
+    async def _create(self, now: datetime) -> bool:
+        lease = {
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": self.name, "namespace": self.namespace},
+            "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_duration),
+                     "acquireTime": micro_time(now), "renewTime": micro_time(now), "leaseTransitions": 0},
+        }
+        try:
+            await self.client.create(LEASES, lease)
+        except (StatusError, OSError, asyncio.TimeoutError):
+            return False
+        return True

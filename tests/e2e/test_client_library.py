@@ -1,0 +1,112 @@
+"""kinn's own client library against a real API server: informers, leader election, events."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kinn.api.errors import StatusError
+from kinn.client.events import EventRecorder
+from kinn.client.informer import EventHandler, SharedInformerFactory
+from kinn.client.leaderelection import LEASES, LeaderElector
+from kinn.client.rest import Client, resource, wait_for
+
+CONFIGMAPS = resource("v1", "configmaps")
+NAMESPACES = resource("v1", "namespaces")
+
+
+@pytest.fixture
+async def client(apiserver):
+    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
+        yield c
+
+
+async def make_namespace(client: Client, name: str) -> None:
+    try:
+        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    except StatusError as e:
+        assert e.reason == "AlreadyExists"
+
+
+async def test_rest_errors_are_the_server_status(client):
+    with pytest.raises(StatusError) as err:
+        await client.get(CONFIGMAPS, "missing", "default")
+    assert (err.value.code, err.value.reason, err.value.message) == (404, "NotFound", 'configmaps "missing" not found')
+
+
+async def test_informer_cache_matches_the_server_after_churn(client):
+    await make_namespace(client, "informer")
+    factory = SharedInformerFactory(client)
+    informer = factory.informer(CONFIGMAPS, namespace="informer")
+    seen: list[tuple[str, str]] = []
+    informer.add_event_handler(EventHandler(
+        on_add=lambda o: seen.append(("add", o["metadata"]["name"])),
+        on_update=lambda old, new: seen.append(("update", new["metadata"]["name"])),
+        on_delete=lambda o: seen.append(("delete", o["metadata"]["name"])),
+    ))
+    await client.create(CONFIGMAPS, {"metadata": {"name": "before", "namespace": "informer"}, "data": {"n": "0"}})
+    factory.start()
+    await factory.wait_for_cache_sync(10)
+    try:
+        for i in range(30):
+            await client.create(CONFIGMAPS, {"metadata": {"name": f"cm-{i}", "namespace": "informer"},
+                                             "data": {"n": "0"}})
+        for i in range(0, 30, 2):
+            await client.patch(CONFIGMAPS, f"cm-{i}", {"data": {"n": "1"}}, "informer")
+        for i in range(0, 30, 3):
+            await client.delete(CONFIGMAPS, f"cm-{i}", "informer")
+
+        async def converged() -> bool:
+            live = await client.list(CONFIGMAPS, "informer")
+            want = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in live["items"]}
+            have = {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in informer.indexer.list()}
+            return want == have
+
+        await wait_for(converged, 10)
+        assert ("add", "before") in seen and ("update", "cm-2") in seen and ("delete", "cm-3") in seen
+    finally:
+        await factory.stop()
+
+
+async def test_only_one_of_two_candidates_leads_and_the_other_takes_over(client):
+    leading: list[str] = []
+    stop = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    def lead_as(name: str):
+        async def lead() -> None:
+            leading.append(name)
+            await stop[name].wait()
+        return lead
+
+    a = LeaderElector(client, "test-lock", "a", lease_duration=2, renew_deadline=1.5, retry_period=0.2)
+    b = LeaderElector(client, "test-lock", "b", lease_duration=2, renew_deadline=1.5, retry_period=0.2)
+    run_a = asyncio.create_task(a.run(lead_as("a")))
+    await wait_for(lambda: a.is_leader, 5)
+    run_b = asyncio.create_task(b.run(lead_as("b")))
+    await asyncio.sleep(1.0)  # several of b's retry periods: it must not lead while a renews
+    assert leading == ["a"] and not b.is_leader
+    lease = await client.get(LEASES, "test-lock", "kube-system")
+    assert lease["spec"]["holderIdentity"] == "a"
+    stop["a"].set()  # a finishes its work and releases
+    await run_a
+    await a.release()
+    await wait_for(lambda: b.is_leader, 5)
+    assert leading == ["a", "b"]
+    lease = await client.get(LEASES, "test-lock", "kube-system")
+    assert lease["spec"]["holderIdentity"] == "b" and lease["spec"]["leaseTransitions"] == 1
+    stop["b"].set()
+    await run_b
+
+
+async def test_repeated_events_are_aggregated(client):
+    recorder = EventRecorder(client, "test-component")
+    cm = await client.create(CONFIGMAPS, {"metadata": {"name": "evented", "namespace": "default"}})
+    cm.update(kind="ConfigMap", apiVersion="v1")
+    for _ in range(3):
+        await recorder.event(cm, "Warning", "Flapping", "it happened again")
+    events = await client.list(resource("v1", "events"), "default",
+                               field_selector="involvedObject.name=evented,reason=Flapping")
+    assert len(events["items"]) == 1
+    assert events["items"][0]["count"] == 3
+    assert events["items"][0]["source"] == {"component": "test-component"}
