@@ -1,0 +1,1 @@
+"""The controller manager's controllers, one module each (pkg/controller in upstream)."""
