@@ -59,21 +59,33 @@ class DecodedObject(dict):
 # ---------------------------------------------------------------- parsing
 
 
-def decode_object(raw: bytes, content_type: str) -> DecodedObject:
+class _Unparsable(Exception):
+    """The body is no object at all, so not even its kind can be read (the message is Go's)."""
+
+    def __init__(self, message: str, finding_kind: bool = True) -> None:
+        super().__init__(message)
+        self.finding_kind = finding_kind  # json's meta.Interpret failed, not the YAML-to-JSON step
+
+
+def decode_object(raw: bytes, content_type: str, into: str = "") -> DecodedObject:
     """Parse a JSON or YAML request body into an object; 400 BadRequest if it is not one.
 
     YAML is read the way sigs.k8s.io/yaml does (YAML 1.1 scalars, timestamps kept as strings, only
-    the first document of a stream); its duplicate keys are remembered for `check_fields`.
+    the first document of a stream); its duplicate keys are remembered for `check_fields`. With
+    `into` (the kind the endpoint decodes into) the error reads as the API server's.
     """
     media = content_type.split(";", 1)[0].strip().lower()
-    if media in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
-        value, yaml_errors = _load_yaml(raw)
-    else:
-        value, yaml_errors = _load_json(raw), ()
-    if value is None:  # `null` or an empty YAML body decodes to the zero object, as in Go
-        value = {}
-    if not isinstance(value, dict):
-        raise bad_request(f"json: cannot unmarshal {_json_kind(value)} into Go value of type {_TYPE_META_GO_TYPE}")
+    try:
+        if media in ("application/yaml", "application/apply-patch+yaml", "text/yaml"):
+            value, yaml_errors = _load_yaml(raw)
+        else:
+            value, yaml_errors = _load_json(raw), ()
+        if value is None:  # `null` or an empty YAML body decodes to the zero object, as in Go
+            value = {}
+        if not isinstance(value, dict):
+            raise _Unparsable(f"json: cannot unmarshal {_json_kind(value)} into Go value of type {_TYPE_META_GO_TYPE}")
+    except _Unparsable as err:
+        raise bad_request(_unrecognized(err, raw, into) if into else str(err)) from None
     decoded = DecodedObject(value)
     decoded.yaml_errors = tuple(yaml_errors)
     if isinstance(value, _DuplicateKeys):
@@ -90,9 +102,21 @@ def _load_json(raw: bytes) -> Any:
     try:
         return json.loads(raw, object_pairs_hook=_object_pairs)
     except UnicodeDecodeError as err:
-        raise bad_request(f"invalid JSON body: {err}") from None
+        raise _Unparsable(f"invalid JSON body: {err}") from None
     except json.JSONDecodeError as err:
-        raise bad_request(_json_syntax_message(err)) from None
+        raise _Unparsable(_json_syntax_message(err)) from None
+
+
+def _unrecognized(err: _Unparsable, raw: bytes, into: str) -> str:
+    """transformDecodeError when the body names no kind, with its summarizeData(body, 30)."""
+    base = f"couldn't get version/kind; json parse error: {err}" if err.finding_kind else str(err)
+    head = raw[:30]
+    summary = head.decode(errors="replace") if raw.startswith(b"{") else head.hex()
+    if not raw:
+        summary = "<empty>"
+    elif len(raw) > 30:
+        summary += " ..."
+    return f"the object provided is unrecognized (must be of type {into}): {base} ({summary})"
 
 
 def _json_syntax_message(err: json.JSONDecodeError) -> str:
@@ -157,7 +181,7 @@ def _load_yaml(raw: bytes) -> tuple[Any, list[str]]:
         # yaml.v2 Unmarshal reads the first document of a stream and ignores the rest.
         value = loader.construct_document(loader.get_node()) if loader.check_node() else None
     except yaml.YAMLError as err:
-        raise bad_request(f"error converting YAML to JSON: yaml: {_yaml_problem(err)}") from None
+        raise _Unparsable(f"error converting YAML to JSON: yaml: {_yaml_problem(err)}", finding_kind=False) from None
     finally:
         loader.dispose()
     errors = []

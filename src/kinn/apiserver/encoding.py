@@ -40,13 +40,13 @@ async def read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
-def decode_body(raw: bytes, content_type: str | None) -> Obj:
-    """An object body in JSON, YAML or protobuf; anything else is a 415."""
+def decode_body(raw: bytes, content_type: str | None, into: str = "") -> Obj:
+    """An object body in JSON, YAML or protobuf (of kind `into`, if known); anything else is a 415."""
     media = negotiation.body_type(content_type)
     if media == negotiation.PROTOBUF:
         return decode_protobuf_object(raw)
     if media in (negotiation.JSON, negotiation.YAML):
-        return decode_object(raw, media)
+        return decode_object(raw, media, into)
     raise errors.unsupported_media_type(media, negotiation.BODY_TYPES)
 
 

@@ -20,6 +20,7 @@ from kinn.api.patch.apply import server_side_apply
 from kinn.api.patch.json_patch import apply_json_patch
 from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
+from kinn.api.resources import TABLE, split_api_version
 from kinn.apiserver import encoding, negotiation
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.fieldmanager import manager_name
@@ -57,6 +58,8 @@ class ResourceHandler:
         if info.subresource and info.subresource not in resource.subresources:
             raise errors.no_such_route()
         if info.verb not in resource.verbs and not info.subresource:
+            raise errors.method_not_supported(resource.plural, resource.group, info.verb)
+        if info.verb in ("update", "patch") and not info.name:  # no PUT or PATCH route on a collection
             raise errors.method_not_supported(resource.plural, resource.group, info.verb)
         ctx = request_context(request, info)
         if resource.namespaced and not ctx.namespace and info.verb not in ("list", "watch"):
@@ -151,7 +154,8 @@ class ResourceHandler:
     async def read_object(self, request: web.Request, registry: Registry, ctx: RequestContext) -> Obj:
         """Decode, type-check and prune a body of this endpoint's kind (fieldValidation applies)."""
         raw = await encoding.read_body(request)
-        obj = encoding.decode_body(raw, request.content_type if request.headers.get("Content-Type") else None)
+        obj = encoding.decode_body(raw, request.content_type if request.headers.get("Content-Type") else None,
+                                   registry.resource.kind)
         self.check_kind(registry, obj)
         ctx.warnings.extend(self.check_fields(registry, obj, request))
         return dict(obj)
@@ -159,13 +163,21 @@ class ResourceHandler:
     @staticmethod
     def check_kind(registry: Registry, obj: Obj) -> None:
         resource = registry.resource
-        kind, api_version = obj.get("kind"), obj.get("apiVersion")
-        if kind and kind != resource.kind:
+        kind, api_version = obj.get("kind") or resource.kind, obj.get("apiVersion") or resource.api_version
+        # transformDecodeError's wording for a body the endpoint's kind cannot be decoded from.
+        group, version = split_api_version(api_version)
+        if TABLE.for_kind(group, version, kind) is None:
             raise errors.bad_request(
-                f"the object provided is unrecognized (must be of type {resource.kind}): "
-                f"couldn't get version/kind; json parse error: kind {kind} does not match {resource.kind}"
+                f'{kind} in version "{version}" cannot be handled as a {resource.kind}: no kind "{kind}" is '
+                f'registered for version "{api_version}" in scheme "k8s.io/kubernetes/pkg/api/legacyscheme/scheme.go:30"'
             )
-        if api_version and api_version != resource.api_version:
+        if kind != resource.kind:
+            internal = resource.group.split(".")[0] if resource.group not in ("", "events.k8s.io") else "core"
+            raise errors.bad_request(
+                f'{kind} in version "{version}" cannot be handled as a {resource.kind}: '
+                f"converting ({version}.{kind}) to ({internal}.{resource.kind}): unknown conversion"
+            )
+        if api_version != resource.api_version:
             raise errors.bad_request(
                 f"the API version in the data ({api_version}) does not match the expected API version "
                 f"({resource.api_version})"
