@@ -144,7 +144,7 @@ class ResourceTable:
     def __init__(self, resources: tuple[Resource, ...] = RESOURCES) -> None:
         self.resources = resources
         self._by_path = {(r.group, r.version, r.plural): r for r in resources}
-        self._by_kind = {(r.group, r.version, r.kind): r for r in resources if r.plural != "bindings"}
+        self._by_kind = {(r.group, r.version, r.kind): r for r in resources}
 
     def lookup(self, group: str, version: str, plural: str) -> Resource | None:
         return self._by_path.get((group, version, plural))

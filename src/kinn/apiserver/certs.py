@@ -99,10 +99,19 @@ def ensure_pki(directory: Path, hosts: list[str]) -> PKI:
     if not pki.serving_cert.exists() or not _covers(pki.serving_cert, hosts):
         _issue(pki.serving_cert, pki.serving_key, ca_cert, ca_key, _name("kube-apiserver"), hosts,
                ExtendedKeyUsageOID.SERVER_AUTH)
-    if not pki.admin_cert.exists():
-        _issue(pki.admin_cert, pki.admin_key, ca_cert, ca_key, _name("kubernetes-admin", "system:masters"), [],
-               ExtendedKeyUsageOID.CLIENT_AUTH)
+    ensure_client_certificate(pki, "admin", "kubernetes-admin", "system:masters")
     return pki
+
+
+def ensure_client_certificate(pki: PKI, name: str, common_name: str, organization: str | None = None) -> tuple[Path, Path]:
+    """`<name>.crt`/`<name>.key` for a client identity (user = CN, groups = O), issued once by the CA."""
+    cert_path, key_path = pki.directory / f"{name}.crt", pki.directory / f"{name}.key"
+    if not cert_path.exists():
+        ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), None)
+        ca_cert = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes())
+        _issue(cert_path, key_path, ca_cert, ca_key, _name(common_name, organization), [],
+               ExtendedKeyUsageOID.CLIENT_AUTH)
+    return cert_path, key_path
 
 
 def _issue(cert_path: Path, key_path: Path, ca_cert: x509.Certificate, ca_key: object, subject: x509.Name,

@@ -27,7 +27,7 @@ from kinn.apiserver.registry.fieldmanager import manager_name
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.requestinfo import RequestInfo
 from kinn.apiserver.selection import Selection
-from kinn.apiserver.subresources import handle_subresource
+from kinn.apiserver.subresources import binding, handle_subresource
 from kinn.apiserver.watch import WatchStream
 from kinn.storage.interface import CompactedError, StoredObject
 
@@ -198,6 +198,8 @@ class ResourceHandler:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         if info.name:
             raise errors.method_not_supported(registry.resource.plural, registry.resource.group, "create")
+        if registry.resource.plural == "bindings":
+            return await binding(request, info, self.registries.core("pods"), ctx, fmt)
         obj = await self.read_object(request, registry, ctx)
         created = await registry.create(ctx, obj)
         return self.respond_object(registry, created, fmt, 201, ctx)

@@ -49,7 +49,7 @@ async def handle_subresource(
     elif sub == "scale":
         return await _scale(handler, request, info, registry, ctx, fmt)
     elif sub == "binding" and verb == "create":
-        return await _binding(request, info, registry, ctx, fmt)
+        return await binding(request, info, registry, ctx, fmt)
     elif sub == "eviction" and verb == "create":
         return await _eviction(handler, request, info, registry, ctx)
     elif sub == "finalize" and verb == "update":
@@ -129,13 +129,14 @@ def _patch_scale(scale: Obj, raw: bytes, patch_type: str) -> Obj:
 # -- pods/binding and pods/eviction -------------------------------------------------------
 
 
-async def _binding(
-    request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext, fmt: negotiation.ResponseFormat
+async def binding(
+    request: web.Request, info: RequestInfo, pods: Registry, ctx: RequestContext, fmt: negotiation.ResponseFormat
 ) -> web.Response:
-    binding = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
-    name = (binding.get("metadata") or {}).get("name") or info.name
+    """Assign a pod to a node: `pods/{name}/binding`, or the `bindings` collection naming the pod."""
+    body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
+    name = (body.get("metadata") or {}).get("name") or info.name
     now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    await registry.guaranteed_update(ctx, name, lambda pod: bind(pod, binding, now), "binding")
+    await pods.guaranteed_update(ctx, name, lambda pod: bind(pod, body, now), "binding")
     return encoding.respond(orjson.dumps(encoding.success_status(code=201)), fmt, 201)
 
 

@@ -6,6 +6,8 @@ import click
 
 from kinn import __version__
 from kinn.cli.apiserver import apiserver
+from kinn.cli.controllermanager import controller_manager
+from kinn.cli.hollownodes import hollow_nodes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -15,3 +17,5 @@ def main() -> None:
 
 
 main.add_command(apiserver)
+main.add_command(controller_manager)
+main.add_command(hollow_nodes)

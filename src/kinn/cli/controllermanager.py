@@ -1,0 +1,60 @@
+"""`kinn controller-manager`: the controllers of kube-controller-manager against any API server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable
+
+import click
+
+from kinn.cli.daemon import run_daemon, setup_logging
+from kinn.cli.flags import DURATION
+from kinn.client.rest import Client
+from kinn.controllers.base import ControllerManagerOptions
+from kinn.controllers.manager import run_controller_manager
+
+
+def controller_manager_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The kube-controller-manager flags, shared by `kinn controller-manager` and `kinn server`."""
+    options = [
+        click.option("--cluster-cidr", default="10.244.0.0/16", show_default=True, help="The pod network."),
+        click.option("--allocate-node-cidrs/--no-allocate-node-cidrs", default=True, show_default=True,
+                     help="Give every node a podCIDR from --cluster-cidr."),
+        click.option("--node-cidr-mask-size", type=int, default=24, show_default=True),
+        click.option("--node-monitor-grace-period", type=DURATION, default="40s", show_default=True,
+                     help="How long a node may be silent before it is marked Unknown."),
+        click.option("--node-monitor-period", type=DURATION, default="5s", show_default=True),
+        click.option("--controllers", default="*", show_default=True,
+                     help="Comma-separated controllers to run: '*' all, 'name' one, '-name' all but one."),
+        click.option("--concurrent-syncs", type=int, default=5, show_default=True, help="Workers per controller."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def build_options(cluster_cidr: str, allocate_node_cidrs: bool, node_cidr_mask_size: int,
+                  node_monitor_grace_period: timedelta, node_monitor_period: timedelta, controllers: str,
+                  concurrent_syncs: int) -> ControllerManagerOptions:
+    return ControllerManagerOptions(
+        cluster_cidr=cluster_cidr, allocate_node_cidrs=allocate_node_cidrs, node_cidr_mask_size=node_cidr_mask_size,
+        node_monitor_grace_period=node_monitor_grace_period, node_monitor_period=node_monitor_period,
+        controllers=[c.strip() for c in controllers.split(",") if c.strip()], concurrent_syncs=concurrent_syncs,
+    )
+
+
+@click.command("controller-manager")
+@click.option("--kubeconfig", type=click.Path(exists=True), required=True)
+@click.option("--leader-elect/--no-leader-elect", default=True, show_default=True)
+@controller_manager_options
+@click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True)
+def controller_manager(kubeconfig: str, leader_elect: bool, verbosity: int, **flags: Any) -> None:
+    """Run the controllers (replicaset, deployment, endpoints, namespace, nodelifecycle, …)."""
+    setup_logging(verbosity)
+    options = build_options(**flags)
+    run_daemon(_run(kubeconfig, options, leader_elect))
+
+
+async def _run(kubeconfig: str, options: ControllerManagerOptions, leader_elect: bool) -> None:
+    async with Client.from_kubeconfig(kubeconfig, user_agent="kube-controller-manager") as client:
+        await run_controller_manager(client, options, leader_elect)

@@ -1,0 +1,78 @@
+"""`kinn server`: API server, scheduler and controller manager in one process (as k3s runs them).
+
+The three stay separate components: the scheduler and the controller manager reach the API server
+over HTTPS on loopback with their own client certificates (`system:kube-scheduler`,
+`system:kube-controller-manager`), exactly as they would from other machines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+from kinn.apiserver.certs import ensure_client_certificate
+from kinn.apiserver.server import APIServer
+from kinn.cli.apiserver import apiserver_options, build_apiserver_options, serve_until_signalled
+from kinn.cli.controllermanager import build_options, controller_manager_options
+from kinn.cli.daemon import run_daemon, setup_logging
+from kinn.client.kubeconfig import build_kubeconfig, write_kubeconfig
+from kinn.client.rest import Client
+from kinn.controllers.base import ControllerManagerOptions
+from kinn.controllers.manager import run_controller_manager
+from kinn.scheduler.app import SchedulerOptions, run_scheduler
+
+# Component → (kubeconfig file, certificate CN), as kubeadm names them.
+COMPONENTS = {
+    "scheduler": ("scheduler.conf", "system:kube-scheduler"),
+    "controller-manager": ("controller-manager.conf", "system:kube-controller-manager"),
+}
+
+
+def component_kubeconfig(server: APIServer, component: str) -> Path:
+    filename, common_name = COMPONENTS[component]
+    cert, key = ensure_client_certificate(server.pki, component, common_name)
+    path = server.options.data_dir / filename
+    write_kubeconfig(path, build_kubeconfig(server.url, server.pki.ca_cert, cert, key, component))
+    return path
+
+
+@click.command()
+@apiserver_options
+@controller_manager_options
+@click.option("--disable-scheduler", is_flag=True, help="Run without the scheduler.")
+@click.option("--disable-controller-manager", is_flag=True, help="Run without the controller manager.")
+@click.option("--leader-elect/--no-leader-elect", default=True, show_default=True)
+@click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True)
+def server(disable_scheduler: bool, disable_controller_manager: bool, leader_elect: bool, verbosity: int,
+           **flags: Any) -> None:
+    """Run the control plane: API server + scheduler + controller manager."""
+    setup_logging(verbosity)
+    cm_flags = {k: flags.pop(k) for k in ("cluster_cidr", "allocate_node_cidrs", "node_cidr_mask_size",
+                                          "node_monitor_grace_period", "node_monitor_period", "controllers",
+                                          "concurrent_syncs")}
+    api = APIServer(build_apiserver_options(**flags))
+    cm_options = build_options(**cm_flags)
+
+    async def components() -> None:
+        tasks = []
+        if not disable_scheduler:
+            tasks.append(_scheduler(api, leader_elect))
+        if not disable_controller_manager:
+            tasks.append(_controller_manager(api, cm_options, leader_elect))
+        await asyncio.gather(*tasks)
+
+    run_daemon(serve_until_signalled(api, components))
+
+
+async def _scheduler(api: APIServer, leader_elect: bool) -> None:
+    async with Client.from_kubeconfig(str(component_kubeconfig(api, "scheduler")), "kube-scheduler") as client:
+        await run_scheduler(client, SchedulerOptions(), leader_elect)
+
+
+async def _controller_manager(api: APIServer, options: ControllerManagerOptions, leader_elect: bool) -> None:
+    kubeconfig = component_kubeconfig(api, "controller-manager")
+    async with Client.from_kubeconfig(str(kubeconfig), "kube-controller-manager") as client:
+        await run_controller_manager(client, options, leader_elect)
