@@ -124,7 +124,18 @@ def _json_syntax_message(err: json.JSONDecodeError) -> str:
     if err.pos >= len(err.doc.rstrip()):
         return "unexpected end of JSON input"
     char = err.doc[err.pos]
+    literal = _LITERALS.get(char) if err.msg.startswith("Expecting value") else None
+    if literal:  # Go names the first byte that breaks a literal it has started to read
+        for offset, expected in enumerate(literal):
+            got = err.doc[err.pos + offset:err.pos + offset + 1]
+            if not got:
+                return "unexpected end of JSON input"
+            if got != expected:
+                return f"invalid character {got!r} in literal {literal} (expecting {expected!r})"
     return f"invalid character {char!r} {_json_context(err.msg)}"
+
+
+_LITERALS = {"n": "null", "t": "true", "f": "false"}
 
 
 def _json_context(python_message: str) -> str:
