@@ -11,7 +11,12 @@ import copy
 from datetime import datetime, timezone
 from typing import Any
 
+from kinn.api.errors import StatusError
+from kinn.client.events import EventRecorder
+from kinn.client.rest import Client, resource
+
 Obj = dict[str, Any]
+PODS = resource("v1", "pods")
 
 
 def now_rfc3339() -> str:
@@ -102,3 +107,46 @@ def is_pod_available(pod: Obj, min_ready_seconds: int, now: datetime | None = No
     since = parse_time((pod_condition(pod, "Ready") or {}).get("lastTransitionTime"))
     now = now or datetime.now(timezone.utc)
     return since is not None and (now - since).total_seconds() >= min_ready_seconds
+
+
+def controller_uid_index(obj: Obj) -> list[str]:
+    """Index function: objects by their controller's UID, so a controller finds its pods without a scan."""
+    ref = controller_of(obj)
+    return [ref["uid"]] if ref else []
+
+
+def owner_key(obj: Obj, kind: str) -> str | None:
+    """`namespace/name` of the controller of `kind` owning `obj` — the key its event handler enqueues."""
+    ref = controller_of(obj)
+    if ref is None or ref.get("kind") != kind:
+        return None
+    return f"{obj['metadata']['namespace']}/{ref['name']}"
+
+
+class PodControl:
+    """Creates and deletes a controller's pods and records the events upstream's RealPodControl records."""
+
+    def __init__(self, client: Client, recorder: EventRecorder) -> None:
+        self.client = client
+        self.recorder = recorder
+
+    async def create(self, owner: Obj, pod: Obj) -> Obj:
+        try:
+            created = await self.client.create(PODS, pod, owner["metadata"]["namespace"])
+        except StatusError as e:
+            await self.recorder.event(owner, "Warning", "FailedCreate", f"Error creating: {e.message}")
+            raise
+        await self.recorder.event(owner, "Normal", "SuccessfulCreate", f"Created pod: {created['metadata']['name']}")
+        return created
+
+    async def delete(self, owner: Obj, pod: Obj) -> None:
+        """Delete; a pod already gone is not an error (the informer will tell the expectations)."""
+        name = pod["metadata"]["name"]
+        try:
+            await self.client.delete(PODS, name, pod["metadata"]["namespace"])
+        except StatusError as e:
+            if e.code == 404:
+                return
+            await self.recorder.event(owner, "Warning", "FailedDelete", f"Error deleting: {e.message}")
+            raise
+        await self.recorder.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {name}")
