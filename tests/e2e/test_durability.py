@@ -62,15 +62,15 @@ def crashed(tmp_path_factory) -> Iterator[tuple[RunningAPIServer, dict]]:
     """A server killed with SIGKILL mid-load and restarted on its data dir, plus what it held before."""
     data_dir: Path = tmp_path_factory.mktemp("durable")
     server = start_apiserver(data_dir)
-    session = server.session()
-    before = {
-        "kubernetes": session.get(server.url + SERVICES + "/kubernetes").json(),
-        "nodeport": session.post(server.url + SERVICES, json=service("np", node_port=30080)).json(),
-        "fixed-ip": session.post(server.url + SERVICES, json=service("fixed", cluster_ip="10.96.0.50")).json(),
-    }
-    writer = Writer(server)
-    writer.start()
     try:
+        session = server.session()
+        before = {
+            "kubernetes": session.get(server.url + SERVICES + "/kubernetes").json(),
+            "nodeport": session.post(server.url + SERVICES, json=service("np", node_port=30080)).json(),
+            "fixed-ip": session.post(server.url + SERVICES, json=service("fixed", cluster_ip="10.96.0.50")).json(),
+        }
+        writer = Writer(server)
+        writer.start()
         wait_until(lambda: len(writer.acknowledged) >= 300 or writer.failure is not None)
         server.stop(signal.SIGKILL)
         writer.join(timeout=20)
