@@ -1375,7 +1375,7 @@ def _validate_pvc_update(new: Obj, old: Obj) -> ErrorList:
     new_spec, old_spec = dict(new.get("spec") or {}), dict(old.get("spec") or {})
     if old_spec.get("volumeName"):
         new_spec["resources"] = old_spec.get("resources")
-    if not new_spec.get("volumeName") and old_spec.get("volumeName") is None:
+    if not old_spec.get("volumeName"):  # the binder sets volumeName once (ValidatePersistentVolumeClaimUpdate)
         new_spec.pop("volumeName", None)
         old_spec.pop("volumeName", None)
     if new_spec != old_spec:
