@@ -1,4 +1,4 @@
-"""Shared fixtures: a real `kinn apiserver` process, and the real kubectl pointed at it."""
+"""Shared fixtures: a real `kinn apiserver` (or `kinn server` with hollow nodes), and the real kubectl."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -26,6 +26,7 @@ class RunningAPIServer:
     kubeconfig: Path
     log: Path
     cache_dir: Path
+    companions: list[subprocess.Popen[bytes]] = field(default_factory=list)  # e.g. hollow nodes
 
     @property
     def url(self) -> str:
@@ -79,13 +80,15 @@ class RunningAPIServer:
         return context
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """End the companions, then the server, each by PID."""
+        for process in [*self.companions, self.process]:
+            if process.poll() is None:
+                process.send_signal(sig)
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 class StreamingKubectl:
@@ -132,14 +135,14 @@ class StreamingKubectl:
                 pipe.close()
 
 
-def start_apiserver(data_dir: Path, extra_args: tuple[str, ...] = ()) -> RunningAPIServer:
-    """Start `kinn apiserver` on a free port and wait until it answers."""
+def start_apiserver(data_dir: Path, extra_args: tuple[str, ...] = (), command: str = "apiserver") -> RunningAPIServer:
+    """Start `kinn apiserver` (or `kinn server`) on a free port and wait until it answers."""
     data_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = data_dir / "kubeconfig"
     kubeconfig.unlink(missing_ok=True)
-    log = data_dir / "apiserver.log"
+    log = data_dir / f"{command}.log"
     process = subprocess.Popen(
-        [sys.executable, "-m", "kinn", "apiserver", "--data-dir", str(data_dir), "--secure-port", "0",
+        [sys.executable, "-m", "kinn", command, "--data-dir", str(data_dir), "--secure-port", "0",
          "--kubeconfig-out", str(kubeconfig), *extra_args],
         stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
@@ -148,7 +151,7 @@ def start_apiserver(data_dir: Path, extra_args: tuple[str, ...] = ()) -> Running
     while not kubeconfig.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             server.stop()
-            raise RuntimeError(f"kinn apiserver did not start:\n{log.read_text()}")
+            raise RuntimeError(f"kinn {command} did not start:\n{log.read_text()}")
         time.sleep(0.05)
     return server
 
@@ -156,5 +159,37 @@ def start_apiserver(data_dir: Path, extra_args: tuple[str, ...] = ()) -> Running
 @pytest.fixture(scope="module")
 def apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAPIServer]:
     server = start_apiserver(tmp_path_factory.mktemp("apiserver"))
+    yield server
+    server.stop()
+
+
+def start_hollow_nodes(server: RunningAPIServer, count: int, prefix: str = "hollow-") -> subprocess.Popen[bytes]:
+    """Start `kinn hollow-nodes` against the server and wait until its nodes are Ready."""
+    log = server.data_dir / f"{prefix}nodes.log"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kinn", "hollow-nodes", "--kubeconfig", str(server.kubeconfig), "--count", str(count),
+         "--name-prefix", prefix], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+    )
+    server.companions.append(process)
+    deadline = time.monotonic() + 30
+    jsonpath = '{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}'
+    while True:
+        nodes = server.kubectl("get", "nodes", "-o", f"jsonpath={jsonpath}").stdout.split()
+        if sum(n.startswith(prefix) and n.endswith("=True") for n in nodes) == count:
+            return process
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"hollow nodes did not become Ready:\n{log.read_text()}")
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAPIServer]:
+    """`kinn server` (API server + scheduler + controller manager) with three hollow nodes."""
+    server = start_apiserver(tmp_path_factory.mktemp("server"), ("--node-monitor-grace-period", "5s"), command="server")
+    try:
+        start_hollow_nodes(server, 3)
+    except BaseException:
+        server.stop()
+        raise
     yield server
     server.stop()

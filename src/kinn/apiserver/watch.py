@@ -106,7 +106,9 @@ class WatchStream:
                 pending = pending or asyncio.ensure_future(events.__anext__())
                 done, _ = await asyncio.wait({pending}, timeout=wait)
                 if not done:
-                    if self.bookmarks and time.monotonic() < deadline:
+                    # The store's revision is a safe bookmark only while nothing is queued for this
+                    # watcher: a queued event older than it would otherwise arrive after its bookmark.
+                    if self.bookmarks and time.monotonic() < deadline and not watcher.backlog:
                         await response.write(self._bookmark(max(last_rv, self.registry.store.revision)))
                     continue
                 pending, finished = None, pending

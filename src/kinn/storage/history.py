@@ -37,6 +37,11 @@ class QueueWatcher(Watcher):
             return
         self._queue.put_nowait(event)
 
+    @property
+    def backlog(self) -> int:
+        """Events offered but not yet taken by the reader."""
+        return self._queue.qsize()
+
     def stop(self) -> None:
         if not self.stopped:
             self.stopped = True
