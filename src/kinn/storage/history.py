@@ -71,17 +71,21 @@ class WatchHub:
         for event in events:
             self._events.append(event)
             self._revisions.append(event.revision)
+        self._trim()
 
     def publish(self, event: WatchEvent) -> None:
         self._events.append(event)
         self._revisions.append(event.revision)
+        self._trim()
+        for watcher in list(self._watchers):
+            if event.object.key.startswith(watcher.prefix):
+                watcher.offer(event)
+
+    def _trim(self) -> None:
         while len(self._events) > self.capacity:
             dropped = self._events.popleft()
             self._revisions.popleft()
             self.floor = dropped.revision
-        for watcher in list(self._watchers):
-            if event.object.key.startswith(watcher.prefix):
-                watcher.offer(event)
 
     def since(self, after_revision: int) -> list[WatchEvent]:
         """Events with revision > after_revision; CompactedError if some were already dropped."""
