@@ -1,0 +1,90 @@
+"""Pure Job bookkeeping: completion-index interval strings, conditions, pod outcomes (pkg/controller/job).
+
+`status.completedIndexes` is a compressed, ordered list of intervals ("1,3-5,7"), as upstream
+writes it; conditions carry upstream's types, reasons and messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from kinn.controllers.podutil import is_terminating, now_rfc3339
+
+Obj = dict[str, Any]
+COMPLETION_INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+
+COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
+BACKOFF_LIMIT_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+
+
+def parse_indexes(text: str | None) -> set[int]:
+    found: set[int] = set()
+    for part in (text or "").split(","):
+        if not part:
+            continue
+        low, _, high = part.partition("-")
+        found.update(range(int(low), int(high or low) + 1))
+    return found
+
+
+def format_indexes(indexes: Iterable[int]) -> str:
+    """Sorted indexes as intervals: {1, 3, 4, 5, 7} → "1,3-5,7"."""
+    parts: list[str] = []
+    ordered = sorted(set(indexes))
+    start = 0
+    while start < len(ordered):
+        end = start
+        while end + 1 < len(ordered) and ordered[end + 1] == ordered[end] + 1:
+            end += 1
+        parts.append(str(ordered[start]) if start == end else f"{ordered[start]}-{ordered[end]}")
+        start = end + 1
+    return ",".join(parts)
+
+
+def completion_index(pod: Obj) -> int | None:
+    value = (pod["metadata"].get("annotations") or {}).get(COMPLETION_INDEX_KEY)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def is_pod_failed(pod: Obj) -> bool:
+    """Failed, or deleted before succeeding: an orphan may never get to report Failed (isPodFailed)."""
+    phase = pod.get("status", {}).get("phase")
+    return phase == "Failed" or (is_terminating(pod) and phase != "Succeeded")
+
+
+def is_pod_succeeded(pod: Obj) -> bool:
+    return pod.get("status", {}).get("phase") == "Succeeded"
+
+
+def has_tracking_finalizer(pod: Obj) -> bool:
+    return TRACKING_FINALIZER in (pod["metadata"].get("finalizers") or [])
+
+
+def find_condition(job: Obj, type_: str) -> Obj | None:
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == type_ and condition.get("status") == "True":
+            return condition
+    return None
+
+
+def finished_condition(job: Obj) -> Obj | None:
+    return find_condition(job, "Complete") or find_condition(job, "Failed")
+
+
+def set_condition(status: Obj, type_: str, cond_status: str, reason: str, message: str) -> bool:
+    """Add or update a condition; the transition time changes only when the status flips. True if changed."""
+    conditions = status.setdefault("conditions", [])
+    now = now_rfc3339()
+    for condition in conditions:
+        if condition["type"] == type_:
+            if (condition["status"], condition.get("reason"), condition.get("message")) == (cond_status, reason, message):
+                return False
+            if condition["status"] != cond_status:
+                condition["lastTransitionTime"] = now
+            condition.update(status=cond_status, reason=reason, message=message, lastProbeTime=now)
+            return True
+    conditions.append({"type": type_, "status": cond_status, "lastProbeTime": now, "lastTransitionTime": now,
+                       "reason": reason, "message": message})
+    return True
