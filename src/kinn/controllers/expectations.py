@@ -59,3 +59,31 @@ class ControllerExpectations:
 
     def delete(self, key: str) -> None:
         self._store.pop(key, None)
+
+
+class UIDTrackingControllerExpectations(ControllerExpectations):
+    """Expectations that also remember *which* pods a controller deleted (UIDTrackingControllerExpectations).
+
+    A graceful delete is seen twice — once as deletionTimestamp being set, once as the final
+    removal — and pods are also deleted by others; counting every sighting would satisfy the
+    expectations early and let the next sync delete more pods than asked. Only the first sighting
+    of a pod we deleted ourselves lowers the count.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deleting: dict[str, set[str]] = {}
+
+    def expect_deletions_of(self, key: str, pod_keys: list[str]) -> None:
+        self._deleting[key] = set(pod_keys)
+        self.expect_deletions(key, len(pod_keys))
+
+    def deletion_observed_of(self, key: str, pod_key: str) -> None:
+        pending = self._deleting.get(key)
+        if pending is not None and pod_key in pending:
+            pending.discard(pod_key)
+            self.deletion_observed(key)
+
+    def delete(self, key: str) -> None:
+        super().delete(key)
+        self._deleting.pop(key, None)

@@ -23,6 +23,18 @@ class JobStrategy(Strategy):
         generate_job_selector(obj, obj["metadata"]["uid"])
 
 
+class DeploymentStrategy(Strategy):
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> Obj:
+        """deploymentStatusStrategy resets spec and labels only: the deployment controller records the
+        `deployment.kubernetes.io/revision` annotation through the status endpoint."""
+        result = super().prepare_for_status_update(new, old)
+        annotations = new.get("metadata", {}).get("annotations")
+        result["metadata"].pop("annotations", None)
+        if annotations:
+            result["metadata"]["annotations"] = annotations
+        return result
+
+
 class EventsV1Strategy(Strategy):
     """events.k8s.io/v1 serves the core/v1 events it shares storage with, in its own shape."""
 
@@ -43,6 +55,8 @@ def strategy_for(resource: Resource, ips: IPAllocator, ports: PortAllocator) -> 
             return NamespaceStrategy(resource)
     if resource.group == "batch" and resource.plural == "jobs":
         return JobStrategy(resource)
+    if resource.group == "apps" and resource.plural == "deployments":
+        return DeploymentStrategy(resource)
     if resource.group == "events.k8s.io":
         return EventsV1Strategy(resource)
     return Strategy(resource)
