@@ -90,11 +90,6 @@ def compare(lhs: Any, rhs: Any, schema: Schema | None) -> Comparison:
     return merge(lhs, rhs, schema)[1]
 
 
-def _empty(value: Any) -> bool:
-    """Absent, null, `{}` or `[]` (only ever asked of maps and lists, or what stands for them)."""
-    return value is MISSING or not value
-
-
 def _merge(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> Any:
     if rhs is MISSING or rhs is None:
         shape = type(lhs)
@@ -102,27 +97,21 @@ def _merge(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> Any:
         shape = type(rhs)
         if lhs is not MISSING and lhs is not None and type(lhs) is not shape:
             shape = object
-    if shape is dict and not node.atomic_map and not (_empty(lhs) and _empty(rhs)):
-        out: Any = _merge_map(lhs, rhs, node, path, c)
-    elif shape is list and not node.list_type.atomic and not (_empty(lhs) and _empty(rhs)):
-        out = _merge_list(lhs, rhs, node, path, c)
+    # Maps and lists (unless atomic, or empty on both sides) merge member by member; the rest
+    # are leaves, compared whole. Either way the node itself is added or removed as a whole.
+    granular = (shape is dict and not node.atomic_map) or (shape is list and not node.list_type.atomic)
+    if granular and ((lhs is not MISSING and lhs) or (rhs is not MISSING and rhs)):
+        out = (_merge_map if shape is dict else _merge_list)(lhs, rhs, node, path, c)
     else:
-        return _leaf(lhs, rhs, path, c)
+        granular = False
+        out = rhs if rhs is not MISSING else lhs
     if lhs is MISSING:
         c.added.add(path)
     elif rhs is MISSING:
         c.removed.add(path)
-    return out
-
-
-def _leaf(lhs: Any, rhs: Any, path: Path, c: Comparison) -> Any:
-    if lhs is MISSING:
-        c.added.add(path)
-    elif rhs is MISSING:
-        c.removed.add(path)
-    elif not json_equal(lhs, rhs):
+    elif not granular and not json_equal(lhs, rhs):
         c.modified.add(path)
-    return rhs if rhs is not MISSING else lhs
+    return out
 
 
 def _merge_map(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> dict[str, Any]:
