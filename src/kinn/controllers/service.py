@@ -1,0 +1,117 @@
+"""The service load-balancer controller (cloud-provider's service controller) and its provider seam.
+
+A Service of type LoadBalancer (without `spec.loadBalancerClass`, which belongs to another
+implementation) gets a load balancer from a `LoadBalancerProvider`, guarded by the
+`service.kubernetes.io/load-balancer-cleanup` finalizer so the balancer is removed before the
+Service disappears; its addresses land in `status.loadBalancer.ingress`. Events are upstream's
+(`EnsuringLoadBalancer`, `EnsuredLoadBalancer`, `SyncLoadBalancerFailed`, `DeletingLoadBalancer`,
+`DeletedLoadBalancer`). Without a provider the controller only records `EnsuringLoadBalancer`
+and the Service stays `<pending>`, as on a cluster with no cloud; kinn's own address allocator
+plugs in as a provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from kinn.api.errors import StatusError
+from kinn.client.informer import object_key
+from kinn.client.rest import resource
+from kinn.controllers.base import Controller, ControllerContext
+
+Obj = dict[str, Any]
+
+SERVICES = resource("v1", "services")
+CLEANUP_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+
+
+class LoadBalancerProvider(Protocol):
+    """What a load-balancer implementation offers (cloudprovider.LoadBalancer, reduced)."""
+
+    async def ensure(self, service: Obj) -> list[Obj]:
+        """Create or update the balancer; its `status.loadBalancer.ingress` entries (`{"ip": ...}`)."""
+
+    async def delete(self, service: Obj) -> None:
+        """Remove the balancer; succeeds if there is none (it may be called again for the same Service)."""
+
+
+def wants_load_balancer(service: Obj) -> bool:
+    """needsCleanup's complement: a live LoadBalancer Service this controller is responsible for."""
+    spec = service.get("spec") or {}
+    return (spec.get("type") == "LoadBalancer" and not spec.get("loadBalancerClass")
+            and not service["metadata"].get("deletionTimestamp"))
+
+
+def finalizers(service: Obj) -> list[str]:
+    return list(service["metadata"].get("finalizers") or [])
+
+
+class ServiceController(Controller):
+    name = "service-lb-controller"
+
+    def __init__(self, ctx: ControllerContext, provider: LoadBalancerProvider | None = None) -> None:
+        super().__init__(ctx)
+        self.provider = provider
+        self.recorder = ctx.recorder("service-controller")
+        self.services = self.informer(SERVICES, self.enqueue_handler())
+
+    async def sync(self, key: str) -> None:
+        service = self.services.indexer.get(key)
+        if service is None:
+            return
+        if wants_load_balancer(service):
+            await self._ensure(service)
+        elif CLEANUP_FINALIZER in finalizers(service):
+            await self._cleanup(service)
+
+    async def _ensure(self, service: Obj) -> None:
+        if self.provider is None:
+            await self.recorder.event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
+            return
+        if CLEANUP_FINALIZER not in finalizers(service):
+            service = await self._set_finalizers(service, [*finalizers(service), CLEANUP_FINALIZER])
+        await self.recorder.event(service, "Normal", "EnsuringLoadBalancer", "Ensuring load balancer")
+        try:
+            ingress = await self.provider.ensure(service)
+        except Exception as e:
+            await self.recorder.event(service, "Warning", "SyncLoadBalancerFailed",
+                                      f"Error syncing load balancer: failed to ensure load balancer: {e}")
+            raise
+        await self._set_ingress(service, ingress)
+        await self.recorder.event(service, "Normal", "EnsuredLoadBalancer", "Ensured load balancer")
+
+    async def _cleanup(self, service: Obj) -> None:
+        """Deleted, or no longer a LoadBalancer: remove the balancer, its status, then the finalizer."""
+        await self.recorder.event(service, "Normal", "DeletingLoadBalancer", "Deleting load balancer")
+        if self.provider is not None:
+            try:
+                await self.provider.delete(service)
+            except Exception as e:
+                await self.recorder.event(service, "Warning", "DeleteLoadBalancerFailed",
+                                          f"Error deleting load balancer: {e}")
+                raise
+        if not service["metadata"].get("deletionTimestamp"):  # a Service on its way out needs no status
+            service = await self._set_ingress(service, [])
+        try:
+            await self._set_finalizers(service, [f for f in finalizers(service) if f != CLEANUP_FINALIZER])
+        except StatusError as e:
+            if e.code != 404:  # a stale cache re-ran the cleanup of a Service already gone
+                raise
+            return
+        await self.recorder.event(service, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
+
+    async def _set_ingress(self, service: Obj, ingress: list[Obj]) -> Obj:
+        status = service.get("status") or {}
+        if ((status.get("loadBalancer") or {}).get("ingress") or []) == ingress:
+            return service
+        load_balancer = {"ingress": ingress} if ingress else {}
+        updated = await self.client.update(SERVICES, {**service, "status": {**status, "loadBalancer": load_balancer}},
+                                           "status")
+        self.log.info("service %s: load balancer ingress %s", object_key(service), ingress)
+        return updated
+
+    async def _set_finalizers(self, service: Obj, names: list[str]) -> Obj:
+        meta = {k: v for k, v in service["metadata"].items() if k != "finalizers"}
+        if names:
+            meta["finalizers"] = names
+        return await self.client.update(SERVICES, {**service, "metadata": meta})
