@@ -1,0 +1,124 @@
+"""The EndpointSlice controller (pkg/controller/endpointslice): slices of a selector Service's pods.
+
+It reads Services, pods, nodes (for zones) and the slices it manages (label
+`endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io`), and lets the reconciler
+decide the writes. Slices carry an owner reference to their Service, so the garbage collector
+removes them with it. Right after a write the slice informer may not have caught up; like
+upstream's EndpointSliceTracker, a Service whose slices are awaiting their own write's watch
+event is not reconciled from the stale cache — that event queues it again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kinn.api.errors import StatusError
+from kinn.client.informer import EventHandler
+from kinn.client.rest import resource
+from kinn.controllers.base import Controller, ControllerContext
+from kinn.controllers.endpointslice_reconciler import (
+    CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, Plan, desired_endpoints, reconcile,
+)
+from kinn.controllers.endpointsutil import (
+    TriggerTimeTracker, is_namespace_terminating, selected_pods, services_for_pod,
+)
+
+Obj = dict[str, Any]
+SERVICES = resource("v1", "services")
+PODS = resource("v1", "pods")
+NODES = resource("v1", "nodes")
+ENDPOINT_SLICES = resource("discovery.k8s.io/v1", "endpointslices")
+
+
+def managed_service_key(slice_: Obj) -> str | None:
+    """`namespace/service` of a slice this controller manages, else None."""
+    labels = slice_["metadata"].get("labels") or {}
+    if labels.get(MANAGED_BY_LABEL) != CONTROLLER_NAME or not labels.get(SERVICE_NAME_LABEL):
+        return None
+    return f"{slice_['metadata']['namespace']}/{labels[SERVICE_NAME_LABEL]}"
+
+
+class EndpointSliceController(Controller):
+    name = "endpointslice"
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx)
+        self.services = self.informer(SERVICES, self.enqueue_handler()).indexer
+        self.pods = self.informer(PODS, EventHandler(
+            on_add=self._pod_changed,
+            on_update=lambda old, new: self._pod_changed(new, old),
+            on_delete=self._pod_changed,
+        )).indexer
+        self.nodes = self.informer(NODES).indexer
+        slices = self.informer(ENDPOINT_SLICES, EventHandler(
+            on_add=self._slice_changed,
+            on_update=lambda old, new: self._slice_changed(new),
+            on_delete=self._slice_changed,
+        ))
+        slices.indexer.add_indexer("service", lambda s: [k] if (k := managed_service_key(s)) else [])
+        self.slices = slices.indexer
+        self.pending: dict[str, set[str]] = {}  # service key → slices whose write the cache has not shown
+        self.triggers = TriggerTimeTracker()
+
+    def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
+        keys = services_for_pod(self.services, pod)
+        if old is not None:
+            keys |= services_for_pod(self.services, old)
+        for key in keys:
+            self.queue.add(key)
+
+    def _slice_changed(self, slice_: Obj) -> None:
+        key = managed_service_key(slice_)
+        if key is None:
+            return
+        self.pending.get(key, set()).discard(slice_["metadata"]["name"])
+        self.queue.add(key)
+
+    async def sync(self, key: str) -> None:
+        """syncService."""
+        service = self.services.get(key)
+        if service is None:
+            self.triggers.delete_service(key)
+            self.pending.pop(key, None)
+            return  # its slices go with it: the garbage collector follows their owner references
+        spec = service["spec"]
+        if not spec.get("selector") or spec.get("type") == "ExternalName":
+            return
+        if self.pending.get(key):
+            return  # the cache is behind our own writes; their watch events will queue this again
+        pods = selected_pods(self.pods, service)
+        nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
+        plan = reconcile(service, self.slices.by_index("service", key), desired_endpoints(service, pods, nodes),
+                         self.triggers.compute(service, pods))
+        if not plan.empty():
+            await self._apply(key, service, plan)
+
+    async def _apply(self, key: str, service: Obj, plan: Plan) -> None:
+        """Creates first, then updates, then deletes, so a Service never briefly has no endpoints."""
+        pending = self.pending.setdefault(key, set())
+        namespace = service["metadata"]["namespace"]
+        try:
+            for slice_ in plan.create:
+                pending.add((await self.client.create(ENDPOINT_SLICES, slice_, namespace))["metadata"]["name"])
+            for slice_ in plan.update:
+                await self.client.update(ENDPOINT_SLICES, slice_)
+                pending.add(slice_["metadata"]["name"])
+            for slice_ in plan.delete:
+                if await self._delete(slice_):
+                    pending.add(slice_["metadata"]["name"])
+        except StatusError as e:
+            if not is_namespace_terminating(e):
+                raise
+
+    async def _delete(self, slice_: Obj) -> bool:
+        """Delete; False if it was already gone (no watch event will follow)."""
+        meta = slice_["metadata"]
+        try:
+            await self.client.delete(ENDPOINT_SLICES, meta["name"], meta["namespace"],
+                                     preconditions={"uid": meta["uid"]})
+        except StatusError as e:
+            if e.code != 404:
+                raise
+            return False
+        return True
+
