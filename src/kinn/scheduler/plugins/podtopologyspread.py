@@ -1,0 +1,205 @@
+"""PodTopologySpread: topologySpreadConstraints (DoNotSchedule filters, ScheduleAnyway scores).
+
+A pod without constraints gets the system defaults (hostname maxSkew 3, zone maxSkew 5, both
+ScheduleAnyway) over the selector of the Services, ReplicationControllers, ReplicaSets and
+StatefulSets that select it — how upstream spreads the pods of one workload (formerly the
+SelectorSpread / DefaultPodTopologySpread plugins).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Iterable, NamedTuple
+
+from kinn.api.selectors import LabelSelector, parse_label_selector
+from kinn.scheduler.framework.interface import (
+    ASSIGNED_POD_CHANGE, MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS,
+    Status,
+)
+from kinn.scheduler.nodeinfo import LABEL_HOSTNAME, LABEL_ZONE, NodeInfo, PodInfo
+from kinn.scheduler.plugins.helpers import compile_selector, find_untolerated_taint, required_node_affinity_matches
+
+NAME = "PodTopologySpread"
+ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
+ERR_REASON_NODE_LABEL_NOT_MATCH = ERR_REASON_CONSTRAINTS_NOT_MATCH + " (missing required label)"
+_REJECT = Status.unschedulable(ERR_REASON_CONSTRAINTS_NOT_MATCH, plugin=NAME)
+_MISSING_LABEL = Status.unresolvable(ERR_REASON_NODE_LABEL_NOT_MATCH, plugin=NAME)
+_FILTER_STATE = f"PreFilter{NAME}"
+_SCORE_STATE = f"PreScore{NAME}"
+SYSTEM_DEFAULT_CONSTRAINTS = ((LABEL_HOSTNAME, 3), (LABEL_ZONE, 5))
+
+
+class Constraint(NamedTuple):
+    max_skew: int
+    topology_key: str
+    selector: LabelSelector
+    min_domains: int
+    honor_affinity: bool
+    honor_taints: bool
+
+
+def _constraint(spec: dict, pod: PodInfo) -> Constraint:
+    selector = compile_selector(spec.get("labelSelector"))
+    pinned = [f"{k}={pod.labels[k]}" for k in spec.get("matchLabelKeys") or () if k in pod.labels]
+    if pinned and not selector.nothing:
+        selector = LabelSelector(selector.requirements + parse_label_selector(",".join(pinned)).requirements)
+    return Constraint(spec.get("maxSkew", 1), spec.get("topologyKey", ""), selector, spec.get("minDomains") or 1,
+                      spec.get("nodeAffinityPolicy", "Honor") == "Honor", spec.get("nodeTaintsPolicy") == "Honor")
+
+
+def _count_matching(node: NodeInfo, selector: LabelSelector, namespace: str) -> int:
+    return sum(1 for p in node.pods.values()
+               if p.namespace == namespace and not p.terminating and selector.matches(p.labels))
+
+
+def _eligible(pod: PodInfo, node: NodeInfo, constraints: Iterable[Constraint], require_all: bool = True) -> bool:
+    """Does this node's domain count (nodeAffinityPolicy / nodeTaintsPolicy, all topology keys present)?"""
+    constraints = list(constraints)
+    if require_all and not all(c.topology_key in node.labels for c in constraints):
+        return False
+    spec = pod.pod.get("spec", {})
+    if any(c.honor_affinity for c in constraints) and not required_node_affinity_matches(spec, node.name, node.labels):
+        return False
+    if any(c.honor_taints for c in constraints) and find_untolerated_taint(
+            node.taints, spec.get("tolerations") or [], ("NoSchedule", "NoExecute")):
+        return False
+    return True
+
+
+class FilterState(NamedTuple):
+    constraints: list[Constraint]
+    counts: list[dict[str, int]]  # per constraint: topology value → matching pods
+    min_match: list[int]
+
+
+class ScoreState(NamedTuple):
+    constraints: list[Constraint]
+    counts: list[dict[str, int]]
+    weights: list[float]
+    ignored: set[str]
+
+
+class PodTopologySpread:
+    name = NAME
+
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+
+    def events_to_register(self) -> list[ClusterEvent]:
+        return [*ASSIGNED_POD_CHANGE, NODE_ADD, NODE_UPDATE]
+
+    def _constraints(self, pod: PodInfo, action: str) -> list[Constraint]:
+        specs = pod.pod.get("spec", {}).get("topologySpreadConstraints") or []
+        return [_constraint(c, pod) for c in specs if c.get("whenUnsatisfiable", "DoNotSchedule") == action]
+
+    def default_selector(self, pod: PodInfo) -> LabelSelector:
+        """The union of the selectors of Services/RCs/RSs/StatefulSets selecting the pod (helper.DefaultSelector)."""
+        requirements = []
+        listers = self.handle.listers
+        for kind in ("Service", "ReplicationController"):
+            for owner in listers.in_namespace(kind, pod.namespace):
+                wanted = (owner.get("spec") or {}).get("selector") or {}
+                if wanted and all(pod.labels.get(k) == v for k, v in wanted.items()):
+                    requirements.extend(parse_label_selector(",".join(f"{k}={v}" for k, v in wanted.items())).requirements)
+        for kind in ("ReplicaSet", "StatefulSet"):
+            for owner in listers.in_namespace(kind, pod.namespace):
+                selector = compile_selector((owner.get("spec") or {}).get("selector"))
+                if not selector.empty and selector.matches(pod.labels):
+                    requirements.extend(selector.requirements)
+        return LabelSelector(requirements)
+
+    # -- filter ----------------------------------------------------------------------------------
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status:
+        constraints = self._constraints(pod, "DoNotSchedule")
+        if not constraints:
+            return SKIP
+        counts: list[dict[str, int]] = [{} for _ in constraints]
+        for node in self.handle.snapshot.node_infos:
+            if not _eligible(pod, node, constraints):
+                continue
+            for i, c in enumerate(constraints):
+                value = node.labels[c.topology_key]
+                counts[i][value] = counts[i].get(value, 0) + _count_matching(node, c.selector, pod.namespace)
+        min_match = [0 if len(n) < c.min_domains else min(n.values()) for c, n in zip(constraints, counts)]
+        state[_FILTER_STATE] = FilterState(constraints, counts, min_match)
+        return SUCCESS
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        s: FilterState = state[_FILTER_STATE]
+        for c, counts, min_match in zip(s.constraints, s.counts, s.min_match):
+            value = node.labels.get(c.topology_key)
+            if value is None:
+                return _MISSING_LABEL
+            self_match = 1 if c.selector.matches(pod.labels) else 0
+            if counts.get(value, 0) + self_match - min_match > c.max_skew:
+                return _REJECT
+        return SUCCESS
+
+    # -- score -----------------------------------------------------------------------------------
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
+        require_all = bool(pod.pod.get("spec", {}).get("topologySpreadConstraints"))
+        constraints = self._constraints(pod, "ScheduleAnyway")
+        if not require_all:
+            selector = self.default_selector(pod)
+            if selector.empty:
+                return SKIP
+            constraints = [Constraint(skew, key, selector, 1, True, False) for key, skew in SYSTEM_DEFAULT_CONSTRAINTS]
+        if not constraints:
+            return SKIP
+        ignored: set[str] = set()
+        domains: list[set[str]] = [set() for _ in constraints]
+        for node in nodes:
+            if require_all and not all(c.topology_key in node.labels for c in constraints):
+                ignored.add(node.name)
+                continue
+            for i, c in enumerate(constraints):
+                if c.topology_key in node.labels:
+                    domains[i].add(node.labels[c.topology_key])
+        counts: list[dict[str, int]] = [{} for _ in constraints]
+        spread_keys = [i for i, c in enumerate(constraints) if c.topology_key != LABEL_HOSTNAME and domains[i]]
+        if spread_keys:
+            for node in self.handle.snapshot.node_infos:
+                if not _eligible(pod, node, constraints, require_all):
+                    continue
+                for i in spread_keys:
+                    value = node.labels.get(constraints[i].topology_key)
+                    if value in domains[i]:
+                        counts[i][value] = counts[i].get(value, 0) + _count_matching(
+                            node, constraints[i].selector, pod.namespace)
+        weights = [math.log(len(d) + 2) for d in domains]
+        state[_SCORE_STATE] = ScoreState(constraints, counts, weights, ignored)
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        s: ScoreState = state[_SCORE_STATE]
+        if node.name in s.ignored:
+            return 0
+        total = 0.0
+        for c, counts, weight in zip(s.constraints, s.counts, s.weights):
+            value = node.labels.get(c.topology_key)
+            if value is None:
+                continue
+            if c.topology_key == LABEL_HOSTNAME:
+                count = _count_matching(node, c.selector, pod.namespace)
+            else:
+                count = counts.get(value, 0)
+            total += count * weight + (c.max_skew - 1)
+        return int(total + 0.5)  # Go's math.Round: halves away from zero
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
+        """Fewer matching pods → higher score: 100 × (max + min − s) / max over the non-ignored nodes."""
+        ignored = state[_SCORE_STATE].ignored
+        considered = [s for n, s in zip(nodes, scores) if n.name not in ignored]
+        if not considered:
+            scores[:] = [0] * len(scores)
+            return
+        low, high = min(considered), max(considered)
+        for i, node in enumerate(nodes):
+            if node.name in ignored:
+                scores[i] = 0
+            elif high == 0:
+                scores[i] = MAX_NODE_SCORE
+            else:
+                scores[i] = MAX_NODE_SCORE * (high + low - scores[i]) // high

@@ -1,0 +1,49 @@
+"""TaintToleration: NoSchedule/NoExecute taints must be tolerated; untolerated PreferNoSchedule taints
+lower a node's score. A NotReady node carries `node.kubernetes.io/not-ready:NoSchedule` (set by the node
+lifecycle controller), so this is also how not-ready nodes are avoided, as upstream."""
+
+from __future__ import annotations
+
+from kinn.scheduler.framework.interface import (
+    NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status, default_normalize_score,
+)
+from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
+from kinn.scheduler.plugins.helpers import find_untolerated_taint, tolerates
+
+NAME = "TaintToleration"
+_FILTER_EFFECTS = ("NoSchedule", "NoExecute")
+_PREFERRED = f"PreScore{NAME}"
+
+
+class TaintToleration:
+    name = NAME
+
+    def __init__(self, handle: Handle) -> None:
+        self.handle = handle
+
+    def events_to_register(self) -> list[ClusterEvent]:
+        return [NODE_ADD, NODE_UPDATE]
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        if not node.taints:
+            return SUCCESS
+        taint = find_untolerated_taint(node.taints, pod.pod.get("spec", {}).get("tolerations") or [], _FILTER_EFFECTS)
+        if taint is None:
+            return SUCCESS
+        return Status.unresolvable(
+            f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}", plugin=NAME)
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
+        if not any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints):
+            return SKIP
+        tolerations = pod.pod.get("spec", {}).get("tolerations") or []
+        state[_PREFERRED] = [t for t in tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
+        return SUCCESS
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        tolerations = state[_PREFERRED]
+        return sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
+                   and not any(tolerates(t, taint) for t in tolerations))
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
+        default_normalize_score(scores, reverse=True)

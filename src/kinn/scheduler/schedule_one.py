@@ -1,0 +1,124 @@
+"""One scheduling cycle's algorithm (schedule_one.go): filter a sample of nodes, score, pick.
+
+Synchronous on purpose: the cycle reads the cache's snapshot without yielding to the event loop,
+so no informer update can change it halfway — the guarantee upstream buys by copying a snapshot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kinn.scheduler.framework.interface import CycleState, Diagnosis, FitError, Status
+from kinn.scheduler.framework.runtime import Framework
+from kinn.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+
+MIN_FEASIBLE_NODES_TO_FIND = 100
+MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
+
+
+class SchedulingError(Exception):
+    """A plugin failed (not a rejection): the pod is retried with back-off, reason SchedulerError."""
+
+
+class NoNodesAvailable(SchedulingError):
+    def __str__(self) -> str:
+        return "no nodes available to schedule pods"
+
+
+@dataclass
+class ScheduleResult:
+    node: str
+    evaluated: int
+    feasible: int
+
+
+def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int = 0) -> int:
+    """How many feasible nodes are enough (percentageOfNodesToScore; 0 = adaptive: 50% − nodes/125, ≥ 5%)."""
+    if num_all_nodes < MIN_FEASIBLE_NODES_TO_FIND:
+        return num_all_nodes
+    if percentage == 0:
+        percentage = max(50 - num_all_nodes // 125, MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND)
+    return max(num_all_nodes * percentage // 100, MIN_FEASIBLE_NODES_TO_FIND)
+
+
+class Algorithm:
+    def __init__(self, framework: Framework, snapshot: Snapshot, percentage_of_nodes_to_score: int = 0) -> None:
+        self.framework = framework
+        self.snapshot = snapshot
+        self.percentage = percentage_of_nodes_to_score
+        self.next_start_node_index = 0  # filtering resumes where the last cycle stopped, spreading the sample
+        self.last_node_index = 0  # round-robin among equally good nodes
+
+    def schedule(self, state: CycleState, pod: PodInfo) -> ScheduleResult:
+        nodes = self.snapshot.node_infos
+        if not nodes:
+            raise NoNodesAvailable()
+        feasible, diagnosis = self.find_nodes_that_fit(state, pod, nodes)
+        if not feasible:
+            raise FitError(pod.pod, len(nodes), diagnosis)
+        evaluated = len(diagnosis.node_to_status) + len(feasible)
+        if len(feasible) == 1:
+            return ScheduleResult(feasible[0].name, evaluated, 1)
+        scores = self.prioritize(state, pod, feasible)
+        return ScheduleResult(self.select_host(feasible, scores), evaluated, len(feasible))
+
+    def find_nodes_that_fit(self, state: CycleState, pod: PodInfo,
+                            nodes: list[NodeInfo]) -> tuple[list[NodeInfo], Diagnosis]:
+        diagnosis = Diagnosis()
+        framework = self.framework
+        status = framework.run_pre_filter(state, pod)
+        if not status.is_success:
+            if not status.is_rejected:
+                raise SchedulingError(status.message)
+            diagnosis.node_to_status = {n.name: status for n in nodes}
+            diagnosis.pre_filter_msg = status.message
+            diagnosis.unschedulable_plugins.add(status.plugin)
+            return [], diagnosis
+        nominated = self._evaluate_nominated_node(state, pod)
+        if nominated is not None:
+            return [nominated], diagnosis
+        nominator = framework.handle.nominator
+        crowded = set(nominator.nominated_nodes()) if nominator is not None else set()
+        wanted = num_feasible_nodes_to_find(len(nodes), self.percentage)
+        feasible: list[NodeInfo] = []
+        count, start = len(nodes), self.next_start_node_index % len(nodes)
+        processed = 0
+        for i in range(count):
+            node = nodes[(start + i) % count]
+            processed += 1
+            if node.name in crowded:
+                status = framework.run_filters_with_nominated_pods(state, pod, node)
+            else:
+                status = framework.run_filters(state, pod, node)
+            if status.is_success:
+                feasible.append(node)
+                if len(feasible) >= wanted:
+                    break
+            elif status.is_rejected:
+                diagnosis.node_to_status[node.name] = status
+                diagnosis.unschedulable_plugins.add(status.plugin)
+            else:
+                raise SchedulingError(status.message)
+        self.next_start_node_index = (start + processed) % count
+        return feasible, diagnosis
+
+    def _evaluate_nominated_node(self, state: CycleState, pod: PodInfo) -> NodeInfo | None:
+        """A pod that preempted tries its nominated node first (evaluateNominatedNode)."""
+        name = pod.pod.get("status", {}).get("nominatedNodeName")
+        node = self.snapshot.get(name) if name else None
+        if node is None:
+            return None
+        return node if self.framework.run_filters_with_nominated_pods(state, pod, node).is_success else None
+
+    def prioritize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        status: Status = self.framework.run_pre_score(state, pod, nodes)
+        if not status.is_success:
+            raise SchedulingError(status.message)
+        return self.framework.run_score(state, pod, nodes)
+
+    def select_host(self, nodes: list[NodeInfo], scores: list[int]) -> str:
+        best = max(scores)
+        ties = [node for node, score in zip(nodes, scores) if score == best]
+        chosen = ties[self.last_node_index % len(ties)]
+        self.last_node_index += 1
+        return chosen.name
