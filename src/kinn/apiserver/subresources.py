@@ -143,28 +143,47 @@ async def binding(
 async def _eviction(
     handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.Response:
-    """Evict unless a PodDisruptionBudget forbids it (429, as upstream's eviction REST)."""
+    """Evict unless a PodDisruptionBudget forbids it (429), as upstream's eviction REST.
+
+    An allowed eviction of a running pod spends one of the budget's `disruptionsAllowed` and
+    records the pod in `disruptedPods` (a status write with a revision precondition) before the
+    pod is deleted, so two evictions racing for the last allowed disruption cannot both win.
+    """
     fmt = negotiation.negotiate_object(request.headers.get("Accept"))
     eviction = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
     pod = (await registry.get(ctx, info.name)).obj
-    pdbs = handler.registries.get("policy", "v1", "poddisruptionbudgets")
-    assert pdbs is not None
-    for stored in await pdbs.store.list(pdbs.prefix(ctx.namespace)):
-        pdb = stored.obj
-        selector = label_selector_from_object(pdb.get("spec", {}).get("selector"))
-        if not selector.matches(pod["metadata"].get("labels")):
-            continue
-        status = pdb.get("status", {})
-        if status.get("disruptionsAllowed", 0) < 1 and pod.get("status", {}).get("phase") == "Running":
-            raise errors.StatusError(
-                429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
-                {"causes": [{
-                    "reason": "DisruptionBudget",
-                    "message": f"The disruption budget {pdb['metadata']['name']} needs "
-                               f"{status.get('desiredHealthy', 0)} healthy pods and has "
-                               f"{status.get('currentHealthy', 0)} currently",
-                }]},
-            )
+    if pod.get("status", {}).get("phase") == "Running":
+        pdbs = handler.registries.get("policy", "v1", "poddisruptionbudgets")
+        assert pdbs is not None
+        now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        for stored in await pdbs.store.list(pdbs.prefix(ctx.namespace)):
+            selector = label_selector_from_object(stored.obj.get("spec", {}).get("selector"))
+            if selector.matches(pod["metadata"].get("labels")):
+                await pdbs.guaranteed_update(ctx, stored.obj["metadata"]["name"],
+                                             lambda pdb: _spend_disruption(pdb, pod["metadata"]["name"], now),
+                                             "status")
     options = DeleteOptions.from_body(eviction.get("deleteOptions"), {})
     await registry.delete(ctx, info.name, options)
     return encoding.respond(orjson.dumps(encoding.success_status(code=201)), fmt, 201)
+
+
+def _spend_disruption(pdb: Obj, pod_name: str, now: str) -> Obj:
+    status = pdb.setdefault("status", {})
+    name = pdb["metadata"]["name"]
+    if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 0):
+        raise errors.too_many_requests(
+            f"Cannot evict pod as it would violate the pod's disruption budget. The disruption budget {name} "
+            "is still being processed by the server."
+        )
+    if status.get("disruptionsAllowed", 0) < 1:
+        raise errors.StatusError(
+            429, "TooManyRequests", "Cannot evict pod as it would violate the pod's disruption budget.",
+            {"causes": [{
+                "reason": "DisruptionBudget",
+                "message": f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy pods "
+                           f"and has {status.get('currentHealthy', 0)} currently",
+            }]},
+        )
+    status["disruptionsAllowed"] -= 1
+    status.setdefault("disruptedPods", {})[pod_name] = now
+    return pdb
