@@ -417,10 +417,15 @@ def _struct(value: dict[str, Any], node: _GoType, ctx: _Context, walk: _Walk) ->
 
 def _occurrences(value: dict[str, Any]) -> Iterable[tuple[str, bool]]:
     """Each key in document order, repeats included, flagged True at its first occurrence."""
-    order = getattr(value, "key_order", None)
+    order = _key_order(value)
     if not order:
         return zip(value, itertools.repeat(True))
     return _repeats(order)
+
+
+def _key_order(value: dict[str, Any]) -> list[str] | None:
+    """The keys as the body spelled them, when that differs from the dict's (repeats)."""
+    return None if type(value) is dict else getattr(value, "key_order", None)
 
 
 def _repeats(order: list[str]) -> Iterator[tuple[str, bool]]:
@@ -466,9 +471,10 @@ def _opaque(value: Any, node: _GoType | None, ctx: _Context, walk: _Walk) -> Any
 
 
 def _report_duplicates(value: dict[str, Any], ctx: _Context, walk: _Walk) -> None:
-    if getattr(value, "key_order", None):
+    order = _key_order(value)
+    if order:
         walk.strict_errors.extend(f'duplicate field "{ctx.entry(key).strict_path}"'
-                                  for key, first in _repeats(value.key_order) if not first)
+                                  for key, first in _repeats(order) if not first)
 
 
 def _int_or_string(value: Any, node: _GoType, ctx: _Context, walk: _Walk) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Callable
 
-from kinn.api.quantity import Quantity, QuantityError
+from kinn.api.quantity import Quantity, QuantityError, canonical_quantity
 
 Obj = dict[str, Any]
 
@@ -24,7 +24,7 @@ def canonicalize_quantities(resources: Obj | None) -> None:
     """Quantities round-trip through resource.Quantity upstream, so `0.5` is stored as `500m`."""
     for name, value in (resources or {}).items():
         try:
-            resources[name] = str(Quantity.parse(str(value)))  # type: ignore[index]
+            resources[name] = canonical_quantity(str(value))  # type: ignore[index]
         except QuantityError:
             pass  # left for validation to report
 
