@@ -72,7 +72,7 @@ class Harness:
         status = self.framework.run_pre_filter(state, info)
         if not status.is_success:
             return {n.name: status for n in self.snapshot.node_infos}
-        return {n.name: self.framework.run_filters(state, info, n) for n in self.snapshot.node_infos}
+        return {n.name: self.framework.run_filters_with_nominated_pods(state, info, n) for n in self.snapshot.node_infos}
 
     def feasible(self, pending: Obj) -> list[str]:
         return sorted(name for name, status in self.filter_statuses(pending).items() if status is SUCCESS)

@@ -1,0 +1,99 @@
+"""Score plugins rank nodes as upstream does; the total is the weighted sum of normalized scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from kinn.scheduler.framework.interface import CycleState, default_normalize_score
+from kinn.scheduler.nodeinfo import PodInfo
+from kinn.scheduler.plugins.balancedallocation import BalancedAllocation
+from kinn.scheduler.plugins.noderesources import NodeResourcesFit, least_allocated
+from scheduler_util import Harness, node, pod
+
+
+@pytest.mark.parametrize("scores, reverse, expected", [
+    ([0, 5, 10], False, [0, 50, 100]),
+    ([0, 5, 10], True, [100, 50, 0]),
+    ([0, 0], True, [100, 100]),
+    ([0, 0], False, [0, 0]),
+])
+def test_default_normalize_score(scores: list, reverse: bool, expected: list) -> None:
+    default_normalize_score(scores, reverse)
+    assert scores == expected
+
+
+@pytest.mark.parametrize("requested, capacity, score", [(0, 4000, 100), (1000, 4000, 75), (4000, 4000, 0),
+                                                        (5000, 4000, 0), (1, 0, 0)])
+def test_least_allocated(requested: int, capacity: int, score: int) -> None:
+    assert least_allocated(requested, capacity) == score
+
+
+def _plugin_score(plugin_type: type, nodes: list, pods: list, pending: dict) -> dict[str, int]:
+    harness = Harness(nodes, pods)
+    plugin = plugin_type(harness.handle)
+    return {n.name: plugin.score(CycleState(), PodInfo(pending), n) for n in harness.snapshot.node_infos}
+
+
+def test_least_allocated_counts_defaults_for_best_effort_pods() -> None:
+    scores = _plugin_score(NodeResourcesFit, [node("a", cpu="1", memory="1000Mi"), node("b", cpu="1", memory="1000Mi")],
+                           [pod("x", node_name="a")], pod("p"))
+    # a already holds 100m + 200Mi of defaults: (800/1000 + 600/1000)/2; b: (900 + 800)/2
+    assert scores == {"a": 70, "b": 85}
+
+
+def test_balanced_allocation_prefers_even_use() -> None:
+    scores = _plugin_score(BalancedAllocation, [node("a", cpu="4", memory="4Gi"), node("b", cpu="4", memory="4Gi")],
+                           [pod("x", cpu="2", node_name="a"), pod("y", memory="2Gi", node_name="b")],
+                           pod("p", cpu="1", memory="1Gi"))
+    assert scores == {"a": 75, "b": 75}  # fractions 0.75 and 0.25: std 0.25
+    scores = _plugin_score(BalancedAllocation, [node("a", cpu="4", memory="4Gi"), node("b", cpu="4", memory="4Gi")],
+                           [pod("x", cpu="1", memory="1Gi", node_name="a"), pod("y", cpu="2", node_name="b")],
+                           pod("p", cpu="1", memory="1Gi"))
+    assert scores == {"a": 100, "b": 75}
+
+
+def _best(harness: Harness, pending: dict) -> set[str]:
+    scores = harness.scores(pending)
+    top = max(scores.values())
+    return {name for name, score in scores.items() if score == top}
+
+
+PREFER = {"key": "spot", "effect": "PreferNoSchedule"}
+
+
+@pytest.mark.parametrize("nodes, pods, pending, best", [
+    pytest.param([node("a", taints=[PREFER]), node("b")], [], pod("p"), {"b"}, id="prefer-no-schedule"),
+    pytest.param([node("a", taints=[PREFER]), node("b")], [],
+                 pod("p", tolerations=[{"key": "spot", "operator": "Exists"}]), {"a", "b"}, id="prefer-tolerated"),
+    pytest.param([node("a", labels={"disk": "ssd"}), node("b")], [],
+                 pod("p", affinity={"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                     {"weight": 10, "preference": {"matchExpressions": [
+                         {"key": "disk", "operator": "In", "values": ["ssd"]}]}}]}}), {"a"}, id="preferred-node-affinity"),
+    pytest.param([node("a"), node("b")], [pod("db", node_name="b", labels={"app": "db"})],
+                 pod("p", affinity={"podAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                     {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "db"}},
+                                                        "topologyKey": "kubernetes.io/hostname"}}]}}),
+                 {"b"}, id="preferred-pod-affinity"),
+    pytest.param([node("a"), node("b")], [pod("w", node_name="a", labels={"app": "web"})],
+                 pod("p", labels={"app": "web"}, affinity={"podAntiAffinity": {
+                     "preferredDuringSchedulingIgnoredDuringExecution": [
+                         {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": {"app": "web"}},
+                                                            "topologyKey": "kubernetes.io/hostname"}}]}}),
+                 {"b"}, id="preferred-pod-anti-affinity"),
+    pytest.param([node("a"), node("b"), node("c")],
+                 [pod("w1", node_name="a", labels={"app": "web"}), pod("w2", node_name="b", labels={"app": "web"})],
+                 pod("p", labels={"app": "web"}, topologySpreadConstraints=[{
+                     "maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway",
+                     "labelSelector": {"matchLabels": {"app": "web"}}}]), {"c"}, id="soft-topology-spread"),
+])
+def test_scores(nodes: list, pods: list, pending: dict, best: set) -> None:
+    assert _best(Harness(nodes, pods), pending) == best
+
+
+def test_pods_of_a_service_spread_by_default() -> None:
+    """No constraints on the pod: the system default spreads the pods its Service selects (SelectorSpread)."""
+    service = {"metadata": {"name": "web", "namespace": "default"}, "spec": {"selector": {"app": "web"}}}
+    pods = [pod("w1", node_name="a", labels={"app": "web"}), pod("w2", node_name="b", labels={"app": "web"}),
+            pod("other", node_name="c", labels={"app": "db"})]
+    harness = Harness([node("a"), node("b"), node("c")], pods, {"Service": [service]})
+    assert _best(harness, pod("p", labels={"app": "web"})) == {"c"}
