@@ -189,3 +189,28 @@ async def test_recreate_never_overlaps_old_and_new_pods(apiserver, client):
             await kubectl(apiserver, "rollout", "status", "deployment/db", "-n", ns, "--timeout=30s")
         assert all(len(seen) <= 1 for seen in images)
         assert (0, 0) in trace.samples  # everything old went away before anything new came
+
+
+async def test_progress_deadline_exceeded_when_pods_never_become_ready(apiserver, client):
+    ns = "deadline-e2e"
+    async with running(client, ReplicaSetController, DeploymentController):  # no kubelet: pods stay Pending
+        await kubectl(apiserver, "create", "namespace", ns)
+        await kubectl(apiserver, "create", "deployment", "stuck", "--image=nginx", "--replicas=2", "-n", ns)
+        await kubectl(apiserver, "patch", "deployment", "stuck", "-n", ns, "-p",
+                      '{"spec":{"progressDeadlineSeconds":1}}')
+
+        async def timed_out() -> dict | None:
+            d = await client.get(DEPLOYMENTS, "stuck", ns)
+            found = [c for c in d.get("status", {}).get("conditions") or [] if c["type"] == "Progressing"]
+            return found[0] if found and found[0]["reason"] == "ProgressDeadlineExceeded" else None
+
+        condition = await wait_for(timed_out, 15)
+        [rs_name] = await replica_sets(client, ns)
+        assert (condition["status"], condition["message"]) == (
+            "False", f'ReplicaSet "{rs_name}" has timed out progressing.')
+        result = await asyncio.to_thread(apiserver.kubectl, "rollout", "status", "deployment/stuck", "-n", ns,
+                                         "--timeout=10s", check=False)
+        assert result.returncode != 0 and 'deployment "stuck" exceeded its progress deadline' in result.stderr
+        d = await client.get(DEPLOYMENTS, "stuck", ns)
+        available = [c for c in d["status"]["conditions"] if c["type"] == "Available"][0]
+        assert (available["status"], available["reason"]) == ("False", "MinimumReplicasUnavailable")
