@@ -58,6 +58,14 @@ async def set_pod_status(client: Client, pod: Obj, status: Obj) -> None:
                        subresource="status")
 
 
+async def bind(client: Client, pod: Obj, node: str) -> None:
+    """What the scheduler does; a bound pod is deleted gracefully, an unbound one at once."""
+    name = pod["metadata"]["name"]
+    await client.create(PODS, {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name},
+                               "target": {"apiVersion": "v1", "kind": "Node", "name": node}},
+                        pod["metadata"]["namespace"], subresource="binding", name=name)
+
+
 class FakeKubelet:
     """Polls a namespace's pods and moves them along as scheduler + kubelet would."""
 
@@ -79,10 +87,7 @@ class FakeKubelet:
             return
         node = target_node_name(pod)
         if not pod["spec"].get("nodeName") and node:
-            await self.client.create(PODS, {"apiVersion": "v1", "kind": "Binding",
-                                            "metadata": {"name": meta["name"]},
-                                            "target": {"apiVersion": "v1", "kind": "Node", "name": node}},
-                                     self.namespace, subresource="binding", name=meta["name"])
+            await bind(self.client, pod, node)
         if pod.get("status", {}).get("phase") in (None, "Pending"):
             await set_pod_status(self.client, pod, ready_status())
 
