@@ -26,6 +26,9 @@ class RequestInfo:
     name: str = ""
 
 
+# `/namespaces/{name}/status` and `/finalize` address the namespace itself, not a resource in it.
+_NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
+
 def resolve(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     parts = [p for p in path.strip("/").split("/") if p]
     non_resource = RequestInfo(False, path, verb=method.lower())
@@ -45,7 +48,7 @@ def resolve(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     if watch_path:
         rest = rest[1:]
     namespace = ""
-    if len(rest) >= 3 and rest[0] == "namespaces":
+    if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in _NAMESPACE_SUBRESOURCES:
         namespace, rest = rest[1], rest[2:]
     elif len(rest) >= 2 and rest[0] == "namespaces" and not watch_path:
         # /api/v1/namespaces/{name}: the namespace object itself is the resource.
