@@ -92,11 +92,9 @@ def _subset(addresses: dict[tuple[str, str], Obj], members: frozenset[tuple[tupl
 
 
 def _subset_sort_key(subset: Obj) -> tuple[Any, ...]:
-    return (
-        [_address_key(a) for a in subset.get("addresses") or ()],
-        [_address_key(a) for a in subset.get("notReadyAddresses") or ()],
-        [_port_key(p) for p in subset.get("ports") or ()],
-    )
+    """By lowest address, ready or not (upstream orders by a hash; any fixed order compares equal)."""
+    members = [*(subset.get("addresses") or ()), *(subset.get("notReadyAddresses") or ())]
+    return sorted(_address_key(a) for a in members), [_port_key(p) for p in subset.get("ports") or ()]
 
 
 # --- desired subsets ----------------------------------------------------------------------------
