@@ -8,6 +8,8 @@ from kinn import __version__
 from kinn.cli.apiserver import apiserver
 from kinn.cli.controllermanager import controller_manager
 from kinn.cli.hollownodes import hollow_nodes
+from kinn.cli.scheduler import scheduler
+from kinn.cli.server import server
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -19,3 +21,5 @@ def main() -> None:
 main.add_command(apiserver)
 main.add_command(controller_manager)
 main.add_command(hollow_nodes)
+main.add_command(scheduler)
+main.add_command(server)

@@ -22,7 +22,7 @@ from kinn.client.kubeconfig import build_kubeconfig, write_kubeconfig
 from kinn.client.rest import Client
 from kinn.controllers.base import ControllerManagerOptions
 from kinn.controllers.manager import run_controller_manager
-from kinn.scheduler.app import SchedulerOptions, run_scheduler
+from kinn.scheduler.server import SchedulerOptions, run_scheduler
 
 # Component → (kubeconfig file, certificate CN), as kubeadm names them.
 COMPONENTS = {

@@ -45,7 +45,11 @@ class LeaderElector:
         self.is_leader = False
 
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
-        """Wait to become leader, run `lead()` while leading; return when leadership is lost."""
+        """Wait to become leader, run `lead()` while leading; return when leadership is lost.
+
+        If `lead()` fails, the failure propagates: a component whose work crashed must not keep
+        holding (or re-taking) the lease while doing nothing, which is why upstream exits then.
+        """
         while not await self._try_acquire_or_renew():
             await asyncio.sleep(self.retry_period)
         log.info("%s: %s became leader", self.name, self.identity)
@@ -57,6 +61,8 @@ class LeaderElector:
             self.is_leader = False
             work.cancel()
             await asyncio.gather(work, return_exceptions=True)
+        if not work.cancelled() and work.exception() is not None:
+            raise work.exception()  # type: ignore[misc]
 
     async def _renew_until_lost(self, work: asyncio.Task[None]) -> None:
         last_renew = asyncio.get_running_loop().time()
