@@ -142,15 +142,19 @@ def _merge_list(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> li
     item_type = node.items
     left_elems, left_seen = _index(kind, item_type, lhs if isinstance(lhs, list) else [])
     right_elems, right_seen = _index(kind, item_type, rhs if isinstance(rhs, list) else [])
-    shared = [e for e in right_elems if e in left_seen]
     out: list[Any] = []
-    done: set[PathElement] = set()
 
     def take(element: PathElement, left: Any, right: Any) -> None:
         value = _merge(left, right, item_type, path + (element,), c)
         if value is not MISSING:
             out.append(value)
 
+    if not left_elems or left_elems == right_elems:  # a new list, or the same items in the same order
+        for element in right_elems:
+            take(element, left_seen.get(element, MISSING), right_seen[element])
+        return out
+    shared = [e for e in right_elems if e in left_seen]
+    done: set[PathElement] = set()
     li = ri = 0
     next_shared = shared.pop(0) if shared else None
     while li < len(left_elems) or ri < len(right_elems):
