@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kinn.api.errors import StatusError
+from kinn.api.intstr import scaled_value
 from kinn.client.informer import EventHandler, object_key
 from kinn.client.rest import resource
 from kinn.controllers import history
@@ -24,7 +25,6 @@ from kinn.controllers.podutil import (
     PODS, PodControl, controller_uid_index, is_pod_available, is_pod_ready, is_pod_terminal, is_terminating,
     owner_key, pod_from_template,
 )
-from kinn.api.intstr import scaled_value
 
 Obj = dict[str, Any]
 DAEMONSETS = resource("apps/v1", "daemonsets")

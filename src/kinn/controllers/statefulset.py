@@ -11,7 +11,6 @@ highest ordinal down to `partition`, one at a time, each only after the others a
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import re
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import Any
 
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
-from kinn.client.informer import EventHandler, object_key
+from kinn.client.informer import object_key
 from kinn.client.rest import resource
 from kinn.controllers import history
 from kinn.controllers.base import Controller, ControllerContext
