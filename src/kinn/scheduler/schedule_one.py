@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kinn.scheduler.framework.interface import CycleState, Diagnosis, FitError, Status
+from kinn.scheduler.framework.interface import CycleState, Diagnosis, FitError, Status, SUCCESS
 from kinn.scheduler.framework.runtime import Framework
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
 
@@ -90,7 +90,7 @@ class Algorithm:
                 status = framework.run_filters_with_nominated_pods(state, pod, node)
             else:
                 status = framework.run_filters(state, pod, node)
-            if status.is_success:
+            if status is SUCCESS:
                 feasible.append(node)
                 if len(feasible) >= wanted:
                     break

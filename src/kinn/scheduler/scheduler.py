@@ -22,7 +22,7 @@ from kinn.client.informer import EventHandler, SharedInformer, SharedInformerFac
 from kinn.client.rest import Client, resource
 from kinn.scheduler.cache import Cache
 from kinn.scheduler.framework.interface import (
-    NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, FitError, Handle, Listers, PreBindPlugin,
+    NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, FitError, Handle, Listers,
 )
 from kinn.scheduler.nodeinfo import PodInfo
 from kinn.scheduler.plugins.registry import default_framework
@@ -209,11 +209,10 @@ class Scheduler:
     async def _binding_cycle(self, state: CycleState, queued: QueuedPodInfo, cycle: int, info: PodInfo,
                              node: str) -> None:
         try:
-            for plugin in self.framework.plugins:
-                if isinstance(plugin, PreBindPlugin):
-                    status = await plugin.pre_bind(state, info, node)
-                    if not status.is_success:
-                        raise SchedulingError(status.message)
+            for plugin in self.framework.pre_bind_plugins:
+                status = await plugin.pre_bind(state, info, node)
+                if not status.is_success:
+                    raise SchedulingError(status.message)
             await self.bind(info, node)
         except (StatusError, SchedulingError, OSError, asyncio.TimeoutError) as e:
             message = e.message if isinstance(e, StatusError) else str(e)

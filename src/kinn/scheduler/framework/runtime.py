@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from kinn.scheduler.framework.interface import (
-    Code, CycleState, FilterPlugin, Handle, NormalizeScorePlugin, PostFilterPlugin, PostFilterResult, PreFilterPlugin,
-    PreScorePlugin, ScorePlugin, Status, SUCCESS,
+    Code, CycleState, FilterPlugin, Handle, NormalizeScorePlugin, PostFilterPlugin, PostFilterResult, PreBindPlugin,
+    PreFilterPlugin, PreScorePlugin, ScorePlugin, Status, SUCCESS,
 )
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -30,6 +30,9 @@ class Framework:
         self.post_filter_plugins = [p for p in plugins if isinstance(p, PostFilterPlugin)]
         self.pre_score_plugins = [p for p in plugins if isinstance(p, PreScorePlugin)]
         self.score_plugins = [p for p in plugins if isinstance(p, ScorePlugin) and weights.get(p.name, 0) > 0]
+        self.pre_bind_plugins = [p for p in plugins if isinstance(p, PreBindPlugin)]
+        # Protocol isinstance checks are slow: resolve the per-plugin capabilities once.
+        self._normalizers = {p.name for p in self.score_plugins if isinstance(p, NormalizeScorePlugin)}
 
     def plugin(self, name: str) -> Any:
         return next(p for p in self.plugins if p.name == name)
@@ -50,7 +53,7 @@ class Framework:
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         for plugin in state[_FILTERS]:
             status = plugin.filter(state, pod, node)
-            if not status.is_success:
+            if status is not SUCCESS:
                 return status.with_plugin(plugin.name)
         return SUCCESS
 
@@ -94,7 +97,7 @@ class Framework:
         totals = [0] * len(nodes)
         for plugin in state[_SCORERS]:
             scores = [plugin.score(state, pod, node) for node in nodes]
-            if isinstance(plugin, NormalizeScorePlugin):
+            if plugin.name in self._normalizers:
                 plugin.normalize_score(state, pod, nodes, scores)
             weight = self.weights[plugin.name]
             for i, score in enumerate(scores):

@@ -1,9 +1,8 @@
 """NodeResourcesBalancedAllocation: prefer nodes whose cpu and memory would be used in equal shares
-(score = (1 - standard deviation of the fractions) × 100, over actual requests as upstream)."""
+(score = (1 - standard deviation of the fractions) × 100, over actual requests as upstream; kinn scores
+cpu and memory, the default resources, for which the deviation is half their difference)."""
 
 from __future__ import annotations
-
-import math
 
 from kinn.scheduler.framework.interface import (
     ASSIGNED_POD_DELETE, MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status,
@@ -27,11 +26,9 @@ class BalancedAllocation:
         return SUCCESS if pod.requests.milli_cpu or pod.requests.memory else SKIP
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        pairs = ((node.requested.milli_cpu + pod.requests.milli_cpu, node.allocatable.milli_cpu),
-                 (node.requested.memory + pod.requests.memory, node.allocatable.memory))
-        fractions = [min(requested / capacity, 1.0) for requested, capacity in pairs if capacity]
-        if len(fractions) < 2:
+        requested, allocatable = node.requested, node.allocatable
+        if not allocatable.milli_cpu or not allocatable.memory:
             return MAX_NODE_SCORE
-        mean = sum(fractions) / len(fractions)
-        std = math.sqrt(sum((f - mean) ** 2 for f in fractions) / len(fractions))
-        return int((1 - std) * MAX_NODE_SCORE)
+        cpu = min((requested.milli_cpu + pod.requests.milli_cpu) / allocatable.milli_cpu, 1.0)
+        memory = min((requested.memory + pod.requests.memory) / allocatable.memory, 1.0)
+        return int((1 - abs(cpu - memory) / 2) * MAX_NODE_SCORE)  # the std deviation of two fractions
