@@ -168,7 +168,7 @@ def start_hollow_nodes(server: RunningAPIServer, count: int, prefix: str = "holl
     log = server.data_dir / f"{prefix}nodes.log"
     process = subprocess.Popen(
         [sys.executable, "-m", "kinn", "hollow-nodes", "--kubeconfig", str(server.kubeconfig), "--count", str(count),
-         "--name-prefix", prefix], stdout=log.open("ab"), stderr=subprocess.STDOUT,
+         "--name-prefix", prefix, "--lease-renew-interval", "1s"], stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
     server.companions.append(process)
     deadline = time.monotonic() + 30
@@ -184,7 +184,11 @@ def start_hollow_nodes(server: RunningAPIServer, count: int, prefix: str = "holl
 
 @pytest.fixture(scope="module")
 def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAPIServer]:
-    """`kinn server` (API server + scheduler + controller manager) with three hollow nodes."""
+    """`kinn server` (API server + scheduler + controller manager) with three hollow nodes.
+
+    Nodes renew their Leases every second and are declared lost after five silent seconds, so
+    node-failure tests take seconds rather than the production 40.
+    """
     server = start_apiserver(tmp_path_factory.mktemp("server"), ("--node-monitor-grace-period", "5s"), command="server")
     try:
         start_hollow_nodes(server, 3)

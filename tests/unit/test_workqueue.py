@@ -60,3 +60,17 @@ async def test_add_rate_limited_delays_and_earliest_add_after_wins():
     q.add_after("b", 10)
     q.add_after("b", 0.01)  # the earlier time replaces the later one
     assert await asyncio.wait_for(q.get(), 1) == "b"
+
+
+def test_sub_millisecond_delays_work_on_uvloop():
+    """uvloop hands back a plain Handle for delays it rounds to zero; the queue must not depend on its timer."""
+    import uvloop
+
+    async def scenario() -> str:
+        q: RateLimitingQueue[str] = RateLimitingQueue()
+        q.add_after("a", 0.0001)
+        q.add_after("a", 0.0002)
+        return await asyncio.wait_for(q.get(), 1)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        assert runner.run(scenario()) == "a"

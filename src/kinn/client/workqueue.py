@@ -62,7 +62,9 @@ class RateLimitingQueue(Generic[T]):
         self._queue: deque[T] = deque()
         self._dirty: set[T] = set()
         self._processing: set[T] = set()
-        self._waiting: dict[T, asyncio.TimerHandle] = {}
+        # item → (when it is due, on the loop's clock; the timer). The due time is kept here rather
+        # than read from the handle: uvloop turns sub-millisecond delays into plain handles.
+        self._waiting: dict[T, tuple[float, asyncio.Handle]] = {}
         self._ready = asyncio.Event()
         self._shutting_down = False
         self._item_limiter: ItemExponentialFailureRateLimiter[T] = ItemExponentialFailureRateLimiter(
@@ -107,12 +109,13 @@ class RateLimitingQueue(Generic[T]):
             self.add(item)
             return
         loop = asyncio.get_running_loop()
+        due = loop.time() + delay
         existing = self._waiting.get(item)
-        if existing is not None and existing.when() <= loop.time() + delay:
+        if existing is not None and existing[0] <= due:
             return
         if existing is not None:
-            existing.cancel()
-        self._waiting[item] = loop.call_later(delay, self._fire, item)
+            existing[1].cancel()
+        self._waiting[item] = (due, loop.call_later(delay, self._fire, item))
 
     def _fire(self, item: T) -> None:
         self._waiting.pop(item, None)
@@ -130,7 +133,7 @@ class RateLimitingQueue(Generic[T]):
 
     def shut_down(self) -> None:
         self._shutting_down = True
-        for handle in self._waiting.values():
+        for _, handle in self._waiting.values():
             handle.cancel()
         self._waiting.clear()
         self._ready.set()
