@@ -12,8 +12,8 @@ Semantics as upstream's watch handler and cacher:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
-import time
 from typing import Any, Callable
 
 import orjson
@@ -24,11 +24,16 @@ from kinn.apiserver import encoding
 from kinn.apiserver.negotiation import ResponseFormat
 from kinn.apiserver.registry.generic import Registry, RequestContext
 from kinn.apiserver.selection import Selection
+from kinn.storage.history import QueueWatcher, Tick
 from kinn.storage.interface import CompactedError, StoredObject, WatchEvent
 
 Obj = dict[str, Any]
 
+log = logging.getLogger("kinn.apiserver.watch")
+
 BOOKMARK_INTERVAL = 1.0  # seconds; upstream sends them about once a minute, clients only gain from more
+# A watcher whose unsent output exceeds this is too slow to follow and is ended (it re-lists).
+SLOW_CLIENT_BUFFER = 16 * 1024 * 1024
 # Without timeoutSeconds upstream ends a watch after a random 30–60 minutes.
 MIN_REQUEST_TIMEOUT = 1800
 
@@ -47,6 +52,8 @@ class WatchStream:
         self.timeout = float(timeout) if timeout else MIN_REQUEST_TIMEOUT * (1 + random.random())
         self.resource_version = query.get("resourceVersion", "")
         self.encode_object = self._encoder()
+        # Watchers with equal keys receive byte-identical frames for an event.
+        self._format_key = (registry.resource.api_version, registry.resource.plural, fmt)
 
     def _encoder(self) -> Callable[[StoredObject], bytes]:
         registry, fmt = self.registry, self.fmt
@@ -60,7 +67,8 @@ class WatchStream:
     async def serve(self, request: web.Request) -> web.StreamResponse:
         store = self.registry.store
         prefix = self.registry.prefix(self.ctx.namespace)
-        response = web.StreamResponse(headers={"Content-Type": "application/json", "Transfer-Encoding": "chunked"})
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
         rv = self.resource_version
         initial: list[StoredObject] = []
         try:
@@ -83,46 +91,68 @@ class WatchStream:
                 await response.write(self._frame("ADDED", self.encode_object(stored)))
             if self.send_initial and self.bookmarks:
                 await response.write(self._bookmark(start, initial_events_end=True))
-            await self._pump(response, watcher, start)
+            await self._pump(request, watcher, start)
+            await response.write_eof()
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
             watcher.stop()
         return response
 
-    async def _pump(self, response: web.StreamResponse, watcher: Any, start: int) -> None:
-        deadline = time.monotonic() + self.timeout
-        events = watcher.__aiter__()
-        last_rv = start
-        # One pending read outlives bookmark timeouts: cancelling it (as wait_for does) would close
-        # the watcher's async generator and end the stream after the first bookmark.
-        pending: asyncio.Future[WatchEvent] | None = None
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                wait = min(remaining, BOOKMARK_INTERVAL) if self.bookmarks else remaining
-                pending = pending or asyncio.ensure_future(events.__anext__())
-                done, _ = await asyncio.wait({pending}, timeout=wait)
-                if not done:
-                    # The store's revision is a safe bookmark only while nothing is queued for this
-                    # watcher: a queued event older than it would otherwise arrive after its bookmark.
-                    if self.bookmarks and time.monotonic() < deadline and not watcher.backlog:
-                        await response.write(self._bookmark(max(last_rv, self.registry.store.revision)))
-                    continue
-                pending, finished = None, pending
-                try:
-                    event = finished.result()
-                except StopAsyncIteration:
-                    return
-                last_rv = event.revision
+    async def _pump(self, request: web.Request, watcher: QueueWatcher, start: int) -> None:
+        """Deliver events as they are published, straight onto the connection.
+
+        Events queued while the initial state was being sent are flushed first; then the watcher
+        gets a sink that frames each event and hands it to the transport synchronously, inside
+        the store's publish — no task wakes per event, which is what makes a write reach a
+        thousand watchers in a few tens of milliseconds. This task only wakes for ticks: a
+        bookmark every BOOKMARK_INTERVAL (if asked for) and the end of the watch.
+        """
+        transport = request.transport
+        assert transport is not None
+        self._last_rv = start
+        loop = asyncio.get_running_loop()
+        timers = [loop.call_later(self.timeout, watcher.tick, True)]
+        if self.bookmarks:
+            timers.append(loop.call_later(BOOKMARK_INTERVAL, self._tick_periodically, watcher, timers))
+
+        def deliver(event: WatchEvent) -> None:
+            # Runs inside the store's publish: it must never raise into the writer's request.
+            self._last_rv = event.revision
+            try:
                 frame = self._event_frame(event)
-                if frame:
-                    await response.write(frame)
+            except Exception:
+                log.exception("watch of %s: cannot encode event at %d", self.registry.resource.plural, event.revision)
+                watcher.stop()
+                return
+            if frame is None:
+                return
+            if transport.is_closing() or transport.get_write_buffer_size() > SLOW_CLIENT_BUFFER:
+                watcher.stop()  # gone, or too slow to keep up: it will re-list, as upstream forces
+                return
+            transport.write(frame)
+
+        try:
+            for item in watcher.take_ready():
+                if isinstance(item, WatchEvent):
+                    deliver(item)
+            watcher.sink = deliver
+            while True:
+                for item in await watcher.next_batch():
+                    if item is None or (isinstance(item, Tick) and item.final):
+                        return
+                    if self.bookmarks and not transport.is_closing():
+                        # Every event up to the store's revision was delivered when published.
+                        transport.write(_chunk(self._bookmark(max(self._last_rv, self.registry.store.revision))))
         finally:
-            if pending:
-                pending.cancel()
+            watcher.sink = None
+            for timer in timers:
+                timer.cancel()
+
+    def _tick_periodically(self, watcher: QueueWatcher, timers: list[asyncio.TimerHandle]) -> None:
+        """Tick now and re-arm: the newest timer replaces the spent one (timers[1])."""
+        watcher.tick()
+        timers[1] = asyncio.get_running_loop().call_later(BOOKMARK_INTERVAL, self._tick_periodically, watcher, timers)
 
     def _matches(self, stored: StoredObject | None) -> bool:
         return stored is not None and (self.selection.empty or self.selection.matches(self.registry.external(stored)[0]))
@@ -138,7 +168,8 @@ class WatchStream:
             kind = event.type if now else ""
         if not kind:
             return None
-        return self._frame(kind, self.encode_object(event.object))
+        return _SHARED_FRAMES.get(event, kind, self._format_key, lambda: _chunk(
+            self._frame(kind, self.encode_object(event.object))))
 
     @staticmethod
     def _frame(kind: str, body: bytes) -> bytes:
@@ -154,3 +185,32 @@ class WatchStream:
 
     async def _send_error(self, response: web.StreamResponse, error: errors.StatusError) -> None:
         await response.write(self._frame("ERROR", orjson.dumps(error.status())))
+
+
+class _FrameCache:
+    """The framed event being published, shared by every watcher of one format.
+
+    A publish runs all sinks for one event before the next event exists, so keeping only the
+    current event's frames is enough, and costs nothing to invalidate.
+    """
+
+    def __init__(self) -> None:
+        self._event: WatchEvent | None = None
+        self._frames: dict[tuple[Any, ...], bytes] = {}
+
+    def get(self, event: WatchEvent, kind: str, format_key: tuple[Any, ...], build: Callable[[], bytes]) -> bytes:
+        if event is not self._event:
+            self._event, self._frames = event, {}
+        key = (kind, format_key)
+        frame = self._frames.get(key)
+        if frame is None:
+            frame = self._frames[key] = build()
+        return frame
+
+
+_SHARED_FRAMES = _FrameCache()
+
+
+def _chunk(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk: the stream's transfer coding, written here because frames bypass aiohttp."""
+    return b"%x\r\n%b\r\n" % (len(data), data)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections import deque
-from typing import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import AsyncIterator, Callable, Iterable
 
 from kinn.storage.interface import CompactedError, StoredObject, WatchEvent, Watcher
 
@@ -22,15 +23,32 @@ WATCHER_QUEUE_LIMIT = 100_000
 _CLOSED = None
 
 
+@dataclass(frozen=True)
+class Tick:
+    """A wake-up a consumer scheduled for itself (time for a bookmark, or the end of its watch).
+
+    Timers feed the same queue as events, so a watch stream waits on one plain queue read: no
+    task or timeout future per event, which is what fan-out to a thousand watchers costs most.
+    """
+
+    final: bool = False
+
+
 class QueueWatcher(Watcher):
     def __init__(self, hub: "WatchHub", prefix: str) -> None:
         self._hub = hub
         self.prefix = prefix
-        self._queue: asyncio.Queue[WatchEvent | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[WatchEvent | Tick | None] = asyncio.Queue()
         self.stopped = False
+        # A consumer that can take events synchronously (a watch stream writing straight to its
+        # socket) installs a sink: publishing then costs no task wake-up per watcher.
+        self.sink: Callable[[WatchEvent], None] | None = None
 
     def offer(self, event: WatchEvent) -> None:
         if self.stopped:
+            return
+        if self.sink is not None:
+            self.sink(event)
             return
         if self._queue.qsize() >= WATCHER_QUEUE_LIMIT:
             self.stop()
@@ -39,8 +57,24 @@ class QueueWatcher(Watcher):
 
     @property
     def backlog(self) -> int:
-        """Events offered but not yet taken by the reader."""
+        """Items offered but not yet taken by the reader."""
         return self._queue.qsize()
+
+    def tick(self, final: bool = False) -> None:
+        if not self.stopped:
+            self._queue.put_nowait(Tick(final))
+
+    async def next_batch(self) -> list[WatchEvent | Tick | None]:
+        """Wait for at least one item, then take everything already queued (in order)."""
+        batch = [await self._queue.get()]
+        return batch + self.take_ready()
+
+    def take_ready(self) -> list[WatchEvent | Tick | None]:
+        """Everything queued right now, without waiting."""
+        batch: list[WatchEvent | Tick | None] = []
+        while not self._queue.empty() and (not batch or batch[-1] is not _CLOSED):
+            batch.append(self._queue.get_nowait())
+        return batch
 
     def stop(self) -> None:
         if not self.stopped:
@@ -53,7 +87,8 @@ class QueueWatcher(Watcher):
             event = await self._queue.get()
             if event is _CLOSED:
                 return
-            yield event
+            if isinstance(event, WatchEvent):
+                yield event
 
 
 class WatchHub:
