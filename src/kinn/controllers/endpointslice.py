@@ -4,8 +4,9 @@ It reads Services, pods, nodes (for zones) and the slices it manages (label
 `endpointslice.kubernetes.io/managed-by: endpointslice-controller.k8s.io`), and lets the reconciler
 decide the writes. Slices carry an owner reference to their Service, so the garbage collector
 removes them with it. Right after a write the slice informer may not have caught up; like
-upstream's EndpointSliceTracker, a Service whose slices are awaiting their own write's watch
-event is not reconciled from the stale cache — that event queues it again.
+upstream's EndpointSliceTracker, a Service whose cached slices are older than the controller's own
+writes (by resourceVersion) is not reconciled from the stale cache — the write's watch event,
+which may arrive before or after the write's response, queues it again.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class EndpointSliceController(Controller):
         ))
         slices.indexer.add_indexer("service", lambda s: [k] if (k := managed_service_key(s)) else [])
         self.slices = slices.indexer
-        self.pending: dict[str, set[str]] = {}  # service key → slices whose write the cache has not shown
+        # service key → {slice name: resourceVersion our write produced, or None for a delete}
+        self.written: dict[str, dict[str, int | None]] = {}
         self.triggers = TriggerTimeTracker()
 
     def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
@@ -71,7 +73,6 @@ class EndpointSliceController(Controller):
         key = managed_service_key(slice_)
         if key is None:
             return
-        self.pending.get(key, set()).discard(slice_["metadata"]["name"])
         self.queue.add(key)
 
     async def sync(self, key: str) -> None:
@@ -79,13 +80,13 @@ class EndpointSliceController(Controller):
         service = self.services.get(key)
         if service is None:
             self.triggers.delete_service(key)
-            self.pending.pop(key, None)
+            self.written.pop(key, None)
             return  # its slices go with it: the garbage collector follows their owner references
         spec = service["spec"]
         if not spec.get("selector") or spec.get("type") == "ExternalName":
             return
-        if self.pending.get(key):
-            return  # the cache is behind our own writes; their watch events will queue this again
+        if self._cache_behind_writes(key, service["metadata"]["namespace"]):
+            return  # their watch events will queue this again
         pods = selected_pods(self.pods, service)
         nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
         plan = reconcile(service, self.slices.by_index("service", key), desired_endpoints(service, pods, nodes),
@@ -93,19 +94,38 @@ class EndpointSliceController(Controller):
         if not plan.empty():
             await self._apply(key, service, plan)
 
+    def _cache_behind_writes(self, key: str, namespace: str) -> bool:
+        """True while the slice cache does not yet show every write this controller made."""
+        written = self.written.get(key)
+        if not written:
+            return False
+        for name, revision in list(written.items()):
+            cached = self.slices.get(f"{namespace}/{name}")
+            if revision is None:
+                caught_up = cached is None
+            else:
+                caught_up = cached is not None and int(cached["metadata"]["resourceVersion"]) >= revision
+            if not caught_up:
+                return True
+            del written[name]
+        return False
+
     async def _apply(self, key: str, service: Obj, plan: Plan) -> None:
         """Creates first, then updates, then deletes, so a Service never briefly has no endpoints."""
-        pending = self.pending.setdefault(key, set())
+        written = self.written.setdefault(key, {})
         namespace = service["metadata"]["namespace"]
+
+        def record(result: Obj) -> None:
+            written[result["metadata"]["name"]] = int(result["metadata"]["resourceVersion"])
+
         try:
             for slice_ in plan.create:
-                pending.add((await self.client.create(ENDPOINT_SLICES, slice_, namespace))["metadata"]["name"])
+                record(await self.client.create(ENDPOINT_SLICES, slice_, namespace))
             for slice_ in plan.update:
-                await self.client.update(ENDPOINT_SLICES, slice_)
-                pending.add(slice_["metadata"]["name"])
+                record(await self.client.update(ENDPOINT_SLICES, slice_))
             for slice_ in plan.delete:
                 if await self._delete(slice_):
-                    pending.add(slice_["metadata"]["name"])
+                    written[slice_["metadata"]["name"]] = None
         except StatusError as e:
             if not is_namespace_terminating(e):
                 raise
