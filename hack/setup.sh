@@ -4,8 +4,9 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# Debian packages kinn uses (kubectl itself comes with the machine at /usr/bin/kubectl).
-APT_PACKAGES=(sqlite3)
+# Debian packages kinn uses (kubectl itself comes with the machine at /usr/bin/kubectl): the kernel
+# tools real nodes shell out to, the CNI reference plugins kinn's own must stay compatible with.
+APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool containernetworking-plugins)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
