@@ -146,10 +146,6 @@ def too_many(path: Path | str, actual: int, max_items: int) -> FieldError:
     return FieldError(ErrorType.TOO_MANY, str(path), actual, f"must have at most {max_items} items")
 
 
-def type_invalid(path: Path | str, value: Any, detail: str) -> FieldError:
-    return FieldError(ErrorType.TYPE_INVALID, str(path), value, detail)
-
-
 def internal(path: Path | str, detail: str) -> FieldError:
     return FieldError(ErrorType.INTERNAL, str(path), detail=detail)
 

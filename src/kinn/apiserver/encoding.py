@@ -12,9 +12,10 @@ from typing import Any, Sequence
 import orjson
 import yaml
 from aiohttp import web
+from multidict import CIMultiDict
 
 from kinn.api import errors
-from kinn.api.decoding import decode_object
+from kinn.api.decoding import decode_object, warning_header
 from kinn.api.printers import to_table
 from kinn.api.protobuf import decode_protobuf_object
 from kinn.api.resources import Resource
@@ -69,16 +70,12 @@ def success_status(details: Obj | None = None, code: int = 200) -> Obj:
 
 
 def respond(body: bytes, fmt: ResponseFormat, status: int = 200, warnings: Sequence[str] = ()) -> web.Response:
-    headers = {"Warning": _warning_header(warnings)} if warnings else None
+    # One Warning header per warning, as upstream sends them (kubectl prints each on its own line).
+    headers = CIMultiDict(("Warning", warning_header(w)) for w in warnings) if warnings else None
     if fmt.encoding == negotiation.YAML:
         body = yaml.safe_dump(orjson.loads(body), sort_keys=False).encode()
         return web.Response(body=body, status=status, content_type="application/yaml", headers=headers)
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
-
-
-def _warning_header(warnings: Sequence[str]) -> str:
-    # RFC 7234 warnings, as upstream sends them: code 299, agent "-", quoted text.
-    return ", ".join('299 - "' + w.replace("\\", "\\\\").replace('"', '\\"') + '"' for w in warnings)
 
 
 def object_body(resource: Resource, obj: Obj, raw: bytes | None, fmt: ResponseFormat) -> bytes:

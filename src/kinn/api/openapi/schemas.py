@@ -54,14 +54,6 @@ def resolve(schema: Schema | None) -> Schema | None:
     return None
 
 
-def property_schema(schema: Schema | None, name: str) -> Schema | None:
-    """The schema of field `name` of an object schema, with its own list/patch extensions kept."""
-    schema = resolve(schema)
-    if schema is None:
-        return None
-    return schema.get("properties", {}).get(name)
-
-
 def items_schema(schema: Schema | None) -> Schema | None:
     schema = resolve(schema)
     return schema.get("items") if schema else None

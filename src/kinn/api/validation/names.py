@@ -28,7 +28,6 @@ _LABEL_VALUE_FMT = "(" + _QUALIFIED_NAME_FMT + ")?"
 _C_IDENTIFIER_FMT = "[A-Za-z_][A-Za-z0-9_]*"
 _CONFIG_MAP_KEY_FMT = "[-._a-zA-Z0-9]+"
 _PERCENT_FMT = "[0-9]+%"
-_HTTP_HEADER_NAME_FMT = "[-A-Za-z0-9]+"
 _WILDCARD_DNS1123_SUBDOMAIN_FMT = "\\*\\." + _DNS1123_SUBDOMAIN_FMT
 
 _DNS1123_LABEL_MSG = (
@@ -70,7 +69,6 @@ _LABEL_VALUE_RE = re.compile(_LABEL_VALUE_FMT)
 _C_IDENTIFIER_RE = re.compile(_C_IDENTIFIER_FMT)
 _CONFIG_MAP_KEY_RE = re.compile(_CONFIG_MAP_KEY_FMT)
 _PERCENT_RE = re.compile(_PERCENT_FMT)
-_HTTP_HEADER_NAME_RE = re.compile(_HTTP_HEADER_NAME_FMT)
 _WILDCARD_DNS1123_SUBDOMAIN_RE = re.compile(_WILDCARD_DNS1123_SUBDOMAIN_FMT)
 _PORT_NAME_CHARSET_RE = re.compile("[-a-z0-9]+")
 
@@ -239,14 +237,6 @@ def is_valid_percent(value: str) -> list[str]:
     ]
 
 
-def is_http_header_name(value: str) -> list[str]:
-    if _matches(_HTTP_HEADER_NAME_RE, value):
-        return []
-    return [
-        regex_error("a valid HTTP header must consist of alphanumeric characters or '-'", _HTTP_HEADER_NAME_FMT, "X-Header-Name")
-    ]
-
-
 # --- ports ---
 
 
@@ -272,14 +262,6 @@ def is_valid_port_name(port: str) -> list[str]:
     if port and (port[0] == "-" or port[-1] == "-"):
         errs.append("must not begin or end with a hyphen")
     return errs
-
-
-def is_valid_user_id(uid: int) -> list[str]:
-    return is_in_range(uid, 0, 0xFFFFFFFF)
-
-
-def is_valid_group_id(gid: int) -> list[str]:
-    return is_in_range(gid, 0, 0xFFFFFFFF)
 
 
 # --- IP addresses ---

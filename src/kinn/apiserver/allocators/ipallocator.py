@@ -62,6 +62,3 @@ class IPAllocator:
             self._used.discard(int(ipaddress.ip_address(ip)))
         except ValueError:
             pass
-
-    def is_allocated(self, ip: str) -> bool:
-        return int(ipaddress.ip_address(ip)) in self._used

@@ -1,8 +1,8 @@
 """Who changed which fields: managedFields bookkeeping on every write.
 
-The set arithmetic lives in `kinn.api.patch.managed_fields`; this adapter names the manager the
-way upstream does when the client names none: the User-Agent up to its first `/`
-(`kubectl-client-side-apply`, `kubectl-edit`, `OpenAPI-Generator` for the Python client).
+The set arithmetic lives in `kinn.api.patch.managed_fields`; this adapter takes the manager from
+the request's `fieldManager`, or derives it from the User-Agent as upstream does when the client
+names none (`kubectl-client-side-apply`, `kubectl-edit`, `OpenAPI-Generator` for the Python client).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from kinn.api.patch.managed_fields import update_managed_fields
+from kinn.api.patch.managed_fields import default_field_manager, update_managed_fields
 from kinn.api.resources import Resource
 
 if TYPE_CHECKING:
@@ -18,10 +18,7 @@ if TYPE_CHECKING:
 
 
 def manager_name(ctx: "RequestContext") -> str:
-    if ctx.field_manager:
-        return ctx.field_manager
-    agent = ctx.user_agent.split("/", 1)[0].strip()
-    return agent or "unknown"
+    return ctx.field_manager or default_field_manager(ctx.user_agent)
 
 
 def on_write(
