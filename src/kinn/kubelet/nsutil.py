@@ -1,0 +1,89 @@
+"""Linux namespace and mount system calls that Python 3.11's `os` lacks (unshare, setns, mount).
+
+These run in forked children between fork and exec (as `preexec_fn`), so they are plain ctypes
+calls that raise OSError with the errno, and import nothing at call time.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from pathlib import Path
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 0x1
+MS_NOSUID = 0x2
+MS_NODEV = 0x4
+MS_REMOUNT = 0x20
+MS_BIND = 0x1000
+MS_REC = 0x4000
+MS_PRIVATE = 0x40000
+MNT_DETACH = 0x2
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
+_libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
+_libc.unshare.argtypes = (ctypes.c_int,)
+_libc.setns.argtypes = (ctypes.c_int, ctypes.c_int)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _optional_bytes(value: str | Path | None) -> bytes | None:
+    return None if value is None else os.fsencode(value)
+
+
+def unshare(flags: int) -> None:
+    """Move the calling process into new namespaces of the given CLONE_NEW* kinds."""
+    _check(_libc.unshare(flags), "unshare")
+
+
+def setns(fd: int, nstype: int = 0) -> None:
+    """Join the namespace that `fd` (an open /proc/<pid>/ns/<kind> file) refers to."""
+    _check(_libc.setns(fd, nstype), "setns")
+
+
+def mount(source: str | Path | None, target: str | Path, fstype: str | None = None, flags: int = 0) -> None:
+    """mount(2); `source`/`fstype` may be None for bind remounts and propagation changes."""
+    _check(_libc.mount(_optional_bytes(source), os.fsencode(target), _optional_bytes(fstype), flags, None),
+           f"mount {target}")
+
+
+def bind_mount(source: str | Path, target: str | Path, read_only: bool = False) -> None:
+    """Bind `source` over `target`; read-only needs a second, remounting call (a kernel rule)."""
+    mount(source, target, flags=MS_BIND | MS_REC)
+    if read_only:
+        mount(None, target, flags=MS_BIND | MS_REC | MS_REMOUNT | MS_RDONLY)
+
+
+def umount(target: str | Path, flags: int = MNT_DETACH) -> None:
+    """Unmount `target`; lazily by default, so a process still inside does not make it fail."""
+    _check(_libc.umount2(os.fsencode(target), flags), f"umount {target}")
+
+
+def namespace_path(pid: int, kind: str) -> Path:
+    """`/proc/<pid>/ns/<kind>`: the handle through which other processes join a namespace."""
+    return Path(f"/proc/{pid}/ns/{kind}")
+
+
+def process_start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22), or None.
+
+    A PID alone does not identify a process once it may have been reused; PID plus start time
+    does. A zombie counts as gone: it has exited and only waits to be reaped.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # the command name may contain spaces and ')'
+    state, start_time = fields[0], fields[19]
+    return None if state in ("Z", "X") else int(start_time)
