@@ -8,7 +8,8 @@ from typing import Any, Callable
 import click
 
 from kinn.cli.daemon import run_daemon, setup_logging
-from kinn.cli.flags import DURATION
+from kinn.cli.flags import DURATION, leader_election_options, leader_election_timings
+from kinn.client.leaderelection import LeaderElectionTimings
 from kinn.client.rest import Client
 from kinn.controllers.base import ControllerManagerOptions
 from kinn.controllers.manager import run_controller_manager
@@ -46,15 +47,21 @@ def build_options(cluster_cidr: str, allocate_node_cidrs: bool, node_cidr_mask_s
 @click.command("controller-manager")
 @click.option("--kubeconfig", type=click.Path(exists=True), required=True)
 @click.option("--leader-elect/--no-leader-elect", default=True, show_default=True)
+@leader_election_options
 @controller_manager_options
 @click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True)
-def controller_manager(kubeconfig: str, leader_elect: bool, verbosity: int, **flags: Any) -> None:
+def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_duration: timedelta,
+                       leader_elect_renew_deadline: timedelta, leader_elect_retry_period: timedelta,
+                       verbosity: int, **flags: Any) -> None:
     """Run the controllers (replicaset, deployment, endpoints, namespace, nodelifecycle, …)."""
     setup_logging(verbosity)
     options = build_options(**flags)
-    run_daemon(_run(kubeconfig, options, leader_elect))
+    timings = leader_election_timings(leader_elect_lease_duration, leader_elect_renew_deadline,
+                                      leader_elect_retry_period)
+    run_daemon(_run(kubeconfig, options, leader_elect, timings))
 
 
-async def _run(kubeconfig: str, options: ControllerManagerOptions, leader_elect: bool) -> None:
+async def _run(kubeconfig: str, options: ControllerManagerOptions, leader_elect: bool,
+               timings: LeaderElectionTimings) -> None:
     async with Client.from_kubeconfig(kubeconfig, user_agent="kube-controller-manager") as client:
-        await run_controller_manager(client, options, leader_elect)
+        await run_controller_manager(client, options, leader_elect, timings)

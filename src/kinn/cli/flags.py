@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any, Callable
 
 import click
+
+from kinn.client.leaderelection import LeaderElectionTimings
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -27,3 +30,25 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+
+
+def leader_election_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """component-base's `--leader-elect-lease-duration/-renew-deadline/-retry-period` (defaults 15s/10s/2s)."""
+    defaults = LeaderElectionTimings()
+    options = [
+        click.option("--leader-elect-lease-duration", type=DURATION, default=f"{defaults.lease_duration:g}s",
+                     show_default=True, help="How long a candidate waits after the last renewal before taking over."),
+        click.option("--leader-elect-renew-deadline", type=DURATION, default=f"{defaults.renew_deadline:g}s",
+                     show_default=True, help="How long the leader retries renewing before it stops leading."),
+        click.option("--leader-elect-retry-period", type=DURATION, default=f"{defaults.retry_period:g}s",
+                     show_default=True, help="The interval between attempts to acquire or renew the Lease."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def leader_election_timings(lease_duration: timedelta, renew_deadline: timedelta,
+                            retry_period: timedelta) -> LeaderElectionTimings:
+    return LeaderElectionTimings(lease_duration.total_seconds(), renew_deadline.total_seconds(),
+                                 retry_period.total_seconds())

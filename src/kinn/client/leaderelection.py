@@ -2,7 +2,9 @@
 
 Several instances of a component may run; only the holder of the Lease acts (seed 002's high
 availability). The holder renews `spec.renewTime` every `retry_period`; a candidate takes the
-Lease over once `renewTime + leaseDurationSeconds` has passed without renewal. Every write is a
+Lease over once it has seen the record unchanged for `leaseDurationSeconds` by its own clock (upstream's
+observedTime: neither clock skew nor a holder that stamped renewTime and then stalled can make a live
+Lease look expired). Every write is a
 compare-and-swap on the Lease's resourceVersion, so two candidates can never both win. A leader
 that cannot renew within `renew_deadline` stops leading (its work is cancelled) before anyone
 else can have taken over.
@@ -12,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from kinn.api.errors import StatusError
@@ -22,27 +25,44 @@ log = logging.getLogger("kinn.client.leaderelection")
 LEASES = resource("coordination.k8s.io/v1", "leases")
 
 
+@dataclass(frozen=True)
+class LeaderElectionTimings:
+    """The `--leader-elect-*` durations of component-base's LeaderElectionConfiguration (upstream defaults).
+
+    A successor waits up to `lease_duration` after a leader dies; tests shorten all three.
+    """
+
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+
+
 def micro_time(moment: datetime) -> str:
     """metav1.MicroTime as it is serialized: RFC 3339 with microseconds."""
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    text = text.replace("Z", "+00:00")
-    return datetime.fromisoformat(text)
-
-
 class LeaderElector:
     def __init__(
         self, client: Client, name: str, identity: str, namespace: str = "kube-system",
-        lease_duration: float = 15.0, renew_deadline: float = 10.0, retry_period: float = 2.0,
+        lease_duration: float = LeaderElectionTimings.lease_duration,
+        renew_deadline: float = LeaderElectionTimings.renew_deadline,
+        retry_period: float = LeaderElectionTimings.retry_period,
     ) -> None:
         self.client = client
         self.name, self.namespace, self.identity = name, namespace, identity
         self.lease_duration, self.renew_deadline, self.retry_period = lease_duration, renew_deadline, retry_period
         self.is_leader = False
+        self._observed_spec: dict[str, Any] | None = None
+        self._observed_at = 0.0  # loop time at which _observed_spec was first seen
+
+    @classmethod
+    def with_timings(cls, client: Client, name: str, identity: str,
+                     timings: LeaderElectionTimings | None = None) -> "LeaderElector":
+        """An elector on `kube-system/{name}` with the component's `--leader-elect-*` timings."""
+        timings = timings or LeaderElectionTimings()
+        return cls(client, name, identity, lease_duration=timings.lease_duration,
+                   renew_deadline=timings.renew_deadline, retry_period=timings.retry_period)
 
     async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
         """Wait to become leader, run `lead()` while leading; return when leadership is lost.
@@ -65,11 +85,13 @@ class LeaderElector:
             raise work.exception()  # type: ignore[misc]
 
     async def _renew_until_lost(self, work: asyncio.Task[None]) -> None:
-        last_renew = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        last_renew = loop.time()
         while not work.done():
             await asyncio.sleep(self.retry_period)
+            attempt = loop.time()  # the renewal is stamped before its round trip: count from here
             if await self._try_acquire_or_renew():
-                last_renew = asyncio.get_running_loop().time()
+                last_renew = attempt
             elif asyncio.get_running_loop().time() - last_renew > self.renew_deadline:
                 log.warning("%s: %s lost the lease", self.name, self.identity)
                 return
@@ -100,9 +122,7 @@ class LeaderElector:
             return False
         spec: dict[str, Any] = lease.setdefault("spec", {})
         holder = spec.get("holderIdentity")
-        renewed = parse_time(spec.get("renewTime"))
-        duration = spec.get("leaseDurationSeconds") or self.lease_duration
-        if holder and holder != self.identity and renewed and renewed + timedelta(seconds=duration) > now:
+        if holder and holder != self.identity and self._observed_valid(spec):
             return False  # someone else holds a live lease
         if holder != self.identity:
             spec["acquireTime"] = micro_time(now)
@@ -114,6 +134,14 @@ class LeaderElector:
         except (StatusError, OSError, asyncio.TimeoutError):
             return False
         return True
+
+    def _observed_valid(self, spec: dict[str, Any]) -> bool:
+        """Whether the record, as observed, is still within its lease duration (upstream isLeaseValid)."""
+        loop_now = asyncio.get_running_loop().time()
+        if spec != self._observed_spec:
+            self._observed_spec, self._observed_at = dict(spec), loop_now
+        duration = spec.get("leaseDurationSeconds") or self.lease_duration
+        return self._observed_at + duration > loop_now
 
     async def _create(self, now: datetime) -> bool:
         lease = {

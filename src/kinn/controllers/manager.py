@@ -13,7 +13,7 @@ import uuid
 from importlib import import_module
 
 from kinn.client.informer import SharedInformerFactory
-from kinn.client.leaderelection import LeaderElector
+from kinn.client.leaderelection import LeaderElectionTimings, LeaderElector
 from kinn.client.rest import Client
 from kinn.controllers.base import Controller, ControllerContext, ControllerManagerOptions
 
@@ -76,11 +76,12 @@ async def run_controllers(client: Client, options: ControllerManagerOptions) -> 
         await factory.stop()
 
 
-async def run_controller_manager(client: Client, options: ControllerManagerOptions, leader_elect: bool = True) -> None:
+async def run_controller_manager(client: Client, options: ControllerManagerOptions, leader_elect: bool = True,
+                                 timings: LeaderElectionTimings | None = None) -> None:
     if not leader_elect:
         await run_controllers(client, options)
         return
     identity = f"{socket.gethostname()}_{uuid.uuid4()}"
-    elector = LeaderElector(client, "kube-controller-manager", identity)
+    elector = LeaderElector.with_timings(client, "kube-controller-manager", identity, timings)
     while True:
         await elector.run(lambda: run_controllers(client, options))

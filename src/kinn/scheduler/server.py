@@ -11,7 +11,7 @@ import socket
 import uuid
 
 from kinn.client.informer import SharedInformerFactory
-from kinn.client.leaderelection import LeaderElector
+from kinn.client.leaderelection import LeaderElectionTimings, LeaderElector
 from kinn.client.rest import Client
 from kinn.scheduler.scheduler import Scheduler, SchedulerOptions
 
@@ -33,12 +33,13 @@ async def schedule(client: Client, options: SchedulerOptions) -> None:
 
 
 async def run_scheduler(client: Client, options: SchedulerOptions | None = None, leader_elect: bool = True,
-                        identity: str = "") -> None:
+                        identity: str = "", timings: LeaderElectionTimings | None = None) -> None:
     options = options or SchedulerOptions()
     if not leader_elect:
         await schedule(client, options)
         return
-    elector = LeaderElector(client, LEASE_NAME, identity or f"{socket.gethostname()}_{uuid.uuid4()}")
+    identity = identity or f"{socket.gethostname()}_{uuid.uuid4()}"
+    elector = LeaderElector.with_timings(client, LEASE_NAME, identity, timings)
     while True:
         await elector.run(lambda: schedule(client, options))
         log.warning("leader election lost; waiting to lead again")
