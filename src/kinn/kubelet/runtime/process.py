@@ -1,0 +1,196 @@
+"""Container processes: commands joined to a sandbox's namespaces (CRI CreateContainer + StartContainer).
+
+A kinn container is a process that enters the pause process's network, IPC and UTS namespaces
+and gets a mount namespace of its own, in which kubelet-managed files (`/etc/hosts`,
+`/etc/resolv.conf`, `/etc/hostname`) and volumes are bind-mounted. It has no image: it sees the
+node's root filesystem under those mounts. The namespaces are entered between fork and exec in
+the forked child (`preexec_fn`). Measured from the call to `/bin/true` having exited (p50, 2
+cores): preexec_fn 6 ms, nsenter 5.5 ms (but no mount namespace or bind mounts), a `python -I -S`
+launcher 18 ms, a `python -m kinn…` launcher 43 ms, a plain exec without namespaces 5 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from kinn.kubelet import nsutil
+from kinn.kubelet.runtime import cgroup as cgroups
+from kinn.kubelet.runtime.crilog import copy_stream, open_log
+from kinn.kubelet.sandbox import SANDBOX_NAMESPACES, Sandbox, generate_id
+
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # runc's default PATH
+LOG_DRAIN_TIMEOUT = 1.0
+
+
+class ContainerStartError(RuntimeError):
+    """The container could not be started (kubelet reason `StartError`); the message says why."""
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A bind mount of a host path into the container (volumes, and the kubelet-managed /etc files)."""
+
+    host_path: Path
+    container_path: Path
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What to run: argv is the resolved command + args; env as given (PATH and HOSTNAME defaulted)."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: Path = Path("/")
+    mounts: Sequence[Mount] = ()
+    limits: cgroups.ResourceLimits | None = None
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    """How a container ended: exit code (128+signal when killed), reason Completed/Error/OOMKilled."""
+
+    exit_code: int
+    reason: str
+    finished_at: datetime
+
+
+def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
+               cgroup_procs: Path | None) -> None:
+    """Runs in the forked child before exec: join the sandbox, then build the private mount view.
+
+    Mount propagation is made private first, so the bind mounts never show up in the node.
+    """
+    for fd in namespace_fds:
+        nsutil.setns(fd)
+    nsutil.unshare(nsutil.CLONE_NEWNS)
+    nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_PRIVATE)
+    for mount in mounts:
+        nsutil.bind_mount(mount.host_path, mount.container_path, mount.read_only)
+    if cgroup_procs is not None:
+        cgroup_procs.write_text("0")
+    os.chdir(working_dir)
+
+
+def _prepare_mount_points(mounts: Sequence[Mount]) -> None:
+    """Check sources and create missing targets, before fork, where errors can still be reported.
+
+    Containers share the node's root filesystem, so a missing mount point is created there, as
+    runc creates it in an image's root filesystem.
+    """
+    for mount in mounts:
+        if not mount.host_path.exists():
+            raise ContainerStartError(f"mount source {mount.host_path} for {mount.container_path} does not exist")
+        if mount.container_path.exists():
+            continue
+        if mount.host_path.is_dir():
+            mount.container_path.mkdir(parents=True)
+        else:
+            mount.container_path.parent.mkdir(parents=True, exist_ok=True)
+            mount.container_path.touch()
+
+
+def _container_env(spec: ContainerSpec, sandbox: Sandbox) -> dict[str, str]:
+    """The process environment: runc's default PATH and containerd's HOSTNAME unless the spec sets them."""
+    return {"PATH": DEFAULT_PATH, "HOSTNAME": sandbox.hostname, **spec.env}
+
+
+class ContainerProcess:
+    """A started container; `wait()` and `stop()` yield its ContainerExit, logs go to `log_path`."""
+
+    def __init__(self, container_id: str, spec: ContainerSpec, process: asyncio.subprocess.Process,
+                 log_fd: int, cgroup_path: Path | None) -> None:
+        self.id = container_id
+        self.name = spec.name
+        self.log_path = spec.log_path
+        self.pid = process.pid
+        self.started_at = datetime.now(timezone.utc)
+        self.cgroup_path = cgroup_path
+        self.exit: ContainerExit | None = None
+        self._process = process
+        self._log_fd = log_fd
+        assert process.stdout is not None and process.stderr is not None
+        self._copies = [asyncio.ensure_future(copy_stream(process.stdout, "stdout", log_fd)),
+                        asyncio.ensure_future(copy_stream(process.stderr, "stderr", log_fd))]
+        self._reaped = asyncio.ensure_future(self._reap())
+
+    async def wait(self) -> ContainerExit:
+        """Wait for the container to end (several callers may wait at once)."""
+        return await asyncio.shield(self._reaped)
+
+    async def stop(self, grace_period: float) -> ContainerExit:
+        """SIGTERM, then SIGKILL once `grace_period` seconds passed (the kubelet's killContainer)."""
+        if self.exit is None:
+            self._signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self.wait(), grace_period)
+            except asyncio.TimeoutError:
+                self._signal(signal.SIGKILL)
+        return await self.wait()
+
+    def _signal(self, signum: int) -> None:
+        if self._process.returncode is None:
+            self._process.send_signal(signum)
+
+    async def _reap(self) -> ContainerExit:
+        """Wait for the main process; then end what it left behind in its process group, as the
+        end of a container's PID namespace would, drain the logs and record the exit."""
+        returncode = await self._process.wait()
+        finished_at = datetime.now(timezone.utc)
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        await asyncio.wait(self._copies, timeout=LOG_DRAIN_TIMEOUT)
+        for copy in self._copies:
+            copy.cancel()
+        os.close(self._log_fd)
+        exit_code = 128 - returncode if returncode < 0 else returncode
+        self.exit = ContainerExit(exit_code, self._reason(exit_code), finished_at)
+        if self.cgroup_path is not None:
+            cgroups.remove_cgroup(self.cgroup_path)
+        return self.exit
+
+    def _reason(self, exit_code: int) -> str:
+        if self.cgroup_path is not None and cgroups.oom_killed(self.cgroup_path):
+            return "OOMKilled"
+        return "Completed" if exit_code == 0 else "Error"
+
+
+async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
+                          cgroup_parent: Path | None = None) -> ContainerProcess:
+    """Start `spec` inside `sandbox`; limits apply only if `cgroup_parent` is a usable cgroup v2 dir."""
+    if not sandbox.is_ready():
+        raise ContainerStartError(f"sandbox {sandbox.id} is not ready: pause (pid {sandbox.pid}) is gone")
+    _prepare_mount_points(spec.mounts)
+    container_id = generate_id()
+    cgroup_path = None
+    if spec.limits is not None and cgroup_parent is not None:
+        cgroup_path = cgroups.create_cgroup(cgroup_parent, container_id, spec.limits)
+    namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
+    log_fd = open_log(spec.log_path)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env=_container_env(spec, sandbox), start_new_session=True,
+            preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
+                                         cgroup_path / "cgroup.procs" if cgroup_path else None))
+    except (OSError, subprocess.SubprocessError) as error:
+        os.close(log_fd)
+        if cgroup_path is not None:
+            cgroups.remove_cgroup(cgroup_path)
+        raise ContainerStartError(f"failed to start container {spec.name!r} ({spec.argv[0]}): {error}") from error
+    finally:
+        for fd in namespace_fds:
+            os.close(fd)
+    return ContainerProcess(container_id, spec, process, log_fd, cgroup_path)
