@@ -1,0 +1,88 @@
+"""`flannel`: turn the node's lease (/run/flannel/subnet.env) into a `bridge` delegate config.
+
+As flannel's CNI plugin: the delegate gets `isGateway: true`, `ipMasq: !FLANNEL_IPMASQ`, `mtu:
+FLANNEL_MTU`, host-local IPAM over the lease (`ranges: [[{subnet}]]`, `routes: [{dst: FLANNEL_NETWORK}]`),
+plus any `delegate` keys from the config (hairpinMode, isDefaultGateway…). The delegate config is
+saved under `dataDir/<containerID>` so DEL undoes exactly what ADD did, even if the lease changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from kinn.cni.errors import INVALID_NETWORK_CONFIG, CNIError
+from kinn.cni.invoke import exec_plugin
+from kinn.cni.plugins.skel import CmdArgs, plugin_main
+
+DEFAULT_SUBNET_FILE = Path("/run/flannel/subnet.env")
+DEFAULT_DATA_DIR = Path("/var/lib/cni/flannel")
+
+
+def read_subnet_env(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of subnet.env; FLANNEL_NETWORK and FLANNEL_SUBNET are required."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError as exc:
+        raise CNIError(999, f"failed to load flannel 'subnet.env' file: open {path}: no such file or directory. "
+                            "Check the flannel pod log for this node.") from exc
+    env = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+    for key in ("FLANNEL_NETWORK", "FLANNEL_SUBNET"):
+        if key not in env:
+            raise CNIError(INVALID_NETWORK_CONFIG, f"{path} is missing {key}")
+    return env
+
+
+def delegate_config(config: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """The bridge config flannel hands down (its defaults first, then the user's `delegate`)."""
+    delegate: dict[str, Any] = dict(config.get("delegate") or {})
+    delegate.setdefault("name", config["name"])
+    delegate.setdefault("type", "bridge")
+    delegate.setdefault("cniVersion", config.get("cniVersion", "1.0.0"))
+    delegate.setdefault("isGateway", True)
+    delegate.setdefault("ipMasq", env.get("FLANNEL_IPMASQ", "false") != "true")
+    if env.get("FLANNEL_MTU"):
+        delegate.setdefault("mtu", int(env["FLANNEL_MTU"]))
+    if "ipam" not in delegate:
+        delegate["ipam"] = {"type": "host-local", "ranges": [[{"subnet": env["FLANNEL_SUBNET"]}]],
+                            "routes": [{"dst": env["FLANNEL_NETWORK"]}]}
+    if config.get("runtimeConfig"):
+        delegate["runtimeConfig"] = config["runtimeConfig"]
+    return delegate
+
+
+def _data_dir(cmd: CmdArgs) -> Path:
+    return Path(cmd.config.get("dataDir") or DEFAULT_DATA_DIR)
+
+
+def add(cmd: CmdArgs) -> dict[str, Any]:
+    env = read_subnet_env(Path(cmd.config.get("subnetFile") or DEFAULT_SUBNET_FILE))
+    delegate = delegate_config(cmd.config, env)
+    data_dir = _data_dir(cmd)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (data_dir / cmd.container_id).write_text(json.dumps(delegate))
+    return exec_plugin(delegate["type"], "ADD", delegate) or {}
+
+
+def delete(cmd: CmdArgs) -> None:
+    saved = _data_dir(cmd) / cmd.container_id
+    try:
+        delegate = json.loads(saved.read_text())
+    except FileNotFoundError:
+        return  # nothing was set up, or DEL already ran: DEL is repeatable
+    exec_plugin(delegate["type"], "DEL", delegate)
+    saved.unlink(missing_ok=True)
+
+
+def check(cmd: CmdArgs) -> None:
+    saved = _data_dir(cmd) / cmd.container_id
+    if not saved.exists():
+        raise CNIError(999, f"flannel: no delegate config saved for {cmd.container_id}")
+    delegate = json.loads(saved.read_text())
+    delegate["prevResult"] = cmd.config.get("prevResult")
+    exec_plugin(delegate["type"], "CHECK", delegate)
+
+
+if __name__ == "__main__":
+    plugin_main(add, delete, check, "CNI flannel plugin (kinn)")

@@ -1,0 +1,109 @@
+"""Named network namespaces, bind-mounted under /var/run/netns exactly like `ip netns add`.
+
+Entering a namespace uses setns(2) on a short-lived thread: setns only changes the calling
+thread, so the rest of the process (an asyncio loop, other pods' work) keeps its own namespace.
+Children forked from that thread inherit its namespace, which is how a CNI runtime is run
+"inside the node".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import socket
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator, TypeVar
+
+from pyroute2 import IPRoute
+from pyroute2 import netns as _pyroute2_netns
+
+NETNS_RUN_DIR = Path("/var/run/netns")
+CLONE_NEWNET = 0x40000000
+T = TypeVar("T")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class NetnsError(OSError):
+    """A namespace could not be created, entered or removed."""
+
+
+def netns_path(netns: str | os.PathLike[str]) -> Path:
+    """The file naming `netns`: a name under /var/run/netns, or any path (e.g. /proc/<pid>/ns/net) as is."""
+    text = os.fspath(netns)
+    return Path(text) if "/" in text else NETNS_RUN_DIR / text
+
+
+def create(name: str) -> Path:
+    """Create a named namespace (a bind mount visible to `ip netns`); fails if it already exists."""
+    if netns_path(name).exists():
+        raise NetnsError(f"network namespace {name!r} already exists")
+    _pyroute2_netns.create(name)
+    return netns_path(name)
+
+
+def delete(name: str) -> None:
+    """Unmount and remove a named namespace; a missing one is not an error (deletes are repeatable)."""
+    if netns_path(name).exists():
+        _pyroute2_netns.remove(name)
+
+
+def exists(netns: str | os.PathLike[str]) -> bool:
+    return netns_path(netns).exists()
+
+
+def list_names() -> list[str]:
+    """Names of the namespaces under /var/run/netns, as `ip netns list` shows them."""
+    return sorted(_pyroute2_netns.listnetns())
+
+
+def enter(netns: str | os.PathLike[str]) -> None:
+    """Move the *calling thread* into `netns`. Only for threads made for it (see run_in)."""
+    fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise NetnsError(err, f"setns({netns_path(netns)}): {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
+def run_in(netns: str | os.PathLike[str], fn: Callable[..., T], *args: object) -> T:
+    """Call fn(*args) on a fresh thread inside `netns` and return its result (or raise its exception)."""
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            enter(netns)
+            outcome["value"] = fn(*args)
+        except BaseException as exc:  # re-raised in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"netns:{netns}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]
+
+
+def _netlink_socket() -> int:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE).detach()
+
+
+@contextmanager
+def iproute(netns: str | os.PathLike[str] | None = None) -> Iterator[IPRoute]:
+    """An IPRoute bound to `netns` (None: the caller's own). The netlink socket is opened inside the
+    namespace and keeps acting there, without forking a helper process as pyroute2's netns= would."""
+    ipr = IPRoute() if netns is None else IPRoute(fileno=run_in(netns, _netlink_socket))
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+
+
+def open_fd(netns: str | os.PathLike[str]) -> int:
+    """An O_RDONLY descriptor of the namespace, for moving links into it (IFLA_NET_NS_FD)."""
+    return os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
