@@ -100,6 +100,15 @@ def _prepare_mount_points(mounts: Sequence[Mount]) -> None:
             mount.container_path.touch()
 
 
+def _host_view(path: Path, mounts: Sequence[Mount]) -> Path:
+    """Where a container path lives outside the container: under the innermost mount covering it."""
+    covering = [mount for mount in mounts if path.is_relative_to(mount.container_path)]
+    if not covering:
+        return path
+    mount = max(covering, key=lambda mount: len(mount.container_path.parts))
+    return mount.host_path / path.relative_to(mount.container_path)
+
+
 def _container_env(spec: ContainerSpec, sandbox: Sandbox) -> dict[str, str]:
     """The process environment: runc's default PATH and containerd's HOSTNAME unless the spec sets them."""
     return {"PATH": DEFAULT_PATH, "HOSTNAME": sandbox.hostname, **spec.env}
@@ -173,6 +182,7 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     if not sandbox.is_ready():
         raise ContainerStartError(f"sandbox {sandbox.id} is not ready: pause (pid {sandbox.pid}) is gone")
     _prepare_mount_points(spec.mounts)
+    _host_view(spec.working_dir, spec.mounts).mkdir(parents=True, exist_ok=True)  # runc creates a missing cwd
     container_id = generate_id()
     cgroup_path = None
     if spec.limits is not None and cgroup_parent is not None:
