@@ -67,11 +67,15 @@ def create_cgroup(parent: Path, name: str, limits: ResourceLimits) -> Path | Non
     mount = cgroup2_mount()
     if mount is None or not supports_limits(parent):
         return None
-    _delegate(mount, parent)
     path = parent / name
-    path.mkdir()
-    for filename, value in limits.files().items():
-        (path / filename).write_text(value)
+    try:
+        _delegate(mount, parent)
+        path.mkdir()
+        for filename, value in limits.files().items():
+            (path / filename).write_text(value)
+    except OSError:  # e.g. EBUSY: a cgroup on the way holds processes ("no internal processes" rule)
+        remove_cgroup(path)
+        return None
     return path
 
 
