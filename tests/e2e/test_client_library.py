@@ -99,6 +99,22 @@ async def test_only_one_of_two_candidates_leads_and_the_other_takes_over(client)
     await run_b
 
 
+async def test_a_candidate_times_a_lease_by_its_own_observation(client):
+    """A holder's stale renewTime (skewed clock, or stalled after stamping) does not make its Lease look
+    expired: the candidate must see the record unchanged for leaseDurationSeconds (upstream observedTime)."""
+    await client.create(LEASES, {"metadata": {"name": "skewed-lock", "namespace": "kube-system"},
+                                 "spec": {"holderIdentity": "skewed", "leaseDurationSeconds": 1,
+                                          "renewTime": "2000-01-01T00:00:00.000000Z"}})
+    candidate = LeaderElector(client, "skewed-lock", "c", lease_duration=1, renew_deadline=0.8, retry_period=0.1)
+    loop = asyncio.get_running_loop()
+    started, done = loop.time(), asyncio.Event()
+    run = asyncio.create_task(candidate.run(done.wait))
+    await wait_for(lambda: candidate.is_leader, 5)
+    assert loop.time() - started >= 1.0
+    done.set()
+    await run
+
+
 async def test_repeated_events_are_aggregated(client):
     recorder = EventRecorder(client, "test-component")
     cm = await client.create(CONFIGMAPS, {"metadata": {"name": "evented", "namespace": "default"}})

@@ -22,8 +22,8 @@ import pytest
 
 from conftest import RunningAPIServer, start_apiserver, start_hollow_nodes
 
-LEASE_DURATION = 2.0
-TIMINGS = ("--leader-elect-lease-duration", f"{LEASE_DURATION:g}s", "--leader-elect-renew-deadline", "1.5s",
+LEASE_DURATION = 3.0
+TIMINGS = ("--leader-elect-lease-duration", f"{LEASE_DURATION:g}s", "--leader-elect-renew-deadline", "2s",
            "--leader-elect-retry-period", "0.25s")
 DEPLOYMENT = """
 apiVersion: apps/v1
