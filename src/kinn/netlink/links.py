@@ -76,16 +76,18 @@ def index_of(ipr: IPRoute, link: str | int) -> int:
 
 
 def add_veth(ipr: IPRoute, name: str, peer: str, peer_netns: str | os.PathLike[str] | None = None,
-             mtu: int | None = None, mac: str | None = None) -> Link:
+             mtu: int | None = None, mac: str | None = None, txqlen: int | None = None) -> Link:
     """Create veth `name` here with its peer `peer` created directly in `peer_netns` (if given),
-    so the peer never appears in this namespace under a temporary name."""
+    so the peer never appears in this namespace under a temporary name. `txqlen=0` gives the
+    queue-less veths the Go plugins create (`ip link` then shows no qlen)."""
     peer_spec: dict[str, object] = {"ifname": peer}
     fd = open_fd(peer_netns) if peer_netns is not None else None
     if fd is not None:
         peer_spec["net_ns_fd"] = fd
-    if mtu:
-        peer_spec["mtu"] = mtu
     extra: dict[str, object] = {"mtu": mtu} if mtu else {}
+    if txqlen is not None:
+        extra["txqlen"] = txqlen
+    peer_spec.update(extra)
     if mac:
         extra["address"] = mac
     try:

@@ -50,7 +50,7 @@ def _setup_veth(ipr: IPRoute, cmd: CmdArgs, conf: dict[str, Any], bridge_index: 
         if netlink.find_link(pod, cmd.ifname) is not None:
             raise CNIError(999, f"container veth name provided ({cmd.ifname}) already exists")
     mtu = int(conf.get("mtu") or DEFAULT_MTU)
-    host = netlink.add_veth(ipr, host_veth_name(), cmd.ifname, peer_netns=cmd.netns, mtu=mtu)
+    host = netlink.add_veth(ipr, host_veth_name(), cmd.ifname, peer_netns=cmd.netns, mtu=mtu, txqlen=0)
     netlink.set_master(ipr, host.index, bridge_index)
     if conf.get("hairpinMode"):
         netlink.set_bridge_port_hairpin(ipr, host.index, True)
