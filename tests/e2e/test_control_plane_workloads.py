@@ -161,7 +161,9 @@ def test_foreground_deletion_removes_dependents_first(control_plane):
     wait_until(deletion_blocked_on_dependents, what="the Deployment to wait in foregroundDeletion")
     pods = get_json(control_plane, "pods", "-n", ns)["items"]
     assert len(pods) == 2 and all(p["metadata"].get("deletionTimestamp") for p in pods)
-    assert len(get_json(control_plane, "rs", "-n", ns)["items"]) == 1
+    (replica_set,) = get_json(control_plane, "rs", "-n", ns)["items"]
+    # The ReplicaSet has dependents of its own, so it too is deleted in the foreground (attemptToDeleteItem).
+    assert "foregroundDeletion" in replica_set["metadata"].get("finalizers", [])
     assert get_json(control_plane, "deployment", "web", "-n", ns)["metadata"].get("deletionTimestamp")
 
     for pod in pods:
