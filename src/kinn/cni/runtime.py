@@ -70,7 +70,8 @@ class CNIRuntime:
         cached = self._read_cache(container_id, ifname)
         args = dict(args or (cached or {}).get("cniArgs") or {})
         runtime_config = dict(runtime_config or (cached or {}).get("capabilityArgs") or {})
-        prev = (cached or {}).get("result")
+        # libcni passes the cached result to DEL from 0.4.0 on.
+        prev = None if self.network.cni_version.startswith(("0.1.", "0.2.", "0.3.")) else (cached or {}).get("result")
         for plugin in reversed(self.network.plugins):
             await self._run(plugin, "DEL", container_id, netns, ifname, args, runtime_config, prev)
         self._cache_path(container_id, ifname).unlink(missing_ok=True)
