@@ -249,6 +249,15 @@ def test_invalid_plugin_config_is_reported_with_its_code(node: Node, kind: str) 
     assert veths(node) == [] and ip_files(node) == {}
 
 
+@pytest.mark.parametrize("kind", ["kinn", "debian"])
+def test_hairpin_and_promiscuous_mode_are_exclusive(node: Node, kind: str) -> None:
+    plugins = bridge_plugins(node.tmp)
+    plugins[0]["promiscMode"] = True
+    runtime = node.runtime(plugins[:1], bin_dir(node.tmp, kind))
+    with pytest.raises(CNIError, match="cannot set hairpin mode and promiscuous mode at the same time"):
+        node.add(runtime, node.new_pod())
+
+
 def test_version_command(node: Node) -> None:
     runtime = node.runtime([{"type": "loopback"}], bin_dir(node.tmp, "kinn"))
     answer = asyncio.run(runtime.version("bridge"))
@@ -260,7 +269,7 @@ def test_flannel_delegates_to_bridge_from_subnet_env(node: Node) -> None:
     subnet_env.write_text("FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\n"
                           "FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n")
     plugins = [{"type": "flannel", "subnetFile": str(subnet_env), "dataDir": str(node.tmp / "flannel"),
-                "delegate": {"bridge": BRIDGE, "hairpinMode": True, "isDefaultGateway": True,
+                "delegate": {"bridge": BRIDGE, "promiscMode": True, "isDefaultGateway": True,
                              "ipam": {"type": "host-local", "dataDir": str(node.tmp / "networks"),
                                       "ranges": [[{"subnet": "10.244.1.1/24"}]], "routes": [{"dst": "10.244.0.0/16"}]}}},
                {"type": "portmap", "capabilities": {"portMappings": True}}]
@@ -274,6 +283,7 @@ def test_flannel_delegates_to_bridge_from_subnet_env(node: Node) -> None:
     with netlink.iproute(node.netns) as ipr:
         assert netlink.ipv4_addresses(ipr, BRIDGE) == ["10.244.1.1/24"]
         assert netlink.get_link(ipr, BRIDGE).mtu == 1450
+    assert "PROMISC" in sh("ip", "-n", node.netns, "link", "show", BRIDGE)
     assert not any(line.startswith(":CNI-") and "HOSTPORT" not in line for line in node.nat())  # FLANNEL_IPMASQ=true
     assert "default via 10.244.1.1 dev eth0" in sh("ip", "-n", pod, "route")
     assert netlink.ping(pod, "10.244.1.1")

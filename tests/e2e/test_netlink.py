@@ -62,10 +62,14 @@ def test_veth_across_namespaces_and_ping(two_netns: tuple[str, str]) -> None:
     assert "default via 10.99.0.1 dev eth0" in sh("ip", "-n", b, "route")
     assert netlink.ping(b, "10.99.0.1") and netlink.ping(a, "10.99.0.2")
     assert not netlink.ping(b, "10.99.0.77", timeout=0.5)
-    with netlink.iproute(a) as ipr:
-        assert netlink.delete_link(ipr, "kt-veth0") and not netlink.delete_link(ipr, "kt-veth0")
     with netlink.iproute(b) as ipr:
+        netlink.move_to_netns(ipr, "eth0", a)
         assert netlink.find_link(ipr, "eth0") is None
+    with netlink.iproute(a) as ipr:
+        assert netlink.get_link(ipr, "eth0").peer_index == host.index
+        assert netlink.delete_link(ipr, "kt-veth0") and not netlink.delete_link(ipr, "kt-veth0")
+    with netlink.iproute(a) as ipr:
+        assert netlink.find_link(ipr, "eth0") is None  # deleting one end removed its peer
 
 
 def test_bridge_ports_mtu_mac_hairpin(two_netns: tuple[str, str]) -> None:
@@ -78,12 +82,14 @@ def test_bridge_ports_mtu_mac_hairpin(two_netns: tuple[str, str]) -> None:
         netlink.set_mtu(ipr, port.index, 1400)
         netlink.set_mac(ipr, port.index, "02:00:00:00:00:42")
         netlink.set_bridge_port_hairpin(ipr, port.index)
+        netlink.set_promisc(ipr, bridge.index)
         netlink.set_up(ipr, port.index)
         netlink.rename(ipr, "kt-p0-peer", "kt-p1")
         seen = netlink.get_link(ipr, "kt-p0")
         assert (seen.master, seen.mtu, seen.mac, seen.up) == (bridge.index, 1400, "02:00:00:00:00:42", True)
         assert netlink.find_link(ipr, "kt-p1") is not None
         assert "hairpin on" in sh("ip", "-n", a, "-d", "link", "show", "kt-p0")
+        assert "PROMISC" in sh("ip", "-n", a, "link", "show", "kt-br0")
         with pytest.raises(ValueError, match="not a bridge"):
             netlink.ensure_bridge(ipr, "kt-p1")
         netlink.set_master(ipr, port.index, None)

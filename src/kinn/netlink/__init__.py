@@ -11,7 +11,7 @@ from kinn.netlink.addresses import add_address, delete_address, ipv4_addresses, 
 from kinn.netlink.links import (Link, LinkNotFound, add_bridge, add_veth, add_vxlan, delete_link,
                                 ensure_bridge, find_link, get_link, index_of, list_links, move_to_netns,
                                 rename, set_bridge_port_hairpin, set_down, set_mac, set_master, set_mtu,
-                                set_up)
+                                set_promisc, set_up)
 from kinn.netlink.neighbours import add_fdb, add_neighbour, delete_fdb, delete_neighbour
 from kinn.netlink.netns import (NetnsError, create, delete, enter, exists, iproute, list_names,
                                 netns_path, run_in)
@@ -26,5 +26,5 @@ __all__ = [
     "enable_ip_forward", "ensure_bridge", "enter", "exists", "find_link", "get_link", "get_sysctl",
     "index_of", "iproute", "ipv4_addresses", "list_addresses", "list_links", "list_names", "list_routes",
     "move_to_netns", "netns_path", "ping", "rename", "replace_route", "run_in", "set_bridge_nf_call_iptables",
-    "set_bridge_port_hairpin", "set_down", "set_mac", "set_master", "set_mtu", "set_sysctl", "set_up",
+    "set_bridge_port_hairpin", "set_down", "set_mac", "set_master", "set_mtu", "set_promisc", "set_sysctl", "set_up",
 ]

@@ -15,6 +15,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from kinn.netlink.netns import open_fd
 
 ENODEV = 19
+IFF_PROMISC = 0x100
 
 
 class LinkNotFound(LookupError):
@@ -151,6 +152,11 @@ def set_mtu(ipr: IPRoute, link: str | int, mtu: int) -> None:
 
 def set_mac(ipr: IPRoute, link: str | int, mac: str) -> None:
     ipr.link("set", index=index_of(ipr, link), address=mac)
+
+
+def set_promisc(ipr: IPRoute, link: str | int, on: bool = True) -> None:
+    """IFF_PROMISC, as `ip link set <dev> promisc on` (the bridge plugin's promiscMode)."""
+    ipr.link("set", index=index_of(ipr, link), flags=IFF_PROMISC if on else 0, change=IFF_PROMISC)
 
 
 def rename(ipr: IPRoute, link: str | int, name: str) -> None:

@@ -30,6 +30,8 @@ def _conf(cmd: CmdArgs) -> dict[str, Any]:
     conf.setdefault("bridge", DEFAULT_BRIDGE)
     if conf.get("isDefaultGateway"):
         conf["isGateway"] = True
+    if conf.get("hairpinMode") and conf.get("promiscMode"):
+        raise CNIError(999, "cannot set hairpin mode and promiscuous mode at the same time.")
     if not (conf.get("ipam") or {}).get("type"):
         raise CNIError(INVALID_NETWORK_CONFIG, 'bridge: "ipam" with a "type" is required')
     return conf
@@ -105,7 +107,7 @@ def add(cmd: CmdArgs) -> dict[str, Any]:
     with netlink.iproute() as ipr:
         bridge = netlink.ensure_bridge(ipr, conf["bridge"], int(conf.get("mtu") or DEFAULT_MTU))
         if conf.get("promiscMode"):
-            ipr.link("set", index=bridge.index, promiscuity=1)
+            netlink.set_promisc(ipr, bridge.index)
         host, container = _setup_veth(ipr, cmd, conf, bridge.index)
         ipam = exec_plugin(conf["ipam"]["type"], "ADD", _ipam_config(cmd)) or {}
         try:
