@@ -166,6 +166,27 @@ def test_two_pods_on_one_bridge_then_nothing_left(node: Node, kind: str) -> None
     assert not (node.tmp / "cache" / "results" / f"{NET}-{pod1}-eth0").exists()
 
 
+def test_concurrent_adds_share_bridge_and_chains(node: Node) -> None:
+    """The kubelet starts pods in parallel: ADDs race on the bridge, host-local's lock and iptables."""
+    runtime = node.runtime(bridge_plugins(node.tmp), bin_dir(node.tmp, "kinn"))
+    pods = [node.new_pod() for _ in range(4)]
+
+    async def add_all() -> list[Result]:
+        return await asyncio.gather(*(runtime.add(pod, str(netlink.netns_path(pod)), "eth0", {},
+                                                  {"portMappings": [{"hostPort": 9000 + i, "containerPort": 80}]})
+                                      for i, pod in enumerate(pods)))
+    results = node.run(add_all)
+    assert sorted(r.ips[0].address for r in results) == [f"10.250.1.{i}/24" for i in range(2, 6)]
+    assert len(veths(node)) == 4 and len(ip_files(node)) == 4
+    assert netlink.ping(pods[0], results[3].ips[0].address.split("/")[0])
+
+    async def delete_all() -> None:
+        await asyncio.gather(*(runtime.delete(pod, str(netlink.netns_path(pod)), "eth0") for pod in pods))
+    node.run(delete_all)
+    assert veths(node) == [] and ip_files(node) == {}
+    assert [line for line in node.nat() if "CNI-" in line and "HOSTPORT" not in line] == []
+
+
 def _state_after_two_adds(node: Node, kind: str) -> dict[str, Any]:
     runtime = node.runtime(bridge_plugins(node.tmp), bin_dir(node.tmp, kind))
     pods, ids = [node.new_pod(), node.new_pod()], ["sandbox-a", "sandbox-b"]

@@ -41,8 +41,10 @@ def chain_exists(table: str, chain: str) -> bool:
 
 
 def ensure_chain(table: str, chain: str) -> None:
-    if not chain_exists(table, chain):
-        run(table, "-N", chain)
+    """Create `chain` unless it exists, also when a concurrent plugin run creates it meanwhile."""
+    if not chain_exists(table, chain) and run(table, "-N", chain, check=False).returncode != 0:
+        if not chain_exists(table, chain):
+            raise IptablesError(f"cannot create chain {chain} in table {table}")
 
 
 def rule_exists(table: str, chain: str, rule: list[str]) -> bool:

@@ -15,6 +15,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from kinn.netlink.netns import open_fd
 
 ENODEV = 19
+EEXIST = 17
 IFF_PROMISC = 0x100
 
 
@@ -109,8 +110,13 @@ def ensure_bridge(ipr: IPRoute, name: str, mtu: int | None = None) -> Link:
     """The bridge `name`, created if missing and set up; an existing non-bridge link is an error."""
     link = find_link(ipr, name)
     if link is None:
-        link = add_bridge(ipr, name, mtu)
-    elif link.kind != "bridge":
+        try:
+            link = add_bridge(ipr, name, mtu)
+        except NetlinkError as exc:  # a concurrent caller (another pod's ADD) created it first
+            if exc.code != EEXIST:
+                raise
+            link = get_link(ipr, name)
+    if link.kind != "bridge":
         raise ValueError(f"{name!r} already exists but is not a bridge (kind {link.kind})")
     set_up(ipr, link.index)
     return get_link(ipr, link.index)
