@@ -24,6 +24,13 @@ IndexFunc = Callable[[Obj], Iterable[str]]
 log = logging.getLogger("kinn.client.informer")
 
 
+def strip_managed_fields(obj: Obj) -> Obj:
+    """A cache transform dropping metadata.managedFields, as kube-controller-manager and the
+    scheduler install on their informers: no controller reads them, and they are half a pod."""
+    obj.get("metadata", {}).pop("managedFields", None)
+    return obj
+
+
 def object_key(obj: Obj) -> str:
     """`namespace/name`, or `name` for cluster-scoped objects (cache.MetaNamespaceKeyFunc)."""
     meta = obj.get("metadata", {})
@@ -119,6 +126,8 @@ class SharedInformer:
     handlers: list[EventHandler] = field(default_factory=list)
     resource_version: str = ""
     synced: asyncio.Event = field(default_factory=asyncio.Event)
+    # Applied to every listed or watched object before it is cached (SetTransform).
+    transform: Callable[[Obj], Obj] | None = None
 
     def add_event_handler(self, handler: EventHandler) -> None:
         """Register; a handler added after the initial sync first gets an add for each cached object."""
@@ -156,7 +165,8 @@ class SharedInformer:
 
     async def _list(self) -> None:
         listing = await self.client.list_all(self.resource, self.namespace, self.label_selector, self.field_selector)
-        fresh = {object_key(o): o for o in listing.get("items") or []}
+        items = listing.get("items") or []
+        fresh = {object_key(o): o for o in (map(self.transform, items) if self.transform else items)}
         for item in fresh.values():
             item.setdefault("kind", self.resource.kind)
             item.setdefault("apiVersion", self.resource.api_version)
@@ -176,6 +186,8 @@ class SharedInformer:
             self.resource_version = obj.get("metadata", {}).get("resourceVersion", self.resource_version)
             if kind == "BOOKMARK":
                 continue
+            if self.transform:
+                obj = self.transform(obj)
             if kind == "DELETED":
                 self._deleted(obj)
             else:
@@ -204,8 +216,9 @@ class SharedInformer:
 class SharedInformerFactory:
     """One informer per (resource, namespace, selectors), started together, shared by all users."""
 
-    def __init__(self, client: Client) -> None:
+    def __init__(self, client: Client, transform: Callable[[Obj], Obj] | None = None) -> None:
         self.client = client
+        self.transform = transform
         self._informers: dict[tuple[str, str, str, str, str], SharedInformer] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
 
@@ -213,7 +226,8 @@ class SharedInformerFactory:
                  field_selector: str = "") -> SharedInformer:
         key = (r.api_version, r.plural, namespace, label_selector, field_selector)
         if key not in self._informers:
-            self._informers[key] = SharedInformer(self.client, r, namespace, label_selector, field_selector)
+            self._informers[key] = SharedInformer(self.client, r, namespace, label_selector, field_selector,
+                                                 transform=self.transform)
         return self._informers[key]
 
     def start(self) -> None:

@@ -12,7 +12,7 @@ import socket
 import uuid
 from importlib import import_module
 
-from kinn.client.informer import SharedInformerFactory
+from kinn.client.informer import SharedInformerFactory, strip_managed_fields
 from kinn.client.leaderelection import LeaderElectionTimings, LeaderElector
 from kinn.client.rest import Client
 from kinn.controllers.base import Controller, ControllerContext, ControllerManagerOptions
@@ -65,7 +65,7 @@ def load(name: str) -> type[Controller]:
 
 
 async def run_controllers(client: Client, options: ControllerManagerOptions) -> None:
-    factory = SharedInformerFactory(client)
+    factory = SharedInformerFactory(client, strip_managed_fields)
     ctx = ControllerContext(client, factory, options)
     controllers = [load(name)(ctx) for name in enabled(options.controllers)]
     factory.start()

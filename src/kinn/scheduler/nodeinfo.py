@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from kinn.api.quantity import milli_value, value
+from kinn.api.selectors import LabelSelector
 
 Obj = dict[str, Any]
 
@@ -173,7 +174,7 @@ class NodeInfo:
 
     __slots__ = ("node", "name", "labels", "taints", "unschedulable", "allocatable", "pods", "requested",
                  "non_zero_requested", "used_ports", "pods_with_affinity", "pods_with_required_anti_affinity",
-                 "generation")
+                 "generation", "_match_counts", "_match_generation")
 
     def __init__(self, node: Obj | None = None, name: str = "") -> None:
         self.pods: dict[str, PodInfo] = {}
@@ -183,6 +184,8 @@ class NodeInfo:
         self.pods_with_affinity = 0
         self.pods_with_required_anti_affinity = 0
         self.generation = 0
+        self._match_counts: dict[tuple[object, ...], int] = {}
+        self._match_generation = 0
         self.node: Obj | None = None
         self.name = name
         self.labels: dict[str, str] = {}
@@ -226,6 +229,22 @@ class NodeInfo:
             self.pods_with_required_anti_affinity += sign
         self.generation += 1
 
+    def count_matching(self, selector: LabelSelector, namespace: str) -> int:
+        """Pods of `namespace` that `selector` matches, not terminating (countPodsMatchSelector).
+
+        Remembered until the node's pods change: every cycle for one workload's pods asks every
+        node the same question, and only the node that took the last pod has a new answer.
+        """
+        if self._match_generation != self.generation:
+            self._match_counts, self._match_generation = {}, self.generation
+        key = (selector.requirements, selector.nothing, namespace)
+        count = self._match_counts.get(key)
+        if count is None:
+            count = self._match_counts[key] = sum(
+                1 for p in self.pods.values() if p.namespace == namespace and not p.terminating
+                and selector.matches(p.labels))
+        return count
+
     def clone(self) -> "NodeInfo":
         """A copy whose pods can be removed/added (preemption's dry run) without touching the cache."""
         copy = NodeInfo.__new__(NodeInfo)
@@ -235,6 +254,7 @@ class NodeInfo:
         copy.requested = self.requested.copy()
         copy.non_zero_requested = self.non_zero_requested.copy()
         copy.used_ports = list(self.used_ports)
+        copy._match_counts = {}
         return copy
 
     def __repr__(self) -> str:

@@ -12,17 +12,39 @@ import abc
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Literal
 
+import orjson
+
 Obj = dict[str, Any]
 EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 
-@dataclass(frozen=True, slots=True)
 class StoredObject:
-    key: str
-    obj: Obj  # decoded; metadata.resourceVersion == str(mod_revision); never mutate
-    raw: bytes  # the JSON encoding of `obj`, served as-is on GET
-    create_revision: int
-    mod_revision: int
+    """One revision of one key: its JSON encoding (served as-is on GET) and the decoded object.
+
+    The decoded form (metadata.resourceVersion == str(mod_revision); never mutate) is kept while
+    the revision is current, since every read and write uses it. Once superseded, the revision
+    lives on only in the watch history, where the store `release`s it: a decoded pod is five
+    times its JSON and the history holds tens of thousands of revisions, so replaying an old
+    event decodes it again instead.
+    """
+
+    __slots__ = ("key", "raw", "create_revision", "mod_revision", "_obj")
+
+    def __init__(self, key: str, obj: Obj | None, raw: bytes, create_revision: int, mod_revision: int) -> None:
+        self.key, self.raw = key, raw
+        self.create_revision, self.mod_revision = create_revision, mod_revision
+        self._obj = obj
+
+    @property
+    def obj(self) -> Obj:
+        return self._obj if self._obj is not None else orjson.loads(self.raw)
+
+    def release(self) -> None:
+        """Drop the decoded object; `obj` decodes `raw` on each use from now on."""
+        self._obj = None
+
+    def __repr__(self) -> str:
+        return f"StoredObject({self.key!r}, rev={self.mod_revision})"
 
 
 @dataclass(frozen=True, slots=True)

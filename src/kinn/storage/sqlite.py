@@ -93,10 +93,10 @@ class SQLiteStore(Store):
     @staticmethod
     def _event_from_row(row: tuple[Any, ...]) -> WatchEvent:
         revision, key, type_, create_rev, value, prev_rev, prev_create_rev, prev_value = row
-        obj = StoredObject(key, orjson.loads(value), bytes(value), create_rev, revision)
+        obj = StoredObject(key, None, bytes(value), create_rev, revision)
         prev = None
         if prev_value is not None:
-            prev = StoredObject(key, orjson.loads(prev_value), bytes(prev_value), prev_create_rev, prev_rev)
+            prev = StoredObject(key, None, bytes(prev_value), prev_create_rev, prev_rev)
         return WatchEvent(type_, obj, prev)
 
     # -- reads -----------------------------------------------------------------------------
@@ -204,6 +204,11 @@ class SQLiteStore(Store):
                 self._sorted_keys = None
             self._objects[obj.key] = obj
         self._hub.publish(event)
+        # Superseded revisions stay in the history only, as their encoding.
+        if prev is not None:
+            prev.release()
+        if event.type == "DELETED":
+            obj.release()
 
     # -- watch and maintenance -------------------------------------------------------------
 

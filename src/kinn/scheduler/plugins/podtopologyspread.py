@@ -47,11 +47,6 @@ def _constraint(spec: dict, pod: PodInfo) -> Constraint:
                       spec.get("nodeAffinityPolicy", "Honor") == "Honor", spec.get("nodeTaintsPolicy") == "Honor")
 
 
-def _count_matching(node: NodeInfo, selector: LabelSelector, namespace: str) -> int:
-    return sum(1 for p in node.pods.values()
-               if p.namespace == namespace and not p.terminating and selector.matches(p.labels))
-
-
 def _eligible(pod: PodInfo, node: NodeInfo, constraints: Iterable[Constraint], require_all: bool = True) -> bool:
     """Does this node's domain count (nodeAffinityPolicy / nodeTaintsPolicy, all topology keys present)?"""
     constraints = list(constraints)
@@ -120,7 +115,7 @@ class PodTopologySpread:
                 continue
             for i, c in enumerate(constraints):
                 value = node.labels[c.topology_key]
-                counts[i][value] = counts[i].get(value, 0) + _count_matching(node, c.selector, pod.namespace)
+                counts[i][value] = counts[i].get(value, 0) + node.count_matching(c.selector, pod.namespace)
         min_match = [0 if len(n) < c.min_domains else min(n.values()) for c, n in zip(constraints, counts)]
         state[_FILTER_STATE] = FilterState(constraints, counts, min_match)
         return SUCCESS
@@ -166,8 +161,8 @@ class PodTopologySpread:
                 for i in spread_keys:
                     value = node.labels.get(constraints[i].topology_key)
                     if value in domains[i]:
-                        counts[i][value] = counts[i].get(value, 0) + _count_matching(
-                            node, constraints[i].selector, pod.namespace)
+                        counts[i][value] = counts[i].get(value, 0) + node.count_matching(
+                            constraints[i].selector, pod.namespace)
         weights = [math.log(len(d) + 2) for d in domains]
         state[_SCORE_STATE] = ScoreState(constraints, counts, weights, ignored)
         return SUCCESS
@@ -182,7 +177,7 @@ class PodTopologySpread:
             if value is None:
                 continue
             if c.topology_key == LABEL_HOSTNAME:
-                count = _count_matching(node, c.selector, pod.namespace)
+                count = node.count_matching(c.selector, pod.namespace)
             else:
                 count = counts.get(value, 0)
             total += count * weight + (c.max_skew - 1)
