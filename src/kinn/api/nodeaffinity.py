@@ -1,76 +1,68 @@
 """Does a pod's nodeSelector and required node affinity admit a node (component-helpers nodeaffinity).
 
-Shared by the scheduler's NodeAffinity filter and the DaemonSet controller, which must agree on
-which nodes a pod may run on. Terms are ORed, a term's requirements ANDed; an empty term matches
-nothing; `matchFields` supports only `metadata.name`, as upstream.
+Shared by the scheduler's NodeAffinity, PodTopologySpread and VolumeBinding plugins and the DaemonSet
+controller, which must agree on which nodes a pod may run on. Terms are ORed, a term's requirements
+ANDed; an empty term matches nothing; `matchFields` sees only `metadata.name`, as upstream.
+
+The matchers take a node's name and labels rather than the node object, because the scheduler
+precomputes both per node; `pod_matches_node` is the node-object form for controllers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
+
+from kinn.api.selectors import _go_int
 
 Obj = dict[str, Any]
 
 
-def _as_int(value: str) -> int | None:
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-def _compare(have: str | None, values: list[str], test: Callable[[int, int], bool]) -> bool:
-    if have is None or len(values) != 1:
-        return False
-    left, right = _as_int(have), _as_int(values[0])
-    return left is not None and right is not None and test(left, right)
-
-
-def requirement_matches(requirement: Obj, fields: Mapping[str, str]) -> bool:
+def requirement_matches(requirement: Obj, values: Mapping[str, str]) -> bool:
     """One NodeSelectorRequirement against a node's labels (or fields)."""
-    key, operator, values = requirement.get("key", ""), requirement.get("operator"), requirement.get("values") or []
-    have = fields.get(key)
+    key, operator, wanted = requirement.get("key", ""), requirement.get("operator", ""), requirement.get("values") or []
     if operator == "In":
-        return have is not None and have in values
+        return key in values and values[key] in wanted
     if operator == "NotIn":
-        return have is None or have not in values
+        return key not in values or values[key] not in wanted
     if operator == "Exists":
-        return have is not None
+        return key in values
     if operator == "DoesNotExist":
-        return have is None
-    if operator == "Gt":
-        return _compare(have, values, lambda a, b: a > b)
-    if operator == "Lt":
-        return _compare(have, values, lambda a, b: a < b)
+        return key not in values
+    if operator in ("Gt", "Lt") and key in values and len(wanted) == 1:
+        have, bound = _go_int(values[key]), _go_int(wanted[0])
+        if have is None or bound is None:
+            return False
+        return have > bound if operator == "Gt" else have < bound
     return False
 
 
-def term_matches(term: Obj, node: Obj) -> bool:
+def node_selector_term_matches(term: Obj, node_name: str, labels: Mapping[str, str]) -> bool:
+    """All requirements of a term hold; an empty term matches nothing (v1.NodeSelectorTerm)."""
     expressions = term.get("matchExpressions") or []
-    field_requirements = term.get("matchFields") or []
-    if not expressions and not field_requirements:
+    fields = term.get("matchFields") or []
+    if not expressions and not fields:
         return False
-    labels = node.get("metadata", {}).get("labels") or {}
-    fields = {"metadata.name": node.get("metadata", {}).get("name", "")}
-    return (all(requirement_matches(r, labels) for r in expressions)
-            and all(r.get("key") == "metadata.name" and requirement_matches(r, fields) for r in field_requirements))
+    fields_view = {"metadata.name": node_name}
+    return all(requirement_matches(e, labels) for e in expressions) and all(
+        requirement_matches(f, fields_view) for f in fields)
 
 
-def node_selector_matches(selector: Obj | None, node: Obj) -> bool:
-    """A NodeSelector (ORed terms); None admits every node."""
-    if selector is None:
-        return True
-    return any(term_matches(term, node) for term in selector.get("nodeSelectorTerms") or [])
+def node_selector_matches(selector: Obj, node_name: str, labels: Mapping[str, str]) -> bool:
+    """A NodeSelector: its terms are ORed."""
+    return any(node_selector_term_matches(t, node_name, labels) for t in selector.get("nodeSelectorTerms") or ())
 
 
-def required_node_affinity(pod_spec: Obj) -> Obj | None:
-    affinity = (pod_spec.get("affinity") or {}).get("nodeAffinity") or {}
-    return affinity.get("requiredDuringSchedulingIgnoredDuringExecution")
+def required_node_affinity_matches(spec: Obj, node_name: str, labels: Mapping[str, str]) -> bool:
+    """spec.nodeSelector AND required node affinity (nodeaffinity.GetRequiredNodeAffinity().Match)."""
+    for key, wanted in (spec.get("nodeSelector") or {}).items():
+        if labels.get(key) != wanted:
+            return False
+    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    return required is None or node_selector_matches(required, node_name, labels)
 
 
 def pod_matches_node(pod_spec: Obj, node: Obj) -> bool:
-    """nodeSelector labels all present and the required node affinity satisfied (GetRequiredNodeAffinity.Match)."""
-    labels = node.get("metadata", {}).get("labels") or {}
-    if any(labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
-        return False
-    return node_selector_matches(required_node_affinity(pod_spec), node)
+    """`required_node_affinity_matches` against a Node object."""
+    metadata = node.get("metadata", {})
+    return required_node_affinity_matches(pod_spec, metadata.get("name", ""), metadata.get("labels") or {})

@@ -1,14 +1,17 @@
 """Taints and tolerations (component-helpers scheduling/corev1 and core/v1 Toleration.ToleratesTaint).
 
-Shared by the scheduler's TaintToleration plugin, the DaemonSet controller and node lifecycle
-eviction, so all three agree on what a toleration covers.
+Shared by the scheduler's TaintToleration, NodeUnschedulable and PodTopologySpread plugins, the
+DaemonSet controller and node lifecycle eviction, so all agree on what a toleration covers.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 Obj = dict[str, Any]
+
+# The effects that keep a pod off a node (DoNotScheduleTaintsFilterFunc).
+DO_NOT_SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
 
 
 def tolerates(toleration: Obj, taint: Obj) -> bool:
@@ -23,14 +26,14 @@ def tolerates(toleration: Obj, taint: Obj) -> bool:
     return operator == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
 
 
-def tolerates_all(tolerations: Iterable[Obj], taint: Obj) -> bool:
+def tolerations_tolerate(tolerations: Iterable[Obj], taint: Obj) -> bool:
+    """Does any of `tolerations` cover `taint`?"""
     return any(tolerates(t, taint) for t in tolerations)
 
 
-def find_untolerated_taint(taints: Iterable[Obj], tolerations: list[Obj],
-                           include: Callable[[Obj], bool] = lambda taint: True) -> Obj | None:
-    """The first taint passing `include` that no toleration covers (FindMatchingUntoleratedTaint)."""
+def find_untolerated_taint(taints: Iterable[Obj], tolerations: list[Obj], effects: tuple[str, ...]) -> Obj | None:
+    """The first taint with one of `effects` that no toleration covers (FindMatchingUntoleratedTaint)."""
     for taint in taints:
-        if include(taint) and not tolerates_all(tolerations, taint):
+        if taint.get("effect") in effects and not tolerations_tolerate(tolerations, taint):
             return taint
     return None

@@ -9,7 +9,7 @@ import copy
 from typing import Any
 
 from kinn.api.nodeaffinity import pod_matches_node
-from kinn.api.taints import find_untolerated_taint
+from kinn.api.taints import DO_NOT_SCHEDULE_EFFECTS, find_untolerated_taint
 from kinn.controllers.history import REVISION_HASH_LABEL
 
 Obj = dict[str, Any]
@@ -75,14 +75,6 @@ def target_node_name(pod: Obj) -> str | None:
     return None
 
 
-def _schedule_effect(taint: Obj) -> bool:
-    return taint.get("effect") in ("NoSchedule", "NoExecute")
-
-
-def _execute_effect(taint: Obj) -> bool:
-    return taint.get("effect") == "NoExecute"
-
-
 def node_should_run_daemon_pod(node: Obj, ds: Obj) -> tuple[bool, bool]:
     """(shouldRun, shouldContinueRunning) as NodeShouldRunDaemonPod.
 
@@ -98,6 +90,6 @@ def node_should_run_daemon_pod(node: Obj, ds: Obj) -> tuple[bool, bool]:
         return False, False
     taints = node.get("spec", {}).get("taints") or []
     tolerations = spec.get("tolerations") or []
-    if find_untolerated_taint(taints, tolerations, _schedule_effect) is not None:
-        return False, find_untolerated_taint(taints, tolerations, _execute_effect) is None
+    if find_untolerated_taint(taints, tolerations, DO_NOT_SCHEDULE_EFFECTS) is not None:
+        return False, find_untolerated_taint(taints, tolerations, ("NoExecute",)) is None
     return True, True

@@ -6,7 +6,7 @@ from kinn.scheduler.framework.interface import (
     NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status, default_normalize_score,
 )
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
-from kinn.scheduler.plugins.helpers import node_selector_term_matches, required_node_affinity_matches
+from kinn.api.nodeaffinity import node_selector_term_matches, required_node_affinity_matches
 
 NAME = "NodeAffinity"
 ERR_REASON_POD = "node(s) didn't match Pod's node affinity/selector"

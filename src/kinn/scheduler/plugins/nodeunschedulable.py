@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from kinn.api.taints import tolerations_tolerate
 from kinn.scheduler.framework.interface import NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SUCCESS, Status
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
-from kinn.scheduler.plugins.helpers import tolerates
 
 NAME = "NodeUnschedulable"
 ERR_REASON_UNSCHEDULABLE = "node(s) were unschedulable"
@@ -25,4 +25,4 @@ class NodeUnschedulable:
         if not node.unschedulable:
             return SUCCESS
         tolerations = pod.pod.get("spec", {}).get("tolerations") or ()
-        return SUCCESS if any(tolerates(t, TAINT_NODE_UNSCHEDULABLE) for t in tolerations) else _REJECT
+        return SUCCESS if tolerations_tolerate(tolerations, TAINT_NODE_UNSCHEDULABLE) else _REJECT

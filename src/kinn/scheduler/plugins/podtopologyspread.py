@@ -11,13 +11,15 @@ from __future__ import annotations
 import math
 from typing import Iterable, NamedTuple
 
+from kinn.api.nodeaffinity import required_node_affinity_matches
 from kinn.api.selectors import LabelSelector, parse_label_selector
+from kinn.api.taints import DO_NOT_SCHEDULE_EFFECTS, find_untolerated_taint
 from kinn.scheduler.framework.interface import (
     ASSIGNED_POD_CHANGE, MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS,
     Status,
 )
 from kinn.scheduler.nodeinfo import LABEL_HOSTNAME, LABEL_ZONE, NodeInfo, PodInfo
-from kinn.scheduler.plugins.helpers import compile_selector, find_untolerated_taint, required_node_affinity_matches
+from kinn.scheduler.plugins.helpers import compile_selector
 
 NAME = "PodTopologySpread"
 ERR_REASON_CONSTRAINTS_NOT_MATCH = "node(s) didn't match pod topology spread constraints"
@@ -56,7 +58,7 @@ def _eligible(pod: PodInfo, node: NodeInfo, constraints: Iterable[Constraint], r
     if any(c.honor_affinity for c in constraints) and not required_node_affinity_matches(spec, node.name, node.labels):
         return False
     if any(c.honor_taints for c in constraints) and find_untolerated_taint(
-            node.taints, spec.get("tolerations") or [], ("NoSchedule", "NoExecute")):
+            node.taints, spec.get("tolerations") or [], DO_NOT_SCHEDULE_EFFECTS):
         return False
     return True
 

@@ -4,14 +4,13 @@ lifecycle controller), so this is also how not-ready nodes are avoided, as upstr
 
 from __future__ import annotations
 
+from kinn.api.taints import DO_NOT_SCHEDULE_EFFECTS, find_untolerated_taint, tolerations_tolerate
 from kinn.scheduler.framework.interface import (
     NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status, default_normalize_score,
 )
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
-from kinn.scheduler.plugins.helpers import find_untolerated_taint, tolerates
 
 NAME = "TaintToleration"
-_FILTER_EFFECTS = ("NoSchedule", "NoExecute")
 _PREFERRED = f"PreScore{NAME}"
 
 
@@ -27,7 +26,8 @@ class TaintToleration:
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         if not node.taints:
             return SUCCESS
-        taint = find_untolerated_taint(node.taints, pod.pod.get("spec", {}).get("tolerations") or [], _FILTER_EFFECTS)
+        tolerations = pod.pod.get("spec", {}).get("tolerations") or []
+        taint = find_untolerated_taint(node.taints, tolerations, DO_NOT_SCHEDULE_EFFECTS)
         if taint is None:
             return SUCCESS
         return Status.unresolvable(
@@ -43,7 +43,7 @@ class TaintToleration:
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
         tolerations = state[_PREFERRED]
         return sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
-                   and not any(tolerates(t, taint) for t in tolerations))
+                   and not tolerations_tolerate(tolerations, taint))
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         default_normalize_score(scores, reverse=True)

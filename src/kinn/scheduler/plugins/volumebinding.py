@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from kinn.api.errors import StatusError
+from kinn.api.nodeaffinity import node_selector_matches
 from kinn.api.quantity import value
 from kinn.client.rest import resource
 from kinn.scheduler.framework.interface import (
     NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status, cluster_events,
 )
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
-from kinn.scheduler.plugins.helpers import node_selector_matches
 
 Obj = dict[str, Any]
 NAME = "VolumeBinding"
