@@ -16,17 +16,15 @@ from typing import Any
 from kinn.api.errors import StatusError
 from kinn.client.informer import EventHandler, split_key
 from kinn.client.rest import resource
-from kinn.controllers.base import Controller, ControllerContext
+from kinn.controllers.base import ControllerContext
 from kinn.controllers.endpointsutil import (
-    HEADLESS_LABEL, LAST_CHANGE_TRIGGER_TIME, TriggerTimeTracker, endpoint_port, find_port, is_headless,
-    is_namespace_terminating, pod_ip_for_family, selected_pods, service_ip_family, services_for_pod,
-    should_pod_be_in_endpoints, should_set_hostname, target_ref,
+    HEADLESS_LABEL, LAST_CHANGE_TRIGGER_TIME, ServicePodsController, endpoint_port, find_port,
+    has_managed_endpoints, is_headless, is_namespace_terminating, pod_ip_for_family, selected_pods,
+    service_ip_family, should_pod_be_in_endpoints, should_set_hostname, target_ref,
 )
 from kinn.controllers.podutil import is_pod_ready
 
 Obj = dict[str, Any]
-SERVICES = resource("v1", "services")
-PODS = resource("v1", "pods")
 ENDPOINTS = resource("v1", "endpoints")
 
 MAX_CAPACITY = 1000
@@ -194,28 +192,14 @@ def new_endpoints(current: Obj | None, service: Obj, subsets: list[Obj], trigger
 
 # --- the controller -----------------------------------------------------------------------------
 
-class EndpointsController(Controller):
+class EndpointsController(ServicePodsController):
     name = "endpoint"
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
-        self.services = self.informer(SERVICES, self.enqueue_handler()).indexer
-        self.pods = self.informer(PODS, EventHandler(
-            on_add=self._pod_changed,
-            on_update=lambda old, new: self._pod_changed(new, old),
-            on_delete=self._pod_changed,
-        )).indexer
         # A deleted Endpoints object of a live Service is recreated (onEndpointsDelete).
         self.endpoints = self.informer(ENDPOINTS, EventHandler(on_delete=self.enqueue)).indexer
-        self.triggers = TriggerTimeTracker()
         self.recorder = ctx.recorder("endpoint-controller")
-
-    def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
-        keys = services_for_pod(self.services, pod)
-        if old is not None:
-            keys |= services_for_pod(self.services, old)
-        for key in keys:
-            self.queue.add(key)
 
     def background(self) -> list[Any]:
         return [self._check_leftover_endpoints()]
@@ -241,8 +225,8 @@ class EndpointsController(Controller):
                 if e.code != 404:
                     raise
             return
-        if not service["spec"].get("selector") or service["spec"].get("type") == "ExternalName":
-            return  # endpoints of selectorless Services are written by hand; ExternalName has none
+        if not has_managed_endpoints(service):
+            return
         pods = selected_pods(self.pods, service)
         trigger_time = self.triggers.compute(service, pods)
         subsets = desired_subsets(service, pods)

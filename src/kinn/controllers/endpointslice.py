@@ -16,17 +16,15 @@ from typing import Any
 from kinn.api.errors import StatusError
 from kinn.client.informer import EventHandler
 from kinn.client.rest import resource
-from kinn.controllers.base import Controller, ControllerContext
+from kinn.controllers.base import ControllerContext
 from kinn.controllers.endpointslice_reconciler import (
     CONTROLLER_NAME, MANAGED_BY_LABEL, SERVICE_NAME_LABEL, Plan, desired_endpoints, reconcile,
 )
 from kinn.controllers.endpointsutil import (
-    TriggerTimeTracker, is_namespace_terminating, selected_pods, services_for_pod,
+    ServicePodsController, has_managed_endpoints, is_namespace_terminating, selected_pods,
 )
 
 Obj = dict[str, Any]
-SERVICES = resource("v1", "services")
-PODS = resource("v1", "pods")
 NODES = resource("v1", "nodes")
 ENDPOINT_SLICES = resource("discovery.k8s.io/v1", "endpointslices")
 
@@ -39,17 +37,11 @@ def managed_service_key(slice_: Obj) -> str | None:
     return f"{slice_['metadata']['namespace']}/{labels[SERVICE_NAME_LABEL]}"
 
 
-class EndpointSliceController(Controller):
+class EndpointSliceController(ServicePodsController):
     name = "endpointslice"
 
     def __init__(self, ctx: ControllerContext) -> None:
         super().__init__(ctx)
-        self.services = self.informer(SERVICES, self.enqueue_handler()).indexer
-        self.pods = self.informer(PODS, EventHandler(
-            on_add=self._pod_changed,
-            on_update=lambda old, new: self._pod_changed(new, old),
-            on_delete=self._pod_changed,
-        )).indexer
         self.nodes = self.informer(NODES).indexer
         slices = self.informer(ENDPOINT_SLICES, EventHandler(
             on_add=self._slice_changed,
@@ -60,14 +52,6 @@ class EndpointSliceController(Controller):
         self.slices = slices.indexer
         # service key → {slice name: resourceVersion our write produced, or None for a delete}
         self.written: dict[str, dict[str, int | None]] = {}
-        self.triggers = TriggerTimeTracker()
-
-    def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
-        keys = services_for_pod(self.services, pod)
-        if old is not None:
-            keys |= services_for_pod(self.services, old)
-        for key in keys:
-            self.queue.add(key)
 
     def _slice_changed(self, slice_: Obj) -> None:
         key = managed_service_key(slice_)
@@ -82,8 +66,7 @@ class EndpointSliceController(Controller):
             self.triggers.delete_service(key)
             self.written.pop(key, None)
             return  # its slices go with it: the garbage collector follows their owner references
-        spec = service["spec"]
-        if not spec.get("selector") or spec.get("type") == "ExternalName":
+        if not has_managed_endpoints(service):
             return
         if self._cache_behind_writes(key, service["metadata"]["namespace"]):
             return  # their watch events will queue this again

@@ -3,7 +3,8 @@
 Which pods a Service selects, which of them belong in its endpoints, the port a service port
 resolves to on one pod (a named targetPort is looked up per pod, so pods of one Service may
 listen on different numbers), the address family, the hostname of headless-service pods, and
-the TriggerTimeTracker behind the `endpoints.kubernetes.io/last-change-trigger-time` annotation.
+the TriggerTimeTracker behind the `endpoints.kubernetes.io/last-change-trigger-time` annotation,
+and ServicePodsController, the Service and pod wiring both controllers start from.
 """
 
 from __future__ import annotations
@@ -14,10 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from kinn.api.errors import StatusError
-from kinn.client.informer import Indexer, object_key
+from kinn.client.informer import EventHandler, Indexer, object_key
+from kinn.client.rest import resource
+from kinn.controllers.base import Controller, ControllerContext
 from kinn.controllers.podutil import is_pod_terminal, is_terminating, parse_time, pod_condition
 
 Obj = dict[str, Any]
+SERVICES = resource("v1", "services")
+PODS = resource("v1", "pods")
 
 LAST_CHANGE_TRIGGER_TIME = "endpoints.kubernetes.io/last-change-trigger-time"
 HEADLESS_LABEL = "service.kubernetes.io/headless"
@@ -117,6 +122,13 @@ def is_headless(service: Obj) -> bool:
     return service["spec"].get("clusterIP") == CLUSTER_IP_NONE
 
 
+def has_managed_endpoints(service: Obj) -> bool:
+    """Does the controller write this Service's endpoints? Not for a selectorless Service (its
+    endpoints are written by hand) nor an ExternalName one (it has none)."""
+    spec = service["spec"]
+    return bool(spec.get("selector")) and spec.get("type") != "ExternalName"
+
+
 def is_namespace_terminating(err: StatusError) -> bool:
     """Creates in a Terminating namespace fail forever; controllers drop the key instead of retrying."""
     return err.code == 403 and "is being terminated" in err.message
@@ -164,3 +176,25 @@ class TriggerTimeTracker:
 
     def delete_service(self, key: str) -> None:
         self._states.pop(key, None)
+
+
+class ServicePodsController(Controller):
+    """The wiring the Endpoints and EndpointSlice controllers share: keys are Services; a Service is
+    queued when it changes and when a pod it selects (before or after the change) does."""
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx)
+        self.services = self.informer(SERVICES, self.enqueue_handler()).indexer
+        self.pods = self.informer(PODS, EventHandler(
+            on_add=self._pod_changed,
+            on_update=lambda old, new: self._pod_changed(new, old),
+            on_delete=self._pod_changed,
+        )).indexer
+        self.triggers = TriggerTimeTracker()
+
+    def _pod_changed(self, pod: Obj, old: Obj | None = None) -> None:
+        keys = services_for_pod(self.services, pod)
+        if old is not None:
+            keys |= services_for_pod(self.services, old)
+        for key in keys:
+            self.queue.add(key)
