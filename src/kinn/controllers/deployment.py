@@ -22,7 +22,9 @@ from kinn.client.rest import resource
 from kinn.controllers import deployment_util as du
 from kinn.controllers.base import Controller, ControllerContext
 from kinn.controllers.controller_ref_manager import ControllerRefManager
-from kinn.controllers.podutil import controller_of, controller_ref, is_pod_terminal, is_terminating
+from kinn.controllers.podutil import (
+    controller_of, controller_ref, is_pod_terminal, is_terminating, resolve_controller_ref,
+)
 from kinn.controllers.replicaset import PODS, REPLICASETS
 
 Obj = dict[str, Any]
@@ -42,11 +44,7 @@ class DeploymentController(Controller):
     # -- events → keys ----------------------------------------------------------------------------
 
     def _owner_key(self, obj: Obj, ref: Obj | None) -> str | None:
-        if ref is None or ref.get("kind") != "Deployment":
-            return None
-        key = f"{obj['metadata']['namespace']}/{ref['name']}"
-        d = self.deployments.indexer.get(key)
-        return key if d is not None and d["metadata"]["uid"] == ref.get("uid") else None
+        return resolve_controller_ref(self.deployments.indexer, obj, ref, "Deployment")
 
     def _enqueue_selecting(self, rs: Obj) -> None:
         """An orphaned ReplicaSet: wake every Deployment that might adopt it."""

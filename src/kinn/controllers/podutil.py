@@ -13,6 +13,7 @@ from typing import Any
 
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
+from kinn.client.informer import Indexer
 from kinn.client.rest import Client, resource
 
 Obj = dict[str, Any]
@@ -113,6 +114,16 @@ def controller_uid_index(obj: Obj) -> list[str]:
     """Index function: objects by their controller's UID, so a controller finds its pods without a scan."""
     ref = controller_of(obj)
     return [ref["uid"]] if ref else []
+
+
+def resolve_controller_ref(owners: Indexer, obj: Obj, ref: Obj | None, kind: str) -> str | None:
+    """resolveControllerRef: the key of the `kind` controller `ref` names, if `owners` holds that very
+    object (same UID — not a namesake created after the owner was deleted)."""
+    if ref is None or ref.get("kind") != kind:
+        return None
+    key = f"{obj['metadata']['namespace']}/{ref['name']}"
+    owner = owners.get(key)
+    return key if owner is not None and owner["metadata"]["uid"] == ref.get("uid") else None
 
 
 def owner_key(obj: Obj, kind: str) -> str | None:

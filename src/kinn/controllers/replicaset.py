@@ -20,7 +20,9 @@ from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
 from kinn.controllers.controller_ref_manager import ControllerRefManager
 from kinn.controllers.expectations import UIDTrackingControllerExpectations
-from kinn.controllers.podutil import controller_of, is_pod_active, is_pod_ready, is_terminating, pod_from_template
+from kinn.controllers.podutil import (
+    controller_of, is_pod_active, is_pod_ready, is_terminating, pod_from_template, resolve_controller_ref,
+)
 from kinn.controllers.replicaset_util import (
     SLOW_START_INITIAL_BATCH_SIZE, calculate_status, pods_to_delete, slow_start_batch,
 )
@@ -59,11 +61,7 @@ class ReplicaSetController(Controller):
 
     def _owner_key(self, pod: Obj, ref: Obj | None) -> str | None:
         """The key of the ReplicaSet `ref` names, if it is one of ours and still the same object."""
-        if ref is None or ref.get("kind") != self.resource.kind:
-            return None
-        key = f"{pod['metadata']['namespace']}/{ref['name']}"
-        rs = self.sets.indexer.get(key)
-        return key if rs is not None and rs["metadata"]["uid"] == ref.get("uid") else None
+        return resolve_controller_ref(self.sets.indexer, pod, ref, self.resource.kind)
 
     def _enqueue_selecting(self, pod: Obj) -> None:
         """An orphan changed: wake every ReplicaSet that might adopt it (getPodReplicaSets)."""
