@@ -160,35 +160,51 @@ def _remove(container: Container, key: str) -> Any:
     return container.pop(index)
 
 
-def _located(document: Any, pointer: str, what: str) -> tuple[Container, str]:
+def _located(document: Any, operation: dict[str, Any], field: str, kind: str,
+             missing: str) -> tuple[str, Container, str]:
+    """The pointer in `operation[field]` and the container and key it names; `missing` (upstream's
+    words, which differ by operation and field) when the path does not exist."""
+    pointer = _pointer(operation, field, kind)
     found = _find_parent(document, pointer)
     if found is None:
-        raise JSONPatchError(f"{what}: {pointer}")
-    return found
+        raise JSONPatchError(f"{missing}: {pointer}")
+    return pointer, *found
+
+
+class _Context:
+    """Re-raises a JSONPatchError raised inside it with upstream's context in front of its text."""
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None, tb: Any) -> None:
+        if isinstance(err, JSONPatchError):
+            raise JSONPatchError(f"{self.prefix}: {err}") from None
 
 
 def _op_add(document: Any, operation: dict[str, Any]) -> None:
-    path = _pointer(operation, "path", "add")
-    container, key = _located(document, path, "add operation does not apply: doc is missing path")
-    try:
+    path, container, key = _located(document, operation, "path", "add",
+                                    "add operation does not apply: doc is missing path")
+    with _Context(f"error in add for path: '{path}'"):
         _add(container, key, copy.deepcopy(operation.get("value")))
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error in add for path: '{path}': {err}") from None
 
 
 def _op_remove(document: Any, operation: dict[str, Any]) -> None:
-    path = _pointer(operation, "path", "remove")
-    container, key = _located(document, path, "remove operation does not apply: doc is missing path")
-    try:
+    path, container, key = _located(document, operation, "path", "remove",
+                                    "remove operation does not apply: doc is missing path")
+    with _Context(f"error in remove for path: '{path}'"):
         _remove(container, key)
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error in remove for path: '{path}': {err}") from None
 
 
 def _op_replace(document: Any, operation: dict[str, Any]) -> None:
     """Upstream v4 only checks that the parent exists: replacing a missing member adds it."""
-    path = _pointer(operation, "path", "replace")
-    container, key = _located(document, path, "replace operation does not apply: doc is missing path")
+    path, container, key = _located(document, operation, "path", "replace",
+                                    "replace operation does not apply: doc is missing path")
     value = copy.deepcopy(operation.get("value"))
     if isinstance(container, dict):
         container[key] = value
@@ -201,43 +217,33 @@ def _op_replace(document: Any, operation: dict[str, Any]) -> None:
 
 
 def _op_move(document: Any, operation: dict[str, Any]) -> None:
-    source = _pointer(operation, "from", "move")
-    container, key = _located(document, source, "move operation does not apply: doc is missing from path")
-    try:
+    _, container, key = _located(document, operation, "from", "move",
+                                 "move operation does not apply: doc is missing from path")
+    with _Context(f"error in move for path: '{key}'"):
         value = _remove(container, key)
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error in move for path: '{key}': {err}") from None
-    path = _pointer(operation, "path", "move")
-    target, target_key = _located(document, path, "move operation does not apply: doc is missing destination path")
-    try:
+    path, target, target_key = _located(document, operation, "path", "move",
+                                        "move operation does not apply: doc is missing destination path")
+    with _Context(f"error in move for path: '{path}'"):
         _add(target, target_key, value)
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error in move for path: '{path}': {err}") from None
 
 
 def _op_copy(document: Any, operation: dict[str, Any]) -> None:
-    source = _pointer(operation, "from", "copy")
-    container, key = _located(document, source, "copy operation does not apply: doc is missing from path")
-    try:
+    source, container, key = _located(document, operation, "from", "copy",
+                                      "copy operation does not apply: doc is missing from path")
+    with _Context(f"error in copy for from: '{source}'"):
         value = _get(container, key)
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error in copy for from: '{source}': {err}") from None
-    path = _pointer(operation, "path", "copy")
-    target, target_key = _located(document, path, "copy operation does not apply: doc is missing destination path")
-    try:
+    _, target, target_key = _located(document, operation, "path", "copy",
+                                     "copy operation does not apply: doc is missing destination path")
+    with _Context("error while adding value during copy"):
         _add(target, target_key, copy.deepcopy(value))
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error while adding value during copy: {err}") from None
 
 
 def _op_test(document: Any, operation: dict[str, Any]) -> None:
     """A missing member and an explicit null are the same to upstream, so both pass `value: null`."""
-    path = _pointer(operation, "path", "test")
-    container, key = _located(document, path, "test operation does not apply: is missing path")
-    try:
+    path, container, key = _located(document, operation, "path", "test",
+                                    "test operation does not apply: is missing path")
+    with _Context(f"error in test for path: '{path}'"):
         actual = _get(container, key)
-    except JSONPatchError as err:
-        raise JSONPatchError(f"error in test for path: '{path}': {err}") from None
     if not json_equal(actual, operation.get("value")):
         raise JSONPatchError(f"testing value {path} failed: test failed")
 
