@@ -7,8 +7,9 @@ Values taken whole from the patch lose their null members, as upstream prunes th
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+import orjson
 
 from kinn.api.errors import bad_request
 
@@ -20,7 +21,13 @@ def apply_merge_patch(original: dict[str, Any], patch: Any) -> dict[str, Any]:
     """Merge `patch` (decoded JSON) into a copy of `original`."""
     if not isinstance(patch, dict):
         raise bad_request(BAD_PATCH)
-    return merge_objects(copy.deepcopy(original), copy.deepcopy(patch))
+    return merge_objects(json_copy(original), json_copy(patch))
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of decoded JSON; a round trip through orjson is an order of magnitude faster
+    than copy.deepcopy, which matters on every PATCH of a pod."""
+    return orjson.loads(orjson.dumps(value))
 
 
 def merge_objects(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

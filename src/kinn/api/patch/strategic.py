@@ -17,7 +17,6 @@ Fields the schema does not know merge like a JSON merge patch.
 
 from __future__ import annotations
 
-import copy
 import json
 from functools import cmp_to_key
 from typing import Any
@@ -27,7 +26,7 @@ from kinn.api.openapi import schemas
 from kinn.api.openapi.schemas import Schema
 from kinn.api.patch import typed
 from kinn.api.patch.json_patch import go_json_kind
-from kinn.api.patch.merge_patch import prune_nulls
+from kinn.api.patch.merge_patch import json_copy, prune_nulls
 
 DIRECTIVE = "$patch"
 REPLACE = "replace"
@@ -54,7 +53,7 @@ def apply_strategic_merge_patch(original: dict[str, Any], patch: Any, schema: Sc
     if not isinstance(patch, dict):
         raise bad_request(f"json: cannot unmarshal {go_json_kind(patch)} into Go value of type map[string]interface {{}}")
     try:
-        return _merge_map(copy.deepcopy(original), copy.deepcopy(patch), schema)
+        return _merge_map(json_copy(original), json_copy(patch), schema)
     except PatchError as err:
         raise _status(str(err)) from err
 
