@@ -101,6 +101,17 @@ def inclusive_range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
 
 
+def _length_and_format(value: str, max_length: int, pattern: re.Pattern[str], msg: str, fmt: str,
+                       *examples: str) -> list[str]:
+    """The commonest rule: at most `max_length` characters, and `pattern` matches (each failure reported)."""
+    errs = []
+    if len(value) > max_length:
+        errs.append(max_len_error(max_length))
+    if not _matches(pattern, value):
+        errs.append(regex_error(msg, fmt, *examples))
+    return errs
+
+
 # --- DNS names ---
 
 
@@ -118,30 +129,18 @@ def is_dns1123_label(value: str) -> list[str]:
 
 
 def is_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
-    if not _matches(_DNS1123_SUBDOMAIN_RE, value):
-        errs.append(regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return _length_and_format(value, DNS1123_SUBDOMAIN_MAX_LENGTH, _DNS1123_SUBDOMAIN_RE,
+                              _DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com")
 
 
 def is_dns1035_label(value: str) -> list[str]:
-    errs = []
-    if len(value) > DNS1035_LABEL_MAX_LENGTH:
-        errs.append(max_len_error(DNS1035_LABEL_MAX_LENGTH))
-    if not _matches(_DNS1035_LABEL_RE, value):
-        errs.append(regex_error(_DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
+    return _length_and_format(value, DNS1035_LABEL_MAX_LENGTH, _DNS1035_LABEL_RE,
+                              _DNS1035_LABEL_MSG, _DNS1035_LABEL_FMT, "my-name", "abc-123")
 
 
 def is_wildcard_dns1123_subdomain(value: str) -> list[str]:
-    errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
-    if not _matches(_WILDCARD_DNS1123_SUBDOMAIN_RE, value):
-        errs.append(regex_error(_WILDCARD_DNS1123_SUBDOMAIN_MSG, _WILDCARD_DNS1123_SUBDOMAIN_FMT, "*.example.com"))
-    return errs
+    return _length_and_format(value, DNS1123_SUBDOMAIN_MAX_LENGTH, _WILDCARD_DNS1123_SUBDOMAIN_RE,
+                              _WILDCARD_DNS1123_SUBDOMAIN_MSG, _WILDCARD_DNS1123_SUBDOMAIN_FMT, "*.example.com")
 
 
 # --- qualified names (label keys, annotation keys, finalizers) and label values ---
@@ -177,12 +176,8 @@ def is_qualified_name(value: str) -> list[str]:
 
 
 def is_valid_label_value(value: str) -> list[str]:
-    errs = []
-    if len(value) > LABEL_VALUE_MAX_LENGTH:
-        errs.append(max_len_error(LABEL_VALUE_MAX_LENGTH))
-    if not _matches(_LABEL_VALUE_RE, value):
-        errs.append(regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+    return _length_and_format(value, LABEL_VALUE_MAX_LENGTH, _LABEL_VALUE_RE,
+                              _LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value", "12345")
 
 
 # --- identifiers and keys ---
@@ -218,13 +213,8 @@ def _has_chdir_prefix(value: str) -> list[str]:
 
 def is_config_map_key(value: str) -> list[str]:
     """ConfigMap and Secret data keys."""
-    errs = []
-    if len(value) > DNS1123_SUBDOMAIN_MAX_LENGTH:
-        errs.append(max_len_error(DNS1123_SUBDOMAIN_MAX_LENGTH))
-    if not _matches(_CONFIG_MAP_KEY_RE, value):
-        errs.append(regex_error(_CONFIG_MAP_KEY_MSG, _CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name"))
-    errs.extend(_has_chdir_prefix(value))
-    return errs
+    return _length_and_format(value, DNS1123_SUBDOMAIN_MAX_LENGTH, _CONFIG_MAP_KEY_RE, _CONFIG_MAP_KEY_MSG,
+                              _CONFIG_MAP_KEY_FMT, "key.name", "KEY_NAME", "key-name") + _has_chdir_prefix(value)
 
 
 def is_valid_percent(value: str) -> list[str]:
