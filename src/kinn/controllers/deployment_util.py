@@ -13,7 +13,7 @@ import math
 from typing import Any, Iterable
 
 from kinn.controllers.history import hash_revision
-from kinn.controllers.podutil import is_terminating, now_rfc3339, parse_time
+from kinn.controllers.podutil import get_condition, is_terminating, now_rfc3339, parse_time
 
 Obj = dict[str, Any]
 
@@ -373,10 +373,6 @@ def set_deployment_revision(d: Obj, revision_text: str) -> bool:
 def has_progress_deadline(d: Obj) -> bool:
     deadline = d["spec"].get("progressDeadlineSeconds")
     return deadline is not None and deadline != MAX_INT32
-
-
-def get_condition(status: Obj, type_: str) -> Obj | None:
-    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
 
 
 def new_condition(type_: str, status: str, reason: str, message: str) -> Obj:

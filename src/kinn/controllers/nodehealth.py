@@ -10,6 +10,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from kinn.controllers.podutil import get_condition
+
 Obj = dict[str, Any]
 
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"
@@ -33,16 +35,9 @@ _MANAGED = {(key, "NoSchedule") for key in [*NO_SCHEDULE_TAINTS.values(), UNSCHE
     (key, "NoExecute") for key in NO_EXECUTE_TAINTS.values()}
 
 
-def node_condition(node: Obj, type_: str) -> Obj | None:
-    for condition in node.get("status", {}).get("conditions") or []:
-        if condition.get("type") == type_:
-            return condition
-    return None
-
-
 def ready_status(node: Obj) -> str:
     """`True`, `False` or `Unknown`; a node that never reported Ready counts as Unknown."""
-    condition = node_condition(node, "Ready")
+    condition = get_condition(node.get("status", {}), "Ready")
     return condition.get("status", "Unknown") if condition else "Unknown"
 
 
@@ -56,7 +51,7 @@ class NodeHealth:
 
     def observe(self, node: Obj, lease: Obj | None, now: float) -> None:
         """A new Ready heartbeat or a renewed Lease moves the probe time (tryUpdateNodeHealth)."""
-        heartbeat = (node_condition(node, "Ready") or {}).get("lastHeartbeatTime")
+        heartbeat = (get_condition(node.get("status", {}), "Ready") or {}).get("lastHeartbeatTime")
         renew = ((lease or {}).get("spec") or {}).get("renewTime")
         if heartbeat != self.heartbeat or (renew and renew != self.renew):
             self.probe = now

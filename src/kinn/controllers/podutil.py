@@ -87,11 +87,13 @@ def is_pod_active(pod: Obj) -> bool:
     return not is_pod_terminal(pod) and not is_terminating(pod)
 
 
+def get_condition(status: Obj, type_: str) -> Obj | None:
+    """The condition of `type_` in an object's status (pods, nodes, Deployments … keep them alike)."""
+    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
+
+
 def pod_condition(pod: Obj, type_: str) -> Obj | None:
-    for condition in pod.get("status", {}).get("conditions") or []:
-        if condition.get("type") == type_:
-            return condition
-    return None
+    return get_condition(pod.get("status", {}), type_)
 
 
 def is_pod_ready(pod: Obj) -> bool:
