@@ -1,8 +1,9 @@
-"""Reading what kubectl prints, for the kubectl e2e suite: aligned tables cut into exact cells, manifests,
-and polling with a deadline instead of sleeping."""
+"""Reading what kubectl prints, for the kubectl and control-plane e2e suites: aligned tables cut into
+exact cells, `kubectl get -o json`, manifests, and polling with a deadline instead of sleeping."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -40,7 +41,11 @@ def table(text: str) -> list[list[str]]:
     return rows
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 10, what: str = "condition") -> object:
+def get_json(cluster, *args: str) -> dict:
+    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 30, what: str = "condition") -> object:
     """Poll until `condition()` is truthy and return its value."""
     deadline = time.monotonic() + timeout
     while True:

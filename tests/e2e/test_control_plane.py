@@ -9,10 +9,9 @@ other nodes.
 from __future__ import annotations
 
 import ipaddress
-import json
-import time
 
 from conftest import start_hollow_nodes
+from kubectl_output import get_json, wait_until
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -30,20 +29,6 @@ spec:
       - {key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 1}
       - {key: node.kubernetes.io/not-ready, operator: Exists, effect: NoExecute, tolerationSeconds: 1}
 """
-
-
-def get_json(cluster, *args: str) -> dict:
-    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def apply_deployment(cluster, ns: str, replicas: int) -> None:

@@ -21,6 +21,7 @@ from typing import Iterator
 import pytest
 
 from conftest import RunningAPIServer, start_apiserver, start_hollow_nodes
+from kubectl_output import wait_until
 
 LEASE_DURATION = 3.0
 TIMINGS = ("--leader-elect-lease-duration", f"{LEASE_DURATION:g}s", "--leader-elect-renew-deadline", "2s",
@@ -71,16 +72,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningA
         raise
     yield server, components
     server.stop(signal.SIGKILL)
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def holders(server: RunningAPIServer) -> dict[str, str]:

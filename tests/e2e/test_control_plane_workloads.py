@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from typing import Any
 
 import kubernetes
 import urllib3
 from kubernetes import watch
+
+from kubectl_output import get_json, wait_until
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -29,20 +30,6 @@ spec:
     metadata: {labels: {app: %(name)s}, finalizers: %(finalizers)s}
     spec: {containers: [{name: web, image: "nginx:1.25"}]}
 """
-
-
-def get_json(cluster, *args: str) -> dict:
-    return json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
-
-
-def wait_until(predicate, timeout: float = 30, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def create_deployment(cluster, ns: str, name: str, replicas: int, finalizers: tuple[str, ...] = ()) -> None:
