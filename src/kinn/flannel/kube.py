@@ -1,8 +1,8 @@
 """The kube subnet manager (flannel's pkg/subnet/kube): leases are Nodes.
 
 It watches all Nodes with an informer and turns every node flannel manages into lease events for
-the backend; AcquireLease publishes this node's attributes as annotations (through nodes/status,
-as upstream patches them) and returns the lease built from `spec.podCIDR`.
+the backend; AcquireLease publishes this node's attributes as annotations and returns the lease
+built from `spec.podCIDR`.
 """
 
 from __future__ import annotations
@@ -82,8 +82,10 @@ class KubeSubnetManager:
                              f"contain {str(subnet)!r} PodCIDR of the {self.node_name!r} node")
         changes = annotations_patch(node, attrs)
         if changes:
+            # Upstream sends this patch to nodes/status, whose strategy in Kubernetes keeps metadata
+            # changes; kinn's status endpoint resets metadata, so the annotations go to the Node itself.
             await self.client.patch(NODES, self.node_name, {"metadata": {"annotations": changes}},
-                                    patch_type="strategic", subresource="status")
+                                    patch_type="strategic")
         return Lease(subnet, attrs)
 
     async def complete_lease(self) -> None:

@@ -48,6 +48,8 @@ class VXLANNetwork(Network):
             if link is None:
                 link = netlink.add_vxlan(ipr, self.device, vni=self.vni, port=self.port, local=self.ext.address,
                                          dev=self.ext.index, learning=False, mtu=self.mtu, mac=stored_mac)
+                # Go's netlink sends the zero TxQLen flannel leaves unset: `ip link` shows no qlen.
+                ipr.link("set", index=link.index, txqlen=0)
         return LeaseAttrs(self.ext.public_ip, self.backend_type, {"VNI": self.vni, "VtepMAC": link.mac})
 
     def _compatible(self, ipr: IPRoute, index: int) -> bool:
