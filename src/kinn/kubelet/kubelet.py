@@ -1,0 +1,248 @@
+"""The kubelet: registers its Node, renews its Lease, and runs the pods bound to it.
+
+    kubelet = Kubelet(client, KubeletConfig(node_name="worker-1", node_ip="10.240.0.21", ...))
+    await kubelet.run()
+
+Pods come from an informer on `spec.nodeName=<node>`; each gets a PodWorker (pod_workers.py).
+A relist every second (the PLEG's period) wakes the workers whose pause process died, so they
+recreate the sandbox. Node Ready follows the CNI config: without a usable network config the
+node reports NetworkPluginNotReady, as a kubelet whose runtime has no CNI network does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import platform
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
+from kinn.api.errors import StatusError
+from kinn.client.events import EventRecorder
+from kinn.client.informer import EventHandler, SharedInformerFactory
+from kinn.client.leaderelection import micro_time
+from kinn.client.rest import Client, resource
+from kinn.cni import ConfigError, load_conf_dir
+from kinn.cni.config import config_files
+from kinn.kubelet.backoff import Backoff
+from kinn.kubelet.pod_workers import PodContext, PodWorker
+from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
+from kinn.kubelet.sandbox import DEFAULT_NETNS_DIR
+from kinn.kubelet.status import StatusManager, now
+
+log = logging.getLogger("kinn.kubelet")
+NODES = resource("v1", "nodes")
+PODS = resource("v1", "pods")
+SERVICES = resource("v1", "services")
+LEASES = resource("coordination.k8s.io/v1", "leases")
+LEASE_NAMESPACE = "kube-node-lease"
+RELIST_PERIOD = 1.0
+NODE_STATUS_REPORT = 60.0  # seconds between unchanged node status reports (upstream: 5 min with leases)
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class KubeletConfig:
+    """The kubelet's flags (upstream names in comments where they differ)."""
+
+    node_name: str
+    node_ip: str
+    root_dir: Path = Path("/var/lib/kubelet")
+    log_root: Path = DEFAULT_LOG_ROOT
+    netns_dir: Path = DEFAULT_NETNS_DIR
+    cni_conf_dir: Path = Path("/etc/cni/net.d")
+    cni_bin_dirs: list[str] = field(default_factory=lambda: ["/opt/cni/bin"])
+    cni_cache_dir: Path = Path("/var/lib/cni/cache")
+    cluster_dns: list[str] = field(default_factory=list)
+    cluster_domain: str = "cluster.local"
+    capacity: dict[str, str] = field(default_factory=lambda: {"cpu": "2", "memory": "4Gi", "pods": "110",
+                                                               "ephemeral-storage": "20Gi"})
+    labels: dict[str, str] = field(default_factory=dict)
+    lease_duration: int = 40  # --node-lease-duration-seconds
+    lease_renew_interval: float = 10.0
+    backoff_initial: float = 10.0
+    backoff_max: float = 300.0
+
+
+def _os_image() -> str:
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                return line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def node_labels(config: KubeletConfig) -> dict[str, str]:
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return {"kubernetes.io/hostname": config.node_name, "kubernetes.io/os": "linux", "kubernetes.io/arch": arch,
+            "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": arch, **config.labels}
+
+
+def ready_condition(network_error: str | None, transition: str) -> Obj:
+    stamp = now()
+    if network_error is None:
+        return {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
+                "lastHeartbeatTime": stamp, "lastTransitionTime": transition}
+    return {"type": "Ready", "status": "False", "reason": "KubeletNotReady",
+            "message": "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady "
+                       f"message:Network plugin returns error: {network_error}",
+            "lastHeartbeatTime": stamp, "lastTransitionTime": transition}
+
+
+def node_status(config: KubeletConfig, network_error: str | None, transition: str) -> Obj:
+    stamp = now()
+    pressure = [{"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": stamp,
+                 "lastTransitionTime": transition}
+                for kind, reason, message in (
+                    ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                    ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                    ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"))]
+    uname = os.uname()
+    return {
+        "capacity": dict(config.capacity), "allocatable": dict(config.capacity),
+        "conditions": [*pressure, ready_condition(network_error, transition)],
+        "addresses": [{"type": "InternalIP", "address": config.node_ip},
+                      {"type": "Hostname", "address": config.node_name}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": uname.release,
+                     "osImage": _os_image(), "containerRuntimeVersion": f"kinn://{__version__}",
+                     "kubeletVersion": f"v{KUBERNETES_MAJOR}.{KUBERNETES_MINOR}.0-kinn.{__version__}",
+                     "kubeProxyVersion": "", "operatingSystem": "linux", "architecture": node_labels(config)[
+                         "kubernetes.io/arch"]},
+    }
+
+
+class Kubelet:
+    def __init__(self, client: Client, config: KubeletConfig) -> None:
+        self.client = client
+        self.config = config
+        self.factory = SharedInformerFactory(client)
+        self.pods = self.factory.informer(PODS, field_selector=f"spec.nodeName={config.node_name}")
+        self.services = self.factory.informer(SERVICES)
+        self.context = PodContext(
+            client=client, recorder=EventRecorder(client, "kubelet", config.node_name), status=StatusManager(client),
+            services=self.services.indexer.list, node_ip=config.node_ip, root_dir=config.root_dir,
+            log_root=config.log_root, netns_dir=config.netns_dir, cni_conf_dir=config.cni_conf_dir,
+            cni_bin_dirs=config.cni_bin_dirs, cni_cache_dir=config.cni_cache_dir, cluster_dns=config.cluster_dns,
+            cluster_domain=config.cluster_domain, backoff=Backoff(config.backoff_initial, config.backoff_max))
+        self.workers: dict[str, PodWorker] = {}
+        self._network_error: str | None = ""  # "" = not yet checked
+        self._ready_since = now()
+
+    async def run(self) -> None:
+        await self._register()
+        self.pods.add_event_handler(EventHandler(on_add=self._pod_changed,
+                                                 on_update=lambda old, new: self._pod_changed(new),
+                                                 on_delete=self._pod_deleted))
+        self.factory.start()
+        await self.factory.wait_for_cache_sync()
+        log.info("node %s registered, %d pods bound", self.config.node_name, len(self.pods.indexer))
+        try:
+            await asyncio.gather(self._renew_lease_forever(), self._report_status_forever(), self._relist_forever())
+        finally:
+            await self.factory.stop()
+
+    # -- node --------------------------------------------------------------------------------
+
+    def _check_network(self) -> str | None:
+        try:
+            load_conf_dir(self.config.cni_conf_dir)
+        except ConfigError as error:
+            return str(error) if config_files(self.config.cni_conf_dir) else "cni plugin not initialized"
+        return None
+
+    async def _register(self) -> None:
+        """registerWithAPIServer: create the Node, or take over an existing one's status and labels."""
+        self._network_error = self._check_network()
+        status = node_status(self.config, self._network_error, self._ready_since)
+        node = {"apiVersion": "v1", "kind": "Node",
+                "metadata": {"name": self.config.node_name, "labels": node_labels(self.config),
+                             "annotations": {"node.alpha.kubernetes.io/ttl": "0",
+                                             "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
+                "spec": {}, "status": status}
+        try:
+            await self.client.create(NODES, node)
+        except StatusError as error:
+            if error.reason != "AlreadyExists":
+                raise
+            await self.client.patch(NODES, self.config.node_name, {"metadata": {"labels": node_labels(self.config)}})
+            await self.client.patch(NODES, self.config.node_name, {"status": status}, subresource="status")
+
+    async def _report_status_forever(self) -> None:
+        """Post node status when Ready changes (checked every lease period), else every NODE_STATUS_REPORT."""
+        last_report = asyncio.get_running_loop().time()
+        while True:
+            await asyncio.sleep(self.config.lease_renew_interval)
+            error = self._check_network()
+            changed = error != self._network_error
+            if changed:
+                self._network_error, self._ready_since = error, now()
+            if changed or asyncio.get_running_loop().time() - last_report >= NODE_STATUS_REPORT:
+                await self._patch_status()
+                last_report = asyncio.get_running_loop().time()
+
+    async def _patch_status(self) -> None:
+        try:
+            await self.client.patch(NODES, self.config.node_name,
+                                    {"status": node_status(self.config, self._network_error, self._ready_since)},
+                                    subresource="status")
+        except (StatusError, OSError) as error:
+            log.warning("node status update failed: %s", error)
+
+    async def _renew_lease_forever(self) -> None:
+        while True:
+            try:
+                await self._renew_lease()
+            except (StatusError, OSError) as error:
+                log.warning("lease renewal failed: %s", error)
+            await asyncio.sleep(self.config.lease_renew_interval)
+
+    async def _renew_lease(self) -> None:
+        """The node lease controller: update renewTime, creating the Lease (owned by the Node) if missing."""
+        name = self.config.node_name
+        renew = micro_time(datetime.now(timezone.utc))
+        spec = {"holderIdentity": name, "leaseDurationSeconds": self.config.lease_duration, "renewTime": renew}
+        try:
+            await self.client.patch(LEASES, name, {"spec": spec}, LEASE_NAMESPACE)
+        except StatusError as error:
+            if error.code != 404:
+                raise
+            node = await self.client.get(NODES, name)
+            owner = {"apiVersion": "v1", "kind": "Node", "name": name, "uid": node["metadata"]["uid"]}
+            await self.client.create(LEASES, {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                                              "metadata": {"name": name, "namespace": LEASE_NAMESPACE,
+                                                           "ownerReferences": [owner]},
+                                              "spec": spec})
+
+    # -- pods --------------------------------------------------------------------------------
+
+    def _pod_changed(self, pod: Obj) -> None:
+        uid = pod["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        if worker is None:
+            self.workers[uid] = PodWorker(self.context, pod, self._worker_done)
+        else:
+            worker.update(pod)
+
+    def _pod_deleted(self, pod: Obj) -> None:
+        worker = self.workers.get(pod["metadata"]["uid"])
+        if worker is not None:
+            worker.remove()
+
+    def _worker_done(self, uid: str) -> None:
+        self.workers.pop(uid, None)
+
+    async def _relist_forever(self) -> None:
+        """The PLEG relist, reduced to what exits don't report themselves: dead pause processes."""
+        while True:
+            await asyncio.sleep(RELIST_PERIOD)
+            for worker in list(self.workers.values()):
+                if worker.needs_new_sandbox():
+                    worker.wake()

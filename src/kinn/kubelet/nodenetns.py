@@ -1,0 +1,56 @@
+"""Running the kubelet "inside" a node netns while it reaches the API server from the host's.
+
+In this first cut the API server listens on 127.0.0.1 of the host netns, while a node's bridge,
+veths, iptables rules and pod sandboxes belong in the node's netns. The kubelet's thread moves
+into the node netns before its event loop starts, so every child it forks (pause, CNI plugins,
+containers) and every netlink socket it opens act there; only the sockets to the API server are
+opened back in the host netns (setns is per thread and a socket keeps the netns it was made in).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+import aiohttp
+
+from kinn import netlink
+from kinn.client.kubeconfig import ClusterConfig
+from kinn.client.rest import Client
+from kinn.kubelet import nsutil
+
+
+class NodeNetns:
+    """The calling thread's netns becomes `name`; `socket_factory` opens sockets in the original one."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        self._node = os.open(netlink.netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+        nsutil.setns(self._node, nsutil.CLONE_NEWNET)
+
+    def socket_factory(self, addr_info: tuple[Any, ...]) -> socket.socket:
+        """aiohttp's socket_factory: a socket created in the host netns; the thread returns to the node's."""
+        family, kind, proto = addr_info[0], addr_info[1], addr_info[2]
+        nsutil.setns(self._host, nsutil.CLONE_NEWNET)
+        try:
+            return socket.socket(family, kind, proto)
+        finally:
+            nsutil.setns(self._node, nsutil.CLONE_NEWNET)
+
+
+class HostNetnsClient(Client):
+    """A Client whose connections to the API server are made from the host netns."""
+
+    def __init__(self, config: ClusterConfig, user_agent: str, node_netns: NodeNetns) -> None:
+        super().__init__(config, user_agent)
+        self._node_netns = node_netns
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self.config.ssl_context(), limit=64,
+                                             socket_factory=self._node_netns.socket_factory)
+            self._session = aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
+        return self._session

@@ -1,0 +1,404 @@
+"""Pod workers: one asyncio task per pod drives it toward its spec (upstream podWorkers + syncPod).
+
+A worker wakes on a pod update, a container exit, a dead sandbox (the kubelet's relist) or a
+back-off timer, and then, level-triggered: recreates the sandbox if pause died, runs init
+containers in order, (re)starts app containers per restartPolicy with CrashLoopBackOff, and
+writes the status. On deletion it stops the containers (SIGTERM, grace, SIGKILL), runs CNI DEL,
+removes the sandbox and the pod's files, and confirms the deletion to the API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Iterable
+
+from kinn.api.errors import StatusError
+from kinn.client.events import EventRecorder
+from kinn.client.rest import Client, resource
+from kinn.cni import CNIError, CNIRuntime, ConfigError, NetworkConfigList, kubernetes_args, load_conf_dir
+from kinn.kubelet import envvars, images, podfiles, volumes
+from kinn.kubelet.backoff import Backoff
+from kinn.kubelet.runtime import ContainerSpec, ContainerStartError, Mount, container_log_path, pod_log_dir, \
+    start_container
+from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
+from kinn.kubelet.status import ContainerRecord, StatusManager, now, pod_phase, pod_status
+
+log = logging.getLogger("kinn.kubelet")
+PODS = resource("v1", "pods")
+CONFIGMAPS = resource("v1", "configmaps")
+SECRETS = resource("v1", "secrets")
+RETRY = 2.0  # seconds before retrying a failed sandbox or volume setup
+DEFAULT_GRACE = 30
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class PodContext:
+    """What every pod worker shares: the node's settings and the kubelet's clients and caches."""
+
+    client: Client
+    recorder: EventRecorder
+    status: StatusManager
+    services: Callable[[], Iterable[Obj]]
+    node_ip: str
+    root_dir: Path
+    log_root: Path
+    netns_dir: Path
+    cni_conf_dir: Path
+    cni_bin_dirs: list[str]
+    cni_cache_dir: Path
+    cluster_dns: list[str]
+    cluster_domain: str
+    backoff: Backoff = field(default_factory=Backoff)
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+def port_mappings(pod: Obj) -> list[Obj]:
+    """The CNI portMappings capability from the containers' hostPorts, as the CRI passes them."""
+    return [{"hostPort": port["hostPort"], "containerPort": port["containerPort"],
+             "protocol": port.get("protocol", "TCP").lower(), "hostIP": port.get("hostIP", "")}
+            for container in pod["spec"]["containers"] for port in container.get("ports") or []
+            if port.get("hostPort")]
+
+
+class PodWorker:
+    """Owns one pod's sandbox and containers; `update`/`remove` feed it, `task` runs it."""
+
+    def __init__(self, context: PodContext, pod: Obj, on_done: Callable[[str], None]) -> None:
+        self.ctx = context
+        self.pod = pod
+        self.uid: str = pod["metadata"]["uid"]
+        self.key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        self.dir = context.root_dir / "pods" / self.uid
+        self.sandbox: Sandbox | None = None
+        self.network: NetworkConfigList | None = None
+        self.pod_ips: list[str] = []
+        self.start_time = now()
+        self.init = [ContainerRecord(c["name"], c.get("image", ""), waiting_reason="PodInitializing")
+                     for c in pod["spec"].get("initContainers") or []]
+        self.containers = [ContainerRecord(c["name"], c.get("image", ""),
+                                           waiting_reason="PodInitializing" if self.init else "ContainerCreating")
+                           for c in pod["spec"]["containers"]]
+        self._mounts: dict[str, list[Mount]] = {}
+        self._volumes: dict[str, Path] = {}
+        self._objects: tuple[dict[str, Obj], dict[str, Obj]] = ({}, {})
+        self._pull_failed_at: dict[str, float] = {}  # image back-off key → when resolving last failed
+        self._removed = False
+        # Terminal phase reached and the sandbox torn down; a pod already terminal when the worker
+        # starts (a kubelet restart) is never run again and its status is left as it was.
+        self._finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        self._report_status = not self._finished
+        self._wakeup = asyncio.Event()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._on_done = on_done
+        self.task = asyncio.create_task(self._run(), name=f"pod-worker-{self.key}")
+        self.wake()
+
+    # -- inputs ------------------------------------------------------------------------------
+
+    def update(self, pod: Obj) -> None:
+        self.pod = pod
+        self.wake()
+
+    def remove(self) -> None:
+        """The pod is gone from the API (force-deleted): clean up without confirming."""
+        self._removed = True
+        self.wake()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def wake_later(self, delay: float) -> None:
+        self._timers.append(asyncio.get_running_loop().call_later(delay, self.wake))
+
+    def needs_new_sandbox(self) -> bool:
+        return self.sandbox is not None and not self.sandbox.is_ready()
+
+    # -- loop --------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                await self._wakeup.wait()
+                self._wakeup.clear()
+                if self._removed or self.pod["metadata"].get("deletionTimestamp"):
+                    await self._terminate()
+                    return
+                try:
+                    await self._sync()
+                except Exception:  # the worker must survive anything one sync does
+                    log.exception("%s: sync failed", self.key)
+                    self.wake_later(RETRY)
+                if self._report_status:
+                    await self._write_status()
+        finally:
+            for timer in self._timers:
+                timer.cancel()
+            self._on_done(self.uid)
+
+    async def _sync(self) -> None:
+        if self._finished:
+            return
+        if self.needs_new_sandbox():
+            await self._event("Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.")
+            await self._kill_containers(self._grace())
+            await self._teardown_sandbox()
+        if self.sandbox is None and not await self._create_sandbox():
+            return
+        if not self._mounts and not await self._set_up_files():
+            return
+        if not await self._run_init_containers():
+            return
+        for spec, record in zip(self.pod["spec"]["containers"], self.containers):
+            await self._sync_container(spec, record)
+        if pod_phase(self.pod, self.init, self.containers) in ("Succeeded", "Failed"):
+            await self._teardown_sandbox()
+            self._finished = True
+
+    # -- sandbox -----------------------------------------------------------------------------
+
+    def _cni(self) -> CNIRuntime:
+        assert self.network is not None
+        return CNIRuntime(self.network, self.ctx.cni_bin_dirs, self.ctx.cni_cache_dir)
+
+    def _cni_args(self, sandbox: Sandbox) -> dict[str, str]:
+        meta = self.pod["metadata"]
+        return kubernetes_args(meta["namespace"], meta["name"], sandbox.id, self.uid)
+
+    async def _create_sandbox(self) -> bool:
+        """RunPodSandbox: pause with the pod's hostname, then CNI ADD; on failure an event and a retry."""
+        sandbox = None
+        try:
+            self.network = load_conf_dir(self.ctx.cni_conf_dir)
+            sandbox = await create_sandbox(self.uid, podfiles.pod_hostname(self.pod), netns_dir=self.ctx.netns_dir)
+            result = await self._cni().add(sandbox.id, str(sandbox.netns_path), "eth0", self._cni_args(sandbox),
+                                           {"portMappings": port_mappings(self.pod)})
+        except (ConfigError, CNIError, SandboxError, OSError) as error:
+            if sandbox is not None:
+                await remove_sandbox(sandbox)
+            where = f' for sandbox "{sandbox.id}"' if sandbox else ""
+            await self._event("Warning", "FailedCreatePodSandBox",
+                              f"Failed to create pod sandbox: failed to setup network{where}: {error}")
+            self.wake_later(RETRY)
+            return False
+        self.sandbox = sandbox
+        self.pod_ips = [ip.address.split("/")[0] for ip in result.ips]
+        self._mounts = {}
+        return True
+
+    async def _teardown_sandbox(self) -> None:
+        """StopPodSandbox + RemovePodSandbox: CNI DEL (errors logged: the netns goes anyway), pause, netns."""
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is None:
+            return
+        if self.network is not None:
+            try:
+                await self._cni().delete(sandbox.id, str(sandbox.netns_path), "eth0", self._cni_args(sandbox))
+            except (CNIError, OSError) as error:
+                log.warning("%s: CNI DEL of sandbox %s failed: %s", self.key, sandbox.id[:13], error)
+        await remove_sandbox(sandbox)
+
+    # -- files and volumes -------------------------------------------------------------------
+
+    async def _fetch(self, names: set[str], kind: Any) -> dict[str, Obj]:
+        found = {}
+        for name in names:
+            try:
+                found[name] = await self.ctx.client.get(kind, name, self.pod["metadata"]["namespace"])
+            except StatusError as error:
+                if error.code != 404:
+                    raise
+        return found
+
+    async def _set_up_files(self) -> bool:
+        """Volumes and the managed /etc files, once per sandbox (they carry the pod IP)."""
+        configmap_names, secret_names = envvars.referenced_names(self.pod)
+        self._objects = (await self._fetch(configmap_names, CONFIGMAPS), await self._fetch(secret_names, SECRETS))
+        try:
+            self._volumes = volumes.set_up_volumes(self.dir, self.pod, *self._objects)
+            etc = podfiles.write_pod_files(self.dir, self.pod, self.pod_ips, self.ctx.cluster_dns,
+                                           self.ctx.cluster_domain)
+            spec = self.pod["spec"]
+            self._mounts = {c["name"]: [*(Mount(path, Path(target)) for target, path in etc.items()),
+                                        *volumes.container_mounts(c, self._volumes)]
+                            for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+        except volumes.VolumeError as error:
+            await self._event("Warning", "FailedMount", str(error))
+            self.wake_later(RETRY)
+            return False
+        return True
+
+    # -- containers --------------------------------------------------------------------------
+
+    async def _run_init_containers(self) -> bool:
+        """Init containers one at a time, in order; True once all succeeded."""
+        policy = "Never" if self.pod["spec"].get("restartPolicy") == "Never" else "OnFailure"
+        for spec, record in zip(self.pod["spec"].get("initContainers") or [], self.init):
+            if record.exit is not None and record.exit.exit_code == 0:
+                continue
+            await self._sync_container(spec, record, policy)
+            return False
+        for record in self.containers:
+            if record.waiting_reason == "PodInitializing":
+                record.waiting_reason = "ContainerCreating"
+        return True
+
+    async def _sync_container(self, spec: Obj, record: ContainerRecord, policy: str | None = None) -> None:
+        """Leave a running container alone; decide on an ended one; start a waiting one unless backing off."""
+        if record.running:
+            return
+        if record.exit is not None:
+            if not should_restart(policy or self.pod["spec"].get("restartPolicy", "Always"), record.exit.exit_code):
+                return
+            record.will_restart("", "")
+        if record.last_terminated is not None and await self._backing_off(record):
+            return
+        await self._start(spec, record)
+
+    def _backoff_key(self, record: ContainerRecord) -> str:
+        return f"{self.uid}/{record.name}"
+
+    async def _backing_off(self, record: ContainerRecord) -> bool:
+        """doBackOff: within the delay after the last exit → CrashLoopBackOff; otherwise arm the next delay."""
+        assert record.last_terminated is not None
+        finished = datetime.fromisoformat(record.last_terminated["finishedAt"].replace("Z", "+00:00")).timestamp()
+        key = self._backoff_key(record)
+        remaining = self.ctx.backoff.remaining(key, finished)
+        if remaining > 0:
+            meta = self.pod["metadata"]
+            delay = self.ctx.backoff.delay(key)
+            if record.waiting_reason != "CrashLoopBackOff":
+                await self._event("Warning", "BackOff", f"Back-off restarting failed container {record.name} in pod "
+                                  f"{meta['name']}_{meta['namespace']}({self.uid})")
+            record.waiting_reason = "CrashLoopBackOff"
+            record.waiting_message = (f"back-off {delay:g}s restarting failed container={record.name} "
+                                      f"pod={meta['name']}_{meta['namespace']}({self.uid})")
+            self.wake_later(remaining)
+            return True
+        self.ctx.backoff.next(key)
+        return False
+
+    async def _pull(self, spec: Obj, record: ContainerRecord) -> images.Image | None:
+        """Resolve the image; a failure shows ErrImagePull, then ImagePullBackOff while backing off."""
+        reference = spec.get("image", "")
+        key = f"{self.uid}/{record.name}/image"
+        try:
+            image = images.resolve(reference)
+        except images.ImagePullError as error:
+            remaining = self.ctx.backoff.remaining(key, self._pull_failed_at.get(key, 0.0))
+            if remaining > 0:
+                record.waiting_reason = "ImagePullBackOff"
+                record.waiting_message = f'Back-off pulling image "{reference}": ErrImagePull: {error}'
+                await self._event("Normal", "BackOff", f'Back-off pulling image "{reference}"')
+                self.wake_later(remaining)
+                return None
+            self._pull_failed_at[key] = time.time()
+            self.wake_later(self.ctx.backoff.next(key))
+            record.waiting_reason, record.waiting_message = "ErrImagePull", str(error)
+            await self._event("Warning", "Failed", f'Failed to pull image "{reference}": {error}')
+            await self._event("Warning", "Failed", "Error: ErrImagePull")
+            return None
+        record.image_id = image.image_id
+        await self._event("Normal", "Pulled", f'Container image "{reference}" already present on machine')
+        return image
+
+    async def _start(self, spec: Obj, record: ContainerRecord) -> None:
+        assert self.sandbox is not None
+        image = await self._pull(spec, record)
+        if image is None:
+            return
+        meta = self.pod["metadata"]
+        try:
+            env = envvars.container_environment(self.pod, spec, self.ctx.services(), self.pod_ips, self.ctx.node_ip,
+                                                *self._objects)
+            directory = self.dir / "containers" / record.name
+            image.prepare(directory)
+            argv = image.argv([envvars.expand(a, env) for a in spec.get("command") or []],
+                              [envvars.expand(a, env) for a in spec.get("args") or []], directory)
+        except (envvars.EnvError, images.ImagePullError) as error:
+            record.waiting_reason, record.waiting_message = "CreateContainerConfigError", str(error)
+            await self._event("Warning", "Failed", f"Error: {error}")
+            self.wake_later(RETRY)
+            return
+        restart = record.restart_count + (1 if record.last_terminated is not None else 0)
+        container_spec = ContainerSpec(
+            name=record.name, argv=argv, env=env, working_dir=Path(spec.get("workingDir") or "/"),
+            log_path=container_log_path(self.ctx.log_root, meta["namespace"], meta["name"], self.uid, record.name,
+                                        restart),
+            mounts=self._mounts[record.name])
+        await self._event("Normal", "Created", f"Created container: {record.name}")
+        try:
+            process = await start_container(self.sandbox, container_spec)
+        except ContainerStartError as error:
+            record.waiting_reason, record.waiting_message = "RunContainerError", str(error)
+            await self._event("Warning", "Failed", f"Error: {error}")
+            self.wake_later(RETRY)
+            return
+        record.started(process)
+        await self._event("Normal", "Started", f"Started container {record.name}")
+        asyncio.create_task(self._watch_exit(record, process.wait()))
+
+    async def _watch_exit(self, record: ContainerRecord, exited: Awaitable[Any]) -> None:
+        """PLEG for one container: record its end and let the worker react."""
+        outcome = await exited
+        if record.process is not None and record.process.exit is outcome:
+            record.exit = outcome
+        self.wake()
+
+    async def _kill_containers(self, grace: float) -> None:
+        """killContainer for every running container, in parallel; their ends are recorded at once."""
+        running = [record for record in [*self.init, *self.containers] if record.running]
+        for record in running:
+            await self._event("Normal", "Killing", f"Stopping container {record.name}")
+        exits = await asyncio.gather(*(record.process.stop(grace) for record in running))  # type: ignore[union-attr]
+        for record, outcome in zip(running, exits):
+            record.exit = outcome
+
+    def _grace(self) -> float:
+        meta, spec = self.pod["metadata"], self.pod["spec"]
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+        return float(grace)
+
+    # -- termination and status ---------------------------------------------------------------
+
+    async def _terminate(self) -> None:
+        """Stop everything, release the network, remove files; then confirm the deletion (uid precondition)."""
+        await self._kill_containers(self._grace())
+        await self._teardown_sandbox()
+        meta = self.pod["metadata"]
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(pod_log_dir(self.ctx.log_root, meta["namespace"], meta["name"], self.uid), ignore_errors=True)
+        self.ctx.backoff.forget(self.uid)
+        if self._removed:
+            self.ctx.status.forget(self.uid)
+            return
+        if self._report_status:
+            await self._write_status()
+        try:
+            await self.ctx.client.delete(PODS, meta["name"], meta["namespace"], grace_period_seconds=0,
+                                         preconditions={"uid": self.uid})
+        except StatusError as error:
+            if error.code not in (404, 409):
+                raise
+        self.ctx.status.forget(self.uid)
+
+    async def _write_status(self) -> None:
+        status = pod_status(self.pod, host_ip=self.ctx.node_ip, pod_ips=self.pod_ips, start_time=self.start_time,
+                            sandbox_ready=self.sandbox is not None and self.sandbox.is_ready(),
+                            init=self.init, containers=self.containers)
+        await self.ctx.status.set_status(self.pod, status)
+
+    async def _event(self, type_: str, reason: str, message: str) -> None:
+        await self.ctx.recorder.event(self.pod, type_, reason, message)

@@ -1,0 +1,199 @@
+"""Pod status as the kubelet reports it: phase, conditions, container statuses, IPs (status_manager.go).
+
+The pod worker keeps one ContainerRecord per container; `pod_status` turns those records into the
+API's PodStatus, and `StatusManager` writes it through the status subresource only when it
+differs from what was last written, keeping each condition's lastTransitionTime while its status
+stays the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from kinn.api.errors import StatusError
+from kinn.client.rest import Client, resource
+from kinn.kubelet.runtime import ContainerExit, ContainerProcess
+
+log = logging.getLogger("kinn.kubelet.status")
+PODS = resource("v1", "pods")
+CONTAINER_ID_SCHEME = "kinn://"
+
+Obj = dict[str, Any]
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def now() -> str:
+    return rfc3339(datetime.now(timezone.utc))
+
+
+@dataclass
+class ContainerRecord:
+    """What the kubelet knows about one container of a pod across its restarts."""
+
+    name: str
+    image: str
+    image_id: str = ""
+    process: ContainerProcess | None = None
+    exit: ContainerExit | None = None  # the current run's end, while it is not restarted
+    last_terminated: Obj | None = None  # lastState.terminated: the previous run's end
+    restart_count: int = 0
+    waiting_reason: str = "ContainerCreating"
+    waiting_message: str = ""
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.exit is None
+
+    def terminated_state(self) -> Obj | None:
+        """state.terminated for the current run, if it ended."""
+        if self.process is None or self.exit is None:
+            return None
+        return {"exitCode": self.exit.exit_code, "reason": self.exit.reason,
+                "startedAt": rfc3339(self.process.started_at), "finishedAt": rfc3339(self.exit.finished_at),
+                "containerID": CONTAINER_ID_SCHEME + self.process.id}
+
+    def will_restart(self, reason: str, message: str) -> None:
+        """The ended run becomes lastState; the container waits (e.g. in CrashLoopBackOff) to run again."""
+        self.last_terminated = self.terminated_state()
+        self.process, self.exit = None, None
+        self.waiting_reason, self.waiting_message = reason, message
+
+    def started(self, process: ContainerProcess) -> None:
+        """A new run began; every run after the first counts as a restart."""
+        if self.last_terminated is not None:
+            self.restart_count += 1
+        self.process, self.exit = process, None
+        self.waiting_reason, self.waiting_message = "", ""
+
+    def state(self) -> Obj:
+        if self.running:
+            assert self.process is not None
+            return {"running": {"startedAt": rfc3339(self.process.started_at)}}
+        terminated = self.terminated_state()
+        if terminated is not None:
+            return {"terminated": terminated}
+        waiting = {"reason": self.waiting_reason}
+        if self.waiting_message:
+            waiting["message"] = self.waiting_message
+        return {"waiting": waiting}
+
+    def status(self) -> Obj:
+        out: Obj = {"name": self.name, "image": self.image, "imageID": self.image_id, "state": self.state(),
+                    "lastState": {"terminated": self.last_terminated} if self.last_terminated else {},
+                    "ready": self.running, "restartCount": self.restart_count, "started": self.running}
+        if self.process is not None:
+            out["containerID"] = CONTAINER_ID_SCHEME + self.process.id
+        elif self.last_terminated:
+            out["containerID"] = self.last_terminated["containerID"]
+        return out
+
+
+def _terminated_ok(record: ContainerRecord) -> bool:
+    return record.exit is not None and record.exit.exit_code == 0
+
+
+def pod_phase(pod: Obj, init: list[ContainerRecord], containers: list[ContainerRecord]) -> str:
+    """getPhase: Pending until init containers succeeded and every container ran once; then Running
+    while any runs (or will be restarted); Succeeded/Failed once all ended for good."""
+    policy = pod["spec"].get("restartPolicy", "Always")
+    if any(not _terminated_ok(record) for record in init):
+        failed_init = any(record.exit is not None and record.exit.exit_code != 0 for record in init)
+        return "Failed" if failed_init and policy == "Never" else "Pending"
+    if any(record.process is None and record.last_terminated is None for record in containers):
+        return "Pending"
+    if any(record.running for record in containers):
+        return "Running"
+    ended = [record for record in containers if record.exit is not None]
+    if len(ended) < len(containers) or policy == "Always":
+        return "Running"  # waiting to be restarted
+    if all(record.exit.exit_code == 0 for record in ended):  # type: ignore[union-attr]
+        return "Succeeded"
+    return "Failed" if policy == "Never" else "Running"
+
+
+def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> Obj:
+    condition: Obj = {"type": kind, "status": "True" if ok else "False", "lastProbeTime": None}
+    if not ok and reason:
+        condition["reason"] = reason
+    if not ok and message:
+        condition["message"] = message
+    return condition
+
+
+def pod_conditions(phase: str, sandbox_ready: bool, init: list[ContainerRecord],
+                   containers: list[ContainerRecord]) -> list[Obj]:
+    """PodReadyToStartContainers, Initialized, ContainersReady and Ready (PodScheduled is the scheduler's)."""
+    incomplete = [record.name for record in init if not _terminated_ok(record)]
+    unready = [record.name for record in containers if not record.running]
+    if phase == "Succeeded" or (phase == "Failed" and not incomplete):
+        ready_reason, ready_message = "PodCompleted", ""
+    else:
+        ready_reason, ready_message = "ContainersNotReady", f"containers with unready status: [{' '.join(unready)}]"
+    init_reason = "PodCompleted" if phase in ("Succeeded", "Failed") and not incomplete else "ContainersNotInitialized"
+    return [
+        _condition("PodReadyToStartContainers", sandbox_ready),
+        _condition("Initialized", not incomplete, init_reason,
+                   f"containers with incomplete status: [{' '.join(incomplete)}]" if incomplete else ""),
+        _condition("Ready", not unready and phase == "Running", ready_reason, ready_message),
+        _condition("ContainersReady", not unready and phase == "Running", ready_reason, ready_message),
+    ]
+
+
+def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, sandbox_ready: bool,
+               init: list[ContainerRecord], containers: list[ContainerRecord]) -> Obj:
+    """The complete PodStatus the kubelet reports for this pod now."""
+    phase = pod_phase(pod, init, containers)
+    scheduled = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
+    status: Obj = {"phase": phase, "conditions": pod_conditions(phase, sandbox_ready, init, containers) + scheduled,
+                   "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "startTime": start_time,
+                   "containerStatuses": [record.status() for record in containers],
+                   "qosClass": (pod.get("status") or {}).get("qosClass")}
+    if init:
+        status["initContainerStatuses"] = [record.status() for record in init]
+    if pod_ips:
+        status["podIP"], status["podIPs"] = pod_ips[0], [{"ip": ip} for ip in pod_ips]
+    return {key: value for key, value in status.items() if value is not None}
+
+
+class StatusManager:
+    """Writes pod statuses through `pods/status`, skipping writes that would change nothing."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+        self._written: dict[str, Obj] = {}
+
+    def _with_transition_times(self, uid: str, status: Obj) -> Obj:
+        """Keep lastTransitionTime for conditions whose status did not change, stamp the others now."""
+        previous = {c["type"]: c for c in self._written.get(uid, {}).get("conditions", [])}
+        stamp = now()
+        for condition in status["conditions"]:
+            if "lastTransitionTime" in condition and condition["type"] == "PodScheduled":
+                continue
+            old = previous.get(condition["type"])
+            same = old is not None and old["status"] == condition["status"]
+            condition["lastTransitionTime"] = old["lastTransitionTime"] if same else stamp
+        return status
+
+    async def set_status(self, pod: Obj, status: Obj) -> None:
+        meta = pod["metadata"]
+        status = self._with_transition_times(meta["uid"], status)
+        if self._written.get(meta["uid"]) == status:
+            return
+        try:
+            await self.client.patch(PODS, meta["name"], {"metadata": {"uid": meta["uid"]}, "status": status},
+                                    meta["namespace"], subresource="status")
+        except StatusError as error:
+            if error.code not in (404, 409):
+                raise
+            log.info("%s/%s: status not written: %s", meta["namespace"], meta["name"], error.message)
+            return
+        self._written[meta["uid"]] = status
+
+    def forget(self, uid: str) -> None:
+        self._written.pop(uid, None)

@@ -1,0 +1,279 @@
+"""`kinn kubelet` against a real API server, with pods as real processes in a node netns.
+
+The kubelet runs in the host netns (the API server listens on 127.0.0.1 there) with
+--node-netns, so its bridge, veths and pod sandboxes live in a `kt-kl-…` node namespace. Pods are
+bound by setting spec.nodeName (no scheduler needed), as the kubelet only watches its node's pods.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from kinn import netlink
+from kinn.cni import install
+from kinn.kubelet import nsutil
+from conftest import RunningAPIServer
+
+pytestmark = pytest.mark.e2e
+
+SUBNET = "10.250.7.0/24"
+NODE_IP = "10.240.0.21"
+
+
+@dataclass
+class Node:
+    name: str
+    netns: str
+    tmp: Path
+    process: subprocess.Popen[bytes]
+    server: RunningAPIServer
+
+    @property
+    def netns_dir(self) -> Path:
+        return self.tmp / "netns"
+
+    def log(self) -> str:
+        return (self.tmp / "kubelet.log").read_text()
+
+    def exec(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ip", "netns", "exec", self.netns, *args], capture_output=True, text=True,
+                              check=check, timeout=30)
+
+
+def wait_until(what: str, predicate: Callable[[], Any], node: Node, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline or node.process.poll() is not None:
+            raise AssertionError(f"{what} not reached within {timeout}s\n--- kubelet log:\n{node.log()[-4000:]}")
+        time.sleep(0.1)
+
+
+def conflist(tmp: Path, bridge: str) -> dict[str, Any]:
+    return {"cniVersion": "1.0.0", "name": "kt-kubelet", "plugins": [
+        {"type": "bridge", "bridge": bridge, "isGateway": True, "isDefaultGateway": True, "ipMasq": False,
+         "ipam": {"type": "host-local", "dataDir": str(tmp / "networks"), "ranges": [[{"subnet": SUBNET}]]}},
+        {"type": "loopback"}]}
+
+
+def processes_in(netns_file: Path) -> list[int]:
+    """PIDs whose network namespace is the one bind-mounted at `netns_file`."""
+    target = os.stat(netns_file).st_ino
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if os.stat(entry / "ns" / "net").st_ino == target:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def clean_up_sandboxes(netns_dir: Path) -> None:
+    """After a failed test: end what the kubelet left (by PID, found through the netns) and unmount."""
+    if not netns_dir.is_dir():
+        return
+    for netns_file in netns_dir.iterdir():
+        for pid in processes_in(netns_file):
+            os.kill(pid, signal.SIGKILL)
+        nsutil.umount(netns_file)
+        netns_file.unlink()
+
+
+@pytest.fixture(scope="module")
+def node(apiserver: RunningAPIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    tmp = tmp_path_factory.mktemp("kubelet")
+    suffix = uuid.uuid4().hex[:6]
+    netns, name = f"kt-kl-{suffix}", f"kt-node-{suffix}"
+    netlink.create(netns)
+    (tmp / "net.d").mkdir()
+    (tmp / "net.d" / "10-kt.conflist").write_text(json.dumps(conflist(tmp, f"kt-br{suffix}")))
+    install(tmp / "bin")
+    args = ["--kubeconfig", str(apiserver.kubeconfig), "--hostname-override", name, "--node-ip", NODE_IP,
+            "--node-netns", netns, "--root-dir", str(tmp / "kubelet"), "--pod-log-dir", str(tmp / "pods"),
+            "--netns-dir", str(tmp / "netns"), "--cni-conf-dir", str(tmp / "net.d"), "--cni-bin-dir",
+            str(tmp / "bin"), "--cni-cache-dir", str(tmp / "cache"), "--cluster-dns", "10.96.0.10",
+            "--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s", "--lease-renew-interval", "1s"]
+    process = subprocess.Popen([sys.executable, "-c", "from kinn.cli.kubelet import kubelet; kubelet()", *args],
+                               stdout=(tmp / "kubelet.log").open("ab"), stderr=subprocess.STDOUT)
+    created = Node(name, netns, tmp, process, apiserver)
+    try:
+        yield created
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+        clean_up_sandboxes(created.netns_dir)
+        netlink.delete(netns)  # takes the bridge and any veth with it
+
+
+def get(node: Node, kind: str, name: str, namespace: str = "default") -> dict[str, Any] | None:
+    result = node.server.kubectl("get", kind, name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else None
+
+
+def create_pod(node: Node, name: str, containers: list[dict[str, Any]], **spec: Any) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+           "spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 2, "containers": containers, **spec}}
+    node.server.kubectl("create", "-f", "-", input=json.dumps(pod))
+
+
+def container_status(pod: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in pod["status"].get("containerStatuses", []) if s["name"] == name)
+
+
+def running(node: Node, name: str) -> dict[str, Any] | None:
+    pod = get(node, "pod", name)
+    return pod if pod and pod.get("status", {}).get("phase") == "Running" and pod["status"].get("podIP") else None
+
+
+def delete_and_check_nothing_leaked(node: Node, name: str) -> None:
+    node.server.kubectl("delete", "pod", name, "--wait=false")
+    wait_until(f"pod {name} gone", lambda: get(node, "pod", name) is None, node)
+    with netlink.iproute(node.netns) as ipr:
+        assert [link.name for link in netlink.list_links(ipr) if link.kind == "veth"] == []
+    networks = node.tmp / "networks" / "kt-kubelet"
+    assert [p.name for p in networks.iterdir() if p.name[0].isdigit()] == []
+    assert list(node.netns_dir.iterdir()) == []
+    assert not list((node.tmp / "kubelet" / "pods").iterdir())
+
+
+def test_node_registers_ready_with_lease(node: Node) -> None:
+    def ready() -> dict[str, Any] | None:
+        found = get(node, "node", node.name)
+        conditions = {c["type"]: c["status"] for c in (found or {}).get("status", {}).get("conditions", [])}
+        return found if conditions.get("Ready") == "True" else None
+
+    found = wait_until("node Ready", ready, node)
+    assert found["metadata"]["labels"]["kubernetes.io/hostname"] == node.name
+    assert {"type": "InternalIP", "address": NODE_IP} in found["status"]["addresses"]
+    assert found["status"]["capacity"]["pods"] == "110"
+    lease = wait_until("lease", lambda: get(node, "lease", node.name, "kube-node-lease"), node)
+    assert lease["spec"]["holderIdentity"] == node.name
+    assert lease["metadata"]["ownerReferences"][0]["uid"] == found["metadata"]["uid"]
+
+
+def test_python_pod_serves_http_from_the_node_netns(node: Node) -> None:
+    node.server.kubectl("create", "service", "clusterip", "kt-backend", "--tcp=6379:6379")
+    create_pod(node, "web", [{
+        "name": "web", "image": "python:3.11", "command": ["python3", "-u", "-m", "http.server", "8080"],
+        "workingDir": "/etc", "env": [
+            {"name": "MY_POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "GREETING", "value": "hello $(MY_POD)"}]}])
+    pod = wait_until("pod web Running", lambda: running(node, "web"), node)
+    ip, status = pod["status"]["podIP"], container_status(pod, "web")
+    assert ip.startswith("10.250.7.") and pod["status"]["hostIP"] == NODE_IP
+    assert status["ready"] and status["state"]["running"] and status["containerID"].startswith("kinn://")
+    assert status["image"] == "python:3.11" and status["restartCount"] == 0
+    conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
+    assert conditions == {"PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
+                          "ContainersReady": "True"}
+    url = f"http://{ip}:8080/"
+    fetch = f"import urllib.request; print(urllib.request.urlopen({url + 'hostname'!r}, timeout=5).read().decode())"
+    reply = wait_until("HTTP reply", lambda: node.exec(sys.executable, "-c", fetch, check=False).stdout, node)
+    assert reply.strip() == "web"  # /etc/hostname, served from workingDir /etc
+    resolv = node.exec(sys.executable, "-c", fetch.replace("hostname", "resolv.conf")).stdout
+    assert resolv.strip().splitlines() == ["search default.svc.cluster.local svc.cluster.local cluster.local",
+                                   "nameserver 10.96.0.10", "options ndots:5"]
+    hosts = node.exec(sys.executable, "-c", fetch.replace("hostname", "hosts")).stdout
+    assert f"{ip}\tweb" in hosts and "127.0.0.1\tlocalhost" in hosts
+    uid = pod["metadata"]["uid"]
+    log = (node.tmp / "pods" / f"default_web_{uid}" / "web" / "0.log").read_text()
+    assert "stdout F Serving HTTP on 0.0.0.0 port 8080" in log and '"GET /hostname HTTP/1.1" 200' in log
+    environ = Path(f"/proc/{pid_of(node, status)}/environ").read_bytes().split(b"\0")
+    assert b"MY_POD=web" in environ and f"MY_IP={ip}".encode() in environ and b"GREETING=hello web" in environ
+    backend = get(node, "service", "kt-backend")
+    assert f"KT_BACKEND_SERVICE_HOST={backend['spec']['clusterIP']}".encode() in environ
+    assert b"KT_BACKEND_SERVICE_PORT=6379" in environ
+    delete_and_check_nothing_leaked(node, "web")
+
+
+def pid_of(node: Node, status: dict[str, Any]) -> int:
+    """A container's PID: the process in the pod netns whose argv is the container's."""
+    netns_file = next(node.netns_dir.iterdir())
+    return next(pid for pid in processes_in(netns_file)
+                if b"http.server" in Path(f"/proc/{pid}/cmdline").read_bytes())
+
+
+def test_two_containers_on_one_port_crash_loop(node: Node) -> None:
+    server = ["python3", "-u", "-m", "http.server", "8080"]
+    create_pod(node, "ports", [{"name": "first", "image": "python", "command": server},
+                               {"name": "second", "image": "python", "command": server}])
+
+    def crash_looping() -> dict[str, Any] | None:
+        pod = get(node, "pod", "ports")
+        statuses = (pod or {}).get("status", {}).get("containerStatuses", [])
+        looping = [s for s in statuses if s.get("restartCount", 0) >= 1
+                   and (s["state"].get("waiting") or {}).get("reason") == "CrashLoopBackOff"]
+        return pod if looping else None
+
+    pod = wait_until("a container in CrashLoopBackOff with restarts", crash_looping, node, timeout=30)
+    assert pod["status"]["phase"] == "Running"
+    statuses = {s["name"]: s for s in pod["status"]["containerStatuses"]}
+    loser = next(s for s in statuses.values() if s["state"].get("waiting"))
+    winner = statuses[({"first", "second"} - {loser["name"]}).pop()]
+    assert winner["state"].get("running") and winner["ready"] and not loser["ready"]
+    assert loser["lastState"]["terminated"]["exitCode"] == 1 and loser["lastState"]["terminated"]["reason"] == "Error"
+    assert loser["state"]["waiting"]["message"].startswith(f"back-off 1s restarting failed container={loser['name']}")
+    conditions = {c["type"]: c for c in pod["status"]["conditions"]}
+    assert conditions["Ready"]["status"] == "False" and conditions["Ready"]["reason"] == "ContainersNotReady"
+    uid = pod["metadata"]["uid"]
+    log = (node.tmp / "pods" / f"default_ports_{uid}" / loser["name"] / "0.log").read_text()
+    assert "Address already in use" in log
+    delete_and_check_nothing_leaked(node, "ports")
+
+
+def test_unknown_image_fails_as_kubernetes_shows(node: Node) -> None:
+    create_pod(node, "noimage", [{"name": "app", "image": "example.com/nothing:1.0"}])
+
+    def waiting_reason(reason: str) -> Callable[[], dict[str, Any] | None]:
+        def check() -> dict[str, Any] | None:
+            pod = get(node, "pod", "noimage")
+            statuses = (pod or {}).get("status", {}).get("containerStatuses", [])
+            state = statuses[0]["state"].get("waiting", {}) if statuses else {}
+            return state if state.get("reason") == reason else None
+        return check
+
+    pulled = wait_until("ErrImagePull", waiting_reason("ErrImagePull"), node)
+    assert "example.com/nothing:1.0" in pulled["message"] and "kinn resolves images locally" in pulled["message"]
+    backoff = wait_until("ImagePullBackOff", waiting_reason("ImagePullBackOff"), node)
+    assert backoff["message"].startswith('Back-off pulling image "example.com/nothing:1.0"')
+    assert get(node, "pod", "noimage")["status"]["phase"] == "Pending"
+    delete_and_check_nothing_leaked(node, "noimage")
+
+
+def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
+    create_pod(node, "phoenix", [{"name": "app", "image": "busybox", "command": ["sh", "-c", "echo hi; sleep 1000"]}],
+               restartPolicy="Always")
+    pod = wait_until("pod phoenix Running", lambda: running(node, "phoenix"), node)
+    netns_file = next(node.netns_dir.iterdir())
+    pause = next(pid for pid in processes_in(netns_file) if Path(f"/proc/{pid}/cmdline").read_bytes() == b"/pause\0")
+    os.kill(pause, signal.SIGKILL)
+
+    def restarted() -> dict[str, Any] | None:
+        found = get(node, "pod", "phoenix")
+        ok = found and found["status"]["phase"] == "Running" and container_status(found, "app")["restartCount"] == 1 \
+            and container_status(found, "app")["ready"]
+        return found if ok else None
+
+    again = wait_until("sandbox recreated and container restarted", restarted, node)
+    assert again["status"]["podIP"].startswith("10.250.7.")
+    uid = pod["metadata"]["uid"]
+    assert "stdout F hi" in (node.tmp / "pods" / f"default_phoenix_{uid}" / "app" / "1.log").read_text()
+    assert len(list(node.netns_dir.iterdir())) == 1
+    delete_and_check_nothing_leaked(node, "phoenix")
