@@ -122,7 +122,8 @@ async def cluster(apiserver, tmp_path: Path) -> AsyncIterator[Cluster]:
         netlink.create(created.underlay)
         await asyncio.to_thread(ensure_underlay_bridge, created.underlay)
         for n in (1, 2):
-            node = Node(n, f"{prefix}-n{n}", f"{prefix}-p{n}", f"{prefix}-node{n}", tmp_path / f"node{n}" / "subnet.env")
+            node = Node(n, f"{prefix}-n{n}", f"{prefix}-p{n}", f"{prefix}-node{n}",
+                        tmp_path / f"node{n}" / "subnet.env")
             created.nodes.append(node)
             await asyncio.to_thread(wire_node, created.underlay, prefix, node)
             await client.create(NODES, {"apiVersion": "v1", "kind": "Node", "metadata": {"name": node.name},
@@ -175,10 +176,12 @@ async def test_vxlan_overlay_carries_pod_traffic_and_follows_nodes(cluster: Clus
         "flannel.alpha.coreos.com/public-ip": "10.240.0.21",
     }
     conditions = (await cluster.client.get(NODES, n1.name))["status"]["conditions"]
-    assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [("NetworkUnavailable", "False", "FlannelIsUp")]
+    assert [(c["type"], c["status"], c["reason"]) for c in conditions] == [
+        ("NetworkUnavailable", "False", "FlannelIsUp")]
 
     link = n1.sh("-d", "link", "show", "flannel.1")
-    assert "flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT group default \n" in link
+    assert ("flannel.1: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT "
+            "group default \n") in link
     # (this iproute2 also prints `ttl auto` and the kernel's checksum defaults, which seed 002's did not)
     assert "vxlan id 1 local 10.240.0.21 dev eth0 srcport 0 0 dstport 8472 nolearning " in link and "ageing 300" in link
     assert "inet 10.244.1.0/32 scope global flannel.1" in n1.sh("addr", "show", "flannel.1")
