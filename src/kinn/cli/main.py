@@ -7,6 +7,7 @@ import click
 from kinn import __version__
 from kinn.cli.apiserver import apiserver
 from kinn.cli.controllermanager import controller_manager
+from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
 from kinn.cli.scheduler import scheduler
 from kinn.cli.server import server
@@ -20,6 +21,7 @@ def main() -> None:
 
 main.add_command(apiserver)
 main.add_command(controller_manager)
+main.add_command(flanneld)
 main.add_command(hollow_nodes)
 main.add_command(scheduler)
 main.add_command(server)
