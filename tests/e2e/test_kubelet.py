@@ -249,10 +249,13 @@ def test_unknown_image_fails_as_kubernetes_shows(node: Node) -> None:
             return state if state.get("reason") == reason else None
         return check
 
-    pulled = wait_until("ErrImagePull", waiting_reason("ErrImagePull"), node)
-    assert "example.com/nothing:1.0" in pulled["message"] and "kinn resolves images locally" in pulled["message"]
     backoff = wait_until("ImagePullBackOff", waiting_reason("ImagePullBackOff"), node)
-    assert backoff["message"].startswith('Back-off pulling image "example.com/nothing:1.0"')
+    assert backoff["message"].startswith('Back-off pulling image "example.com/nothing:1.0": ErrImagePull: ')
+    assert "kinn resolves images locally" in backoff["message"]
+    # ErrImagePull is the state between a failed pull and the back-off; the events keep it.
+    events = node.server.kubectl("get", "events", "--field-selector", "involvedObject.name=noimage",
+                                 "-o", "jsonpath={.items[*].message}").stdout
+    assert "Error: ErrImagePull" in events and 'Failed to pull image "example.com/nothing:1.0"' in events
     assert get(node, "pod", "noimage")["status"]["phase"] == "Pending"
     delete_and_check_nothing_leaked(node, "noimage")
 
@@ -262,7 +265,7 @@ def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
                restartPolicy="Always")
     pod = wait_until("pod phoenix Running", lambda: running(node, "phoenix"), node)
     netns_file = next(node.netns_dir.iterdir())
-    pause = next(pid for pid in processes_in(netns_file) if Path(f"/proc/{pid}/cmdline").read_bytes() == b"/pause\0")
+    pause = next(pid for pid in processes_in(netns_file) if Path(f"/proc/{pid}/comm").read_text() == "pause\n")
     os.kill(pause, signal.SIGKILL)
 
     def restarted() -> dict[str, Any] | None:

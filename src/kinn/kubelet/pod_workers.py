@@ -297,9 +297,10 @@ class PodWorker:
         except images.ImagePullError as error:
             remaining = self.ctx.backoff.remaining(key, self._pull_failed_at.get(key, 0.0))
             if remaining > 0:
+                if record.waiting_reason != "ImagePullBackOff":
+                    await self._event("Normal", "BackOff", f'Back-off pulling image "{reference}"')
                 record.waiting_reason = "ImagePullBackOff"
                 record.waiting_message = f'Back-off pulling image "{reference}": ErrImagePull: {error}'
-                await self._event("Normal", "BackOff", f'Back-off pulling image "{reference}"')
                 self.wake_later(remaining)
                 return None
             self._pull_failed_at[key] = time.time()
