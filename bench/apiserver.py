@@ -42,6 +42,14 @@ def pod(name: str) -> dict:
     }
 
 
+def resident_mb(pid: int) -> float:
+    """The process's resident set size, as /proc reports it (VmRSS, in kB)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -225,6 +233,7 @@ def main() -> None:
             runner.run(run(args, kubeconfig))
         size = sum(f.stat().st_size for f in data_dir.glob("state.db*"))
         print(f"\nstore on disk: {size / 1e6:.1f} MB (state.db + WAL)")
+        print(f"server resident memory: {resident_mb(server.pid):.0f} MB (VmRSS)")
     finally:
         server.terminate()
         server.wait()

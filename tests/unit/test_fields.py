@@ -34,7 +34,9 @@ POD = {
     ("spec.host=worker-1", True),  # the old name is converted
 ])
 def test_pod_fields(text, expected):
-    assert parse_field_selector(text, PODS).matches(POD) is expected
+    selector = parse_field_selector(text, PODS)
+    assert selector.matches(POD) is expected
+    assert selector.matches_values(selector.values(POD)) is expected  # what the API server caches per object
 
 
 @pytest.mark.parametrize("text,resource,message", [

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kinn.storage.interface import (
-    CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError, WatchEvent,
+    RECENTLY_DECODED, CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError, WatchEvent,
 )
 from kinn.storage.sqlite import SQLiteStore
 
@@ -52,6 +52,13 @@ async def test_writes_advance_one_global_revision(store):
     assert a2.obj["metadata"]["resourceVersion"] == "3"
     assert store.revision == 3
     assert (await store.get(key("a"))).obj["data"] == {"v": "1"}
+
+
+async def test_objects_are_decoded_on_demand_and_only_the_recent_ones_kept(store):
+    written = [await store.create(key(f"cm-{i}"), cm(f"cm-{i}", str(i))) for i in range(RECENTLY_DECODED + 50)]
+    assert [o.obj["data"]["v"] for o in written] == [str(i) for i in range(len(written))]
+    assert sum(o._obj is not None for o in written) == RECENTLY_DECODED
+    assert written[0].obj is written[0].obj  # a decoding is reused while it is recent
 
 
 async def test_create_of_an_existing_key_fails_and_writes_nothing(store):
@@ -206,6 +213,8 @@ async def test_reopen_restores_objects_revision_and_history(tmp_path):
         assert [(e.type, e.revision) for e in events] == [("ADDED", 1), ("ADDED", 2), ("MODIFIED", 3),
                                                           ("DELETED", 4)]
         assert events[2].prev.mod_revision == 1
+        # One object per revision, as before the restart: the current state is the event's object.
+        assert events[2].object is await store.get(key("a")) and events[3].prev is events[1].object
         assert [o.key for o in await store.list_at("/registry/configmaps/", 2)] == [key("a"), key("b")]
         created = await store.create(key("c"), cm("c"))
         assert created.mod_revision == 5

@@ -10,6 +10,7 @@ field reads as `""`.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
@@ -154,11 +155,13 @@ class Term:
 class FieldSelector:
     """An AND of `field=value` / `field!=value` terms bound to one kind's getters."""
 
-    __slots__ = ("terms", "_getters")
+    __slots__ = ("terms", "getters", "_positions")
 
     def __init__(self, terms: tuple[Term, ...], getters: Mapping[str, Getter]) -> None:
         self.terms = terms
-        self._getters = getters
+        self.getters = getters
+        order = list(getters)
+        self._positions = tuple(order.index(term.field) for term in terms)
 
     @property
     def empty(self) -> bool:
@@ -166,7 +169,22 @@ class FieldSelector:
 
     def matches(self, obj: Mapping[str, Any]) -> bool:
         for term in self.terms:
-            if (self._getters[term.field](obj) == term.value) == term.negated:
+            if (self.getters[term.field](obj) == term.value) == term.negated:
+                return False
+        return True
+
+    def values(self, obj: Mapping[str, Any]) -> tuple[str, ...]:
+        """Every selectable field of `obj`, in the kind's order: what `matches_values` reads.
+
+        The API server keeps these per stored object so that filtering never decodes it; the
+        strings are interned, since most (phases, policies, node names) repeat across objects.
+        """
+        return tuple(sys.intern(get(obj)) for get in self.getters.values())
+
+    def matches_values(self, values: tuple[str, ...]) -> bool:
+        """`matches` over `values(obj)` of an object of this selector's kind."""
+        for term, position in zip(self.terms, self._positions):
+            if (values[position] == term.value) == term.negated:
                 return False
         return True
 

@@ -21,6 +21,7 @@ from kinn.api.protobuf import decode_protobuf_object
 from kinn.api.resources import Resource
 from kinn.apiserver import negotiation
 from kinn.apiserver.negotiation import ResponseFormat
+from kinn.storage.interface import StoredObject
 
 Obj = dict[str, Any]
 
@@ -78,29 +79,49 @@ def respond(body: bytes, fmt: ResponseFormat, status: int = 200, warnings: Seque
     return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
-def object_body(resource: Resource, obj: Obj, raw: bytes | None, fmt: ResponseFormat) -> bytes:
+class Served:
+    """An object to serve that is not a stored revision; its JSON is made when a format needs it.
+
+    Like a `StoredObject` it offers `obj` and `raw`, so the body writers take either, and read
+    only the one the negotiated format needs: plain JSON writes stored bytes without decoding.
+    """
+
+    __slots__ = ("obj", "_raw")
+
+    def __init__(self, obj: Obj, raw: bytes | None = None) -> None:
+        self.obj, self._raw = obj, raw
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = orjson.dumps(self.obj)
+        return self._raw
+
+
+Servable = StoredObject | Served
+
+
+def object_body(resource: Resource, item: Servable, fmt: ResponseFormat) -> bytes:
     if fmt.transform == "Table":
-        return orjson.dumps(to_table(resource, [obj], include_object=fmt.include_object or "Metadata"))
+        return orjson.dumps(to_table(resource, [item.obj], include_object=fmt.include_object or "Metadata"))
     if fmt.transform == "PartialObjectMetadata":
-        return orjson.dumps(partial_metadata(obj))
-    return raw if raw is not None else orjson.dumps(obj)
+        return orjson.dumps(partial_metadata(item.obj))
+    return item.raw
 
 
-def list_body(
-    resource: Resource, items: list[tuple[Obj, bytes]], list_meta: Obj, fmt: ResponseFormat
-) -> bytes:
+def list_body(resource: Resource, items: list[Servable], list_meta: Obj, fmt: ResponseFormat) -> bytes:
     if fmt.transform == "Table":
         table = to_table(
-            resource, [obj for obj, _ in items], include_object=fmt.include_object or "Metadata", list_meta=list_meta
+            resource, [item.obj for item in items], include_object=fmt.include_object or "Metadata", list_meta=list_meta
         )
         return orjson.dumps(table)
     if fmt.transform in ("PartialObjectMetadataList", "PartialObjectMetadata"):
         return orjson.dumps({
             "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta,
-            "items": [partial_metadata(obj) for obj, _ in items],
+            "items": [partial_metadata(item.obj) for item in items],
         })
     head = orjson.dumps({"kind": resource.list_kind, "apiVersion": resource.api_version, "metadata": list_meta})
-    return head[:-1] + b',"items":[' + b",".join(raw for _, raw in items) + b"]}"
+    return head[:-1] + b',"items":[' + b",".join(item.raw for item in items) + b"]}"
 
 
 def partial_metadata(obj: Obj) -> Obj:

@@ -79,14 +79,13 @@ class ResourceHandler:
         return self.respond_stored(registry, stored, fmt)
 
     def respond_stored(self, registry: Registry, stored: StoredObject, fmt: negotiation.ResponseFormat) -> web.Response:
-        obj, raw = registry.external(stored)
-        return encoding.respond(encoding.object_body(registry.resource, obj, raw, fmt), fmt)
+        return encoding.respond(encoding.object_body(registry.resource, registry.external(stored), fmt), fmt)
 
     def respond_object(
         self, registry: Registry, obj: Obj, fmt: negotiation.ResponseFormat, status: int, ctx: RequestContext
     ) -> web.Response:
-        external = registry.strategy.to_external(obj) or obj
-        body = encoding.object_body(registry.resource, external, None, fmt)
+        served = encoding.Served(registry.strategy.to_external(obj) or obj)
+        body = encoding.object_body(registry.resource, served, fmt)
         return encoding.respond(body, fmt, status, ctx.warnings)
 
     async def _list(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
@@ -94,8 +93,8 @@ class ResourceHandler:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"), query.get("includeObject", ""))
         selection = Selection.from_query(query, registry.resource)
         items, list_meta = await self.select(registry, ctx, selection, query)
-        pairs = [registry.external(stored) for stored in items]
-        return encoding.respond(encoding.list_body(registry.resource, pairs, list_meta, fmt), fmt)
+        served = [registry.external(stored) for stored in items]
+        return encoding.respond(encoding.list_body(registry.resource, served, list_meta, fmt), fmt)
 
     async def select(
         self, registry: Registry, ctx: RequestContext, selection: Selection, query: Any
@@ -131,7 +130,8 @@ class ResourceHandler:
         except ValueError:
             raise errors.bad_request(f'invalid resource version "{rv_param}"') from None
         if not selection.empty:
-            objects = [o for o in objects if selection.matches(registry.external(o)[0])]
+            decode = registry.decode_external
+            objects = [o for o in objects if selection.matches(o, decode)]
         list_meta: Obj = {"resourceVersion": str(revision)}
         limit = int(query.get("limit", "0") or 0)
         if limit > 0 and len(objects) > limit:
@@ -305,14 +305,15 @@ class ResourceHandler:
         items, _ = await self.select(registry, ctx, selection, {})
         by_namespace: dict[str, list[str]] = {}
         for o in items:
-            by_namespace.setdefault(o.obj["metadata"].get("namespace", ""), []).append(o.obj["metadata"]["name"])
+            meta = o.obj["metadata"]
+            by_namespace.setdefault(meta.get("namespace", ""), []).append(meta["name"])
         deleted: list[Obj] = []
         for namespace, group_names in by_namespace.items():
             ns_ctx = dataclasses.replace(ctx, namespace=namespace)
             deleted.extend(await registry.delete_collection(ns_ctx, options, group_names))
-        pairs = [(obj, orjson.dumps(registry.strategy.to_external(obj) or obj)) for obj in deleted]
+        served = [encoding.Served(registry.strategy.to_external(obj) or obj) for obj in deleted]
         return encoding.respond(
-            encoding.list_body(registry.resource, pairs, {"resourceVersion": str(registry.store.revision)}, fmt), fmt
+            encoding.list_body(registry.resource, served, {"resourceVersion": str(registry.store.revision)}, fmt), fmt
         )
 
 

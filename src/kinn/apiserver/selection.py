@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Mapping
 
-from kinn.api.fields import FieldSelector, parse_field_selector
+from kinn.api.fields import FieldSelector, Getter, parse_field_selector
 from kinn.api.resources import Resource
 from kinn.api.selectors import LabelSelector, parse_label_selector
+from kinn.storage.interface import StoredObject
 
 Obj = dict[str, Any]
+
+
+class Selectable:
+    """What selectors read of one stored revision; cached on it as `StoredObject.selectable`.
+
+    The store keeps objects encoded, so a list or watch with selectors would decode every object
+    it scans, on every request; these few strings are all filtering needs, read once per
+    revision. `getters` names the field set `fields` follows: one stored Event is served by two
+    endpoints (core and events.k8s.io) with different selectable fields.
+    """
+
+    __slots__ = ("getters", "labels", "fields")
+
+    def __init__(self, selector: FieldSelector, obj: Obj) -> None:
+        self.getters: Mapping[str, Getter] = selector.getters
+        labels = obj.get("metadata", {}).get("labels")
+        self.labels = {sys.intern(k): sys.intern(v) for k, v in labels.items()} if labels else None
+        self.fields = selector.values(obj)
 
 
 @dataclass(frozen=True)
@@ -28,8 +48,12 @@ class Selection:
     def empty(self) -> bool:
         return self.labels.empty and self.fields.empty
 
-    def matches(self, obj: Obj) -> bool:
-        return self.labels.matches(obj.get("metadata", {}).get("labels")) and self.fields.matches(obj)
+    def matches(self, stored: StoredObject, decode: Callable[[StoredObject], Obj]) -> bool:
+        """Whether the object `decode(stored)` is selected; it is decoded only the first time."""
+        seen = stored.selectable
+        if seen is None or seen.getters is not self.fields.getters:
+            seen = stored.selectable = Selectable(self.fields, decode(stored))
+        return self.labels.matches(seen.labels) and self.fields.matches_values(seen.fields)
 
     def exact_name(self) -> str | None:
         """`metadata.name=X` lets a list read one key instead of scanning (kubectl wait, delete -w)."""

@@ -59,8 +59,7 @@ class WatchStream:
         registry, fmt = self.registry, self.fmt
 
         def encode(stored: StoredObject) -> bytes:
-            obj, raw = registry.external(stored)
-            return encoding.object_body(registry.resource, obj, raw, fmt)
+            return encoding.object_body(registry.resource, registry.external(stored), fmt)
 
         return encode
 
@@ -155,7 +154,7 @@ class WatchStream:
         timers[1] = asyncio.get_running_loop().call_later(BOOKMARK_INTERVAL, self._tick_periodically, watcher, timers)
 
     def _matches(self, stored: StoredObject | None) -> bool:
-        return stored is not None and (self.selection.empty or self.selection.matches(self.registry.external(stored)[0]))
+        return stored is not None and (self.selection.empty or self.selection.matches(stored, self.registry.decode_external))
 
     def _event_frame(self, event: WatchEvent) -> bytes | None:
         now = self._matches(event.object)

@@ -9,6 +9,7 @@ Stored objects are immutable snapshots: callers copy before they mutate.
 from __future__ import annotations
 
 import abc
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Literal
 
@@ -19,32 +20,65 @@ EventType = Literal["ADDED", "MODIFIED", "DELETED"]
 
 
 class StoredObject:
-    """One revision of one key: its JSON encoding (served as-is on GET) and the decoded object.
+    """One revision of one key: its JSON encoding (served as-is on GET and LIST), decoded on demand.
 
-    The decoded form (metadata.resourceVersion == str(mod_revision); never mutate) is kept while
-    the revision is current, since every read and write uses it. Once superseded, the revision
-    lives on only in the watch history, where the store `release`s it: a decoded pod is five
-    times its JSON and the history holds tens of thousands of revisions, so replaying an old
-    event decodes it again instead.
+    Only the encoding is kept: a decoded pod is four to five times its JSON, and the API server
+    holds every current object plus the watch history. `obj` decodes (metadata.resourceVersion ==
+    str(mod_revision); never mutate) and the last `RECENTLY_DECODED` decodings stay cached, so
+    the write that follows a read, or the write's own event, does not decode again. What label
+    and field selectors read is cached apart, in `selectable`, by the API server (see
+    kinn.apiserver.selection): filtering a list or a watch never decodes twice.
     """
 
-    __slots__ = ("key", "raw", "create_revision", "mod_revision", "_obj")
+    __slots__ = ("key", "raw", "create_revision", "mod_revision", "selectable", "_obj")
 
-    def __init__(self, key: str, obj: Obj | None, raw: bytes, create_revision: int, mod_revision: int) -> None:
+    def __init__(
+        self, key: str, raw: bytes, create_revision: int, mod_revision: int, obj: Obj | None = None
+    ) -> None:
         self.key, self.raw = key, raw
         self.create_revision, self.mod_revision = create_revision, mod_revision
-        self._obj = obj
+        self.selectable: Any = None
+        self._obj: Obj | None = None
+        if obj is not None:
+            _recent.keep(self, obj)
 
     @property
     def obj(self) -> Obj:
-        return self._obj if self._obj is not None else orjson.loads(self.raw)
-
-    def release(self) -> None:
-        """Drop the decoded object; `obj` decodes `raw` on each use from now on."""
-        self._obj = None
+        obj = self._obj
+        if obj is None:
+            obj = orjson.loads(self.raw)
+            _recent.keep(self, obj)
+        else:
+            _recent.touch(self)
+        return obj
 
     def __repr__(self) -> str:
         return f"StoredObject({self.key!r}, rev={self.mod_revision})"
+
+
+# Decoded objects kept at once, across all stores of the process (a pod decodes to ~16 KB).
+RECENTLY_DECODED = 256
+
+
+class _RecentlyDecoded:
+    """The least-recently-used bound on decoded objects: the oldest is dropped as a new one comes."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._order: OrderedDict[StoredObject, None] = OrderedDict()
+
+    def keep(self, stored: StoredObject, obj: Obj) -> None:
+        stored._obj = obj
+        self._order[stored] = None
+        if len(self._order) > self.capacity:
+            oldest, _ = self._order.popitem(last=False)
+            oldest._obj = None
+
+    def touch(self, stored: StoredObject) -> None:
+        self._order.move_to_end(stored)
+
+
+_recent = _RecentlyDecoded(RECENTLY_DECODED)
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,9 +55,14 @@ DEFAULT_HISTORY = 50_000
 
 
 def stamp(obj: Obj, revision: int) -> tuple[Obj, bytes]:
-    """Set metadata.resourceVersion to the revision and encode: the versioner and codec in one."""
+    """Set metadata.resourceVersion to the revision and encode: the versioner and codec in one.
+
+    orjson returns its whole output buffer, often two to five times the JSON it holds; copying
+    trims it to size, which matters for bytes kept as long as the revision is current or in the
+    watch history.
+    """
     obj.setdefault("metadata", {})["resourceVersion"] = str(revision)
-    return obj, orjson.dumps(obj)
+    return obj, bytes(memoryview(orjson.dumps(obj)))
 
 
 class SQLiteStore(Store):
@@ -80,24 +85,25 @@ class SQLiteStore(Store):
         for key, create_rev, mod_rev, value in self._db.execute(
             "SELECT key, create_revision, mod_revision, value FROM kv"
         ):
-            self._objects[key] = StoredObject(key, orjson.loads(value), bytes(value), create_rev, mod_rev)
+            self._objects[key] = StoredObject(key, bytes(value), create_rev, mod_rev)
         row = self._db.execute("SELECT value FROM meta WHERE name='revision'").fetchone()
         self._revision = row[0] if row else 0
         compacted = self._db.execute("SELECT value FROM meta WHERE name='compacted'").fetchone()
-        events = [self._event_from_row(r) for r in self._db.execute(
+        # Each revision is one StoredObject, shared by the current state and by the events that
+        # carry it (as `object`, then as the next event's `prev`), as it was before the restart.
+        loaded = {o.mod_revision: o for o in self._objects.values()}
+        events = []
+        for revision, key, type_, create_rev, value, prev_rev, prev_create_rev, prev_value in self._db.execute(
             "SELECT revision, key, type, create_revision, value, prev_revision, prev_create_revision, prev_value"
             " FROM log ORDER BY revision"
-        )]
+        ):
+            obj = loaded.get(revision) or StoredObject(key, bytes(value), create_rev, revision)
+            loaded[revision] = obj
+            prev = None
+            if prev_value is not None:
+                prev = loaded.get(prev_rev) or StoredObject(key, bytes(prev_value), prev_create_rev, prev_rev)
+            events.append(WatchEvent(type_, obj, prev))
         self._hub.load(events, compacted[0] if compacted else 0)
-
-    @staticmethod
-    def _event_from_row(row: tuple[Any, ...]) -> WatchEvent:
-        revision, key, type_, create_rev, value, prev_rev, prev_create_rev, prev_value = row
-        obj = StoredObject(key, None, bytes(value), create_rev, revision)
-        prev = None
-        if prev_value is not None:
-            prev = StoredObject(key, None, bytes(prev_value), prev_create_rev, prev_rev)
-        return WatchEvent(type_, obj, prev)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -139,7 +145,7 @@ class SQLiteStore(Store):
             raise KeyExistsError(key)
         revision = self._revision + 1
         obj, raw = stamp(obj, revision)
-        stored = StoredObject(key, obj, raw, revision, revision)
+        stored = StoredObject(key, raw, revision, revision, obj)
         self._commit(WatchEvent("ADDED", stored, None))
         return stored
 
@@ -147,7 +153,7 @@ class SQLiteStore(Store):
         current = self._current(key, expected_revision)
         revision = self._revision + 1
         obj, raw = stamp(obj, revision)
-        stored = StoredObject(key, obj, raw, current.create_revision, revision)
+        stored = StoredObject(key, raw, current.create_revision, revision, obj)
         self._commit(WatchEvent("MODIFIED", stored, current))
         return stored
 
@@ -156,7 +162,7 @@ class SQLiteStore(Store):
         revision = self._revision + 1
         # The DELETED event carries the last state at the deleting revision, as etcd watch does.
         obj, raw = stamp(_shallow_meta_copy(current.obj), revision)
-        stored = StoredObject(key, obj, raw, current.create_revision, revision)
+        stored = StoredObject(key, raw, current.create_revision, revision, obj)
         self._commit(WatchEvent("DELETED", stored, current))
         return stored
 
@@ -204,11 +210,6 @@ class SQLiteStore(Store):
                 self._sorted_keys = None
             self._objects[obj.key] = obj
         self._hub.publish(event)
-        # Superseded revisions stay in the history only, as their encoding.
-        if prev is not None:
-            prev.release()
-        if event.type == "DELETED":
-            obj.release()
 
     # -- watch and maintenance -------------------------------------------------------------
 

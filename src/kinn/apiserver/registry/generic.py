@@ -21,6 +21,7 @@ from kinn.api import errors
 from kinn.api.field import not_supported, required
 from kinn.api.resources import Resource
 from kinn.apiserver.admission import AdmissionChain, Operation
+from kinn.apiserver.encoding import Served
 from kinn.apiserver.registry import fieldmanager
 from kinn.apiserver.registry.strategy import Strategy, nothing_to_finish, rfc3339
 from kinn.storage.interface import (
@@ -113,12 +114,15 @@ class Registry:
             raise self.not_found(name)
         return stored
 
-    def external(self, stored: StoredObject) -> tuple[Obj, bytes]:
-        """The object as this endpoint serves it, and its JSON encoding."""
-        converted = self.strategy.to_external(stored.obj)
-        if converted is None:
-            return stored.obj, stored.raw
-        return converted, orjson.dumps(converted)
+    def external(self, stored: StoredObject) -> StoredObject | Served:
+        """The object as this endpoint serves it: the stored revision itself unless the kind converts."""
+        if not self.strategy.converts:
+            return stored
+        return Served(self.strategy.to_external(stored.obj) or stored.obj)
+
+    def decode_external(self, stored: StoredObject) -> Obj:
+        """The object as this endpoint serves it, decoded (what selectors match against)."""
+        return self.external(stored).obj
 
     # -- create ----------------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ class DeploymentStrategy(Strategy):
 class EventsV1Strategy(Strategy):
     """events.k8s.io/v1 serves the core/v1 events it shares storage with, in its own shape."""
 
+    converts = True
+
     def to_external(self, obj: Obj) -> Obj | None:
         return to_events_v1(obj)
 

@@ -136,6 +136,9 @@ class Strategy:
 
     # -- representation --------------------------------------------------------------------
 
+    # Whether `to_external` changes anything: if not, reads serve the stored bytes undecoded.
+    converts = False
+
     def to_external(self, obj: Obj) -> Obj | None:
         """Convert the stored form to this endpoint's version; None means stored form is served as-is."""
         return None
