@@ -1,0 +1,100 @@
+"""Kubelet pure logic: managed /etc files, environments, images, phases and back-off."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kinn.kubelet import envvars, images, podfiles
+from kinn.kubelet.backoff import Backoff
+from kinn.kubelet.runtime import ContainerExit
+from kinn.kubelet.status import ContainerRecord, pod_phase
+
+
+def pod(**spec: Any) -> dict[str, Any]:
+    return {"metadata": {"name": "web-0", "namespace": "shop", "uid": "u-1", "labels": {"app": "web"}},
+            "spec": {"nodeName": "worker-1", "containers": [{"name": "c"}], **spec}}
+
+
+def test_hosts_file_lists_the_pod_ip_with_its_fqdn_under_a_subdomain() -> None:
+    text = podfiles.hosts_file(pod(subdomain="web", hostAliases=[{"ip": "1.2.3.4", "hostnames": ["a", "b"]}]),
+                               ["10.244.1.5"], "cluster.local")
+    assert text.startswith("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n")
+    assert "10.244.1.5\tweb-0.web.shop.svc.cluster.local\tweb-0\n" in text
+    assert text.endswith("# Entries added by HostAliases.\n1.2.3.4\ta\tb\n")
+
+
+def test_resolv_conf_cluster_first_and_dns_config_override() -> None:
+    assert podfiles.resolv_conf(pod(), ["10.96.0.10"], "cluster.local") == (
+        "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n")
+    custom = pod(dnsPolicy="None", dnsConfig={"nameservers": ["1.1.1.1"], "options": [{"name": "ndots", "value": "2"}]})
+    assert podfiles.resolv_conf(custom, ["10.96.0.10"], "cluster.local") == "nameserver 1.1.1.1\noptions ndots:2\n"
+
+
+def test_service_link_variables_as_docker_links() -> None:
+    service = {"metadata": {"name": "redis-master", "namespace": "shop"},
+               "spec": {"clusterIP": "10.96.3.4", "ports": [{"name": "db", "port": 6379, "protocol": "TCP"}]}}
+    env = envvars.service_variables(service)
+    assert env == {"REDIS_MASTER_SERVICE_HOST": "10.96.3.4", "REDIS_MASTER_SERVICE_PORT": "6379",
+                   "REDIS_MASTER_SERVICE_PORT_DB": "6379", "REDIS_MASTER_PORT": "tcp://10.96.3.4:6379",
+                   "REDIS_MASTER_PORT_6379_TCP": "tcp://10.96.3.4:6379", "REDIS_MASTER_PORT_6379_TCP_PROTO": "tcp",
+                   "REDIS_MASTER_PORT_6379_TCP_PORT": "6379", "REDIS_MASTER_PORT_6379_TCP_ADDR": "10.96.3.4"}
+    other = {"metadata": {"name": "x", "namespace": "other"}, "spec": service["spec"]}
+    assert "X_SERVICE_HOST" not in envvars.services_environment(pod(), [service, other])
+    assert envvars.services_environment(pod(enableServiceLinks=False), [service]) == {}
+
+
+def test_container_environment_field_refs_secrets_and_expansion() -> None:
+    secret = {"metadata": {"name": "s", "namespace": "shop"}, "data": {"pw": base64.b64encode(b"hunter2").decode()}}
+    container = {"env": [{"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                         {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+                         {"name": "PW", "valueFrom": {"secretKeyRef": {"name": "s", "key": "pw"}}},
+                         {"name": "URL", "value": "http://$(POD):$(PORT)/$$(POD)"}]}
+    env = envvars.container_environment(pod(), container, [], ["10.244.1.5"], "10.240.0.21", {}, {"s": secret})
+    assert env == {"POD": "web-0", "APP": "web", "PW": "hunter2", "URL": "http://web-0:$(PORT)/$(POD)"}
+    with pytest.raises(envvars.EnvError, match='configmap "missing" not found'):
+        envvars.container_environment(pod(), {"env": [{"name": "X", "valueFrom": {
+            "configMapKeyRef": {"name": "missing", "key": "k"}}}]}, [], [], "", {}, {})
+
+
+def test_images_catalog_and_docker_command_rules(tmp_path: Path) -> None:
+    assert images.split_reference("docker.io/library/busybox:1.36") == ("busybox", "1.36")
+    assert images.split_reference("python") == ("python", "latest")
+    python = images.resolve("python:3.11")
+    argv = python.argv(["python", "-m", "http.server"], [], tmp_path)
+    assert argv[0].endswith("python3") and argv[1:] == ["-m", "http.server"]
+    assert python.argv([], [], tmp_path)[0].endswith("python3")  # the image's CMD
+    assert python.argv([], ["-c", "pass"], tmp_path) == ["-c", "pass"]  # args replace CMD, as in Docker
+    with pytest.raises(images.ImagePullError, match='"quay.io/x/busybox".*kinn resolves images locally'):
+        images.resolve("quay.io/x/busybox")
+
+
+def ended(name: str, code: int) -> ContainerRecord:
+    record = ContainerRecord(name, "busybox")
+    record.process = object()  # type: ignore[assignment]
+    record.exit = ContainerExit(code, "Completed" if code == 0 else "Error", datetime.now(timezone.utc))
+    return record
+
+
+@pytest.mark.parametrize("policy, codes, phase", [
+    ("Never", [0, 0], "Succeeded"), ("Never", [0, 1], "Failed"), ("OnFailure", [0, 0], "Succeeded"),
+    ("OnFailure", [0, 1], "Running"), ("Always", [0, 0], "Running")])
+def test_pod_phase_once_containers_ended(policy: str, codes: list[int], phase: str) -> None:
+    assert pod_phase(pod(restartPolicy=policy), [], [ended(f"c{i}", c) for i, c in enumerate(codes)]) == phase
+
+
+def test_pod_phase_pending_until_init_succeeded_and_all_started() -> None:
+    assert pod_phase(pod(), [ended("init", 1)], []) == "Pending"
+    assert pod_phase(pod(restartPolicy="Never"), [ended("init", 1)], []) == "Failed"
+    assert pod_phase(pod(), [ended("init", 0)], [ContainerRecord("c", "busybox")]) == "Pending"
+
+
+def test_backoff_doubles_to_the_maximum_and_waits_from_the_failure() -> None:
+    backoff = Backoff(initial=10, maximum=25)
+    assert [backoff.next("k", moment) for moment in (0, 1, 2, 3)] == [10, 20, 25, 25]
+    assert backoff.next("k", 100) == 10  # idle for more than 2×maximum: start over
+    assert backoff.remaining("other", 0) == 0
