@@ -1,26 +1,38 @@
 """Event recording (k8s.io/client-go/tools/record): what `kubectl describe` shows under Events.
 
-Events are core/v1 Events named `<object>.<hex timestamp>`, as upstream names them. A repeat of
-the same (object, type, reason, message) within ten minutes increments `count` and
-`lastTimestamp` of the existing Event instead of creating another, as the correlator does, so a
-pod that fails to schedule every few seconds shows `(x12 over 2m)` rather than twelve rows.
+Events are core/v1 Events named `<object>.<hex timestamp>`, as upstream names them. Before a write,
+each event passes the EventCorrelator's three steps (events_cache.go), so a busy controller cannot
+flood the API server:
+- aggregation: once one source has recorded ten distinct messages of one (object, type, reason)
+  within ten minutes, the next ones become a single event "(combined from similar events): …";
+- de-duplication: a repeat of the same event within ten minutes increments `count` and
+  `lastTimestamp` of the existing Event instead of creating another, so a pod that fails to
+  schedule every few seconds shows `(x12 over 2m)` rather than twelve rows;
+- spam filtering: one source may write 25 events about one object, then one more every five minutes.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from kinn.api.errors import StatusError
 from kinn.client.rest import Client, resource
 
 log = logging.getLogger("kinn.client.events")
 EVENTS = resource("v1", "events")
-AGGREGATION_WINDOW = 600.0
+AGGREGATION_WINDOW = 600.0  # defaultAggregateIntervalInSeconds
+AGGREGATE_MAX_EVENTS = 10  # defaultAggregateMaxEvents: distinct messages before they are combined
+SPAM_BURST = 25  # defaultSpamBurst
+SPAM_QPS = 1.0 / 300.0  # defaultSpamQPS: the bucket's refill rate
+LRU_ENTRIES = 4096  # maxLruCacheEntries
 
 Obj = dict[str, Any]
+V = TypeVar("V")
 
 
 def _rfc3339(moment: datetime) -> str:
@@ -36,27 +48,88 @@ def object_reference(obj: Obj) -> Obj:
     return ref
 
 
+class LRU(Generic[V]):
+    """The bounded caches the correlator keeps (groupcache's lru.Cache): the oldest entry goes first."""
+
+    def __init__(self, size: int = LRU_ENTRIES) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple, V] = OrderedDict()
+
+    def get(self, key: tuple) -> V | None:
+        value = self._entries.get(key)
+        if value is not None:
+            self._entries.move_to_end(key)
+        return value
+
+    def put(self, key: tuple, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+    def pop(self, key: tuple) -> None:
+        self._entries.pop(key, None)
+
+
+@dataclass
+class _Aggregate:
+    """Distinct messages seen for one (source, object, type, reason) since `last`."""
+
+    last: float
+    messages: set[str] = field(default_factory=set)
+
+
+@dataclass
+class _Observed:
+    """The Event last written for a key: where to PATCH the next repeat."""
+
+    name: str
+    namespace: str
+    count: int
+    first_timestamp: str
+
+
+@dataclass
+class _TokenBucket:
+    tokens: float
+    updated: float
+
+    def try_accept(self, now: float) -> bool:
+        self.tokens = min(SPAM_BURST, self.tokens + (now - self.updated) * SPAM_QPS)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class EventRecorder:
     def __init__(self, client: Client, component: str, host: str = "") -> None:
         self.client = client
         self.component = component
         self.host = host
-        self._recent: dict[tuple[str, str, str, str], tuple[str, str, float, int]] = {}
+        self._aggregates: LRU[_Aggregate] = LRU()
+        self._observed: LRU[_Observed] = LRU()
+        self._spam: LRU[_TokenBucket] = LRU()
 
     async def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
         """Record; failures are logged, never raised: events are best effort, as upstream."""
         ref = object_reference(obj)
         namespace = ref.get("namespace") or "default"
-        key = (ref["uid"], type_, reason, message)
         now = datetime.now(timezone.utc)
+        message, key = self._aggregate(ref, type_, reason, message)
+        observed = self._observed.get(key)
+        count = observed.count + 1 if observed else 1
+        name = observed.name if observed else f"{ref['name']}.{time.time_ns():x}"
+        first = observed.first_timestamp if observed else _rfc3339(now)
+        self._observed.put(key, _Observed(name, namespace, count, first))
+        if not self._accept(ref):
+            return
         try:
-            previous = self._recent.get(key)
-            if previous and time.monotonic() - previous[2] < AGGREGATION_WINDOW:
-                name, _, _, count = previous
-                await self.client.patch(EVENTS, name, {"count": count + 1, "lastTimestamp": _rfc3339(now)}, namespace)
-                self._recent[key] = (name, namespace, time.monotonic(), count + 1)
+            if observed:
+                await self.client.patch(EVENTS, name, {"count": count, "lastTimestamp": _rfc3339(now),
+                                                       "message": message}, namespace)
                 return
-            name = f"{ref['name']}.{time.time_ns():x}"
             source: Obj = {"component": self.component}
             if self.host:
                 source["host"] = self.host
@@ -64,12 +137,37 @@ class EventRecorder:
                 "apiVersion": "v1", "kind": "Event",
                 "metadata": {"name": name, "namespace": namespace},
                 "involvedObject": ref, "reason": reason, "message": message, "type": type_,
-                "source": source, "firstTimestamp": _rfc3339(now), "lastTimestamp": _rfc3339(now), "count": 1,
+                "source": source, "firstTimestamp": first, "lastTimestamp": _rfc3339(now), "count": 1,
                 "reportingComponent": self.component, "reportingInstance": self.host,
             }, namespace)
-            self._recent[key] = (name, namespace, time.monotonic(), 1)
         except StatusError as e:
-            self._recent.pop(key, None)
+            self._observed.pop(key)
             log.debug("event %s %s dropped: %s", reason, ref["name"], e.message)
         except OSError as e:
+            self._observed.pop(key)
             log.debug("event %s %s dropped: %s", reason, ref["name"], e)
+
+    def _aggregate(self, ref: Obj, type_: str, reason: str, message: str) -> tuple[str, tuple]:
+        """EventAggregate: the message to record and the key of the Event it counts towards."""
+        group = (ref["kind"], ref.get("namespace", ""), ref["name"], ref["uid"], ref["apiVersion"], type_, reason)
+        now = time.monotonic()
+        record = self._aggregates.get(group)
+        if record is None or now - record.last > AGGREGATION_WINDOW:
+            record = _Aggregate(now)
+        record.messages.add(message)
+        record.last = now
+        self._aggregates.put(group, record)
+        if len(record.messages) < AGGREGATE_MAX_EVENTS:
+            return message, (*group, message)
+        record.messages.pop()  # do not grow the set beyond the threshold
+        return f"(combined from similar events): {message}", group
+
+    def _accept(self, ref: Obj) -> bool:
+        """EventSourceObjectSpamFilter: a token bucket per object (this recorder is one source)."""
+        key = (ref["kind"], ref.get("namespace", ""), ref["name"], ref["uid"], ref["apiVersion"])
+        now = time.monotonic()
+        bucket = self._spam.get(key)
+        if bucket is None:
+            bucket = _TokenBucket(SPAM_BURST, now)
+            self._spam.put(key, bucket)
+        return bucket.try_accept(now)
