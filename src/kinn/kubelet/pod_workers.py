@@ -100,6 +100,7 @@ class PodWorker:
         self._report_status = not self._finished
         self._wakeup = asyncio.Event()
         self._timers: list[asyncio.TimerHandle] = []
+        self._watchers: set[asyncio.Task[None]] = set()
         self._on_done = on_done
         self.task = asyncio.create_task(self._run(), name=f"pod-worker-{self.key}")
         self.wake()
@@ -347,7 +348,9 @@ class PodWorker:
             return
         record.started(process)
         await self._event("Normal", "Started", f"Started container {record.name}")
-        asyncio.create_task(self._watch_exit(record, process.wait()))
+        watcher = asyncio.create_task(self._watch_exit(record, process.wait()))
+        self._watchers.add(watcher)  # the loop keeps only weak references to tasks
+        watcher.add_done_callback(self._watchers.discard)
 
     async def _watch_exit(self, record: ContainerRecord, exited: Awaitable[Any]) -> None:
         """PLEG for one container: record its end and let the worker react."""
