@@ -9,6 +9,7 @@ from kinn.cli.apiserver import apiserver
 from kinn.cli.controllermanager import controller_manager
 from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
+from kinn.cli.kubelet import kubelet
 from kinn.cli.scheduler import scheduler
 from kinn.cli.server import server
 
@@ -23,5 +24,6 @@ main.add_command(apiserver)
 main.add_command(controller_manager)
 main.add_command(flanneld)
 main.add_command(hollow_nodes)
+main.add_command(kubelet)
 main.add_command(scheduler)
 main.add_command(server)
