@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import ssl
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
 
@@ -27,6 +28,14 @@ PATCH_TYPES = {
     "strategic": "application/strategic-merge-patch+json",
     "apply": "application/apply-patch+yaml",
 }
+
+
+# Connections kept for requests (watches have their own); enough to keep a single-threaded API
+# server busy, few enough that a burst of writes does not open dozens of TLS sessions.
+REQUEST_CONNECTIONS = 16
+# Idle connections are kept a minute (aiohttp's default is 15 s), less than the API server's 75 s,
+# so the pool survives the gaps between bursts instead of handshaking again.
+KEEPALIVE_SECONDS = 60.0
 
 
 def resource(api_version: str, plural: str) -> Resource:
@@ -56,6 +65,8 @@ class Client:
             headers["Authorization"] = f"Bearer {config.token}"
         self._headers = headers
         self._session: aiohttp.ClientSession | None = None
+        self._watch_session: aiohttp.ClientSession | None = None
+        self._ssl: ssl.SSLContext | bool | None = None
 
     @classmethod
     def from_kubeconfig(cls, path: str, user_agent: str = "kinn") -> "Client":
@@ -63,14 +74,33 @@ class Client:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """Requests share a small pool of kept-alive connections: HTTP/1.1 needs one per request in
+        flight, and more than REQUEST_CONNECTIONS in flight only queue inside the API server while
+        each extra connection costs a TLS handshake on both ends (client-go multiplexes all of them
+        over one HTTP/2 connection)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self.config.ssl_context(), limit=64)
-            self._session = aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
+            self._session = self._new_session(REQUEST_CONNECTIONS)
         return self._session
 
+    @property
+    def watch_session(self) -> aiohttp.ClientSession:
+        """Watches hold their connection for minutes, one each: a pool of their own, unbounded, so
+        a component with many informers never starves its requests (or the reverse)."""
+        if self._watch_session is None or self._watch_session.closed:
+            self._watch_session = self._new_session(0)
+        return self._watch_session
+
+    def _new_session(self, limit: int) -> aiohttp.ClientSession:
+        if self._ssl is None:
+            self._ssl = self.config.ssl_context()  # loads the CA bundle: once per client, not per pool
+        connector = aiohttp.TCPConnector(ssl=self._ssl, limit=limit,
+                                         keepalive_timeout=KEEPALIVE_SECONDS)
+        return aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
+
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        for session in (self._session, self._watch_session):
+            if session is not None:
+                await session.close()
 
     async def __aenter__(self) -> "Client":
         return self
@@ -184,7 +214,7 @@ class Client:
             if value:
                 params[key] = value
         timeout = aiohttp.ClientTimeout(total=None, sock_read=(timeout_seconds or 0) + 30 if timeout_seconds else None)
-        async with self.session.get(self.path(r, namespace), params=params, timeout=timeout) as response:
+        async with self.watch_session.get(self.path(r, namespace), params=params, timeout=timeout) as response:
             if response.status >= 400:
                 raise _error(response.status, await response.read())
             async for line in response.content:
