@@ -62,7 +62,7 @@ def server(disable_scheduler: bool, disable_controller_manager: bool, leader_ele
             tasks.append(_scheduler(api, leader_elect))
         if not disable_controller_manager:
             tasks.append(_controller_manager(api, cm_options, leader_elect))
-        await asyncio.gather(*tasks)
+        await asyncio.gather(*tasks, asyncio.Event().wait())  # with both disabled, serve the API alone
 
     run_daemon(serve_until_signalled(api, components))
 
