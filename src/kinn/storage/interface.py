@@ -52,6 +52,11 @@ class StoredObject:
             _recent.touch(self)
         return obj
 
+    def decode(self) -> Obj:
+        """`obj` for a one-off read, as a scan of a whole list makes: a cached decoding is used,
+        but a new one is not cached, so a scan does not evict what the next writes will read."""
+        return self._obj if self._obj is not None else orjson.loads(self.raw)
+
     def __repr__(self) -> str:
         return f"StoredObject({self.key!r}, rev={self.mod_revision})"
 
