@@ -122,8 +122,11 @@ async def test_unschedulable_pod_reports_why_and_is_retried_when_a_node_arrives(
                 "2 Preemption is not helpful for scheduling.")
 
     async def condition() -> dict | None:
+        # The pod may reach the scheduler before its node informer has both nodes (separate watches
+        # are not ordered): a first "no nodes available" attempt is retried, so wait for the verdict.
         conditions = (await cluster.pod("big"))["status"].get("conditions") or []
-        return next((c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"), None)
+        return next((c for c in conditions if c["type"] == "PodScheduled" and c["status"] == "False"
+                     and c.get("reason") == "Unschedulable"), None)
 
     scheduled = await wait_for(condition, 10)
     assert (scheduled["reason"], scheduled["message"]) == ("Unschedulable", expected)

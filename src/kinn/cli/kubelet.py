@@ -12,7 +12,7 @@ from kinn.cli.flags import DURATION
 from kinn.client.kubeconfig import load_kubeconfig
 from kinn.client.rest import Client
 from kinn.kubelet.kubelet import Kubelet, KubeletConfig
-from kinn.kubelet.nodenetns import HostNetnsClient, NodeNetns
+from kinn.kubelet.nodenetns import NodeNetns
 
 
 def _labels(value: str) -> dict[str, str]:
@@ -69,6 +69,6 @@ def kubelet(kubeconfig: str, node_name: str, node_ip: str, node_netns: str, node
 
 async def _run(kubeconfig: str, config: KubeletConfig, netns: NodeNetns | None) -> None:
     cluster = load_kubeconfig(kubeconfig)
-    client = HostNetnsClient(cluster, "kinn-kubelet", netns) if netns else Client(cluster, "kinn-kubelet")
+    client = Client(cluster, "kinn-kubelet", socket_factory=netns.socket_factory if netns else None)
     async with client:
         await Kubelet(client, config).run()

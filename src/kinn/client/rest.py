@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import socket
 import ssl
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
@@ -58,8 +59,12 @@ def _error(status: int, body: bytes) -> StatusError:
 
 
 class Client:
-    def __init__(self, config: ClusterConfig, user_agent: str = "kinn") -> None:
+    def __init__(self, config: ClusterConfig, user_agent: str = "kinn",
+                 socket_factory: Callable[..., socket.socket] | None = None) -> None:
+        """`socket_factory` opens the connections (aiohttp's hook): a kubelet living in its node's
+        network namespace uses it to reach the API server from the host namespace."""
         self.config = config
+        self._socket_factory = socket_factory
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
@@ -93,8 +98,8 @@ class Client:
     def _new_session(self, limit: int) -> aiohttp.ClientSession:
         if self._ssl is None:
             self._ssl = self.config.ssl_context()  # loads the CA bundle: once per client, not per pool
-        connector = aiohttp.TCPConnector(ssl=self._ssl, limit=limit,
-                                         keepalive_timeout=KEEPALIVE_SECONDS)
+        connector = aiohttp.TCPConnector(ssl=self._ssl, limit=limit, keepalive_timeout=KEEPALIVE_SECONDS,
+                                         socket_factory=self._socket_factory)
         return aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
 
     async def close(self) -> None:

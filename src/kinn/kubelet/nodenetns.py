@@ -13,11 +13,7 @@ import os
 import socket
 from typing import Any
 
-import aiohttp
-
 from kinn import netlink
-from kinn.client.kubeconfig import ClusterConfig
-from kinn.client.rest import Client
 from kinn.kubelet import nsutil
 
 
@@ -38,19 +34,3 @@ class NodeNetns:
             return socket.socket(family, kind, proto)
         finally:
             nsutil.setns(self._node, nsutil.CLONE_NEWNET)
-
-
-class HostNetnsClient(Client):
-    """A Client whose connections to the API server are made from the host netns."""
-
-    def __init__(self, config: ClusterConfig, user_agent: str, node_netns: NodeNetns) -> None:
-        super().__init__(config, user_agent)
-        self._node_netns = node_netns
-
-    @property
-    def session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self.config.ssl_context(), limit=64,
-                                             socket_factory=self._node_netns.socket_factory)
-            self._session = aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
-        return self._session
