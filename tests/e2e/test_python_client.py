@@ -482,3 +482,24 @@ def test_informer_recovers_from_410_by_relisting(short_history):
             fresh = core.list_namespaced_config_map("informed")
             informer.wait_synced(int(fresh.metadata.resource_version))
             assert cache_view(informer.cache.values()) == cache_view(fresh.items)
+
+
+def test_node_and_pod_status_writes_keep_metadata_but_deployment_status_resets_labels(apiserver):
+    """nodeStatusStrategy/podStatusStrategy keep metadata (kubelets annotate through status);
+    deployments reset labels (metav1.ResetObjectMetaForStatus)."""
+    api = apiserver.api_client()
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    core.create_node({"metadata": {"name": "status-meta"}})
+    core.patch_node_status("status-meta", {"metadata": {"annotations": {"flannel.alpha.coreos.com/public-ip": "10.240.0.21"}},
+                                           "status": {"phase": "Running"}})
+    assert core.read_node("status-meta").metadata.annotations == {"flannel.alpha.coreos.com/public-ip": "10.240.0.21"}
+    core.create_namespaced_pod("default", {"metadata": {"name": "status-meta", "ownerReferences": []},
+                                           "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    core.patch_namespaced_pod_status("status-meta", "default", {"metadata": {"labels": {"seen": "yes"}}})
+    assert core.read_namespaced_pod("status-meta", "default").metadata.labels == {"seen": "yes"}
+    apps.create_namespaced_deployment("default", {
+        "metadata": {"name": "status-meta", "labels": {"app": "x"}},
+        "spec": {"selector": {"matchLabels": {"app": "x"}},
+                 "template": {"metadata": {"labels": {"app": "x"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    apps.patch_namespaced_deployment_status("status-meta", "default", {"metadata": {"labels": {"app": "changed"}}})
+    assert apps.read_namespaced_deployment("status-meta", "default").metadata.labels == {"app": "x"}

@@ -35,6 +35,12 @@ class DeploymentStrategy(Strategy):
         return result
 
 
+class NodeStrategy(Strategy):
+    """nodeStatusStrategy resets only the spec: metadata written with the status stays."""
+
+    status_keeps_metadata = True
+
+
 class EventsV1Strategy(Strategy):
     """events.k8s.io/v1 serves the core/v1 events it shares storage with, in its own shape."""
 
@@ -55,6 +61,8 @@ def strategy_for(resource: Resource, ips: IPAllocator, ports: PortAllocator) -> 
             return ServiceStrategy(resource, ips, ports)
         if resource.plural == "namespaces":
             return NamespaceStrategy(resource)
+        if resource.plural == "nodes":
+            return NodeStrategy(resource)
     if resource.group == "batch" and resource.plural == "jobs":
         return JobStrategy(resource)
     if resource.group == "apps" and resource.plural == "deployments":

@@ -21,6 +21,17 @@ DEFAULT_GRACE_PERIOD = 30
 
 
 class PodStrategy(Strategy):
+    status_keeps_metadata = True
+
+    def prepare_for_status_update(self, new: Obj, old: Obj) -> Obj:
+        """podStatusStrategy: metadata may change, except the pod's owners."""
+        result = super().prepare_for_status_update(new, old)
+        owners = old["metadata"].get("ownerReferences")
+        result["metadata"].pop("ownerReferences", None)
+        if owners is not None:
+            result["metadata"]["ownerReferences"] = owners
+        return result
+
     def initial_status(self, obj: Obj) -> Obj:
         return {"phase": "Pending", "qosClass": qos_class(obj.get("spec", {}))}
 

@@ -96,11 +96,18 @@ class Strategy:
     def validate_update(self, new: Obj, old: Obj) -> ErrorList:
         return validate_update(self.resource, new, old)
 
+    # Node and Pod status strategies keep the writer's metadata (kubelets and flanneld annotate
+    # through the status endpoint); the others reset it (metav1.ResetObjectMetaForStatus).
+    status_keeps_metadata = False
+
     def prepare_for_status_update(self, new: Obj, old: Obj) -> Obj:
-        """The status endpoint changes status only (metav1.ResetObjectMetaForStatus)."""
+        """The status endpoint changes status (and, for some kinds, metadata) only."""
         result = {k: v for k, v in old.items() if k != "status"}
         if "status" in new:
             result["status"] = new["status"]
+        if self.status_keeps_metadata:
+            result["metadata"] = dict(new.get("metadata") or old["metadata"])
+            return result
         meta = dict(old["metadata"])
         for key in ("resourceVersion", "managedFields"):
             if key in new.get("metadata", {}):
