@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import click
 
-from kinn.cli.daemon import run_daemon, setup_logging
+from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
 from kinn.cli.flags import DURATION, leader_election_options, leader_election_timings
 from kinn.client.leaderelection import LeaderElectionTimings
 from kinn.client.rest import Client
@@ -64,4 +64,4 @@ def controller_manager(kubeconfig: str, leader_elect: bool, leader_elect_lease_d
 async def _run(kubeconfig: str, options: ControllerManagerOptions, leader_elect: bool,
                timings: LeaderElectionTimings) -> None:
     async with Client.from_kubeconfig(kubeconfig, user_agent="kube-controller-manager") as client:
-        await run_controller_manager(client, options, leader_elect, timings)
+        await until_signalled(run_controller_manager(client, options, leader_elect, timings))

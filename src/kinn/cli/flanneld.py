@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import signal
 import socket
 from pathlib import Path
 
 import click
 
-from kinn.cli.daemon import run_daemon, setup_logging
+from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
 from kinn.client.rest import Client
 from kinn.flannel.daemon import FlannelOptions, run_flanneld
 from kinn.flannel.subnet import DEFAULT_NET_CONF, DEFAULT_SUBNET_FILE, ConfigError, load_net_config
@@ -54,14 +52,5 @@ def flanneld(kube_subnet_mgr: bool, kubeconfig_file: Path, net_config_path: Path
 
 
 async def _serve(kubeconfig: Path, options: FlannelOptions) -> None:
-    client = Client.from_kubeconfig(str(kubeconfig), user_agent="flanneld")
-    work = asyncio.ensure_future(run_flanneld(client, options))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, work.cancel)
-    try:
-        await work
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await client.close()
+    async with Client.from_kubeconfig(str(kubeconfig), user_agent="flanneld") as client:
+        await until_signalled(run_flanneld(client, options))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from datetime import timedelta
 from pathlib import Path
 
 import click
 
-from kinn.cli.daemon import run_daemon, setup_logging
+from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
 from kinn.cli.flags import leader_election_options, leader_election_timings
 from kinn.client.leaderelection import LeaderElectionTimings
 from kinn.client.rest import Client
@@ -38,14 +36,5 @@ def scheduler(kubeconfig: Path, leader_elect: bool, leader_elect_lease_duration:
 
 async def _serve(kubeconfig: Path, options: SchedulerOptions, leader_elect: bool,
                  timings: LeaderElectionTimings) -> None:
-    client = Client.from_kubeconfig(str(kubeconfig), user_agent="kube-scheduler")
-    work = asyncio.ensure_future(run_scheduler(client, options, leader_elect, timings=timings))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, work.cancel)
-    try:
-        await work
-    except asyncio.CancelledError:
-        pass
-    finally:
-        await client.close()
+    async with Client.from_kubeconfig(str(kubeconfig), user_agent="kube-scheduler") as client:
+        await until_signalled(run_scheduler(client, options, leader_elect, timings=timings))
