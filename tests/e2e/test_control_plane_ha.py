@@ -120,9 +120,10 @@ def test_one_leader_each_converges_once_and_a_standby_takes_over(cluster):
         leader.process.send_signal(signal.SIGKILL)
         leader.process.wait(timeout=10)
     expected = {"kube-controller-manager": cm_standby.identity, "kube-scheduler": sched_standby.identity}
-    wait_until(lambda: all(expected[name](name) for name in expected), timeout=LEASE_DURATION + 8,
+    # A standby waits one lease duration of silence, then a retry period; the margin absorbs a loaded CI host.
+    wait_until(lambda: all(expected[name](name) for name in expected), timeout=LEASE_DURATION + 10,
                what="the standbys to take the Leases over")
-    assert time.monotonic() - killed_at < LEASE_DURATION + 5
+    assert time.monotonic() - killed_at < LEASE_DURATION + 10
     assert holders(server) == {name: identity(name) for name, identity in expected.items()}
 
     server.kubectl("scale", "deployment/web", "-n", "ha", "--replicas=6")
