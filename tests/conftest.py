@@ -12,9 +12,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import AsyncIterator, Callable, Iterator
 
 import pytest
+
+from kinn.client.rest import Client
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 
@@ -197,3 +199,10 @@ def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningA
         raise
     yield server
     server.stop()
+
+
+@pytest.fixture
+async def client(apiserver: RunningAPIServer) -> AsyncIterator[Client]:
+    """kinn's own client library, connected to the module's API server (closed after the test)."""
+    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
+        yield c

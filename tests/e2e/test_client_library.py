@@ -10,23 +10,12 @@ from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory
 from kinn.client.leaderelection import LEASES, LeaderElector
-from kinn.client.rest import Client, resource, wait_for
+from kinn.client.rest import resource, wait_for
+
+from workload_harness import make_namespace
 
 CONFIGMAPS = resource("v1", "configmaps")
 NAMESPACES = resource("v1", "namespaces")
-
-
-@pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
-
-
-async def make_namespace(client: Client, name: str) -> None:
-    try:
-        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    except StatusError as e:
-        assert e.reason == "AlreadyExists"
 
 
 async def test_rest_errors_are_the_server_status(client):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
 from workload_harness import running
 
 from kinn.client.informer import EventHandler, SharedInformerFactory
@@ -18,12 +17,6 @@ PODS = resource("v1", "pods")
 RS = resource("apps/v1", "replicasets")
 DEPLOYMENTS = resource("apps/v1", "deployments")
 EVENTS = resource("v1", "events")
-
-
-@pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
 
 
 async def kubectl(apiserver, *args: str) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from controller_harness import running
+from workload_harness import make_namespace
 from kinn.api.errors import StatusError
 from kinn.client.rest import Client, resource, wait_for
 from kinn.controllers.garbagecollector import GarbageCollector
@@ -19,19 +18,6 @@ PODS = resource("v1", "pods")
 SERVICE_ACCOUNTS = resource("v1", "serviceaccounts")
 REPLICASETS = resource("apps/v1", "replicasets")
 DEPLOYMENTS = resource("apps/v1", "deployments")
-
-
-@pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
-
-
-async def make_namespace(client: Client, name: str) -> None:
-    try:
-        await client.create(NAMESPACES, {"metadata": {"name": name}})
-    except StatusError as e:
-        assert e.reason == "AlreadyExists"
 
 
 async def get(client: Client, r, name: str, ns: str = "") -> dict | None:

@@ -40,12 +40,6 @@ def pod_manifest(name: str, node: str, toleration_seconds: int | None) -> dict:
 
 
 @pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
-
-
-@pytest.fixture
 async def run_controllers(client):
     """Start controllers over one informer factory in this loop; stop them all at the end."""
     tasks: list[asyncio.Task] = []

@@ -26,12 +26,6 @@ EVENTS = resource("v1", "events")
 
 
 @pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
-
-
-@pytest.fixture
 async def start(client):
     tasks: list[asyncio.Task] = []
     factory = SharedInformerFactory(client)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 import yaml
 from workload_harness import running
 
@@ -20,12 +19,6 @@ EVENTS = resource("v1", "events")
 
 TEMPLATE = {"metadata": {"labels": {"app": "cache", "tier": "backend"}},
             "spec": {"containers": [{"name": "redis", "image": "redis:7"}]}}
-
-
-@pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
 
 
 async def kubectl(apiserver, *args: str, input: str | None = None) -> str:

@@ -33,12 +33,6 @@ def claim(name: str, size: str, class_name: str | None = "manual") -> dict:
 
 
 @pytest.fixture
-async def client(apiserver):
-    async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
-        yield c
-
-
-@pytest.fixture
 async def binder(client):
     factory = SharedInformerFactory(client)
     controller = PersistentVolumeBinderController(ControllerContext(client, factory))
