@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any, Awaitable, Callable
 import orjson
 from aiohttp import web
 
+from kinn import netlink
 from kinn.api import errors
 from kinn.api.openapi import schemas
 from kinn.api.openapi.v3 import openapi_v3_document, openapi_v3_index
@@ -36,6 +38,7 @@ from kinn.storage.sqlite import DEFAULT_HISTORY, SQLiteStore
 
 log = logging.getLogger("kinn.apiserver")
 
+CLUSTER_PORT = 6443  # inside a cluster every API server is at <control-plane IP>:6443, whatever the host port
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -51,6 +54,9 @@ class APIServerOptions:
     watch_history: int = DEFAULT_HISTORY
     compaction_interval: float = 60.0
     extra_sans: list[str] = field(default_factory=list)
+    # The control-plane node's named netns (kinn up): the API server also listens there on
+    # advertise_address, where the nodes reach it, and dials kubelets from there.
+    cluster_netns: str = ""
 
 
 class APIServer:
@@ -97,10 +103,23 @@ class APIServer:
         if self.options.secure_port == 0:
             server = site._server  # noqa: SLF001 - aiohttp exposes the bound port only here
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.options.cluster_netns:
+            await self._listen_in_cluster()
         self._tasks.append(asyncio.create_task(self._compact_periodically()))
         if self.options.kubeconfig_out:
             self.write_kubeconfig(self.options.kubeconfig_out)
         log.info("serving on %s", self.url)
+
+    async def _listen_in_cluster(self) -> None:
+        """Serve the nodes on the control-plane node's IP inside the cluster, as a real API server
+        on its node does, while the user keeps 127.0.0.1 on the host."""
+        sock = netlink.socket_in(self.options.cluster_netns)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.options.advertise_address or "0.0.0.0", CLUSTER_PORT))
+        assert self._runner is not None
+        await web.SockSite(self._runner, sock, ssl_context=self._ssl_context(), backlog=2048).start()
+        log.info("serving the cluster on https://%s:%d in netns %s", self.options.advertise_address, CLUSTER_PORT,
+                 self.options.cluster_netns)
 
     async def stop(self) -> None:
         for task in self._tasks:

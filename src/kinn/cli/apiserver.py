@@ -23,6 +23,9 @@ def apiserver_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--secure-port", type=int, default=6443, show_default=True, help="0 picks a free port."),
         click.option("--kubeconfig-out", type=click.Path(path_type=Path), help="Write an admin kubeconfig here."),
         click.option("--advertise-address", default="", help="Address the `kubernetes` Endpoints point at."),
+        click.option("--cluster-netns", default="",
+                     help="The control-plane node's named netns: also serve on --advertise-address:6443 there "
+                          "and reach kubelets from there (set by `kinn up`)."),
         click.option("--service-cluster-ip-range", default="10.96.0.0/12", show_default=True),
         click.option("--service-node-port-range", default="30000-32767", show_default=True),
         click.option("--watch-history", type=int, default=DEFAULT_HISTORY, hidden=True,

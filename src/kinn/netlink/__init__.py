@@ -14,7 +14,7 @@ from kinn.netlink.links import (Link, LinkNotFound, add_bridge, add_veth, add_vx
                                 set_promisc, set_up)
 from kinn.netlink.neighbours import add_fdb, add_neighbour, delete_fdb, delete_neighbour
 from kinn.netlink.netns import (NetnsError, create, delete, enter, exists, iproute, list_names,
-                                netns_path, run_in)
+                                netns_path, run_in, socket_in)
 from kinn.netlink.ping import ping
 from kinn.netlink.routes import Route, add_route, delete_route, list_routes, replace_route
 from kinn.netlink.sysctl import enable_ip_forward, get_sysctl, set_bridge_nf_call_iptables, set_sysctl
@@ -27,4 +27,5 @@ __all__ = [
     "index_of", "iproute", "ipv4_addresses", "list_addresses", "list_links", "list_names", "list_routes",
     "move_to_netns", "netns_path", "ping", "rename", "replace_route", "run_in", "set_bridge_nf_call_iptables",
     "set_bridge_port_hairpin", "set_down", "set_mac", "set_master", "set_mtu", "set_promisc", "set_sysctl", "set_up",
+    "socket_in",
 ]

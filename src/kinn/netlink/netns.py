@@ -93,6 +93,15 @@ def _netlink_socket() -> int:
     return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE).detach()
 
 
+def socket_in(netns: str | os.PathLike[str], family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
+              proto: int = 0) -> socket.socket:
+    """A socket that lives in `netns` although the caller does not: a socket keeps the namespace it
+    was created in, so a process in one netns can listen or dial in another (the API server reaching
+    the nodes' network, a kubelet reaching the API server from a node)."""
+    fd = run_in(netns, lambda: socket.socket(family, kind, proto).detach())
+    return socket.socket(family, kind, proto, fileno=fd)
+
+
 @contextmanager
 def iproute(netns: str | os.PathLike[str] | None = None) -> Iterator[IPRoute]:
     """An IPRoute bound to `netns` (None: the caller's own). The netlink socket is opened inside the
