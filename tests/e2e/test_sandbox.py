@@ -14,8 +14,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from kinn.kubelet.runtime import (ContainerProcess, ContainerSpec, ContainerStartError, Mount, container_log_path,
-                                  start_container)
+from kinn.kubelet.runtime import (ContainerProcess, ContainerSpec, ContainerStartError, ExecError, Mount,
+                                  container_log_path, exec_in_container, exec_sync, start_container)
 from kinn.kubelet.sandbox import Sandbox, create_sandbox, remove_sandbox
 
 pytestmark = pytest.mark.e2e
@@ -180,6 +180,52 @@ async def test_volumes_env_and_working_dir(sandbox: Sandbox, tmp_path: Path,
     assert (data / "work" / "out").read_text() == "written\n"
     assert str(inside_data) not in Path("/proc/self/mountinfo").read_text()  # only in the container's view
     assert not any(inside_data.iterdir())  # the work dir was created in the volume, not under it
+
+
+async def test_exec_joins_the_container(sandbox: Sandbox, tmp_path: Path,
+                                        containers: list[ContainerProcess]) -> None:
+    work = tmp_path / "work"
+    container = await start_container(sandbox, ContainerSpec(
+        "sleeper", ["sleep", "60"], tmp_path / "sleeper.log", env={"GREETING": "hi"}, working_dir=work,
+        mounts=[hosts_file(tmp_path, "sleeper")]))
+    containers.append(container)
+    result = await exec_sync(container, ["sh", "-c", "pwd; hostname; echo $GREETING; cat /etc/hosts; "
+                                         "readlink /proc/self/ns/net; echo oops >&2; exit 3"], timeout=10)
+    assert result.exit_code == 3 and result.stderr == b"oops\n"
+    assert result.stdout.decode().splitlines() == [
+        str(work), "kinn-test-pod", "hi", "10.244.1.5\tsleeper-hosts-entry", os.readlink(sandbox.namespace("net"))]
+
+
+async def test_exec_streams_stdin_and_a_tty(sandbox: Sandbox, tmp_path: Path,
+                                            containers: list[ContainerProcess]) -> None:
+    container = await start_container(sandbox, ContainerSpec("sleeper", ["sleep", "60"], tmp_path / "s.log"))
+    containers.append(container)
+    piped = await exec_in_container(container, ["tr", "a-z", "A-Z"], stdin=True)
+    assert piped.stdin is not None and piped.stdout is not None
+    piped.stdin.write(b"shout\n")
+    piped.stdin.close()
+    assert await piped.stdout.read() == b"SHOUT\n" and await piped.wait() == 0
+    terminal = await exec_in_container(container, ["sh", "-c", "read line; stty size; tty; echo got $line >&2"],
+                                       tty=True, stdin=True)
+    assert terminal.stdin is not None and terminal.stdout is not None and terminal.stderr is None
+    terminal.resize(width=100, height=30)
+    terminal.stdin.write(b"typed\n")
+    echo, size, tty, error = (await terminal.stdout.read()).decode().splitlines()
+    assert await terminal.wait() == 0
+    assert (echo, size, error) == ("typed", "30 100", "got typed") and tty.startswith("/dev/pts/")
+
+
+async def test_exec_timeout_and_container_end_kill_it(sandbox: Sandbox, tmp_path: Path,
+                                                      containers: list[ContainerProcess]) -> None:
+    container = await start_container(sandbox, ContainerSpec("sleeper", ["sleep", "60"], tmp_path / "s.log"))
+    containers.append(container)
+    with pytest.raises(asyncio.TimeoutError):
+        await exec_sync(container, ["sleep", "30"], timeout=0.2)
+    lingering = await exec_in_container(container, ["sleep", "30"])
+    await container.stop(grace_period=0)
+    assert await asyncio.wait_for(lingering.wait(), 5) == 128 + signal.SIGKILL
+    with pytest.raises(ExecError, match="is not running"):
+        await exec_sync(container, ["true"], timeout=1)
 
 
 async def test_dead_pause_is_detected(sandbox: Sandbox) -> None:

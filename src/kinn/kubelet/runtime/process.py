@@ -114,14 +114,21 @@ def _container_env(spec: ContainerSpec, sandbox: Sandbox) -> dict[str, str]:
     return {"PATH": DEFAULT_PATH, "HOSTNAME": sandbox.hostname, **spec.env}
 
 
+def exit_code_of(returncode: int) -> int:
+    """The exit code runc reports: the process's own, or 128+signal when a signal ended it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
 class ContainerProcess:
     """A started container; `wait()` and `stop()` yield its ContainerExit, logs go to `log_path`."""
 
-    def __init__(self, container_id: str, spec: ContainerSpec, process: asyncio.subprocess.Process,
-                 log_fd: int, cgroup_path: Path | None) -> None:
+    def __init__(self, container_id: str, spec: ContainerSpec, env: Mapping[str, str],
+                 process: asyncio.subprocess.Process, log_fd: int, cgroup_path: Path | None) -> None:
         self.id = container_id
         self.name = spec.name
         self.log_path = spec.log_path
+        self.env = env  # what `kubectl exec` processes get too, as runc gives them the container's env
+        self.working_dir = spec.working_dir
         self.pid = process.pid
         self.started_at = datetime.now(timezone.utc)
         self.cgroup_path = cgroup_path
@@ -164,7 +171,7 @@ class ContainerProcess:
         for copy in self._copies:
             copy.cancel()
         os.close(self._log_fd)
-        exit_code = 128 - returncode if returncode < 0 else returncode
+        exit_code = exit_code_of(returncode)
         self.exit = ContainerExit(exit_code, self._reason(exit_code), finished_at)
         if self.cgroup_path is not None:
             cgroups.remove_cgroup(self.cgroup_path)
@@ -189,10 +196,11 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
         cgroup_path = cgroups.create_cgroup(cgroup_parent, container_id, spec.limits)
     namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
     log_fd = open_log(spec.log_path)
+    env = _container_env(spec, sandbox)
     try:
         process = await asyncio.create_subprocess_exec(
             *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=_container_env(spec, sandbox), start_new_session=True,
+            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
             preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
                                          cgroup_path / "cgroup.procs" if cgroup_path else None))
     except (OSError, subprocess.SubprocessError) as error:
@@ -203,4 +211,4 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     finally:
         for fd in namespace_fds:
             os.close(fd)
-    return ContainerProcess(container_id, spec, process, log_fd, cgroup_path)
+    return ContainerProcess(container_id, spec, env, process, log_fd, cgroup_path)
