@@ -12,6 +12,7 @@ Obj = dict[str, Any]
 
 # The effects that keep a pod off a node (DoNotScheduleTaintsFilterFunc).
 DO_NOT_SCHEDULE_EFFECTS = ("NoSchedule", "NoExecute")
+TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 
 
 def tolerates(toleration: Obj, taint: Obj) -> bool:
@@ -37,3 +38,15 @@ def find_untolerated_taint(taints: Iterable[Obj], tolerations: list[Obj], effect
         if taint.get("effect") in effects and not tolerations_tolerate(tolerations, taint):
             return taint
     return None
+
+
+def parse_taint(spec: str) -> Obj:
+    """`key=value:Effect` or `key:Effect`, as --register-with-taints and `kubectl taint` spell a taint."""
+    key_value, sep, effect = spec.rpartition(":")
+    if not sep or effect not in TAINT_EFFECTS:
+        raise ValueError(f"invalid taint spec: {spec}, unsupported taint effect (must be one of "
+                         f"{', '.join(TAINT_EFFECTS)})")
+    key, _, value = key_value.partition("=")
+    if not key:
+        raise ValueError(f"invalid taint spec: {spec}, the key is empty")
+    return {"key": key, "value": value, "effect": effect} if value else {"key": key, "effect": effect}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from kinn import __version__
+from kinn.cli.agent import agent
 from kinn.cli.apiserver import apiserver
+from kinn.cli.cluster import down, get, node, up
 from kinn.cli.controllermanager import controller_manager
 from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
@@ -20,6 +22,7 @@ def main() -> None:
     """kinn — Kubernetes in network namespaces."""
 
 
+main.add_command(agent)
 main.add_command(apiserver)
 main.add_command(controller_manager)
 main.add_command(flanneld)
@@ -27,3 +30,5 @@ main.add_command(hollow_nodes)
 main.add_command(kubelet)
 main.add_command(scheduler)
 main.add_command(server)
+for command in (up, down, get, node):
+    main.add_command(command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import ssl
 import tempfile
@@ -38,6 +39,46 @@ def write_kubeconfig(path: Path, config: dict[str, Any]) -> None:
     tmp.write_text(yaml.safe_dump(config, sort_keys=False))
     tmp.chmod(0o600)
     tmp.replace(path)
+
+
+SECTIONS = ("clusters", "users", "contexts")
+
+
+def user_kubeconfig_path() -> Path:
+    """Where kubectl reads and writes by default: $KUBECONFIG's first file, else ~/.kube/config."""
+    first = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
+    return Path(first) if first else Path.home() / ".kube" / "config"
+
+
+def _read_or_empty(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {"apiVersion": "v1", "kind": "Config", "preferences": {}}
+    return yaml.safe_load(path.read_text()) or {}
+
+
+def merge_kubeconfig(path: Path, config: dict[str, Any]) -> None:
+    """Add `config`'s clusters, users and contexts to the kubeconfig at `path` and make its context
+    current, replacing entries of the same names and keeping every other one (as kind does)."""
+    merged = _read_or_empty(path)
+    for section in SECTIONS:
+        names = {entry["name"] for entry in config.get(section, [])}
+        kept = [entry for entry in merged.get(section) or [] if entry.get("name") not in names]
+        merged[section] = kept + list(config.get(section, []))
+    merged["current-context"] = config["current-context"]
+    write_kubeconfig(path, merged)
+
+
+def remove_from_kubeconfig(path: Path, config: dict[str, Any]) -> None:
+    """Remove what merge_kubeconfig added; other entries stay, and so does the file."""
+    if not path.exists():
+        return
+    merged = _read_or_empty(path)
+    for section in SECTIONS:
+        names = {entry["name"] for entry in config.get(section, [])}
+        merged[section] = [entry for entry in merged.get(section) or [] if entry.get("name") not in names]
+    if merged.get("current-context") == config.get("current-context"):
+        merged["current-context"] = ""
+    write_kubeconfig(path, merged)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Mapping
 from kinn.api import field
 from kinn.api.field import ErrorList, Path
 from kinn.api.quantity import Quantity, QuantityError
+from kinn.api.taints import TAINT_EFFECTS
 from kinn.api.validation import meta as metav
 from kinn.api.validation import names
 
@@ -22,7 +23,6 @@ _PROTOCOLS = ("SCTP", "TCP", "UDP")
 _PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 _RESTART_POLICIES = ("Always", "OnFailure", "Never")
 _DNS_POLICIES = ("ClusterFirstWithHostNet", "ClusterFirst", "Default", "None")
-_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
 _FILE_MODE_MSG = "must be a number between 0 and 0777 (octal), both inclusive"
 _MAX_INT32 = 2**31 - 1
 _MAX_DATA_SIZE = 1024 * 1024  # ConfigMap and Secret payloads (core.MaxSecretSize / MaxConfigMapSize)
@@ -565,7 +565,7 @@ def validate_tolerations(tolerations: list[Obj], path: Path) -> ErrorList:
         else:
             errs.append(field.not_supported(idx.child("operator"), operator, ("Equal", "Exists")))
         if effect:
-            errs += _enum(effect, _TAINT_EFFECTS, idx.child("effect"))
+            errs += _enum(effect, TAINT_EFFECTS, idx.child("effect"))
     return errs
 
 
@@ -1061,7 +1061,7 @@ def _validate_taints(taints: list[Obj], path: Path) -> ErrorList:
         idx = path.index(i)
         errs += metav.validate_label_name(taint.get("key", ""), idx.child("key"))
         errs += _msgs(idx.child("value"), taint.get("value", ""), names.is_valid_label_value(taint.get("value", "")))
-        errs += _enum(taint.get("effect"), _TAINT_EFFECTS, idx.child("effect"))
+        errs += _enum(taint.get("effect"), TAINT_EFFECTS, idx.child("effect"))
         key = (taint.get("key", ""), taint.get("effect", ""))
         if key in seen:
             errs.append(field.duplicate(idx, dict(taint)))

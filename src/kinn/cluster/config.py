@@ -1,0 +1,218 @@
+"""The cluster config file (`kinn up --config cluster.yaml`): a cluster's nodes and addressing.
+
+Every seed article uses its own addressing (seed 003: pods 10.200.0.0/16, services 10.32.0.0/24,
+bridge cnio0, host-gw-style routes; seed 004: network `dindnet` on bridge `dind0`), so all of it is
+configurable; the defaults are flannel's and kubeadm's:
+
+    apiVersion: kinn.dev/v1alpha1
+    kind: Cluster
+    name: kinn
+    networking:
+      nodeSubnet: 10.240.0.0/24     # the underlay ("physical" network), bridge kinn0
+      podSubnet: 10.244.0.0/16      # a /24 per node (the node IPAM controller's --cluster-cidr)
+      serviceSubnet: 10.96.0.0/12   # --service-cluster-ip-range; DNS is its 10th address
+      backend: vxlan                # flannel's backend: vxlan | host-gw
+      bridge: cni0                  # the CNI bridge on every node
+      cniNetwork: cbr0              # the CNI network name (/var/lib/cni/networks/<name>)
+      ipMasq: true                  # flanneld --ip-masq
+    nodes:
+    - {name: control-plane, role: control-plane}
+    - {name: worker-1, role: worker}
+
+Mistakes are reported like Kubernetes validation errors, with the field path of each.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kinn.api import field as fld
+
+API_VERSION = "kinn.dev/v1alpha1"
+BACKENDS = ("vxlan", "host-gw")
+ROLES = ("control-plane", "worker")
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+MAX_CLUSTER_NAME = 20  # keeps `kinn-<cluster>-<node>` netns names readable
+MAX_NODE_NAME = 13  # the underlay's port for a node is `v-<node>`, within Linux's 15-character link names
+CONTROL_PLANE_HOST = 10  # the control-plane node is the node subnet's 10th address
+FIRST_WORKER_HOST = 20  # worker-N is the (20+N)th: 10.240.0.21, .22 … as in DESIGN's picture
+
+
+class ConfigError(ValueError):
+    """The config is invalid; `errors` are Kubernetes-style field errors."""
+
+    def __init__(self, errors: list[fld.FieldError]) -> None:
+        super().__init__("invalid cluster config:\n" + "\n".join(f"  {error}" for error in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    role: str
+    ip: str
+
+    @property
+    def is_control_plane(self) -> bool:
+        return self.role == "control-plane"
+
+
+@dataclass(frozen=True)
+class Networking:
+    node_subnet: ipaddress.IPv4Network = ipaddress.IPv4Network("10.240.0.0/24")
+    pod_subnet: ipaddress.IPv4Network = ipaddress.IPv4Network("10.244.0.0/16")
+    service_subnet: ipaddress.IPv4Network = ipaddress.IPv4Network("10.96.0.0/12")
+    backend: str = "vxlan"
+    bridge: str = "cni0"
+    cni_network: str = "cbr0"
+    ip_masq: bool = True
+
+    @property
+    def gateway(self) -> str:
+        """The underlay bridge's address: the nodes' default gateway (seed 003's VPC router)."""
+        return str(self.node_subnet.network_address + 1)
+
+    @property
+    def cluster_dns(self) -> str:
+        """kube-dns's ClusterIP, the service subnet's 10th address (10.96.0.10), as kubeadm picks it."""
+        return str(self.service_subnet.network_address + 10)
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    name: str = "kinn"
+    networking: Networking = field(default_factory=Networking)
+    nodes: tuple[NodeSpec, ...] = ()
+
+    @property
+    def control_plane(self) -> NodeSpec:
+        return next(node for node in self.nodes if node.is_control_plane)
+
+    def to_document(self) -> dict[str, Any]:
+        """The config as a file, every default spelled out: what `kinn up` saves in the cluster's state."""
+        net = self.networking
+        return {"apiVersion": API_VERSION, "kind": "Cluster", "name": self.name,
+                "networking": {"nodeSubnet": str(net.node_subnet), "podSubnet": str(net.pod_subnet),
+                               "serviceSubnet": str(net.service_subnet), "backend": net.backend,
+                               "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq},
+                "nodes": [{"name": node.name, "role": node.role, "ip": node.ip} for node in self.nodes]}
+
+
+def default_document(name: str = "kinn", workers: int = 2) -> dict[str, Any]:
+    nodes = [{"name": "control-plane", "role": "control-plane"}]
+    nodes += [{"name": f"worker-{i}", "role": "worker"} for i in range(1, workers + 1)]
+    return {"apiVersion": API_VERSION, "kind": "Cluster", "name": name, "nodes": nodes}
+
+
+def load(path: Path) -> dict[str, Any]:
+    """Read a config file; YAML errors become a ConfigError naming the file."""
+    try:
+        doc = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError([fld.invalid(fld.Path(), str(path), str(error))]) from error
+    if not isinstance(doc, dict):
+        raise ConfigError([fld.invalid(fld.Path(), str(path), "must be a YAML mapping (kind: Cluster)")])
+    return doc
+
+
+def parse(doc: dict[str, Any]) -> ClusterSpec:
+    """Validate and default a config document; all problems are reported at once."""
+    errors: list[fld.FieldError] = []
+    if doc.get("apiVersion", API_VERSION) != API_VERSION:
+        errors.append(fld.not_supported(fld.Path("apiVersion"), doc["apiVersion"], [API_VERSION]))
+    if doc.get("kind", "Cluster") != "Cluster":
+        errors.append(fld.not_supported(fld.Path("kind"), doc["kind"], ["Cluster"]))
+    name = str(doc.get("name") or "kinn")
+    if not NAME.match(name) or len(name) > MAX_CLUSTER_NAME:
+        errors.append(fld.invalid(fld.Path("name"), name, f"must be a DNS label of at most {MAX_CLUSTER_NAME} "
+                                                          "characters (lowercase letters, digits and '-')"))
+    networking = _networking(doc.get("networking") or {}, fld.Path("networking"), errors)
+    nodes = _nodes(doc.get("nodes") or default_document()["nodes"], networking, fld.Path("nodes"), errors)
+    if errors:
+        raise ConfigError(errors)
+    return ClusterSpec(name=name, networking=networking, nodes=nodes)
+
+
+def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError]) -> Networking:
+    default = Networking()
+    subnets = {}
+    for key, attr in (("nodeSubnet", "node_subnet"), ("podSubnet", "pod_subnet"),
+                      ("serviceSubnet", "service_subnet")):
+        value = doc.get(key, str(getattr(default, attr)))
+        try:
+            subnets[attr] = ipaddress.IPv4Network(str(value))
+        except ValueError:
+            errors.append(fld.invalid(path.child(key), value, "must be an IPv4 CIDR such as 10.244.0.0/16"))
+            subnets[attr] = getattr(default, attr)
+    if subnets["pod_subnet"].prefixlen > 23:
+        errors.append(fld.invalid(path.child("podSubnet"), str(subnets["pod_subnet"]),
+                                  "must be /23 or larger: each node gets a /24"))
+    if subnets["node_subnet"].prefixlen > 26:
+        errors.append(fld.invalid(path.child("nodeSubnet"), str(subnets["node_subnet"]),
+                                  "must be /26 or larger: workers start at its 21st address"))
+    items = list(subnets.items())
+    for i, (attr_a, net_a) in enumerate(items):
+        for attr_b, net_b in items[i + 1:]:
+            if net_a.overlaps(net_b):
+                errors.append(fld.invalid(path.child(_camel(attr_b)), str(net_b), f"overlaps {_camel(attr_a)} {net_a}"))
+    backend = doc.get("backend", default.backend)
+    if backend not in BACKENDS:
+        errors.append(fld.not_supported(path.child("backend"), backend, BACKENDS))
+    bridge, cni_network = str(doc.get("bridge", default.bridge)), str(doc.get("cniNetwork", default.cni_network))
+    if not re.match(r"^[A-Za-z0-9_.-]{1,15}$", bridge):
+        errors.append(fld.invalid(path.child("bridge"), bridge, "must be a Linux interface name (1-15 characters)"))
+    if not re.match(r"^[A-Za-z0-9_.-]+$", cni_network):
+        errors.append(fld.invalid(path.child("cniNetwork"), cni_network,
+                                  "must consist of letters, digits, '_', '.' and '-' (a CNI network name)"))
+    ip_masq = doc.get("ipMasq", default.ip_masq)
+    if not isinstance(ip_masq, bool):
+        errors.append(fld.invalid(path.child("ipMasq"), ip_masq, "must be true or false"))
+    return Networking(backend=backend, bridge=bridge, cni_network=cni_network, ip_masq=bool(ip_masq), **subnets)
+
+
+def _inside(ip: str, subnet: ipaddress.IPv4Network) -> bool:
+    try:
+        return ipaddress.IPv4Address(ip) in subnet
+    except ValueError:
+        return False
+
+
+def _camel(attr: str) -> str:
+    head, *rest = attr.split("_")
+    return head + "".join(word.title() for word in rest)
+
+
+def _nodes(docs: Any, networking: Networking, path: fld.Path, errors: list[fld.FieldError]) -> tuple[NodeSpec, ...]:
+    if not isinstance(docs, list) or not docs:
+        errors.append(fld.required(path, "a cluster needs at least its control-plane node"))
+        return ()
+    nodes, seen, workers = [], set(), 0
+    for i, doc in enumerate(docs):
+        here = path.index(i)
+        role = doc.get("role", "worker") if isinstance(doc, dict) else None
+        if role not in ROLES:
+            errors.append(fld.not_supported(here.child("role"), role, ROLES))
+            continue
+        workers += role == "worker"
+        default_name = "control-plane" if role == "control-plane" else f"worker-{workers}"
+        name = str(doc.get("name") or default_name)
+        if not NAME.match(name) or len(name) > MAX_NODE_NAME:
+            errors.append(fld.invalid(here.child("name"), name, f"must be a DNS label of at most {MAX_NODE_NAME} "
+                                                                "characters"))
+        elif name in seen:
+            errors.append(fld.duplicate(here.child("name"), name))
+        seen.add(name)
+        host = CONTROL_PLANE_HOST if role == "control-plane" else FIRST_WORKER_HOST + workers
+        ip = str(doc.get("ip") or networking.node_subnet.network_address + host)
+        if not _inside(ip, networking.node_subnet):
+            errors.append(fld.invalid(here.child("ip"), ip, f"must be an address in nodeSubnet {networking.node_subnet}"))
+        nodes.append(NodeSpec(name=name, role=role, ip=ip))
+    if sum(node.is_control_plane for node in nodes) != 1:
+        errors.append(fld.invalid(path, len(nodes), "must have exactly one node with role control-plane"))
+    return tuple(nodes)

@@ -1,0 +1,221 @@
+"""`kinn up`: build a cluster — underlay, nodes, control plane, node agents — and wait until it is Ready.
+
+Each step prints what it created, as `kind create cluster` does. A failure at any step removes
+whatever was created before it (`kinn down`), so a failed `kinn up` leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from kinn import netlink
+from kinn.api.errors import StatusError
+from kinn.apiserver.certs import PKI, ensure_pki
+from kinn.client.kubeconfig import merge_kubeconfig, user_kubeconfig_path
+from kinn.client.rest import Client, resource
+from kinn.cluster import cgroups, down, files
+from kinn.cluster.cluster import Cluster
+from kinn.cluster.config import ClusterSpec
+from kinn.cluster.node import Node, create_netns, enter, start_holder
+from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths
+
+NODES = resource("v1", "nodes")
+NAMESPACES = resource("v1", "namespaces")
+API_PORT = 6443  # inside the cluster, and on the host when free (else another free port)
+READY_TIMEOUT = 60.0
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+
+Echo = Callable[[str], None]
+
+
+class ClusterExists(RuntimeError):
+    pass
+
+
+class UpError(RuntimeError):
+    """A step failed; the message says which and points at the log to read."""
+
+
+def _host_port() -> int:
+    """6443 if nothing on the host listens there, else a free port: clusters coexist."""
+    for port in (API_PORT, 0):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return probe.getsockname()[1]
+    raise UpError("no free port on 127.0.0.1 for the API server")
+
+
+class Step:
+    """Prints ` ✓ <what> (0.42s)` when the block completes, ` ✗ <what>` when it raises."""
+
+    def __init__(self, echo: Echo, what: str) -> None:
+        self.echo, self.what = echo, what
+
+    def __enter__(self) -> Step:
+        self.start = time.monotonic()
+        return self
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        mark = "✗" if kind else "✓"
+        self.echo(f" {mark} {self.what} ({time.monotonic() - self.start:.2f}s)")
+
+
+async def up(spec: ClusterSpec, echo: Echo = print, verbosity: int = 2, retain: bool = False) -> Cluster:
+    """Create the cluster `spec` describes; on any failure, remove it again (unless `retain`) and raise."""
+    cluster = Cluster(spec)
+    if cluster.paths.dir.exists() or netlink.exists(cluster.paths.underlay_netns):
+        raise ClusterExists(f'cluster "{spec.name}" already exists: `kinn down --name {spec.name}` removes it')
+    echo(f'Creating cluster "{spec.name}" ...')
+    started = time.monotonic()
+    try:
+        await _create(cluster, echo, verbosity)
+    except BaseException:
+        if retain:
+            echo(f" ✗ kept for debugging (--retain): logs in {cluster.paths.dir}; `kinn down --name {spec.name}`")
+        else:
+            echo(" ✗ removing what was created")
+            down.down(spec.name)
+        raise
+    echo(f'Cluster "{spec.name}" is ready in {time.monotonic() - started:.1f}s. Set kubectl context to '
+         f'"{cluster.paths.context}".\nTry:\n  kubectl get nodes -o wide\n'
+         f"  kinn node exec {spec.nodes[-1].name} -- ip route\n  kinn down --name {spec.name}")
+    return cluster
+
+
+async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
+    spec, paths = cluster.spec, cluster.paths
+    cluster.save()
+    cgroups.create(paths.cgroup)
+    net = spec.networking
+    with Step(echo, f"Underlay network {paths.underlay_netns}: bridge {UNDERLAY_BRIDGE} {net.gateway}/"
+                    f"{net.node_subnet.prefixlen}"):
+        await asyncio.to_thread(_create_underlay, paths, spec)
+    with Step(echo, "Nodes " + ", ".join(f"{node.name} ({node.spec.ip})" for node in cluster.nodes)):
+        for node in cluster.nodes:
+            await asyncio.to_thread(create_netns, node, net, paths.underlay_netns)
+            start_holder(node)
+    port = _host_port()
+    pki = ensure_pki(paths.server_dir / "pki", ["127.0.0.1", spec.control_plane.ip])
+    admin = files.admin_kubeconfig(paths, pki, f"https://127.0.0.1:{port}")
+    async with Client.from_kubeconfig(str(paths.kubeconfig), "kinn-up") as client:
+        with Step(echo, f"Control plane: kinn server on https://127.0.0.1:{port} and "
+                        f"https://{spec.control_plane.ip}:{API_PORT}"):
+            server = _start_server(cluster, port, verbosity)
+            await _wait_for_api(client, paths, server)
+        with Step(echo, "Node agents (kubelet + flanneld)"):
+            agents = {}
+            for node in cluster.nodes:
+                files.write_node_files(node, net, pki, f"https://{spec.control_plane.ip}:{API_PORT}")
+                agents[node.paths.agent_log] = _start_agent(node, spec, verbosity)
+        with Step(echo, f"Nodes Ready ({len(spec.nodes)})"):
+            await _wait_for_nodes(client, cluster, {paths.server_log: server, **agents})
+        if net.backend == "host-gw":
+            with Step(echo, f"Underlay routes to the pod subnets (host-gw) in {paths.underlay_netns}"):
+                await _route_pod_subnets(client, cluster)
+    merge_kubeconfig(user_kubeconfig_path(), admin)
+
+
+def _create_underlay(paths: ClusterPaths, spec: ClusterSpec) -> None:
+    """The "physical" network: one bridge, the nodes' gateway address, no route out of it."""
+    netlink.create(paths.underlay_netns)
+    with netlink.iproute(paths.underlay_netns) as ipr:
+        netlink.set_up(ipr, "lo")
+        netlink.add_bridge(ipr, UNDERLAY_BRIDGE)
+        netlink.add_address(ipr, UNDERLAY_BRIDGE, f"{spec.networking.gateway}/{spec.networking.node_subnet.prefixlen}")
+        netlink.set_up(ipr, UNDERLAY_BRIDGE)
+    netlink.enable_ip_forward(paths.underlay_netns)
+
+
+def _kinn(*args: str) -> list[str]:
+    return [sys.executable, "-m", "kinn", *args]
+
+
+def _spawn(argv: list[str], log: Path, preexec: Callable[[], None]) -> subprocess.Popen[bytes]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True, preexec_fn=preexec)
+
+
+def _start_server(cluster: Cluster, port: int, verbosity: int) -> subprocess.Popen[bytes]:
+    spec, paths = cluster.spec, cluster.paths
+    net = spec.networking
+    control_plane = cluster.node(spec.control_plane.name)
+    argv = _kinn("server", "--data-dir", str(paths.server_dir), "--secure-port", str(port),
+                 "--advertise-address", spec.control_plane.ip, "--cluster-netns", control_plane.paths.netns,
+                 "--service-cluster-ip-range", str(net.service_subnet), "--cluster-cidr", str(net.pod_subnet),
+                 "--allocate-node-cidrs", "-v", str(verbosity))
+    cgroup = cgroups.create(paths.cgroup / "server")
+    return _spawn(argv, paths.server_log, lambda: cgroups.join(cgroup))
+
+
+def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Popen[bytes]:
+    argv = _kinn("agent", "--kubeconfig", files.NODE_KUBECONFIG, "--hostname-override", node.name,
+                 "--node-ip", node.spec.ip, "--cluster-dns", spec.networking.cluster_dns, "-v", str(verbosity))
+    if spec.networking.ip_masq:
+        argv.append("--ip-masq")
+    if node.spec.is_control_plane:
+        argv += ["--node-labels", f"{CONTROL_PLANE_LABEL}=",
+                 "--register-with-taints", f"{CONTROL_PLANE_LABEL}:NoSchedule"]
+    return _spawn(argv, node.paths.agent_log, enter(node, node.paths.cgroup / "agent"))
+
+
+async def _wait(what: str, check: Callable[[], object], processes: dict[Path, subprocess.Popen[bytes]],
+                timeout: float = READY_TIMEOUT) -> None:
+    """Poll `check` until true; fail at once, with the log's tail, if a process it depends on exits."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for log, process in processes.items():
+            if process.poll() is not None:
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+                raise UpError(f"{what}: {process.args[3]} exited with code {process.returncode}; "
+                              f"the end of {log}:\n{tail}")
+        try:
+            if await check():  # type: ignore[misc]
+                return
+        except (OSError, StatusError):
+            pass
+        if time.monotonic() > deadline:
+            raise UpError(f"{what} not reached within {timeout:.0f}s; see the logs: {', '.join(map(str, processes))}")
+        await asyncio.sleep(0.05)
+
+
+async def _wait_for_api(client: Client, paths: ClusterPaths, server: subprocess.Popen[bytes]) -> None:
+    async def ready() -> bool:
+        return bool(await client.get(NAMESPACES, "default"))
+    await _wait("API server ready", ready, {paths.server_log: server})
+
+
+def _is_ready(node: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
+
+
+async def _wait_for_nodes(client: Client, cluster: Cluster, agents: dict[Path, subprocess.Popen[bytes]]) -> None:
+    """All nodes Ready and each node's flannel lease written (pods can start at once)."""
+    async def ready() -> bool:
+        nodes = (await client.list(NODES))["items"]
+        leases = all(node.paths.path("/run/flannel/subnet.env").exists() for node in cluster.nodes)
+        return len(nodes) == len(cluster.nodes) and all(_is_ready(node) for node in nodes) and leases
+    await _wait("all nodes Ready", ready, agents)
+
+
+async def _route_pod_subnets(client: Client, cluster: Cluster) -> None:
+    """host-gw: the underlay's router learns each node's pod subnet, as seed 003's VPC route table does."""
+    by_name = {node["metadata"]["name"]: node for node in (await client.list(NODES))["items"]}
+    routes = [(by_name[node.name]["spec"]["podCIDR"], node.spec.ip) for node in cluster.nodes]
+    await asyncio.to_thread(_add_routes, cluster.paths.underlay_netns, routes)
+
+
+def _add_routes(netns: str, routes: list[tuple[str, str]]) -> None:
+    with netlink.iproute(netns) as ipr:
+        for subnet, via in routes:
+            netlink.replace_route(ipr, subnet, via=via)
