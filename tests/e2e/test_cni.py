@@ -292,7 +292,7 @@ def test_flannel_delegates_to_bridge_from_subnet_env(node: Node) -> None:
     plugins = [{"type": "flannel", "subnetFile": str(subnet_env), "dataDir": str(node.tmp / "flannel"),
                 "delegate": {"bridge": BRIDGE, "promiscMode": True, "isDefaultGateway": True,
                              "ipam": {"type": "host-local", "dataDir": str(node.tmp / "networks"),
-                                      "ranges": [[{"subnet": "10.244.1.1/24"}]], "routes": [{"dst": "10.244.0.0/16"}]}}},
+                                      "ranges": [[{"subnet": "10.244.1.0/24"}]], "routes": [{"dst": "10.244.0.0/16"}]}}},
                {"type": "portmap", "capabilities": {"portMappings": True}}]
     runtime = node.runtime(plugins, bin_dir(node.tmp, "kinn"))
     pod = node.new_pod()

@@ -14,7 +14,7 @@ LEASE = {"FLANNEL_NETWORK": "10.244.0.0/16", "FLANNEL_SUBNET": "10.244.1.1/24", 
 def test_default_delegate_from_the_lease() -> None:
     delegate = delegate_config({"name": "cbr0", "cniVersion": "0.3.1", "type": "flannel"}, LEASE)
     assert delegate == {"name": "cbr0", "type": "bridge", "cniVersion": "0.3.1", "isGateway": True, "ipMasq": True,
-                        "mtu": 1450, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.1/24"}]],
+                        "mtu": 1450, "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.244.1.0/24"}]],
                                               "routes": [{"dst": "10.244.0.0/16"}]}}
 
 

@@ -27,6 +27,10 @@ def test_range_validation() -> None:
         Range.from_config({"subnet": "10.244.1.0/24", "rangeStart": "10.244.2.5"})
     with pytest.raises(ValueError, match="after rangeEnd"):
         Range.from_config({"subnet": "10.244.1.0/24", "rangeStart": "10.244.1.50", "rangeEnd": "10.244.1.20"})
+    # The reference plugin's canonicalisation: a range's subnet must be a network address.
+    with pytest.raises(ValueError, match="Network has host bits set. For a subnet mask of length 24 the network "
+                                         "address is 10.244.1.0"):
+        Range.from_config({"subnet": "10.244.1.1/24"})
 
 
 def test_first_allocation_skips_the_gateway() -> None:

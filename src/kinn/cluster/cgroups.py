@@ -41,13 +41,19 @@ def members(path: Path) -> list[int]:
     return pids
 
 
+def populated(path: Path) -> bool:
+    """cgroup.events' `populated`: true while any process of the subtree lives or awaits reaping."""
+    events = dict(line.split() for line in (path / "cgroup.events").read_text().splitlines())
+    return events.get("populated") == "1"
+
+
 def kill_and_remove(path: Path, timeout: float = KILL_TIMEOUT) -> None:
     """SIGKILL every member (recursively), wait until they are gone, then remove the cgroups."""
     if not path.exists():
         return
     (path / "cgroup.kill").write_text("1")
     deadline = time.monotonic() + timeout
-    while members(path):
+    while populated(path):  # until exited *and* reaped: a cgroup holding zombies cannot be removed
         if time.monotonic() > deadline:
             raise CgroupError(f"processes {members(path)} in {path} survived SIGKILL for {timeout}s")
         time.sleep(0.02)

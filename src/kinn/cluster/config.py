@@ -15,6 +15,7 @@ configurable; the defaults are flannel's and kubeadm's:
       bridge: cni0                  # the CNI bridge on every node
       cniNetwork: cbr0              # the CNI network name (/var/lib/cni/networks/<name>)
       ipMasq: true                  # flanneld --ip-masq
+      cniPlugins: reference         # bridge/host-local/loopback/portmap: reference (Debian's) | kinn
     nodes:
     - {name: control-plane, role: control-plane}
     - {name: worker-1, role: worker}
@@ -36,6 +37,10 @@ from kinn.api import field as fld
 
 API_VERSION = "kinn.dev/v1alpha1"
 BACKENDS = ("vxlan", "host-gw")
+# Who provides bridge, host-local, loopback and portmap in /opt/cni/bin: the reference plugins
+# (containernetworking-plugins, what real clusters run, fast Go binaries) or kinn's own Python
+# implementations of the same contract. The flannel plugin is kinn's in both cases.
+CNI_PLUGIN_SETS = ("reference", "kinn")
 ROLES = ("control-plane", "worker")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_CLUSTER_NAME = 20  # keeps `kinn-<cluster>-<node>` netns names readable
@@ -72,6 +77,7 @@ class Networking:
     bridge: str = "cni0"
     cni_network: str = "cbr0"
     ip_masq: bool = True
+    cni_plugins: str = "reference"
 
     @property
     def gateway(self) -> str:
@@ -100,7 +106,8 @@ class ClusterSpec:
         return {"apiVersion": API_VERSION, "kind": "Cluster", "name": self.name,
                 "networking": {"nodeSubnet": str(net.node_subnet), "podSubnet": str(net.pod_subnet),
                                "serviceSubnet": str(net.service_subnet), "backend": net.backend,
-                               "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq},
+                               "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq,
+                               "cniPlugins": net.cni_plugins},
                 "nodes": [{"name": node.name, "role": node.role, "ip": node.ip} for node in self.nodes]}
 
 
@@ -173,7 +180,11 @@ def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError
     ip_masq = doc.get("ipMasq", default.ip_masq)
     if not isinstance(ip_masq, bool):
         errors.append(fld.invalid(path.child("ipMasq"), ip_masq, "must be true or false"))
-    return Networking(backend=backend, bridge=bridge, cni_network=cni_network, ip_masq=bool(ip_masq), **subnets)
+    cni_plugins = doc.get("cniPlugins", default.cni_plugins)
+    if cni_plugins not in CNI_PLUGIN_SETS:
+        errors.append(fld.not_supported(path.child("cniPlugins"), cni_plugins, CNI_PLUGIN_SETS))
+    return Networking(backend=backend, bridge=bridge, cni_network=cni_network, ip_masq=bool(ip_masq),
+                      cni_plugins=cni_plugins, **subnets)
 
 
 def _inside(ip: str, subnet: ipaddress.IPv4Network) -> bool:

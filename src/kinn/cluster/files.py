@@ -14,6 +14,8 @@ from kinn.cni import install
 
 CNI_CONFLIST = "/etc/cni/net.d/10-flannel.conflist"
 NET_CONF = "/etc/kube-flannel/net-conf.json"
+REFERENCE_PLUGIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plugins
+REFERENCE_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
 NODE_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 MANIFESTS = "/etc/kubernetes/manifests"
 
@@ -36,12 +38,26 @@ def net_conf(networking: Networking) -> dict[str, object]:
 def write_node_files(node: Node, networking: Networking, pki: PKI, server: str) -> None:
     """CNI config and plugins, flannel's net-conf, and the node's kubeconfig (identity system:node:<name>)."""
     path = node.paths.path
-    install(path("/opt/cni/bin"))
+    install_plugins(path("/opt/cni/bin"), networking.cni_plugins)
     _write_json(path(CNI_CONFLIST), flannel_conflist(networking))
     _write_json(path(NET_CONF), net_conf(networking))
     path(MANIFESTS).mkdir(parents=True, exist_ok=True)
     cert, key = ensure_client_certificate(pki, f"kubelet-{node.name}", f"system:node:{node.name}", "system:nodes")
     write_kubeconfig(path(NODE_KUBECONFIG), build_kubeconfig(server, pki.ca_cert, cert, key, "default"))
+
+
+def install_plugins(bin_dir: Path, plugin_set: str) -> None:
+    """Fill a node's /opt/cni/bin as kube-flannel's install-cni and the CNI packages would."""
+    if plugin_set == "kinn":
+        install(bin_dir)
+        return
+    install(bin_dir, ["flannel"])
+    for name in REFERENCE_PLUGINS:
+        source = REFERENCE_PLUGIN_DIR / name
+        if not source.exists():
+            raise FileNotFoundError(f"{source} is missing: install containernetworking-plugins "
+                                    "(hack/setup.sh does) or set networking.cniPlugins: kinn")
+        (bin_dir / name).symlink_to(source)
 
 
 def admin_kubeconfig(paths: ClusterPaths, pki: PKI, server: str) -> dict[str, object]:

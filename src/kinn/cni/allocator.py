@@ -30,6 +30,9 @@ class Range:
     def from_config(cls, data: dict[str, Any]) -> "Range":
         """Canonicalise one `{subnet, rangeStart, rangeEnd, gateway}` entry, checking it is consistent."""
         subnet = ipaddress.ip_network(data["subnet"], strict=False)
+        if str(subnet.network_address) != data["subnet"].split("/")[0]:
+            raise ValueError(f"Network has host bits set. For a subnet mask of length {subnet.prefixlen} "
+                             f"the network address is {subnet.network_address}")
         if subnet.num_addresses < 4 and subnet.version == 4:
             raise ValueError(f"network {subnet} too small to allocate from")
         first, last = subnet.network_address + 1, subnet.broadcast_address - (1 if subnet.version == 4 else 0)

@@ -52,6 +52,7 @@ class Flanneld:
         """Bring the node's pod network up; returns its lease. Idempotent across restarts."""
         options = self.options
         await self.subnet_manager.start()
+        await self.subnet_manager.wait_for_node(options.lease_retry)
         ext = await asyncio.to_thread(find_external_interface, options.iface, options.public_ip, options.netns)
         log.info("using interface %s with address %s (public ip %s)", ext.name, ext.address, ext.public_ip)
         self.network = network = new_network(options.net_config, ext, options.netns)

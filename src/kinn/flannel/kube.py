@@ -59,6 +59,12 @@ class KubeSubnetManager:
     async def stop(self) -> None:
         await self._factory.stop()
 
+    async def wait_for_node(self, retry: float) -> None:
+        """Wait until our Node is registered: started beside the kubelet (`kinn agent`), flanneld may
+        come up before it, where the flannel DaemonSet's pod never can."""
+        while self._informer.indexer.get(self.node_name) is None:
+            await asyncio.sleep(retry)
+
     def _node(self) -> Obj:
         node = self._informer.indexer.get(self.node_name)
         if node is None:
@@ -82,10 +88,9 @@ class KubeSubnetManager:
                              f"contain {str(subnet)!r} PodCIDR of the {self.node_name!r} node")
         changes = annotations_patch(node, attrs)
         if changes:
-            # Upstream sends this patch to nodes/status, whose strategy in Kubernetes keeps metadata
-            # changes; kinn's status endpoint resets metadata, so the annotations go to the Node itself.
+            # As upstream, through nodes/status, whose strategy keeps metadata changes.
             await self.client.patch(NODES, self.node_name, {"metadata": {"annotations": changes}},
-                                    patch_type="strategic")
+                                    patch_type="strategic", subresource="status")
         return Lease(subnet, attrs)
 
     async def complete_lease(self) -> None:

@@ -8,6 +8,7 @@ saved under `dataDir/<containerID>` so DEL undoes exactly what ADD did, even if 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,10 @@ def delegate_config(config: dict[str, Any], env: dict[str, str]) -> dict[str, An
     if env.get("FLANNEL_MTU"):
         delegate.setdefault("mtu", int(env["FLANNEL_MTU"]))
     if "ipam" not in delegate:
-        delegate["ipam"] = {"type": "host-local", "ranges": [[{"subnet": env["FLANNEL_SUBNET"]}]],
+        # The lease's network (10.244.1.0/24), not subnet.env's gateway form (10.244.1.1/24): flannel
+        # parses FLANNEL_SUBNET with net.ParseCIDR, and host-local rejects a range with host bits set.
+        subnet = str(ipaddress.ip_network(env["FLANNEL_SUBNET"], strict=False))
+        delegate["ipam"] = {"type": "host-local", "ranges": [[{"subnet": subnet}]],
                             "routes": [{"dst": env["FLANNEL_NETWORK"]}]}
     if config.get("runtimeConfig"):
         delegate["runtimeConfig"] = config["runtimeConfig"]

@@ -25,10 +25,13 @@ def range_sets(ipam: dict[str, Any]) -> list[RangeSet]:
         entries = [[{k: ipam[k] for k in ("subnet", "rangeStart", "rangeEnd", "gateway") if ipam.get(k)}]]
     if not entries:
         raise CNIError(INVALID_NETWORK_CONFIG, "no IP ranges specified")
-    try:
-        return [RangeSet.from_config(entry) for entry in entries]
-    except (KeyError, ValueError) as exc:
-        raise CNIError(INVALID_NETWORK_CONFIG, f"invalid range set: {exc}") from exc
+    sets = []
+    for index, entry in enumerate(entries):
+        try:
+            sets.append(RangeSet.from_config(entry))
+        except (KeyError, ValueError) as exc:
+            raise CNIError(INVALID_NETWORK_CONFIG, f"invalid range set {index}: {exc}") from exc
+    return sets
 
 
 def _ipam_config(cmd: CmdArgs) -> tuple[dict[str, Any], Store]:
