@@ -1,0 +1,203 @@
+"""`kinn up` / `kinn down` end to end: a real 3-node cluster of namespaces, real pods, real packets.
+
+One cluster (control-plane + 2 workers, VXLAN) serves the module; it is checked the way seeds 002
+and 003 look at a cluster: from kubectl, from inside the nodes (`kinn node exec`) and from the
+packets' point of view. `kinn down` is then asserted on the host: nothing of the cluster is left.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import yaml
+
+from kinn import netlink
+from kubectl_output import wait_until
+
+pytestmark = pytest.mark.e2e
+
+# Answers each connection with the address it came from: the receiver's view of the sender.
+PEER_ECHO = textwrap.dedent("""
+    import socket
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("", 8080))
+    server.listen()
+    while True:
+        conn, peer = server.accept()
+        conn.sendall(peer[0].encode())
+        conn.close()
+""")
+
+
+@dataclass
+class KinnCluster:
+    name: str
+    home: Path
+    kubeconfig: Path
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "KINN_HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig),
+                "KUBECACHEDIR": str(self.home / "kubecache")}
+
+    def kinn(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "kinn", *args], capture_output=True, text=True,
+                                env=self.env, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"kinn {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
+        return result
+
+    def node_exec(self, node: str, *command: str) -> str:
+        return self.kinn("node", "exec", "--name", self.name, node, "--", *command).stdout
+
+    def kubectl(self, *args: str, input: str | None = None) -> str:
+        result = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=self.env, input=input,
+                                timeout=60)
+        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
+        return result.stdout
+
+    def pod(self, name: str) -> dict:
+        return json.loads(self.kubectl("get", "pod", name, "-o", "json"))
+
+    def run_pod(self, name: str, node: str, *command: str, image: str = "python") -> dict:
+        """A pod pinned to `node`; returns it once Running with an IP."""
+        manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
+                    "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
+                             "containers": [{"name": "main", "image": image, "command": list(command)}]}}
+        self.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+        return wait_until(lambda: (pod := self.pod(name))["status"].get("phase") == "Running" and pod,
+                          timeout=60, what=f"pod {name} Running")
+
+
+def cluster_traces(name: str) -> dict[str, object]:
+    """Everything of cluster `name` visible on the host (what `kinn down` must remove)."""
+    cgroup = Path("/sys/fs/cgroup/unified/kinn") / name
+    return {"netns": [ns for ns in netlink.list_names() if ns.startswith(f"kinn-{name}-")],
+            "cgroup": cgroup.exists(),
+            "mounts": [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if f"kinn-{name}-" in line]}
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
+    home = tmp_path_factory.mktemp("kinn-home")
+    kubeconfig = home / "kube" / "config"
+    kubeconfig.parent.mkdir()
+    # A user's existing kubeconfig: `kinn up` must merge into it and `kinn down` must keep the rest.
+    kubeconfig.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "current-context": "mine",
+                                          "clusters": [{"name": "mine", "cluster": {"server": "https://127.0.0.1:1"}}],
+                                          "users": [{"name": "mine", "user": {"token": "t"}}],
+                                          "contexts": [{"name": "mine", "context": {"cluster": "mine", "user": "mine"}}]}))
+    c = KinnCluster(f"kt{uuid.uuid4().hex[:6]}", home, kubeconfig)
+    c.kinn("up", "--name", c.name, "--workers", "2")
+    try:
+        yield c
+    finally:
+        c.kinn("down", "--name", c.name, check=False)
+
+
+def test_nodes_ready_with_roles_and_context(cluster: KinnCluster) -> None:
+    nodes = {n["metadata"]["name"]: n for n in json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]}
+    assert sorted(nodes) == ["control-plane", "worker-1", "worker-2"]
+    assert [a["address"] for a in nodes["worker-1"]["status"]["addresses"] if a["type"] == "InternalIP"] == \
+        ["10.240.0.21"]
+    assert nodes["control-plane"]["spec"]["taints"] == [
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    config = yaml.safe_load(cluster.kubeconfig.read_text())
+    assert config["current-context"] == f"kinn-{cluster.name}"
+    assert {ctx["name"] for ctx in config["contexts"]} == {"mine", f"kinn-{cluster.name}"}
+    assert cluster.name in cluster.kinn("get", "clusters").stdout
+
+
+def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
+    """What seed 002 shows on a flannel node: routes via flannel.1 onlink, subnet.env, VXLAN device, FDB."""
+    assert cluster.node_exec("worker-1", "hostname").strip() == "worker-1"
+    routes = cluster.node_exec("worker-1", "ip", "route")
+    assert "default via 10.240.0.1 dev eth0" in routes
+    pod_cidrs = {n["metadata"]["name"]: n["spec"]["podCIDR"]
+                 for n in json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]}
+    for other in ("control-plane", "worker-2"):
+        network = pod_cidrs[other].split("/")[0]
+        assert f"{pod_cidrs[other]} via {network} dev flannel.1 onlink" in routes
+    subnet_env = cluster.node_exec("worker-1", "cat", "/run/flannel/subnet.env")
+    own = pod_cidrs["worker-1"].rsplit(".", 1)[0]
+    assert f"FLANNEL_SUBNET={own}.1/24" in subnet_env and "FLANNEL_NETWORK=10.244.0.0/16" in subnet_env
+    link = cluster.node_exec("worker-1", "ip", "-d", "link", "show", "flannel.1")
+    assert "vxlan id 1 local 10.240.0.21 dev eth0" in link and "dstport 8472 nolearning" in link
+    fdb = cluster.node_exec("worker-1", "bridge", "fdb", "show", "dev", "flannel.1")
+    assert "dst 10.240.0.10 self permanent" in fdb and "dst 10.240.0.22 self permanent" in fdb
+    assert cluster.node_exec("worker-1", "ls", "/sys/class/net").split() == ["eth0", "flannel.1", "lo"]
+    assert "kinn-" not in cluster.node_exec("worker-1", "ip", "netns", "list")  # the host's names stay outside
+
+
+def test_pods_talk_across_nodes_without_nat(cluster: KinnCluster) -> None:
+    """pod→pod on the same node and across the overlay: the receiver sees the sender's pod IP, and
+    the nodes' conntrack tables show the flow pod IP to pod IP (seed 002/003)."""
+    server = cluster.run_pod("echo-server", "worker-2", "python3", "-c", PEER_ECHO)
+    remote = cluster.run_pod("client-remote", "worker-1", "sleep", "3600", image="busybox")
+    local = cluster.run_pod("client-local", "worker-2", "sleep", "3600", image="busybox")
+    server_ip = server["status"]["podIP"]
+    for client in (remote, local):
+        seen = wait_until(lambda: cluster.kubectl("exec", client["metadata"]["name"], "--", "python3", "-c",
+                                                  "import socket; s = socket.create_connection(('%s', 8080), 5); "
+                                                  "print(s.recv(64).decode())" % server_ip).strip(),
+                          timeout=20, what="an answer from the echo server")
+        assert seen == client["status"]["podIP"]
+    flows = cluster.node_exec("worker-1", "conntrack", "-L", "-p", "tcp", "--dport", "8080")
+    assert f"src={remote['status']['podIP']} dst={server_ip}" in flows
+    assert f"src={server_ip} dst={remote['status']['podIP']}" in flows  # the reply, un-NATed
+
+
+def test_ip_masq_snats_only_traffic_leaving_the_pod_network(cluster: KinnCluster) -> None:
+    """flanneld --ip-masq (kube-flannel's default): pod → a non-pod address leaves with the node's IP."""
+    client = cluster.pod("client-remote") if _exists(cluster, "client-remote") else \
+        cluster.run_pod("client-remote", "worker-1", "sleep", "3600", image="busybox")
+    cluster.kubectl("exec", "client-remote", "--", "ping", "-c", "1", "-W", "2", "10.240.0.1")
+    flows = cluster.node_exec("worker-1", "conntrack", "-L", "-p", "icmp", "-d", "10.240.0.1")
+    assert f"src={client['status']['podIP']} dst=10.240.0.1" in flows
+    assert "src=10.240.0.1 dst=10.240.0.21" in flows  # the reply goes to the node: SNAT
+
+
+def test_deployment_runs_on_both_workers(cluster: KinnCluster) -> None:
+    cluster.kubectl("create", "deployment", "web", "--image=nginx", "--replicas=4")
+    def running() -> list[dict]:
+        pods = json.loads(cluster.kubectl("get", "pods", "-l", "app=web", "-o", "json"))["items"]
+        return pods if len(pods) == 4 and all(p["status"].get("phase") == "Running" for p in pods) else []
+    pods = wait_until(running, timeout=90, what="4 nginx pods Running")
+    assert {p["spec"]["nodeName"] for p in pods} == {"worker-1", "worker-2"}  # the control plane is tainted
+
+
+def _exists(cluster: KinnCluster, pod: str) -> bool:
+    return "client-remote" in cluster.kubectl("get", "pods", "-o", "name")
+
+
+def test_down_leaves_nothing(tmp_path: Path) -> None:
+    """A separate one-worker cluster with the host-gw backend, removed with `kinn down`: no namespace,
+    cgroup, mount, state or kubeconfig entry remains; the underlay router had the pod routes."""
+    config = tmp_path / "cluster.yaml"
+    config.write_text(yaml.safe_dump({"kind": "Cluster", "apiVersion": "kinn.dev/v1alpha1",
+                                      "networking": {"backend": "host-gw", "podSubnet": "10.200.0.0/16"},
+                                      "nodes": [{"role": "control-plane"}, {"role": "worker"}]}))
+    c = KinnCluster(f"kd{uuid.uuid4().hex[:6]}", tmp_path / "home", tmp_path / "kubeconfig")
+    try:
+        c.kinn("up", "--name", c.name, "--config", str(config))
+        underlay = subprocess.run(["ip", "-n", f"kinn-{c.name}-net", "route"], capture_output=True, text=True).stdout
+        assert "10.200." in underlay and "via 10.240.0.21 dev kinn0" in underlay
+        worker_routes = c.node_exec("worker-1", "ip", "route")
+        assert "via 10.240.0.10 dev eth0" in worker_routes and "flannel.1" not in worker_routes
+    finally:
+        down = c.kinn("down", "--name", c.name, check=False)
+    assert down.returncode == 0, down.stderr
+    assert cluster_traces(c.name) == {"netns": [], "cgroup": False, "mounts": []}
+    assert not (c.home / "clusters" / c.name).exists()
+    assert f"kinn-{c.name}" not in c.kubeconfig.read_text()
+    assert c.kinn("down", "--name", c.name).stdout.startswith(f'No cluster "{c.name}"')  # repeatable
