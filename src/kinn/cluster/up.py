@@ -106,16 +106,15 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
     port = _host_port()
     pki = ensure_pki(paths.server_dir / "pki", ["127.0.0.1", spec.control_plane.ip])
     admin = files.admin_kubeconfig(paths, pki, f"https://127.0.0.1:{port}")
+    for node in cluster.nodes:
+        files.write_node_files(node, net, pki, f"https://{spec.control_plane.ip}:{API_PORT}")
     async with Client.from_kubeconfig(str(paths.kubeconfig), "kinn-up") as client:
         with Step(echo, f"Control plane: kinn server on https://127.0.0.1:{port} and "
-                        f"https://{spec.control_plane.ip}:{API_PORT}"):
+                        f"https://{spec.control_plane.ip}:{API_PORT}; node agents (kubelet + flanneld)"):
+            # The agents start with the server, as kubelets retry until their API server answers.
             server = _start_server(cluster, port, verbosity)
+            agents = {node.paths.agent_log: _start_agent(node, spec, verbosity) for node in cluster.nodes}
             await _wait_for_api(client, paths, server)
-        with Step(echo, "Node agents (kubelet + flanneld)"):
-            agents = {}
-            for node in cluster.nodes:
-                files.write_node_files(node, net, pki, f"https://{spec.control_plane.ip}:{API_PORT}")
-                agents[node.paths.agent_log] = _start_agent(node, spec, verbosity)
         with Step(echo, f"Nodes Ready ({len(spec.nodes)})"):
             await _wait_for_nodes(client, cluster, {paths.server_log: server, **agents})
         if net.backend == "host-gw":

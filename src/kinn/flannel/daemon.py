@@ -35,7 +35,7 @@ class FlannelOptions:
     ip_masq: bool = False
     iptables_forward_rules: bool = True
     iptables_resync: float = 5.0  # seconds between checks that the rules are still there
-    lease_retry: float = 1.0  # seconds between attempts while the node has no podCIDR yet
+    lease_retry: float = 0.1  # seconds between looks at the (cached) Node while it has no podCIDR yet
     netns: Netns = None
 
 
@@ -72,11 +72,14 @@ class Flanneld:
 
     async def _acquire(self, attrs: LeaseAttrs) -> Lease:
         """AcquireLease, retried while the node is not registered or has no podCIDR yet."""
+        reported = ""
         while True:
             try:
                 return await self.subnet_manager.acquire_lease(attrs)
             except LeaseError as exc:
-                log.info("waiting for a lease: %s", exc)
+                if str(exc) != reported:  # once per reason, not once per look
+                    log.info("waiting for a lease: %s", exc)
+                    reported = str(exc)
                 await asyncio.sleep(self.options.lease_retry)
 
     def _rules(self, lease: Lease) -> list[masq.Rule]:

@@ -1,0 +1,45 @@
+"""What the cluster benchmarks share: a throw-away `kinn up` cluster and the memory of its processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from kinn.cluster import cgroups, config
+from kinn.cluster.cluster import Cluster
+from kinn.cluster.down import down
+from kinn.cluster.up import up
+
+
+@contextmanager
+def bench_cluster(workers: int = 2, prefix: str = "bench") -> Iterator[Cluster]:
+    """A fresh cluster with its own state dir and kubeconfig (the user's ~/.kube/config is left alone)."""
+    home = Path(tempfile.mkdtemp(prefix="kinn-bench-"))
+    os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
+    spec = config.parse(config.default_document(f"{prefix}{uuid.uuid4().hex[:4]}", workers))
+    cluster = asyncio.run(up(spec, echo=lambda line: None))
+    try:
+        yield cluster
+    finally:
+        down(cluster.name)
+
+
+def memory_mib(cluster: Cluster) -> tuple[float, float]:
+    """(RSS, PSS) of every process of the cluster, in MiB. RSS counts shared pages once per process
+    (an upper bound); PSS splits them among their sharers, so PSS sums to the cluster's real footprint."""
+    rss = pss = 0
+    for pid in cgroups.members(cluster.paths.cgroup):
+        try:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    rss += int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return rss / 1024, pss / 1024

@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Benchmark `kinn up`: seconds to a Ready 3-node cluster, its idle memory, and `kinn down`.
+
+    .venv/bin/python bench/up.py [--runs 3] [--idle 15]
+
+Each run builds control-plane + 2 workers from nothing (underlay, node namespaces, `kinn server`,
+one `kinn agent` per node) and stops the clock when every node is Ready with its flannel lease
+written — what `kinn up` itself waits for. Memory is the RSS and PSS of every process in the
+cluster's cgroup after `--idle` seconds without workload. Targets: up < 5 s, memory < 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from clusters import memory_mib
+
+from kinn.cluster import cgroups, config
+from kinn.cluster.down import down
+from kinn.cluster.up import up
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--idle", type=float, default=15.0, help="seconds to wait before measuring memory")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="kinn-bench-"))
+    os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
+    ups, downs = [], []
+    for run in range(args.runs):
+        spec = config.parse(config.default_document(f"benchup{uuid.uuid4().hex[:4]}", 2))
+        start = time.monotonic()
+        cluster = asyncio.run(up(spec, echo=lambda line: None))
+        ups.append(time.monotonic() - start)
+        if run == 0:
+            time.sleep(args.idle)
+            rss, pss = memory_mib(cluster)
+            processes = len(cgroups.members(cluster.paths.cgroup))
+        start = time.monotonic()
+        down(cluster.name)
+        downs.append(time.monotonic() - start)
+        print(f"run {run + 1}: up {ups[-1]:.2f}s, down {downs[-1]:.2f}s")
+    print(f"kinn up to 3 nodes Ready: median {statistics.median(ups):.2f}s, min {min(ups):.2f}s, max {max(ups):.2f}s "
+          "(target < 5 s)")
+    print(f"kinn down: median {statistics.median(downs):.2f}s")
+    print(f"idle 3-node cluster after {args.idle:.0f}s: {processes} processes, PSS {pss:.0f} MiB, "
+          f"RSS {rss:.0f} MiB (target < 250 MB)")
+
+
+if __name__ == "__main__":
+    main()
