@@ -5,8 +5,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 # Debian packages kinn uses (kubectl itself comes with the machine at /usr/bin/kubectl): the kernel
-# tools real nodes shell out to, the CNI reference plugins kinn's own must stay compatible with.
-APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool containernetworking-plugins)
+# tools real nodes shell out to, the CNI reference plugins kinn's own must stay compatible with, and
+# the programs the kubelet's image catalog runs (busybox, nginx: src/kinn/kubelet/images.py).
+APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool containernetworking-plugins
+              busybox-static nginx-light)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

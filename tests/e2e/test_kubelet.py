@@ -188,7 +188,7 @@ def test_python_pod_serves_http_from_the_node_netns(node: Node) -> None:
     ip, status = pod["status"]["podIP"], container_status(pod, "web")
     assert ip.startswith("10.250.7.") and pod["status"]["hostIP"] == NODE_IP
     assert status["ready"] and status["state"]["running"] and status["containerID"].startswith("kinn://")
-    assert status["image"] == "python:3.11" and status["restartCount"] == 0
+    assert status["image"] == "docker.io/library/python:3.11" and status["restartCount"] == 0
     conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
     assert conditions == {"PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
                           "ContainersReady": "True"}
@@ -290,3 +290,109 @@ def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
     assert "stdout F hi" in (node.tmp / "pods" / f"default_phoenix_{uid}" / "app" / "1.log").read_text()
     assert len(list(node.netns_dir.iterdir())) == 1
     delete_and_check_nothing_leaked(node, "phoenix")
+
+def wget(node: Node, url: str) -> str:
+    """An HTTP GET from the node netns (busybox wget, as from a node's shell); "" until it answers.
+    Debian 12's busybox wget is built without -T (it crashes on it), hence `timeout`."""
+    return node.exec("timeout", "5", "/bin/busybox", "wget", "-qO-", url, check=False).stdout
+
+
+def container_log(node: Node, pod: dict[str, Any], container: str, restart: int = 0) -> str:
+    meta = pod["metadata"]
+    return (node.tmp / "pods" / f"default_{meta['name']}_{meta['uid']}" / container / f"{restart}.log").read_text()
+
+
+def test_nginx_pod_serves_its_welcome_page(node: Node) -> None:
+    create_pod(node, "web", [{"name": "nginx", "image": "nginx:1.25", "ports": [{"containerPort": 80}]}])
+    pod = wait_until("pod web Running", lambda: running(node, "web"), node)
+    page = wait_until("welcome page", lambda: wget(node, f"http://{pod['status']['podIP']}/"), node)
+    assert "<title>Welcome to nginx!</title>" in page
+    status = container_status(pod, "nginx")
+    assert status["image"] == "docker.io/library/nginx:1.25"
+    assert re.fullmatch(r"docker\.io/library/nginx@sha256:[0-9a-f]{64}", status["imageID"])
+    # The access log is the container's stdout, as the image links it; the request came from the node.
+    log = wait_until("access log", lambda: "GET / HTTP/1.1" in container_log(node, pod, "nginx"), node) and \
+        container_log(node, pod, "nginx")
+    assert re.search(r' stdout F 10\.250\.7\.1 - - \[.*\] "GET / HTTP/1\.1" 200 \d+ "-" "Wget"', log), log
+    delete_and_check_nothing_leaked(node, "web")
+
+
+def test_busybox_pods_reach_each_other_with_ping_wget_and_nc(node: Node) -> None:
+    create_pod(node, "bb-server", [
+        {"name": "httpd", "image": "busybox:1.36", "command": ["httpd", "-f", "-p", "8080", "-h", "/etc"]},
+        {"name": "nc", "image": "busybox:1.36", "command": ["nc", "-l", "-p", "9000"]}])
+    server = wait_until("pod bb-server Running", lambda: running(node, "bb-server"), node)
+    ip = server["status"]["podIP"]
+    script = (f"ping -c 1 -W 5 {ip} && wget -qO- http://{ip}:8080/hostname && "
+              f"until echo hello-from-client | nc {ip} 9000; do sleep 0.2; done")
+    create_pod(node, "bb-client", [{"name": "client", "image": "busybox", "command": ["sh", "-c", script]}],
+               restartPolicy="Never")
+
+    def succeeded() -> dict[str, Any] | None:
+        pod = get(node, "pod", "bb-client")
+        phase = (pod or {}).get("status", {}).get("phase")
+        assert phase != "Failed", container_log(node, pod, "client")  # type: ignore[arg-type]
+        return pod if phase == "Succeeded" else None
+
+    client = wait_until("pod bb-client Succeeded", succeeded, node)
+    log = container_log(node, client, "client")
+    assert "1 packets transmitted, 1 packets received" in log and "stdout F bb-server" in log
+    wait_until("nc received", lambda: "stdout F hello-from-client" in container_log(node, server, "nc"), node)
+    assert container_status(client, "client")["image"] == "docker.io/library/busybox:latest"
+    assert container_status(server, "httpd")["image"] == "docker.io/library/busybox:1.36"
+    node.server.kubectl("delete", "pod", "bb-server", "--wait=false")
+    wait_until("pod bb-server gone", lambda: get(node, "pod", "bb-server") is None, node)
+    delete_and_check_nothing_leaked(node, "bb-client")
+
+
+def test_seed_004_two_nginx_on_port_80_one_crash_loops(node: Node) -> None:
+    create_pod(node, "lab-web", [
+        {"name": "lab-web", "image": "nginx", "ports": [{"containerPort": 80, "name": "web-port"}]},
+        {"name": "lab-web-2", "image": "nginx", "ports": [{"containerPort": 80, "name": "web-2-port"}]}])
+
+    def crash_looping() -> dict[str, Any] | None:
+        pod = get(node, "pod", "lab-web")
+        statuses = (pod or {}).get("status", {}).get("containerStatuses", [])
+        return pod if any(s.get("restartCount", 0) >= 1 and s.get("lastState", {}).get("terminated")
+                          for s in statuses) else None
+
+    pod = wait_until("a container restarted", crash_looping, node, timeout=30)
+    loser = next(s for s in pod["status"]["containerStatuses"] if s["lastState"].get("terminated"))
+    assert loser["lastState"]["terminated"]["reason"] == "Error"
+    log = container_log(node, pod, loser["name"])
+    assert re.search(r"stderr F \d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[emerg\] \d+#\d+: "
+                     r"bind\(\) to 0\.0\.0\.0:80 failed \(98: Address already in use\)", log), log
+    assert "stderr F nginx: [emerg] bind() to 0.0.0.0:80 failed (98: Address already in use)" in log
+    assert "stderr F nginx: [emerg] still could not bind()" in log
+
+    def one_of_two_ready() -> list[str] | None:  # nginx retries bind() for ~2.5 s before it gives up
+        row = node.server.kubectl("get", "pod", "lab-web", "--no-headers").stdout.split()
+        return row if row[1] == "1/2" and row[2] in ("Error", "CrashLoopBackOff") else None
+
+    wait_until("kubectl get shows 1/2 and Error or CrashLoopBackOff", one_of_two_ready, node)
+    delete_and_check_nothing_leaked(node, "lab-web")
+
+
+def test_seed_004_nginx_on_8080_by_a_config_map_beside_one_on_80(node: Node) -> None:
+    conf = "server {\n    listen 8080;\n    listen [::]:8080;\n    root /usr/share/nginx/html;\n}\n"
+    node.server.kubectl("create", "configmap", "lab-web-2-conf", f"--from-literal=default.conf={conf}")
+    create_pod(node, "lab-web", [
+        {"name": "lab-web", "image": "nginx", "ports": [{"containerPort": 80}]},
+        {"name": "lab-web-2", "image": "nginx", "ports": [{"containerPort": 8080}],
+         "volumeMounts": [{"name": "conf", "mountPath": "/etc/nginx/conf.d"}]},
+        # A neighbour fetches both over localhost: the pod's containers share one network stack.
+        {"name": "neighbour", "image": "busybox", "command": [
+            "sh", "-c", "until wget -q -O /dev/null localhost:8080 && wget -q -O /dev/null localhost; do sleep 0.2; "
+                        "done; wget -qO- http://localhost:8080/ http://localhost/; exec sleep 3600"]}],
+        volumes=[{"name": "conf", "configMap": {"name": "lab-web-2-conf"}}])
+    pod = wait_until("pod lab-web Running", lambda: running(node, "lab-web"), node)
+    ip = pod["status"]["podIP"]
+    for port in (80, 8080):
+        assert "Welcome to nginx!" in wait_until(f"nginx on {port}", lambda: wget(node, f"http://{ip}:{port}/"), node)
+    neighbour = wait_until("the neighbour's two fetches", lambda: container_log(node, pod, "neighbour").count(
+        "<title>Welcome to nginx!</title>") == 2, node)
+    assert neighbour
+    statuses = get(node, "pod", "lab-web")["status"]["containerStatuses"]  # type: ignore[index]
+    assert all(s["restartCount"] == 0 and s["ready"] for s in statuses), statuses
+    delete_and_check_nothing_leaked(node, "lab-web")
+    node.server.kubectl("delete", "configmap", "lab-web-2-conf")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import re
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -63,14 +65,44 @@ def test_container_environment_field_refs_secrets_and_expansion() -> None:
 
 def test_images_catalog_and_docker_command_rules(tmp_path: Path) -> None:
     assert images.split_reference("docker.io/library/busybox:1.36") == ("busybox", "1.36")
+    assert images.split_reference("docker.io/busybox") == ("busybox", "latest")
     assert images.split_reference("python") == ("python", "latest")
     python = images.resolve("python:3.11")
+    assert python.name == "docker.io/library/python:3.11"  # as containerd reports it
+    assert re.fullmatch(r"docker\.io/library/python@sha256:[0-9a-f]{64}", python.image_id)
     argv = python.argv(["python", "-m", "http.server"], [], tmp_path)
     assert argv[0].endswith("python3") and argv[1:] == ["-m", "http.server"]
     assert python.argv([], [], tmp_path)[0].endswith("python3")  # the image's CMD
     assert python.argv([], ["-c", "pass"], tmp_path) == ["-c", "pass"]  # args replace CMD, as in Docker
     with pytest.raises(images.ImagePullError, match='"quay.io/x/busybox".*kinn resolves images locally'):
         images.resolve("quay.io/x/busybox")
+
+
+def test_busybox_commands_run_as_its_applets(tmp_path: Path) -> None:
+    busybox = images.resolve("busybox:1.36")
+    assert busybox.name == "docker.io/library/busybox:1.36"
+    assert busybox.argv([], [], tmp_path) == ["/bin/busybox", "sh"]  # the image's CMD
+    assert busybox.argv(["wget", "-qO-", "http://x"], [], tmp_path) == ["/bin/busybox", "wget", "-qO-", "http://x"]
+    assert busybox.argv(["/bin/sh", "-c", "true"], [], tmp_path) == ["/bin/busybox", "sh", "-c", "true"]
+    assert busybox.argv(["/usr/bin/env"], [], tmp_path) == ["/usr/bin/env"]  # not where the image has applets
+    assert busybox.argv(["python3"], [], tmp_path) == ["python3"]  # no such applet: the name as given
+
+
+def test_nginx_container_gets_a_private_config_and_the_images_conf_d(tmp_path: Path) -> None:
+    nginx = images.resolve("nginx")
+    assert nginx.name == "docker.io/library/nginx:latest"
+    mounts = nginx.prepare(tmp_path)
+    assert [(m.host_path, m.container_path) for m in mounts] == [(tmp_path / "conf.d", Path("/etc/nginx/conf.d"))]
+    assert nginx.argv([], [], tmp_path) == ["/usr/sbin/nginx", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
+                                            "-g", "daemon off;"]
+    config = (tmp_path / "nginx.conf").read_text()
+    assert f"pid {tmp_path}/nginx.pid;" in config and "access_log /dev/stdout main;" in config
+    assert "include /etc/nginx/conf.d/*.conf;" in config
+    assert "listen       80;" in (tmp_path / "conf.d" / "default.conf").read_text()
+    # nginx itself accepts the configuration (-t tests it without binding).
+    check = subprocess.run([*nginx.argv(["nginx"], ["-t", "-c", str(tmp_path / "nginx.conf")], tmp_path)],
+                           capture_output=True, text=True)
+    assert "syntax is ok" in check.stderr, check.stderr
 
 
 def ended(name: str, code: int) -> ContainerRecord:

@@ -1,47 +1,70 @@
 """Images without a registry: kinn resolves a small catalog of image names to programs on the node.
 
 No registry is reachable from a kinn cluster, and a kinn container has no root filesystem of its
-own, so "pulling" an image means finding the program that plays it on this host:
+own, so "pulling" an image means finding the Debian program that plays it on this host
+(hack/setup.sh installs them):
 
-- `busybox[:tag]`: /bin/busybox (Debian's busybox-static); its commands run as busybox applets.
-  Without busybox the node's own /bin/sh and coreutils stand in (`sh -c '…'` works either way).
+- `busybox[:tag]`: /bin/busybox (busybox-static). A command that names an applet (`sh`, `sleep`,
+  `wget`, `nc`, `httpd`, `ping`, also as `/bin/<applet>` as the image has them) runs as that
+  applet, and busybox's shell prefers its own applets, as in the image.
+- `nginx[:tag]`: nginx-light, configured as the official image: /etc/nginx/conf.d/default.conf
+  serves the welcome page on port 80, the access log goes to stdout, the error log to stderr.
+  nginx.conf, the pid file and temp dirs are private to the container, and its own conf.d is
+  bind-mounted on /etc/nginx/conf.d (a configMap volume mounted there replaces it, as with the image).
 - `python[:tag]`: the host's python3 (`python` and `python3` both name it).
-- `nginx[:tag]`: nginx-light with a private config, pid file and temp dirs per container, serving its
-  welcome page on port 80 with the access log on stdout and the error log on stderr, as the image does.
 
-Tags are accepted and shown in the status. Any other image fails as Kubernetes shows a missing one:
-`ErrImagePull`, then `ImagePullBackOff`, with a message that names the image and the catalog.
+Tags are accepted and shown as containerd shows them (`docker.io/library/nginx:1.25`, imageID
+`docker.io/library/nginx@sha256:<digest of the program>`). Any other image fails as Kubernetes
+shows a missing one: `ErrImagePull`, then `ImagePullBackOff`, with a message that names the
+image and the catalog.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import shutil
-from dataclasses import dataclass, field
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+from kinn.kubelet.runtime import Mount
+
 BUSYBOX = Path("/bin/busybox")
 NGINX = Path("/usr/sbin/nginx")
-NGINX_WELCOME_DIRS = (Path("/usr/share/nginx/html"), Path("/var/www/html"))
-CATALOG_TEXT = ("busybox (/bin/busybox, else the node's /bin/sh), python (the host's python3), "
-                "nginx (nginx-light)")
+NGINX_CONF_D = Path("/etc/nginx/conf.d")
+CATALOG_TEXT = "busybox (busybox-static), nginx (nginx-light), python (the host's python3)"
+REGISTRY_PREFIX = "docker.io/library/"  # catalog images are Docker Hub's official ones
+
+Program = Callable[[str, Path], Sequence[str]]
 
 
 class ImagePullError(Exception):
     """The image cannot be resolved on this node (kubelet reason `ErrImagePull`)."""
 
 
+def _as_is(name: str, directory: Path) -> Sequence[str]:
+    return (name,)
+
+
+def _no_mounts(directory: Path) -> Sequence[Mount]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Image:
-    """A resolved image: its ENTRYPOINT and CMD, how argv[0] becomes a host program, and per-container
-    setup (nginx writes its private config into the container's directory before starting)."""
+    """A resolved image: its names as the runtime reports them, ENTRYPOINT and CMD, how argv[0]
+    becomes a host program, and per-container setup (nginx writes its private config and returns
+    the bind mounts that put it where the image has it)."""
 
-    reference: str
-    image_id: str
+    reference: str  # as the pod spec names it
+    name: str  # containerStatuses[].image
+    image_id: str  # containerStatuses[].imageID
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ()
-    program: Callable[[str, Path], Sequence[str]] = lambda name, directory: (name,)
-    prepare: Callable[[Path], None] = field(default=lambda directory: None)
+    program: Program = _as_is
+    prepare: Callable[[Path], Sequence[Mount]] = _no_mounts
 
     def argv(self, command: Sequence[str], args: Sequence[str], directory: Path) -> list[str]:
         """Docker's rules, as the kubelet applies them: `command` replaces ENTRYPOINT (and drops CMD),
@@ -64,21 +87,56 @@ def split_reference(reference: str) -> tuple[str, str]:
     name, _, digest = reference.partition("@")
     prefix, _, last = name.rpartition("/")
     repository, _, tag = last.partition(":")
-    if prefix not in ("", "library", "docker.io/library", "index.docker.io/library"):
+    if prefix not in ("", "library", "docker.io", "docker.io/library", "index.docker.io/library"):
         repository = f"{prefix}/{repository}"
     return repository, tag or digest or "latest"
 
 
+def normalized_name(repository: str, tag: str) -> str:
+    """The reference as containerd reports it: `nginx` → `docker.io/library/nginx:latest`."""
+    separator = "@" if tag.startswith("sha256:") else ":"
+    return f"{REGISTRY_PREFIX}{repository}{separator}{tag}"
+
+
+@functools.lru_cache(maxsize=16)
+def _digest(path: Path, mtime_ns: int) -> str:
+    """sha256 of the program file: the content address kinn gives the image (cached per version)."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def image_id(repository: str, program: Path) -> str:
+    """`docker.io/library/<repository>@sha256:<digest>`, the repo digest shape containerd reports."""
+    real = program.resolve()
+    return f"{REGISTRY_PREFIX}{repository}@sha256:{_digest(real, real.stat().st_mtime_ns)}"
+
+
+def _installed(reference: str, program: Path, package: str) -> Path:
+    if not program.exists():
+        raise ImagePullError(f'failed to pull image "{reference}": kinn resolves images locally and {program} is '
+                             f"not installed on this node (install the Debian package {package}); "
+                             f"catalog: {CATALOG_TEXT}")
+    return program
+
+
+@functools.lru_cache(maxsize=1)
+def busybox_applets() -> frozenset[str]:
+    listing = subprocess.run([str(BUSYBOX), "--list"], capture_output=True, text=True, check=True).stdout
+    return frozenset(listing.split())
+
+
 def _busybox_applet(name: str, directory: Path) -> Sequence[str]:
-    """With busybox present, a bare command name runs as its applet (`sleep` → busybox sleep)."""
-    if "/" in name or not BUSYBOX.exists():
-        return (name,)
-    return (str(BUSYBOX), name)
+    """An applet name, bare or as the image's /bin/<applet>, runs as that applet (`sleep` → busybox sleep)."""
+    applet = name.removeprefix("/bin/")
+    return (str(BUSYBOX), applet) if "/" not in applet and applet in busybox_applets() else (name,)
 
 
-def _busybox(reference: str) -> Image:
-    return Image(reference, f"kinn://busybox@{BUSYBOX if BUSYBOX.exists() else '/bin/sh'}", cmd=("sh",),
-                 program=_busybox_applet)
+def _busybox(reference: str, name: str) -> Image:
+    program = _installed(reference, BUSYBOX, "busybox-static")
+    return Image(reference, name, image_id("busybox", program), cmd=("sh",), program=_busybox_applet)
 
 
 def _python_program(name: str, directory: Path) -> Sequence[str]:
@@ -86,64 +144,90 @@ def _python_program(name: str, directory: Path) -> Sequence[str]:
     return (shutil.which("python3") or "/usr/bin/python3",) if name in ("python", "python3") else (name,)
 
 
-def _python(reference: str) -> Image:
-    return Image(reference, f"kinn://python@{shutil.which('python3')}", cmd=("python3",), program=_python_program)
+def _python(reference: str, name: str) -> Image:
+    program = _installed(reference, Path(shutil.which("python3") or "/usr/bin/python3"), "python3")
+    return Image(reference, name, image_id("python", program), cmd=("python3",), program=_python_program)
 
 
-def nginx_config(directory: Path, html_root: Path) -> str:
-    """nginx.conf for one container: everything writable lives in `directory`, logs go to the CRI log."""
+def nginx_config(directory: Path) -> str:
+    """The image's /etc/nginx/nginx.conf, with everything nginx writes moved into `directory`.
+
+    One worker instead of `auto` (one per host CPU): kinn runs many pods on one host. The error log
+    is /dev/stderr, which the image reaches through a symlink: opened as its own file, nginx also
+    echoes start-up errors as `nginx: [emerg] …`, so the log shows both lines as the image's does.
+    """
     return f"""user root;
 worker_processes 1;
+error_log /dev/stderr notice;
 pid {directory}/nginx.pid;
-error_log stderr notice;
-events {{ worker_connections 1024; }}
+events {{
+    worker_connections 1024;
+}}
 http {{
     include /etc/nginx/mime.types;
-    access_log /dev/stdout;
-    client_body_temp_path {directory}/client_body;
-    proxy_temp_path {directory}/proxy;
-    fastcgi_temp_path {directory}/fastcgi;
-    uwsgi_temp_path {directory}/uwsgi;
-    scgi_temp_path {directory}/scgi;
-    server {{
-        listen 80;
-        listen [::]:80;
-        server_name localhost;
-        root {html_root};
-        index index.html index.htm index.nginx-debian.html;
+    default_type application/octet-stream;
+    log_format main '$remote_addr - $remote_user [$time_local] "$request" '
+                    '$status $body_bytes_sent "$http_referer" '
+                    '"$http_user_agent" "$http_x_forwarded_for"';
+    access_log /dev/stdout main;
+    sendfile on;
+    keepalive_timeout 65;
+    client_body_temp_path {directory}/client_temp;
+    proxy_temp_path {directory}/proxy_temp;
+    fastcgi_temp_path {directory}/fastcgi_temp;
+    uwsgi_temp_path {directory}/uwsgi_temp;
+    scgi_temp_path {directory}/scgi_temp;
+    include {NGINX_CONF_D}/*.conf;
+}}
+"""
+
+
+def nginx_default_server(ipv6: bool) -> str:
+    """The image's conf.d/default.conf; its entrypoint adds the IPv6 listener where IPv6 exists."""
+    listen6 = "    listen       [::]:80;\n" if ipv6 else ""
+    return f"""server {{
+    listen       80;
+{listen6}    server_name  localhost;
+    location / {{
+        root   /usr/share/nginx/html;
+        index  index.html index.htm;
+    }}
+    error_page   500 502 503 504  /50x.html;
+    location = /50x.html {{
+        root   /usr/share/nginx/html;
     }}
 }}
 """
 
 
-def _nginx(reference: str) -> Image:
-    if not NGINX.exists():
-        raise ImagePullError(f'failed to pull image "{reference}": kinn resolves images locally and nginx '
-                             f"is not installed on this host (install nginx-light); catalog: {CATALOG_TEXT}")
-    html_root = next((d for d in NGINX_WELCOME_DIRS if d.is_dir()), NGINX_WELCOME_DIRS[0])
-
-    def prepare(directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / "nginx.conf").write_text(nginx_config(directory, html_root))
-
-    def program(name: str, directory: Path) -> Sequence[str]:
-        if name != "nginx":
-            return (name,)
-        return (str(NGINX), "-e", "stderr", "-p", str(directory), "-c", str(directory / "nginx.conf"))
-
-    # The image's CMD; the program mapping adds where this container's config lives.
-    return Image(reference, f"kinn://nginx@{NGINX}", cmd=("nginx", "-g", "daemon off;"), program=program,
-                 prepare=prepare)
+def _prepare_nginx(directory: Path) -> Sequence[Mount]:
+    conf_d = directory / "conf.d"
+    conf_d.mkdir(parents=True, exist_ok=True)
+    (directory / "nginx.conf").write_text(nginx_config(directory))
+    (conf_d / "default.conf").write_text(nginx_default_server(Path("/proc/net/if_inet6").exists()))
+    return (Mount(conf_d, NGINX_CONF_D),)
 
 
-CATALOG: dict[str, Callable[[str], Image]] = {"busybox": _busybox, "python": _python, "nginx": _nginx}
+def _nginx_program(name: str, directory: Path) -> Sequence[str]:
+    if name not in ("nginx", str(NGINX)):
+        return (name,)
+    return (str(NGINX), "-p", str(directory), "-c", str(directory / "nginx.conf"))
+
+
+def _nginx(reference: str, name: str) -> Image:
+    program = _installed(reference, NGINX, "nginx-light")
+    return Image(reference, name, image_id("nginx", program), cmd=("nginx", "-g", "daemon off;"),
+                 program=_nginx_program, prepare=_prepare_nginx)
+
+
+CATALOG: dict[str, Callable[[str, str], Image]] = {"busybox": _busybox, "python": _python, "nginx": _nginx}
 
 
 def resolve(reference: str) -> Image:
     """The catalog entry for `reference`, or ImagePullError with the message the pod status shows."""
-    repository, _ = split_reference(reference)
+    repository, tag = split_reference(reference)
     factory = CATALOG.get(repository)
     if factory is None:
         raise ImagePullError(f'failed to pull and unpack image "{reference}": kinn resolves images locally '
                              f"and has no image named {repository!r}; catalog: {CATALOG_TEXT}")
-    return factory(reference)
+    return factory(reference, normalized_name(repository, tag))

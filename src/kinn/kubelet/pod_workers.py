@@ -310,7 +310,7 @@ class PodWorker:
             await self._event("Warning", "Failed", f'Failed to pull image "{reference}": {error}')
             await self._event("Warning", "Failed", "Error: ErrImagePull")
             return None
-        record.image_id = image.image_id
+        record.image, record.image_id = image.name, image.image_id
         await self._event("Normal", "Pulled", f'Container image "{reference}" already present on machine')
         return image
 
@@ -324,7 +324,7 @@ class PodWorker:
             env = envvars.container_environment(self.pod, spec, self.ctx.services(), self.pod_ips, self.ctx.node_ip,
                                                 *self._objects)
             directory = self.dir / "containers" / record.name
-            image.prepare(directory)
+            image_mounts = image.prepare(directory)
             argv = image.argv([envvars.expand(a, env) for a in spec.get("command") or []],
                               [envvars.expand(a, env) for a in spec.get("args") or []], directory)
         except (envvars.EnvError, images.ImagePullError) as error:
@@ -337,7 +337,7 @@ class PodWorker:
             name=record.name, argv=argv, env=env, working_dir=Path(spec.get("workingDir") or "/"),
             log_path=container_log_path(self.ctx.log_root, meta["namespace"], meta["name"], self.uid, record.name,
                                         restart),
-            mounts=self._mounts[record.name])
+            mounts=[*image_mounts, *self._mounts[record.name]])  # volumes mounted later cover the image's
         await self._event("Normal", "Created", f"Created container: {record.name}")
         try:
             process = await start_container(self.sandbox, container_spec)

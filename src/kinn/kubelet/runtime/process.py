@@ -123,7 +123,8 @@ class ContainerProcess:
     """A started container; `wait()` and `stop()` yield its ContainerExit, logs go to `log_path`."""
 
     def __init__(self, container_id: str, spec: ContainerSpec, env: Mapping[str, str],
-                 process: asyncio.subprocess.Process, log_fd: int, cgroup_path: Path | None) -> None:
+                 process: asyncio.subprocess.Process, outputs: tuple[asyncio.StreamReader, asyncio.StreamReader],
+                 log_fd: int, cgroup_path: Path | None) -> None:
         self.id = container_id
         self.name = spec.name
         self.log_path = spec.log_path
@@ -135,9 +136,8 @@ class ContainerProcess:
         self.exit: ContainerExit | None = None
         self._process = process
         self._log_fd = log_fd
-        assert process.stdout is not None and process.stderr is not None
-        self._copies = [asyncio.ensure_future(copy_stream(process.stdout, "stdout", log_fd)),
-                        asyncio.ensure_future(copy_stream(process.stderr, "stderr", log_fd))]
+        self._copies = [asyncio.ensure_future(copy_stream(reader, stream, log_fd))
+                        for reader, stream in zip(outputs, ("stdout", "stderr"))]
         self._reaped = asyncio.ensure_future(self._reap())
 
     async def wait(self) -> ContainerExit:
@@ -183,6 +183,13 @@ class ContainerProcess:
         return "Completed" if exit_code == 0 else "Error"
 
 
+async def _pipe_reader(read_fd: int) -> asyncio.StreamReader:
+    reader = asyncio.StreamReader()
+    await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                       os.fdopen(read_fd, "rb", buffering=0))
+    return reader
+
+
 async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
                           cgroup_parent: Path | None = None) -> ContainerProcess:
     """Start `spec` inside `sandbox`; limits apply only if `cgroup_parent` is a usable cgroup v2 dir."""
@@ -197,18 +204,23 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
     log_fd = open_log(spec.log_path)
     env = _container_env(spec, sandbox)
+    # stdout and stderr are pipes, as containerd's FIFOs are, not the socketpairs uvloop makes for
+    # PIPE: programs that open /dev/stdout or /dev/stderr (nginx's logs) get ENXIO on a socket.
+    (stdout_r, stdout_w), (stderr_r, stderr_w) = os.pipe(), os.pipe()
     try:
         process = await asyncio.create_subprocess_exec(
-            *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env, start_new_session=True,
+            *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=stdout_w, stderr=stderr_w, env=env,
+            start_new_session=True,
             preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
                                          cgroup_path / "cgroup.procs" if cgroup_path else None))
     except (OSError, subprocess.SubprocessError) as error:
-        os.close(log_fd)
+        for fd in (log_fd, stdout_r, stderr_r):
+            os.close(fd)
         if cgroup_path is not None:
             cgroups.remove_cgroup(cgroup_path)
         raise ContainerStartError(f"failed to start container {spec.name!r} ({spec.argv[0]}): {error}") from error
     finally:
-        for fd in namespace_fds:
+        for fd in (*namespace_fds, stdout_w, stderr_w):
             os.close(fd)
-    return ContainerProcess(container_id, spec, env, process, log_fd, cgroup_path)
+    outputs = (await _pipe_reader(stdout_r), await _pipe_reader(stderr_r))
+    return ContainerProcess(container_id, spec, env, process, outputs, log_fd, cgroup_path)
