@@ -22,10 +22,11 @@ from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.rest import Client, resource
 from kinn.cni import CNIError, CNIRuntime, ConfigError, NetworkConfigList, kubernetes_args, load_conf_dir
-from kinn.kubelet import envvars, images, podfiles, volumes
+from kinn.kubelet import envvars, images, lifecycle, podfiles, volumes
 from kinn.kubelet.backoff import Backoff
-from kinn.kubelet.runtime import ContainerSpec, ContainerStartError, Mount, container_log_path, pod_log_dir, \
-    start_container
+from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
+from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, container_log_path, \
+    pod_log_dir, start_container
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
 from kinn.kubelet.status import ContainerRecord, StatusManager, now, pod_phase, pod_status
 
@@ -35,6 +36,7 @@ CONFIGMAPS = resource("v1", "configmaps")
 SECRETS = resource("v1", "secrets")
 RETRY = 2.0  # seconds before retrying a failed sandbox or volume setup
 DEFAULT_GRACE = 30
+MINIMUM_GRACE = 2  # minimumGracePeriodInSeconds: what SIGTERM always gets, even after a long preStop hook
 
 Obj = dict[str, Any]
 
@@ -102,7 +104,10 @@ class PodWorker:
         self._timers: list[asyncio.TimerHandle] = []
         self._watchers: set[asyncio.Task[None]] = set()
         self._on_done = on_done
+        self.probes = PodProbes(self, Prober(context.recorder))
         self.task = asyncio.create_task(self._run(), name=f"pod-worker-{self.key}")
+        if not self._finished:
+            self.probes.start()
         self.wake()
 
     # -- inputs ------------------------------------------------------------------------------
@@ -145,6 +150,7 @@ class PodWorker:
         finally:
             for timer in self._timers:
                 timer.cancel()
+            self.probes.stop(*ProbeType)
             self._on_done(self.uid)
 
     async def _sync(self) -> None:
@@ -255,11 +261,17 @@ class PodWorker:
         return True
 
     async def _sync_container(self, spec: Obj, record: ContainerRecord, policy: str | None = None) -> None:
-        """Leave a running container alone; decide on an ended one; start a waiting one unless backing off."""
+        """Leave a healthy running container alone, kill one that failed its liveness or startup probe;
+        decide on an ended one; start a waiting one unless backing off."""
+        policy = policy or self.pod["spec"].get("restartPolicy", "Always")
         if record.running:
-            return
-        if record.exit is not None:
-            if not should_restart(policy or self.pod["spec"].get("restartPolicy", "Always"), record.exit.exit_code):
+            if not await self._kill_if_unhealthy(spec, record, policy != "Never"):
+                return
+            if policy == "Never":
+                return
+            record.will_restart("", "")
+        elif record.exit is not None:
+            if not should_restart(policy, record.exit.exit_code):
                 return
             record.will_restart("", "")
         if record.last_terminated is not None and await self._backing_off(record):
@@ -351,6 +363,33 @@ class PodWorker:
         watcher = asyncio.create_task(self._watch_exit(record, process.wait()))
         self._watchers.add(watcher)  # the loop keeps only weak references to tasks
         watcher.add_done_callback(self._watchers.discard)
+        post_start = (spec.get("lifecycle") or {}).get("postStart")
+        if post_start is not None:
+            await self._post_start(spec, record, post_start)
+
+    async def _post_start(self, spec: Obj, record: ContainerRecord, hook: Obj) -> None:
+        """Run postStart before anything else of the pod (the status still says ContainerCreating); a
+        failed hook kills the container, which then waits as PostStartHookError if it will be restarted."""
+        assert record.process is not None
+        try:
+            await lifecycle.run_hook(hook, self.pod, spec, record.process, self._pod_ip())
+        except lifecycle.HookError as error:
+            log.warning("%s: %s", self.key, error)
+            await self._event("Warning", "FailedPostStartHook", "PostStartHook failed")
+            await self._kill_container(spec, record, "FailedPostStartHook", self._grace())
+            assert record.exit is not None
+            if should_restart(self.pod["spec"].get("restartPolicy", "Always"), record.exit.exit_code):
+                record.will_restart("PostStartHookError", str(error))
+
+    async def _kill_if_unhealthy(self, spec: Obj, record: ContainerRecord, restart: bool) -> bool:
+        """Kill a run whose liveness or startup probe failed, within that probe's own grace period if it has one."""
+        probe_type = self.probes.failed(record)
+        if probe_type is None:
+            return False
+        grace = spec[probe_type.field].get("terminationGracePeriodSeconds")
+        await self._kill_container(spec, record, kill_message(record.name, probe_type, restart), self._grace(grace))
+        return True
+
 
     async def _watch_exit(self, record: ContainerRecord, exited: Awaitable[Any]) -> None:
         """PLEG for one container: record its end and let the worker react."""
@@ -361,24 +400,53 @@ class PodWorker:
 
     async def _kill_containers(self, grace: float) -> None:
         """killContainer for every running container, in parallel; their ends are recorded at once."""
+        spec = self.pod["spec"]
+        specs = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
         running = [record for record in [*self.init, *self.containers] if record.running]
-        for record in running:
-            await self._event("Normal", "Killing", f"Stopping container {record.name}")
-        exits = await asyncio.gather(*(record.process.stop(grace) for record in running))  # type: ignore[union-attr]
-        for record, outcome in zip(running, exits):
-            record.exit = outcome
+        await asyncio.gather(*(self._kill_container(specs[record.name], record, f"Stopping container {record.name}",
+                                                    grace) for record in running))
 
-    def _grace(self) -> float:
+    async def _kill_container(self, spec: Obj, record: ContainerRecord, message: str, grace: float) -> None:
+        """killContainer: the Killing event, the preStop hook within the grace period, then SIGTERM and,
+        once what is left of the grace period (at least MINIMUM_GRACE) passed, SIGKILL."""
+        assert record.process is not None
+        await self._event("Normal", "Killing", message)
+        pre_stop = (spec.get("lifecycle") or {}).get("preStop")
+        if pre_stop is not None and grace > 0:
+            grace -= await self._pre_stop(spec, record.process, pre_stop, grace)
+        record.exit = await record.process.stop(max(grace, MINIMUM_GRACE))
+
+    async def _pre_stop(self, spec: Obj, process: ContainerProcess, hook: Obj, grace: float) -> int:
+        """executePreStopHook: the hook gets at most the grace period; returns the whole seconds it took."""
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(lifecycle.run_hook(hook, self.pod, spec, process, self._pod_ip()), grace)
+        except asyncio.TimeoutError:
+            log.info("%s: preStop hook of %s not completed in the %gs grace period", self.key, spec["name"], grace)
+        except lifecycle.HookError as error:
+            log.warning("%s: %s", self.key, error)
+            await self._event("Warning", "FailedPreStopHook", "PreStopHook failed")
+        return int(time.monotonic() - started)
+
+    def _grace(self, probe_grace: int | None = None) -> float:
+        """setTerminationGracePeriod: a deletion's grace period, else the failed probe's, else the pod's."""
         meta, spec = self.pod["metadata"], self.pod["spec"]
         grace = meta.get("deletionGracePeriodSeconds")
         if grace is None:
-            grace = spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
+            grace = probe_grace if probe_grace is not None else spec.get("terminationGracePeriodSeconds", DEFAULT_GRACE)
         return float(grace)
+
+    def _pod_ip(self) -> str:
+        return self.pod_ips[0] if self.pod_ips else ""
 
     # -- termination and status ---------------------------------------------------------------
 
     async def _terminate(self) -> None:
-        """Stop everything, release the network, remove files; then confirm the deletion (uid precondition)."""
+        """Stop everything, release the network, remove files; then confirm the deletion (uid precondition).
+
+        Liveness and startup probes end first: a container shutting down must not be restarted (readiness
+        probes go on until the worker ends)."""
+        self.probes.stop(ProbeType.LIVENESS, ProbeType.STARTUP)
         await self._kill_containers(self._grace())
         await self._teardown_sandbox()
         meta = self.pod["metadata"]
@@ -401,7 +469,7 @@ class PodWorker:
     async def _write_status(self) -> None:
         status = pod_status(self.pod, host_ip=self.ctx.node_ip, pod_ips=self.pod_ips, start_time=self.start_time,
                             sandbox_ready=self.sandbox is not None and self.sandbox.is_ready(),
-                            init=self.init, containers=self.containers)
+                            init=self.init, containers=self.containers, probes=self.probes)
         await self.ctx.status.set_status(self.pod, status)
 
     async def _event(self, type_: str, reason: str, message: str) -> None:

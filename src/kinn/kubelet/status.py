@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from kinn.api.errors import StatusError
 from kinn.client.rest import Client, resource
@@ -30,6 +30,14 @@ def rfc3339(moment: datetime) -> str:
 
 def now() -> str:
     return rfc3339(datetime.now(timezone.utc))
+
+
+class ContainerProbes(Protocol):
+    """What the prober says of a container's current run (prober_manager.UpdatePodStatus)."""
+
+    def started(self, record: ContainerRecord) -> bool: ...
+
+    def ready(self, record: ContainerRecord) -> bool: ...
 
 
 @dataclass
@@ -83,10 +91,10 @@ class ContainerRecord:
             waiting["message"] = self.waiting_message
         return {"waiting": waiting}
 
-    def status(self) -> Obj:
+    def status(self, probes: ContainerProbes) -> Obj:
         out: Obj = {"name": self.name, "image": self.image, "imageID": self.image_id, "state": self.state(),
                     "lastState": {"terminated": self.last_terminated} if self.last_terminated else {},
-                    "ready": self.running, "restartCount": self.restart_count, "started": self.running}
+                    "ready": probes.ready(self), "restartCount": self.restart_count, "started": probes.started(self)}
         if self.process is not None:
             out["containerID"] = CONTAINER_ID_SCHEME + self.process.id
         elif self.last_terminated:
@@ -126,11 +134,11 @@ def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> Obj:
     return condition
 
 
-def pod_conditions(phase: str, sandbox_ready: bool, init: list[ContainerRecord],
-                   containers: list[ContainerRecord]) -> list[Obj]:
+def pod_conditions(phase: str, sandbox_ready: bool, init: list[ContainerRecord], containers: list[ContainerRecord],
+                   probes: ContainerProbes) -> list[Obj]:
     """PodReadyToStartContainers, Initialized, ContainersReady and Ready (PodScheduled is the scheduler's)."""
     incomplete = [record.name for record in init if not _terminated_ok(record)]
-    unready = [record.name for record in containers if not record.running]
+    unready = [record.name for record in containers if not probes.ready(record)]
     if phase == "Succeeded" or (phase == "Failed" and not incomplete):
         ready_reason, ready_message = "PodCompleted", ""
     else:
@@ -146,16 +154,17 @@ def pod_conditions(phase: str, sandbox_ready: bool, init: list[ContainerRecord],
 
 
 def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, sandbox_ready: bool,
-               init: list[ContainerRecord], containers: list[ContainerRecord]) -> Obj:
+               init: list[ContainerRecord], containers: list[ContainerRecord], probes: ContainerProbes) -> Obj:
     """The complete PodStatus the kubelet reports for this pod now."""
     phase = pod_phase(pod, init, containers)
     scheduled = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
-    status: Obj = {"phase": phase, "conditions": pod_conditions(phase, sandbox_ready, init, containers) + scheduled,
+    conditions = pod_conditions(phase, sandbox_ready, init, containers, probes)
+    status: Obj = {"phase": phase, "conditions": conditions + scheduled,
                    "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "startTime": start_time,
-                   "containerStatuses": [record.status() for record in containers],
+                   "containerStatuses": [record.status(probes) for record in containers],
                    "qosClass": (pod.get("status") or {}).get("qosClass")}
     if init:
-        status["initContainerStatuses"] = [record.status() for record in init]
+        status["initContainerStatuses"] = [record.status(probes) for record in init]
     if pod_ips:
         status["podIP"], status["podIPs"] = pod_ips[0], [{"ip": ip} for ip in pod_ips]
     return {key: value for key, value in status.items() if value is not None}
