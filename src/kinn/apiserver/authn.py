@@ -3,7 +3,9 @@
 The TLS layer has already verified any client certificate against the CA; the user is its
 Common Name and the groups its Organizations, as upstream's x509 authenticator reads them.
 Bearer tokens come from `<pki>/tokens.csv` (`token,user,uid,"group1,group2"`, the format of
-kube-apiserver's --token-auth-file), for components that do not carry certificates.
+kube-apiserver's --token-auth-file), for components that do not carry certificates, or are
+service-account JWTs this API server issued (`system:serviceaccount:<ns>:<name>`). Every
+authenticated user is also in `system:authenticated`, as upstream's union authenticator adds.
 """
 
 from __future__ import annotations
@@ -14,18 +16,26 @@ from pathlib import Path
 from aiohttp import web
 
 from kinn.apiserver.certs import PKI
+from kinn.apiserver.serviceaccount.jwt import TokenAuthenticator
+from kinn.storage.interface import Store
 
 User = tuple[str, tuple[str, ...]]
+AUTHENTICATED_GROUP = "system:authenticated"
 
 
 class Authenticator:
-    def __init__(self, pki: PKI) -> None:
+    def __init__(self, pki: PKI, store: Store) -> None:
         self.tokens = _load_tokens(pki.directory / "tokens.csv")
+        self.service_accounts = TokenAuthenticator(pki.load_service_account_public_key(), store)
 
-    def authenticate(self, request: web.Request) -> User | None:
+    async def authenticate(self, request: web.Request) -> User | None:
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
-            return self.tokens.get(header[len("Bearer "):].strip())
+            token = header[len("Bearer "):].strip()
+            if token in self.tokens:
+                return self.tokens[token]
+            account = await self.service_accounts.authenticate(token)
+            return (account[0], account[1] + (AUTHENTICATED_GROUP,)) if account else None
         transport = request.transport
         cert = transport.get_extra_info("peercert") if transport else None
         if not cert:
@@ -37,7 +47,7 @@ class Authenticator:
                     common_name = value
                 elif key == "organizationName":
                     groups.append(value)
-        return (common_name, tuple(groups) + ("system:authenticated",)) if common_name else None
+        return (common_name, tuple(groups) + (AUTHENTICATED_GROUP,)) if common_name else None
 
 
 def _load_tokens(path: Path) -> dict[str, User]:
@@ -48,5 +58,5 @@ def _load_tokens(path: Path) -> dict[str, User]:
         for row in csv.reader(f):
             if len(row) >= 2 and not row[0].startswith("#"):
                 groups = tuple(g for g in (row[3].split(",") if len(row) > 3 else []) if g)
-                tokens[row[0]] = (row[1], groups + ("system:authenticated",))
+                tokens[row[0]] = (row[1], groups + (AUTHENTICATED_GROUP,))
     return tokens

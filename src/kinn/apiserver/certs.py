@@ -1,8 +1,9 @@
 """The cluster's PKI: a CA, the API server's serving certificate and an admin client certificate.
 
 As kubeadm and kind lay it out: `ca.crt`/`ca.key`, `apiserver.crt` valid for 127.0.0.1,
-localhost, the `kubernetes` Service names and IP, and `admin.crt` (CN kubernetes-admin,
-O system:masters) that the kubeconfig carries. Generated once per data dir and reused.
+localhost, the `kubernetes` Service names and IP, `admin.crt` (CN kubernetes-admin,
+O system:masters) that the kubeconfig carries, and `sa.key`/`sa.pub`, the RSA pair that signs and
+verifies service-account tokens. Generated once per data dir and reused.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALIDITY = datetime.timedelta(days=3650)
@@ -48,6 +50,24 @@ class PKI:
     def admin_key(self) -> Path:
         return self.directory / "admin.key"
 
+    @property
+    def service_account_key(self) -> Path:
+        return self.directory / "sa.key"
+
+    @property
+    def service_account_public_key(self) -> Path:
+        return self.directory / "sa.pub"
+
+    def load_service_account_key(self) -> rsa.RSAPrivateKey:
+        key = serialization.load_pem_private_key(self.service_account_key.read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        return key
+
+    def load_service_account_public_key(self) -> rsa.RSAPublicKey:
+        key = serialization.load_pem_public_key(self.service_account_public_key.read_bytes())
+        assert isinstance(key, rsa.RSAPublicKey)
+        return key
+
 
 def _name(common_name: str, organization: str | None = None) -> x509.Name:
     attrs = [x509.NameAttribute(NameOID.COMMON_NAME, common_name)]
@@ -56,7 +76,7 @@ def _name(common_name: str, organization: str | None = None) -> x509.Name:
     return x509.Name(attrs)
 
 
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+def _write_key(path: Path, key: PrivateKeyTypes) -> None:
     path.write_bytes(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ))
@@ -100,7 +120,18 @@ def ensure_pki(directory: Path, hosts: list[str]) -> PKI:
         _issue(pki.serving_cert, pki.serving_key, ca_cert, ca_key, _name("kube-apiserver"), hosts,
                ExtendedKeyUsageOID.SERVER_AUTH)
     ensure_client_certificate(pki, "admin", "kubernetes-admin", "system:masters")
+    _ensure_service_account_key(pki)
     return pki
+
+
+def _ensure_service_account_key(pki: PKI) -> None:
+    """RSA, as kubeadm makes it: tokens are signed RS256, which every OIDC verifier accepts."""
+    if pki.service_account_key.exists() and pki.service_account_public_key.exists():
+        return
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    _write_key(pki.service_account_key, key)
+    pki.service_account_public_key.write_bytes(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
 def ensure_client_certificate(pki: PKI, name: str, common_name: str, organization: str | None = None) -> tuple[Path, Path]:

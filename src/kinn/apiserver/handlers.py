@@ -27,6 +27,7 @@ from kinn.apiserver.registry.fieldmanager import manager_name
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.requestinfo import RequestInfo
 from kinn.apiserver.selection import Selection
+from kinn.apiserver.serviceaccount.jwt import TokenGenerator
 from kinn.apiserver.subresources import binding, handle_subresource
 from kinn.apiserver.watch import WatchStream
 from kinn.storage.interface import CompactedError, StoredObject
@@ -47,8 +48,9 @@ def request_context(request: web.Request, info: RequestInfo) -> RequestContext:
 
 
 class ResourceHandler:
-    def __init__(self, registries: Registries) -> None:
+    def __init__(self, registries: Registries, tokens: TokenGenerator) -> None:
         self.registries = registries
+        self.tokens = tokens  # signs what `serviceaccounts/<name>/token` returns
 
     async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
         registry = self.registries.get(info.group, info.version, info.resource)

@@ -33,6 +33,7 @@ from kinn.apiserver.handlers import ResourceHandler
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.services import ServiceStrategy
 from kinn.apiserver.requestinfo import resolve
+from kinn.apiserver.serviceaccount.jwt import TokenGenerator
 from kinn.client.kubeconfig import build_kubeconfig, write_kubeconfig
 from kinn.storage.sqlite import DEFAULT_HISTORY, SQLiteStore
 
@@ -67,9 +68,9 @@ class APIServer:
         self.ips = IPAllocator(options.service_cluster_ip_range)
         self.ports = PortAllocator(options.service_node_port_range)
         self.registries = Registries(self.store, default_chain(self.store), self.ips, self.ports)
-        self.resources = ResourceHandler(self.registries)
         self.pki: PKI = ensure_pki(options.data_dir / "pki", self._hosts())
-        self.authenticator = Authenticator(self.pki)
+        self.resources = ResourceHandler(self.registries, TokenGenerator(self.pki.load_service_account_key()))
+        self.authenticator = Authenticator(self.pki, self.store)
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port = options.secure_port
@@ -171,7 +172,7 @@ class APIServer:
 
     @web.middleware
     async def _authenticate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        user = self.authenticator.authenticate(request)
+        user = await self.authenticator.authenticate(request)
         if user is None:
             if request.path not in _PUBLIC_PATHS:
                 raise errors.StatusError(401, "Unauthorized", "Unauthorized")

@@ -1,8 +1,8 @@
-"""Subresources: status, scale, pods/binding, pods/eviction, namespaces/finalize.
+"""Subresources: status, scale, pods/binding, pods/eviction, namespaces/finalize, serviceaccounts/token.
 
 `status` is the object through another door (only status may change); `scale` is an
 autoscaling/v1 Scale view of a workload's replicas; `binding` is how the scheduler assigns a
-node; `eviction` is a delete that respects PodDisruptionBudgets.
+node; `eviction` is a delete that respects PodDisruptionBudgets; `token` issues a TokenRequest.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from kinn.apiserver import encoding, negotiation
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.registry.namespaces import finalize
 from kinn.apiserver.registry.pods import bind
+from kinn.apiserver.registry.tokenrequest import create_token
 from kinn.apiserver.requestinfo import RequestInfo
 
 if TYPE_CHECKING:
@@ -56,6 +57,10 @@ async def handle_subresource(
         body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
         result = await registry.guaranteed_update(ctx, info.name, lambda ns: finalize(ns, body), "finalize")
         return handler.respond_object(registry, result, fmt, 200, ctx)
+    elif sub == "token" and verb == "create":
+        body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
+        token_request = await create_token(handler.registries, handler.tokens, ctx, info.name, body)
+        return encoding.respond(orjson.dumps(token_request), fmt, 201)
     raise errors.method_not_supported(f"{registry.resource.plural}/{sub}", registry.resource.group, verb)
 
 

@@ -34,6 +34,7 @@ CONTROLLERS: dict[str, str] = {
     "garbagecollector": "garbagecollector:GarbageCollector",
     "namespace": "namespace:NamespaceController",
     "serviceaccount": "serviceaccount:ServiceAccountsController",
+    "root-ca-cert-publisher": "rootcacertpublisher:RootCACertPublisher",
     "nodeipam": "nodeipam:NodeIPAMController",
     "nodelifecycle": "nodelifecycle:NodeLifecycleController",
     "persistentvolume-binder": "volume:PersistentVolumeBinderController",

@@ -10,6 +10,8 @@ import base64
 import re
 from typing import Any, Iterable, Mapping
 
+from kinn.kubelet import fieldpath
+
 Obj = dict[str, Any]
 MASTER_NAMESPACE = "default"
 MASTER_SERVICE = "kubernetes"
@@ -75,18 +77,19 @@ def services_environment(pod: Obj, services: Iterable[Obj]) -> dict[str, str]:
 
 
 def field_value(pod: Obj, path: str, pod_ips: list[str], host_ip: str) -> str:
-    """The downward API fields a fieldRef can name."""
-    meta, spec = pod["metadata"], pod["spec"]
-    simple = {"metadata.name": meta["name"], "metadata.namespace": meta["namespace"], "metadata.uid": meta["uid"],
-              "spec.nodeName": spec.get("nodeName", ""), "spec.serviceAccountName": spec.get("serviceAccountName", ""),
-              "status.podIP": pod_ips[0] if pod_ips else "", "status.podIPs": ",".join(pod_ips),
-              "status.hostIP": host_ip, "status.hostIPs": host_ip}
-    if path in simple:
-        return simple[path]
-    match = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", path)
-    if match:
-        return (meta.get(match.group(1)) or {}).get(match.group(2), "")
-    raise EnvError(f"unsupported fieldRef fieldPath {path!r}")
+    """A fieldRef's value (podFieldSelectorRuntimeValue): what only the kubelet knows — node, IPs,
+    service account — then the metadata fields every downward API consumer shares."""
+    spec = pod["spec"]
+    kubelet_fields = {"spec.nodeName": spec.get("nodeName", ""),
+                      "spec.serviceAccountName": spec.get("serviceAccountName", ""),
+                      "status.podIP": pod_ips[0] if pod_ips else "", "status.podIPs": ",".join(pod_ips),
+                      "status.hostIP": host_ip, "status.hostIPs": host_ip}
+    if path in kubelet_fields:
+        return kubelet_fields[path]
+    try:
+        return fieldpath.extract_field_path_as_string(pod, path)
+    except fieldpath.FieldPathError as error:
+        raise EnvError(str(error)) from None
 
 
 def _data(obj: Obj, kind: str) -> dict[str, str]:
@@ -113,8 +116,9 @@ def _key_ref(ref: Obj, kind: str, objects: Mapping[str, Obj]) -> str | None:
 
 
 def container_environment(pod: Obj, container: Obj, services: Iterable[Obj], pod_ips: list[str], host_ip: str,
-                          configmaps: Mapping[str, Obj], secrets: Mapping[str, Obj]) -> dict[str, str]:
-    """The complete environment of one container."""
+                          configmaps: Mapping[str, Obj], secrets: Mapping[str, Obj],
+                          allocatable: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The complete environment of one container (`allocatable`: the node's, for unset limits)."""
     env = services_environment(pod, services)
     for source in container.get("envFrom") or []:
         kind, ref = ("configmap", source["configMapRef"]) if "configMapRef" in source else ("secret", source["secretRef"])
@@ -125,19 +129,24 @@ def container_environment(pod: Obj, container: Obj, services: Iterable[Obj], pod
             raise EnvError(f'{kind} "{ref["name"]}" not found')
         env.update({source.get("prefix", "") + key: value for key, value in _data(obj, kind).items()})
     for var in container.get("env") or []:
-        value = _env_value(pod, var, env, pod_ips, host_ip, configmaps, secrets)
+        value = _env_value(pod, container, var, env, pod_ips, host_ip, configmaps, secrets, allocatable or {})
         if value is not None:
             env[var["name"]] = value
     return env
 
 
-def _env_value(pod: Obj, var: Obj, env: Mapping[str, str], pod_ips: list[str], host_ip: str,
-               configmaps: Mapping[str, Obj], secrets: Mapping[str, Obj]) -> str | None:
+def _env_value(pod: Obj, container: Obj, var: Obj, env: Mapping[str, str], pod_ips: list[str], host_ip: str,
+               configmaps: Mapping[str, Obj], secrets: Mapping[str, Obj], allocatable: Mapping[str, str]) -> str | None:
     source = var.get("valueFrom")
     if source is None:
         return expand(var.get("value", ""), env)
     if "fieldRef" in source:
         return field_value(pod, source["fieldRef"]["fieldPath"], pod_ips, host_ip)
+    if "resourceFieldRef" in source:
+        try:
+            return fieldpath.resource_field_value(source["resourceFieldRef"], pod, allocatable, container)
+        except fieldpath.FieldPathError as error:
+            raise EnvError(str(error)) from None
     if "configMapKeyRef" in source:
         return _key_ref(source["configMapKeyRef"], "configmap", configmaps)
     if "secretKeyRef" in source:
@@ -167,4 +176,9 @@ def referenced_names(pod: Obj) -> tuple[set[str], set[str]]:
             configmaps.add(volume["configMap"]["name"])
         if "secret" in volume:
             secrets.add(volume["secret"]["secretName"])
+        for projection in (volume.get("projected") or {}).get("sources") or []:
+            if "configMap" in projection:
+                configmaps.add(projection["configMap"]["name"])
+            if "secret" in projection:
+                secrets.add(projection["secret"]["name"])
     return configmaps, secrets

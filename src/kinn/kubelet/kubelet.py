@@ -41,6 +41,7 @@ SERVICES = resource("v1", "services")
 LEASES = resource("coordination.k8s.io/v1", "leases")
 LEASE_NAMESPACE = "kube-node-lease"
 RELIST_PERIOD = 1.0
+SYNC_FREQUENCY = 60.0  # --sync-frequency: every pod is synced this often even if nothing happened
 NODE_STATUS_REPORT = 60.0  # seconds between unchanged node status reports (upstream: 5 min with leases)
 
 Obj = dict[str, Any]
@@ -131,7 +132,8 @@ class Kubelet:
             services=self.services.indexer.list, node_ip=config.node_ip, root_dir=config.root_dir,
             log_root=config.log_root, netns_dir=config.netns_dir, cni_conf_dir=config.cni_conf_dir,
             cni_bin_dirs=config.cni_bin_dirs, cni_cache_dir=config.cni_cache_dir, cluster_dns=config.cluster_dns,
-            cluster_domain=config.cluster_domain, backoff=Backoff(config.backoff_initial, config.backoff_max))
+            cluster_domain=config.cluster_domain, backoff=Backoff(config.backoff_initial, config.backoff_max),
+            allocatable=config.capacity)
         self.workers: dict[str, PodWorker] = {}
         self._network_error: str | None = ""  # "" = not yet checked
         self._ready_since = now()
@@ -145,7 +147,8 @@ class Kubelet:
         await self.factory.wait_for_cache_sync()
         log.info("node %s registered, %d pods bound", self.config.node_name, len(self.pods.indexer))
         try:
-            await asyncio.gather(self._renew_lease_forever(), self._report_status_forever(), self._relist_forever())
+            await asyncio.gather(self._renew_lease_forever(), self._report_status_forever(), self._relist_forever(),
+                                 self._resync_forever())
         finally:
             await self.factory.stop()
 
@@ -246,3 +249,11 @@ class Kubelet:
             for worker in list(self.workers.values()):
                 if worker.needs_new_sandbox():
                     worker.wake()
+
+    async def _resync_forever(self) -> None:
+        """The periodic pod sync: volumes whose contents follow the API are refreshed by it (a token
+        at 80% of its lifetime is replaced within a minute), as upstream's --sync-frequency loop."""
+        while True:
+            await asyncio.sleep(SYNC_FREQUENCY)
+            for worker in list(self.workers.values()):
+                worker.wake()

@@ -29,6 +29,7 @@ from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStart
     pod_log_dir, start_container
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
 from kinn.kubelet.status import ContainerRecord, StatusManager, now, pod_phase, pod_status
+from kinn.kubelet.token_manager import TokenManager
 
 log = logging.getLogger("kinn.kubelet")
 PODS = resource("v1", "pods")
@@ -59,6 +60,11 @@ class PodContext:
     cluster_dns: list[str]
     cluster_domain: str
     backoff: Backoff = field(default_factory=Backoff)
+    allocatable: dict[str, str] = field(default_factory=dict)  # the node's: unset limits in resourceFieldRef
+    tokens: TokenManager = field(init=False)  # service-account tokens of projected volumes, shared by all pods
+
+    def __post_init__(self) -> None:
+        self.tokens = TokenManager(self.client)
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -162,7 +168,7 @@ class PodWorker:
             await self._teardown_sandbox()
         if self.sandbox is None and not await self._create_sandbox():
             return
-        if not self._mounts and not await self._set_up_files():
+        if not await self._set_up_files():
             return
         if not await self._run_init_containers():
             return
@@ -228,22 +234,36 @@ class PodWorker:
         return found
 
     async def _set_up_files(self) -> bool:
-        """Volumes and the managed /etc files, once per sandbox (they carry the pod IP)."""
+        """Volumes on every sync, as their contents follow the API (downward API, tokens, ConfigMaps);
+        the managed /etc files and the mounts once per sandbox (they carry the pod IP). A failure
+        holds back the first start; later ones are reported while the containers run on."""
+        first = not self._mounts
+        try:
+            await self._set_up_volumes()
+            if first:
+                etc = podfiles.write_pod_files(self.dir, self.pod, self.pod_ips, self.ctx.cluster_dns,
+                                               self.ctx.cluster_domain)
+                spec = self.pod["spec"]
+                self._mounts = {c["name"]: [*(Mount(path, Path(target)) for target, path in etc.items()),
+                                            *volumes.container_mounts(c, self._volumes)]
+                                for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+        except volumes.VolumeError as error:
+            for message in str(error).splitlines():
+                await self._event("Warning", "FailedMount", message)
+            if first:
+                self.wake_later(RETRY)
+            return not first
+        except (StatusError, OSError) as error:
+            if first:
+                raise
+            log.warning("%s: volumes not refreshed: %s", self.key, error)
+        return True
+
+    async def _set_up_volumes(self) -> None:
         configmap_names, secret_names = envvars.referenced_names(self.pod)
         self._objects = (await self._fetch(configmap_names, CONFIGMAPS), await self._fetch(secret_names, SECRETS))
-        try:
-            self._volumes = volumes.set_up_volumes(self.dir, self.pod, *self._objects)
-            etc = podfiles.write_pod_files(self.dir, self.pod, self.pod_ips, self.ctx.cluster_dns,
-                                           self.ctx.cluster_domain)
-            spec = self.pod["spec"]
-            self._mounts = {c["name"]: [*(Mount(path, Path(target)) for target, path in etc.items()),
-                                        *volumes.container_mounts(c, self._volumes)]
-                            for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
-        except volumes.VolumeError as error:
-            await self._event("Warning", "FailedMount", str(error))
-            self.wake_later(RETRY)
-            return False
-        return True
+        host = volumes.VolumeHost(self.ctx.client, self.ctx.tokens, *self._objects, self.ctx.allocatable)
+        self._volumes = await volumes.set_up_volumes(self.dir, self.pod, host)
 
     # -- containers --------------------------------------------------------------------------
 
@@ -334,7 +354,7 @@ class PodWorker:
         meta = self.pod["metadata"]
         try:
             env = envvars.container_environment(self.pod, spec, self.ctx.services(), self.pod_ips, self.ctx.node_ip,
-                                                *self._objects)
+                                                *self._objects, self.ctx.allocatable)
             directory = self.dir / "containers" / record.name
             image_mounts = image.prepare(directory)
             argv = image.argv([envvars.expand(a, env) for a in spec.get("command") or []],
@@ -453,6 +473,7 @@ class PodWorker:
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(pod_log_dir(self.ctx.log_root, meta["namespace"], meta["name"], self.uid), ignore_errors=True)
         self.ctx.backoff.forget(self.uid)
+        self.ctx.tokens.delete_service_account_token(self.uid)
         if self._removed:
             self.ctx.status.forget(self.uid)
             return

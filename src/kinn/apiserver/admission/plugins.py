@@ -1,7 +1,8 @@
 """The admission plugins a default 1.32 API server enables that change what users see.
 
 - NamespaceLifecycle: no new objects in a namespace that does not exist or is terminating.
-- ServiceAccount: pods run as `default` unless they say otherwise.
+- ServiceAccount: pods run as `default` unless they say otherwise, and get the account's API
+  credentials as the projected `kube-api-access-<random>` volume in every container.
 - DefaultTolerationSeconds: pods tolerate not-ready/unreachable nodes for 300 s, which is why a
   dead node's pods are evicted five minutes later (seed 002's node controller).
 - Priority: resolves `priorityClassName` to `priority` (0 when none).
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from kinn.api import errors
 from kinn.api.resources import TABLE, Resource
 from kinn.apiserver.admission import AdmissionChain, Operation
+from kinn.apiserver.registry.generic import random_suffix
+from kinn.apiserver.registry.tokenrequest import WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS
 from kinn.storage.interface import Store
 
 if TYPE_CHECKING:
@@ -23,6 +26,7 @@ Obj = dict[str, Any]
 
 _NAMESPACES = TABLE.lookup("", "v1", "namespaces")
 _PRIORITY_CLASSES = TABLE.lookup("scheduling.k8s.io", "v1", "priorityclasses")
+_SERVICE_ACCOUNTS = TABLE.lookup("", "v1", "serviceaccounts")
 # Objects that may be created in a terminating namespace: what its teardown itself produces.
 _ALLOWED_WHILE_TERMINATING = {"events", "leases"}
 DEFAULT_TOLERATION_SECONDS = 300
@@ -51,14 +55,69 @@ def _is_pod_create(op: Operation, resource: Resource) -> bool:
     return op is Operation.CREATE and resource.group == "" and resource.plural == "pods"
 
 
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+SERVICE_ACCOUNT_VOLUME_NAME = "kube-api-access"
+DEFAULT_API_TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+
+
+def token_volume_source() -> Obj:
+    """The projected source of the API credentials (upstream TokenVolumeSource): a pod-bound token,
+    the cluster CA from the namespace's kube-root-ca.crt ConfigMap, and the namespace."""
+    return {"defaultMode": 0o644, "sources": [
+        {"serviceAccountToken": {"expirationSeconds": WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS, "path": "token"}},
+        {"configMap": {"name": ROOT_CA_CONFIGMAP, "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+        {"downwardAPI": {"items": [{"path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}
+
+
+def mount_service_account_token(spec: Obj) -> None:
+    """Mount the token volume at the well-known path in every container that has nothing there,
+    adding the volume (reusing an existing kube-api-access-* one) if any container needs it."""
+    existing = next((v["name"] for v in spec.get("volumes") or []
+                     if v["name"].startswith(SERVICE_ACCOUNT_VOLUME_NAME + "-")), None)
+    name = existing or f"{SERVICE_ACCOUNT_VOLUME_NAME}-{random_suffix()}"
+    needed = False
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        mounts = container.setdefault("volumeMounts", [])
+        if not any(m.get("mountPath") == DEFAULT_API_TOKEN_MOUNT_PATH for m in mounts):
+            mounts.append({"name": name, "readOnly": True, "mountPath": DEFAULT_API_TOKEN_MOUNT_PATH})
+            needed = True
+    if needed and existing is None:
+        spec.setdefault("volumes", []).append({"name": name, "projected": token_volume_source()})
+
+
 class ServiceAccount:
+    """Defaults the account and mounts its token (plugin/pkg/admission/serviceaccount).
+
+    Upstream rejects a pod whose account does not exist; kinn lets it through without a token
+    volume instead, because an API server run without the controller manager (tests, the
+    component alone) has no `default` account to find.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
     async def admit(self, op: Operation, resource: Resource, obj: Obj, old: Obj | None, ctx: "RequestContext") -> None:
         if not _is_pod_create(op, resource):
             return
+        if MIRROR_POD_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
+            return  # the kubelet would see a spec that differs from its static pod's
         spec = obj.setdefault("spec", {})
         name = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
         spec["serviceAccountName"] = name
         spec["serviceAccount"] = name
+        assert _SERVICE_ACCOUNTS is not None
+        account = await self.store.get(_SERVICE_ACCOUNTS.key(ctx.namespace, name))
+        if account is not None and _should_automount(account.obj, spec):
+            mount_service_account_token(spec)
+
+
+def _should_automount(account: Obj, spec: Obj) -> bool:
+    """The pod's automountServiceAccountToken wins, then the account's; the default is to mount."""
+    if spec.get("automountServiceAccountToken") is not None:
+        return bool(spec["automountServiceAccountToken"])
+    return account.get("automountServiceAccountToken") is not False
 
 
 class DefaultTolerationSeconds:
@@ -104,6 +163,6 @@ class Priority:
 
 def default_chain(store: Store) -> AdmissionChain:
     return AdmissionChain(
-        mutating=[ServiceAccount(), DefaultTolerationSeconds(), Priority(store)],
+        mutating=[ServiceAccount(store), DefaultTolerationSeconds(), Priority(store)],
         validating=[NamespaceLifecycle(store)],
     )

@@ -132,7 +132,7 @@ class Registry:
         meta = obj.setdefault("metadata", {})
         self._check_namespace(ctx, meta)
         if not meta.get("name") and meta.get("generateName"):
-            meta["name"] = meta["generateName"] + _random_suffix()
+            meta["name"] = meta["generateName"] + random_suffix()
         now = ctx.now()
         for system_field in ("deletionTimestamp", "deletionGracePeriodSeconds", "resourceVersion", "selfLink"):
             meta.pop(system_field, None)
@@ -384,7 +384,7 @@ def _unchanged(new: Obj, old: Obj) -> bool:
     return essence(new) == essence(old)
 
 
-def _random_suffix() -> str:
+def random_suffix() -> str:
     """Five characters from the alphabet upstream's name generator uses (no vowels, no look-alikes)."""
     alphabet = "bcdfghjklmnpqrstvwxz2456789"
     raw = uuid.uuid4().int

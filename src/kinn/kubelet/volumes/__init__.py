@@ -1,108 +1,93 @@
 """Pod volumes on the node's filesystem, laid out as the kubelet lays them out:
 `<root>/pods/<uid>/volumes/kubernetes.io~<plugin>/<volume>`; hostPath volumes are the host path.
 
-emptyDir is a directory; configMap and secret volumes hold one file per key (or per `items` entry),
-with defaultMode; hostPath honours `type` (DirectoryOrCreate and FileOrCreate create, the rest check).
-Containers get them as bind mounts (`volumeMounts`, with subPath and readOnly).
+emptyDir is a directory; configMap, secret, downwardAPI and projected volumes are written by the
+AtomicWriter (their contents follow the API: the kubelet sets them up again on every pod sync,
+which rewrites only what changed); hostPath honours `type`; persistentVolumeClaim mounts the
+bound volume's path. Containers get them as bind mounts (`volumeMounts`, subPath and readOnly).
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
 from kinn.kubelet.runtime import Mount
+from kinn.kubelet.volumes import atomic_writer, payloads
+from kinn.kubelet.volumes.host import VolumeError, VolumeHost
+from kinn.kubelet.volumes.hostpath import host_path
+from kinn.kubelet.volumes.persistent import ClaimError, claim_path
+
+__all__ = ["VolumeError", "VolumeHost", "container_mounts", "set_up_volumes", "volume_dir"]
 
 Obj = dict[str, Any]
-DEFAULT_MODE = 0o644
-
-
-class VolumeError(Exception):
-    """A volume cannot be set up (kubelet event `FailedMount`); the message is upstream's wording."""
+# Sources written as files, with the plugin directory upstream names them by.
+_PROJECTING_PLUGINS = {"configMap": "configmap", "secret": "secret", "downwardAPI": "downward-api",
+                       "projected": "projected"}
 
 
 def volume_dir(pod_dir: Path, plugin: str, name: str) -> Path:
     return pod_dir / "volumes" / f"kubernetes.io~{plugin}" / name
 
 
-def _write_keys(directory: Path, data: Mapping[str, bytes], source: Obj) -> None:
-    """One file per key, or per `items` entry (key → path) when items are listed."""
-    directory.mkdir(parents=True, exist_ok=True)
-    mode = source.get("defaultMode", DEFAULT_MODE)
-    items = source.get("items")
-    mapping = [(item["key"], item["path"], item.get("mode", mode)) for item in items] if items else \
-        [(key, key, mode) for key in data]
-    for key, relative, file_mode in mapping:
-        if key not in data:
-            raise VolumeError(f"configmap references non-existent config key: {key}")
-        path = directory / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data[key])
-        os.chmod(path, file_mode)
+async def _payload(kind: str, source: Obj, pod: Obj, host: VolumeHost) -> payloads.Payload:
+    mode = source.get("defaultMode", payloads.DEFAULT_MODE)
+    if kind == "configMap":
+        return payloads.configmap_payload(source, host, mode)
+    if kind == "secret":
+        return payloads.secret_payload(source, source["secretName"], host, mode)
+    if kind == "downwardAPI":
+        return payloads.downward_api_payload(source.get("items") or [], pod, host.allocatable, mode)
+    return await payloads.projected_payload(source, pod, host)
 
 
-def _host_path(volume: Obj) -> Path:
-    source = volume["hostPath"]
-    path, kind = Path(source["path"]), source.get("type", "")
-    if kind == "DirectoryOrCreate":
+async def _set_up(pod_dir: Path, pod: Obj, volume: Obj, host: VolumeHost) -> Path:
+    name = volume["name"]
+    if "emptyDir" in volume:
+        path = volume_dir(pod_dir, "empty-dir", name)
         path.mkdir(parents=True, exist_ok=True)
-    elif kind == "FileOrCreate" and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch()
-    elif kind == "Directory" and not path.is_dir():
-        raise VolumeError(f"hostPath type check failed: {path} is not a directory")
-    elif kind == "File" and not path.is_file():
-        raise VolumeError(f"hostPath type check failed: {path} is not a file")
-    elif kind == "" and not path.exists():
-        path.mkdir(parents=True)  # the unset type creates nothing upstream; runc then creates the dir
+        return path
+    if "hostPath" in volume:
+        return host_path(volume["hostPath"])
+    if "persistentVolumeClaim" in volume:
+        return await claim_path(host.client, pod["metadata"]["namespace"], volume["persistentVolumeClaim"])
+    kind = next((k for k in _PROJECTING_PLUGINS if k in volume), None)
+    if kind is None:
+        raise VolumeError(f"kinn does not support {sorted(set(volume) - {'name'})} yet")
+    path = volume_dir(pod_dir, _PROJECTING_PLUGINS[kind], name)
+    try:
+        atomic_writer.write(path, await _payload(kind, volume[kind], pod, host))
+    except atomic_writer.PayloadError as error:
+        raise VolumeError(str(error)) from None
     return path
 
 
-def _configmap(pod_dir: Path, volume: Obj, configmaps: Mapping[str, Obj]) -> Path:
-    source = volume["configMap"]
-    directory = volume_dir(pod_dir, "configmap", volume["name"])
-    obj = configmaps.get(source["name"])
-    if obj is None and not source.get("optional"):
-        raise VolumeError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : configmap "{source["name"]}" '
-                          "not found")
-    data = {key: value.encode() for key, value in ((obj or {}).get("data") or {}).items()}
-    data.update({key: base64.b64decode(value) for key, value in ((obj or {}).get("binaryData") or {}).items()})
-    _write_keys(directory, data, source)
-    return directory
+async def set_up_volumes(pod_dir: Path, pod: Obj, host: VolumeHost) -> dict[str, Path]:
+    """Create or refresh every volume of the pod; returns volume name → host directory (or file).
 
-
-def _secret(pod_dir: Path, volume: Obj, secrets: Mapping[str, Obj]) -> Path:
-    source = volume["secret"]
-    directory = volume_dir(pod_dir, "secret", volume["name"])
-    obj = secrets.get(source["secretName"])
-    if obj is None and not source.get("optional"):
-        raise VolumeError(f'MountVolume.SetUp failed for volume "{volume["name"]}" : secret "{source["secretName"]}" '
-                          "not found")
-    data = {key: base64.b64decode(value) for key, value in ((obj or {}).get("data") or {}).items()}
-    _write_keys(directory, data, source)
-    return directory
-
-
-def set_up_volumes(pod_dir: Path, pod: Obj, configmaps: Mapping[str, Obj],
-                   secrets: Mapping[str, Obj]) -> dict[str, Path]:
-    """Create every volume of the pod; returns volume name → host directory (or file)."""
+    Every volume is tried; the failures come back together in one VolumeError, one line per
+    FailedMount event: `MountVolume.SetUp failed for volume …` for a volume that could not be
+    written, and the volume manager's `Unable to attach or mount volumes: …` for claims that do
+    not resolve to a bound volume yet.
+    """
     paths: dict[str, Path] = {}
+    failures: list[str] = []
+    unprocessed: dict[str, str] = {}
     for volume in pod["spec"].get("volumes") or []:
         name = volume["name"]
-        if "emptyDir" in volume:
-            paths[name] = volume_dir(pod_dir, "empty-dir", name)
-            paths[name].mkdir(parents=True, exist_ok=True)
-        elif "hostPath" in volume:
-            paths[name] = _host_path(volume)
-        elif "configMap" in volume:
-            paths[name] = _configmap(pod_dir, volume, configmaps)
-        elif "secret" in volume:
-            paths[name] = _secret(pod_dir, volume, secrets)
-        else:
-            kinds = sorted(set(volume) - {"name"})
-            raise VolumeError(f'MountVolume.SetUp failed for volume "{name}" : kinn does not support {kinds} yet')
+        try:
+            paths[name] = await _set_up(pod_dir, pod, volume, host)
+        except ClaimError as error:
+            unprocessed[name] = str(error)
+        except VolumeError as error:
+            failures.append(f'MountVolume.SetUp failed for volume "{name}" : {error}')
+    if unprocessed:
+        unmounted = sorted(v["name"] for v in pod["spec"]["volumes"] if v["name"] not in paths)
+        failures.append(f"Unable to attach or mount volumes: unmounted volumes=[{' '.join(unmounted)}], "
+                        f"unattached volumes=[], failed to process volumes=[{' '.join(sorted(unprocessed))}]: "
+                        + "; ".join(unprocessed.values()))
+    if failures:
+        raise VolumeError("\n".join(failures))
     return paths
 
 
