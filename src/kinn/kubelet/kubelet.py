@@ -41,6 +41,7 @@ SERVICES = resource("v1", "services")
 LEASES = resource("coordination.k8s.io/v1", "leases")
 LEASE_NAMESPACE = "kube-node-lease"
 RELIST_PERIOD = 1.0
+REGISTER_RETRY, REGISTER_RETRY_MAX = 0.1, 7.0  # seconds; upstream backs off 100 ms doubling up to 7 s
 SYNC_FREQUENCY = 60.0  # --sync-frequency: every pod is synced this often even if nothing happened
 NODE_STATUS_REPORT = 60.0  # seconds between unchanged node status reports (upstream: 5 min with leases)
 
@@ -64,6 +65,7 @@ class KubeletConfig:
     capacity: dict[str, str] = field(default_factory=lambda: {"cpu": "2", "memory": "4Gi", "pods": "110",
                                                                "ephemeral-storage": "20Gi"})
     labels: dict[str, str] = field(default_factory=dict)
+    taints: list[Obj] = field(default_factory=list)  # --register-with-taints
     lease_duration: int = 40  # --node-lease-duration-seconds
     lease_renew_interval: float = 10.0
     backoff_initial: float = 10.0
@@ -139,7 +141,7 @@ class Kubelet:
         self._ready_since = now()
 
     async def run(self) -> None:
-        await self._register()
+        await self._register_until_done()
         self.pods.add_event_handler(EventHandler(on_add=self._pod_changed,
                                                  on_update=lambda old, new: self._pod_changed(new),
                                                  on_delete=self._pod_deleted))
@@ -161,6 +163,18 @@ class Kubelet:
             return str(error) if config_files(self.config.cni_conf_dir) else "cni plugin not initialized"
         return None
 
+    async def _register_until_done(self) -> None:
+        """Retry registration while the API server is unreachable, as the kubelet does (it may start
+        before the control plane: `kinn up` starts both at once)."""
+        delay = REGISTER_RETRY
+        while True:
+            try:
+                return await self._register()
+            except OSError as error:
+                log.info("unable to register node %s with the API server: %s", self.config.node_name, error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, REGISTER_RETRY_MAX)
+
     async def _register(self) -> None:
         """registerWithAPIServer: create the Node, or take over an existing one's status and labels."""
         self._network_error = self._check_network()
@@ -169,7 +183,7 @@ class Kubelet:
                 "metadata": {"name": self.config.node_name, "labels": node_labels(self.config),
                              "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                                              "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
-                "spec": {}, "status": status}
+                "spec": {"taints": self.config.taints} if self.config.taints else {}, "status": status}
         try:
             await self.client.create(NODES, node)
         except StatusError as error:
