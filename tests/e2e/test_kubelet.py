@@ -108,7 +108,8 @@ def node(apiserver: RunningAPIServer, tmp_path_factory: pytest.TempPathFactory) 
             "--node-netns", netns, "--root-dir", str(tmp / "kubelet"), "--pod-log-dir", str(tmp / "pods"),
             "--netns-dir", str(tmp / "netns"), "--cni-conf-dir", str(tmp / "net.d"), "--cni-bin-dir",
             str(tmp / "bin"), "--cni-cache-dir", str(tmp / "cache"), "--cluster-dns", "10.96.0.10",
-            "--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s", "--lease-renew-interval", "1s"]
+            "--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s", "--lease-renew-interval", "1s",
+            "--pod-manifest-path", str(tmp / "manifests")]
     process = subprocess.Popen([sys.executable, "-c", "from kinn.cli.kubelet import kubelet; kubelet()", *args],
                                stdout=(tmp / "kubelet.log").open("ab"), stderr=subprocess.STDOUT)
     created = Node(name, netns, tmp, process, apiserver)
@@ -191,7 +192,7 @@ def test_python_pod_serves_http_from_the_node_netns(node: Node) -> None:
     assert status["image"] == "docker.io/library/python:3.11" and status["restartCount"] == 0
     conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
     assert conditions == {"PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
-                          "ContainersReady": "True"}
+                          "ContainersReady": "True", "PodScheduled": "True"}  # bound by nodeName, as upstream
     url = f"http://{ip}:8080/"
     fetch = f"import urllib.request; print(urllib.request.urlopen({url + 'hostname'!r}, timeout=5).read().decode())"
     reply = wait_until("HTTP reply", lambda: node.exec(sys.executable, "-c", fetch, check=False).stdout, node)
@@ -396,3 +397,69 @@ def test_seed_004_nginx_on_8080_by_a_config_map_beside_one_on_80(node: Node) -> 
     assert all(s["restartCount"] == 0 and s["ready"] for s in statuses), statuses
     delete_and_check_nothing_leaked(node, "lab-web")
     node.server.kubectl("delete", "configmap", "lab-web-2-conf")
+
+def static_pod_manifest(command: list[str]) -> str:
+    return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "static-web"}, "spec": {
+        "terminationGracePeriodSeconds": 2, "containers": [{"name": "web", "image": "busybox", "command": command}]}})
+
+
+def test_static_pod_from_a_manifest_with_its_mirror_pod(node: Node) -> None:
+    manifests = node.tmp / "manifests"
+    manifests.mkdir(exist_ok=True)
+    manifest = manifests / "static-web.json"
+    name = f"static-web-{node.name}"
+    try:
+        manifest.write_text(static_pod_manifest(["httpd", "-f", "-p", "8080", "-h", "/etc"]))
+        mirror = wait_until("mirror pod Running", lambda: running(node, name), node)
+        annotations = mirror["metadata"]["annotations"]
+        assert annotations["kubernetes.io/config.source"] == "file"
+        assert re.fullmatch(r"[0-9a-f]{32}", annotations["kubernetes.io/config.hash"])
+        assert annotations["kubernetes.io/config.mirror"] == annotations["kubernetes.io/config.hash"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", annotations["kubernetes.io/config.seen"])
+        node_uid = get(node, "node", node.name)["metadata"]["uid"]  # type: ignore[index]
+        assert mirror["metadata"]["ownerReferences"] == [
+            {"apiVersion": "v1", "kind": "Node", "name": node.name, "uid": node_uid, "controller": True}]
+        assert {"operator": "Exists", "effect": "NoExecute"} in mirror["spec"]["tolerations"]
+        conditions = {c["type"]: c["status"] for c in mirror["status"]["conditions"]}
+        assert conditions["Ready"] == "True" and conditions["PodScheduled"] == "True"
+        ip = mirror["status"]["podIP"]
+        served = wait_until("the static pod serves", lambda: wget(node, f"http://{ip}:8080/hostname"), node)
+        assert served == name + "\n"  # its hostname
+
+        # The mirror is a reflection: deleted, it comes back (with the status), the pod runs on.
+        node.server.kubectl("delete", "pod", name, "--wait=false")
+
+        def new_mirror() -> dict[str, Any] | None:
+            found = running(node, name)
+            return found if found and found["metadata"]["uid"] != mirror["metadata"]["uid"] else None
+
+        again = wait_until("mirror pod recreated", new_mirror, node)
+        assert again["status"]["podIP"] == ip and container_status(again, "web")["restartCount"] == 0
+
+        # An edited manifest is a new pod (new hash): the old one stops, the new one and its mirror run.
+        netns_file = next(node.netns_dir.iterdir())
+        old_pids = processes_in(netns_file)
+        manifest.write_text(static_pod_manifest(["httpd", "-f", "-p", "8081", "-h", "/etc"]))
+
+        def updated() -> dict[str, Any] | None:
+            found = running(node, name)
+            hash_ = (found or {}).get("metadata", {}).get("annotations", {}).get("kubernetes.io/config.mirror")
+            return found if hash_ and hash_ != annotations["kubernetes.io/config.hash"] else None
+
+        mirror = wait_until("mirror pod of the edited manifest Running", updated, node)
+        assert all(not Path(f"/proc/{pid}").exists() for pid in old_pids)
+        ip = mirror["status"]["podIP"]
+        assert wait_until("the new pod serves", lambda: wget(node, f"http://{ip}:8081/hostname"), node) == name + "\n"
+        netns_file = next(node.netns_dir.iterdir())
+        pids = processes_in(netns_file)
+        assert pids
+    finally:
+        manifest.unlink(missing_ok=True)
+
+    # The manifest removed: the pod stops, its processes end, its mirror goes, nothing is left.
+    wait_until("mirror pod gone", lambda: get(node, "pod", name) is None, node)
+    assert all(not Path(f"/proc/{pid}").exists() for pid in pids)
+    assert list(node.netns_dir.iterdir()) == []
+    with netlink.iproute(node.netns) as ipr:
+        assert [link.name for link in netlink.list_links(ipr) if link.kind == "veth"] == []
+    assert not list((node.tmp / "kubelet" / "pods").iterdir())

@@ -49,6 +49,10 @@ def kubelet_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--cpu", default="2", show_default=True, help="Node capacity: cpu."),
         click.option("--memory", default="4Gi", show_default=True, help="Node capacity: memory."),
         click.option("--max-pods", type=int, default=110, show_default=True),
+        click.option("--pod-manifest-path", default="/etc/kubernetes/manifests", show_default=True,
+                     help="Static pods: a directory of Pod manifests (or one file); empty for none."),
+        click.option("--file-check-frequency", type=DURATION, default="1s", show_default=True,
+                     help="How often the manifests are read again (upstream 20s, with inotify for changes)."),
         click.option("--node-lease-duration-seconds", type=int, default=40, show_default=True),
         click.option("--lease-renew-interval", type=DURATION, default="10s", show_default=True),
         click.option("--crash-loop-backoff", type=DURATION, default="10s", show_default=True,
@@ -63,7 +67,8 @@ def kubelet_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, register_with_taints: str, root_dir: Path,
                          pod_log_dir: Path, netns_dir: Path, cni_conf_dir: Path, cni_bin_dir: str,
                          cni_cache_dir: Path, cluster_dns: str, cluster_domain: str, cpu: str, memory: str,
-                         max_pods: int, node_lease_duration_seconds: int, lease_renew_interval: timedelta,
+                         max_pods: int, pod_manifest_path: str, file_check_frequency: timedelta,
+                         node_lease_duration_seconds: int, lease_renew_interval: timedelta,
                          crash_loop_backoff: timedelta, crash_loop_backoff_max: timedelta) -> KubeletConfig:
     try:
         taints = [parse_taint(spec) for spec in _list(register_with_taints)]
@@ -74,7 +79,9 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
         cni_conf_dir=cni_conf_dir, cni_bin_dirs=_list(cni_bin_dir), cni_cache_dir=cni_cache_dir,
         cluster_dns=_list(cluster_dns), cluster_domain=cluster_domain,
         capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods), "ephemeral-storage": "20Gi"},
-        labels=_pairs(node_labels), taints=taints, lease_duration=node_lease_duration_seconds,
+        labels=_pairs(node_labels), taints=taints, pod_manifest_path=Path(pod_manifest_path) if pod_manifest_path
+        else None, file_check_frequency=file_check_frequency.total_seconds(),
+        lease_duration=node_lease_duration_seconds,
         lease_renew_interval=lease_renew_interval.total_seconds(),
         backoff_initial=crash_loop_backoff.total_seconds(), backoff_max=crash_loop_backoff_max.total_seconds())
 

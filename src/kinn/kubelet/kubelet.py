@@ -29,9 +29,11 @@ from kinn.client.rest import Client, resource
 from kinn.cni import ConfigError, load_conf_dir
 from kinn.cni.config import config_files
 from kinn.kubelet.backoff import Backoff
+from kinn.kubelet.config.file import SourceFile
 from kinn.kubelet.pod_workers import PodContext, PodWorker
 from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
 from kinn.kubelet.sandbox import DEFAULT_NETNS_DIR
+from kinn.kubelet.static_pods import StaticPods, is_mirror_pod
 from kinn.kubelet.status import StatusManager, now
 
 log = logging.getLogger("kinn.kubelet")
@@ -66,6 +68,8 @@ class KubeletConfig:
                                                                "ephemeral-storage": "20Gi"})
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[Obj] = field(default_factory=list)  # --register-with-taints
+    pod_manifest_path: Path | None = Path("/etc/kubernetes/manifests")  # --pod-manifest-path (None: no static pods)
+    file_check_frequency: float = 1.0  # --file-check-frequency (upstream 20 s, with inotify on top)
     lease_duration: int = 40  # --node-lease-duration-seconds
     lease_renew_interval: float = 10.0
     backoff_initial: float = 10.0
@@ -129,8 +133,11 @@ class Kubelet:
         self.factory = SharedInformerFactory(client)
         self.pods = self.factory.informer(PODS, field_selector=f"spec.nodeName={config.node_name}")
         self.services = self.factory.informer(SERVICES)
+        self.static_pods = StaticPods(client, SourceFile(config.pod_manifest_path, config.node_name),
+                                      config.file_check_frequency, self._pod_changed, self._stop_pod)
         self.context = PodContext(
-            client=client, recorder=EventRecorder(client, "kubelet", config.node_name), status=StatusManager(client),
+            client=client, recorder=EventRecorder(client, "kubelet", config.node_name),
+            status=StatusManager(client, self.static_pods.translate_uid),
             services=self.services.indexer.list, node_ip=config.node_ip, root_dir=config.root_dir,
             log_root=config.log_root, netns_dir=config.netns_dir, cni_conf_dir=config.cni_conf_dir,
             cni_bin_dirs=config.cni_bin_dirs, cni_cache_dir=config.cni_cache_dir, cluster_dns=config.cluster_dns,
@@ -141,6 +148,7 @@ class Kubelet:
         self._ready_since = now()
 
     async def run(self) -> None:
+        static_pods = asyncio.create_task(self.static_pods.run())  # they need no API server to run
         await self._register_until_done()
         self.pods.add_event_handler(EventHandler(on_add=self._pod_changed,
                                                  on_update=lambda old, new: self._pod_changed(new),
@@ -150,7 +158,7 @@ class Kubelet:
         log.info("node %s registered, %d pods bound", self.config.node_name, len(self.pods.indexer))
         try:
             await asyncio.gather(self._renew_lease_forever(), self._report_status_forever(), self._relist_forever(),
-                                 self._resync_forever())
+                                 self._resync_forever(), static_pods)
         finally:
             await self.factory.stop()
 
@@ -241,6 +249,9 @@ class Kubelet:
     # -- pods --------------------------------------------------------------------------------
 
     def _pod_changed(self, pod: Obj) -> None:
+        if is_mirror_pod(pod):  # a static pod's reflection: not run, only kept in step
+            self.static_pods.mirror_changed(pod)
+            return
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
         if worker is None:
@@ -249,9 +260,19 @@ class Kubelet:
             worker.update(pod)
 
     def _pod_deleted(self, pod: Obj) -> None:
+        if is_mirror_pod(pod):
+            self.static_pods.mirror_deleted(pod)
+            return
         worker = self.workers.get(pod["metadata"]["uid"])
         if worker is not None:
             worker.remove()
+
+    async def _stop_pod(self, pod: Obj) -> None:
+        """Stop a pod its source dropped (a removed static pod) and return once its worker is done."""
+        worker = self.workers.get(pod["metadata"]["uid"])
+        if worker is not None:
+            worker.remove()
+            await asyncio.wait([worker.task])
 
     def _worker_done(self, uid: str) -> None:
         self.workers.pop(uid, None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 from kinn.api.errors import StatusError
 from kinn.client.rest import Client, resource
@@ -157,7 +157,10 @@ def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, s
                init: list[ContainerRecord], containers: list[ContainerRecord], probes: ContainerProbes) -> Obj:
     """The complete PodStatus the kubelet reports for this pod now."""
     phase = pod_phase(pod, init, containers)
-    scheduled = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"]
+    # The scheduler's condition if it set one; the kubelet reports a pod it runs as scheduled anyway
+    # (static pods, pods created with spec.nodeName), as generateAPIPodStatus does.
+    scheduled = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"] \
+        or [_condition("PodScheduled", True)]
     conditions = pod_conditions(phase, sandbox_ready, init, containers, probes)
     status: Obj = {"phase": phase, "conditions": conditions + scheduled,
                    "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "startTime": start_time,
@@ -171,15 +174,20 @@ def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, s
 
 
 class StatusManager:
-    """Writes pod statuses through `pods/status`, skipping writes that would change nothing."""
+    """Writes pod statuses through `pods/status`, skipping writes that would change nothing.
 
-    def __init__(self, client: Client) -> None:
+    `translate_uid` names the API object a pod's status goes to: its own UID, or for a static pod
+    its mirror pod's (None while it has none); a new mirror gets the whole status again.
+    """
+
+    def __init__(self, client: Client, translate_uid: Callable[[str], str | None] = lambda uid: uid) -> None:
         self.client = client
-        self._written: dict[str, Obj] = {}
+        self.translate_uid = translate_uid
+        self._written: dict[str, tuple[str, Obj]] = {}  # pod UID → (API object's UID, status written)
 
     def _with_transition_times(self, uid: str, status: Obj) -> Obj:
         """Keep lastTransitionTime for conditions whose status did not change, stamp the others now."""
-        previous = {c["type"]: c for c in self._written.get(uid, {}).get("conditions", [])}
+        previous = {c["type"]: c for c in self._written.get(uid, ("", {}))[1].get("conditions", [])}
         stamp = now()
         for condition in status["conditions"]:
             if "lastTransitionTime" in condition and condition["type"] == "PodScheduled":
@@ -191,18 +199,21 @@ class StatusManager:
 
     async def set_status(self, pod: Obj, status: Obj) -> None:
         meta = pod["metadata"]
+        api_uid = self.translate_uid(meta["uid"])
+        if api_uid is None:
+            return
         status = self._with_transition_times(meta["uid"], status)
-        if self._written.get(meta["uid"]) == status:
+        if self._written.get(meta["uid"]) == (api_uid, status):
             return
         try:
-            await self.client.patch(PODS, meta["name"], {"metadata": {"uid": meta["uid"]}, "status": status},
+            await self.client.patch(PODS, meta["name"], {"metadata": {"uid": api_uid}, "status": status},
                                     meta["namespace"], subresource="status")
         except StatusError as error:
             if error.code not in (404, 409):
                 raise
             log.info("%s/%s: status not written: %s", meta["namespace"], meta["name"], error.message)
             return
-        self._written[meta["uid"]] = status
+        self._written[meta["uid"]] = (api_uid, status)
 
     def forget(self, uid: str) -> None:
         self._written.pop(uid, None)
