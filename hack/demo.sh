@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bring up kinn and show it working with the real kubectl. Today that is the API server alone;
-# the scheduler, controllers and nodes join it as they are built.
+# Bring up a kinn cluster (`kinn up`: real nodes of namespaces) and show it working with the real kubectl,
+# then behind the scenes with ip, bridge and conntrack inside the nodes.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/hack/setup.sh"
