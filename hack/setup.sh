@@ -7,8 +7,9 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian packages kinn uses (kubectl itself comes with the machine at /usr/bin/kubectl): the kernel
 # tools real nodes shell out to, the CNI reference plugins kinn's own must stay compatible with, and
 # the programs the kubelet's image catalog runs (busybox, nginx: src/kinn/kubelet/images.py).
+# iperf3 is for bench/podnetwork.py.
 APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool containernetworking-plugins
-              busybox-static nginx-light)
+              busybox-static nginx-light iperf3)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
@@ -17,6 +18,13 @@ done
 if ((${#missing[@]})); then
   echo "kinn setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes  # no "delaying package configuration" noise
+  # Packages such as nginx-light start their service on install; kinn only wants the programs, and
+  # must not open ports on the host. A policy-rc.d answering 101 ("action forbidden") stops that.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get update -qq >/dev/null
   apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
