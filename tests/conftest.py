@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import AsyncIterator, Callable, Iterator
@@ -206,3 +207,19 @@ async def client(apiserver: RunningAPIServer) -> AsyncIterator[Client]:
     """kinn's own client library, connected to the module's API server (closed after the test)."""
     async with Client.from_kubeconfig(str(apiserver.kubeconfig)) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def node_netns() -> Iterator[str]:
+    """A fresh named netns for one node (`kinn kubelet --node-netns`), deleted with all it holds.
+
+    A module fixture of its own, so a module's API server can be started with `--cluster-netns`
+    set to it before the node's kubelet runs there (the API server dials kubelets from it)."""
+    from kinn import netlink
+
+    netns = f"kt-kl-{uuid.uuid4().hex[:6]}"
+    netlink.create(netns)
+    try:
+        yield netns
+    finally:
+        netlink.delete(netns)  # takes the bridge and any veth with it

@@ -24,7 +24,7 @@ import pytest
 from kinn import netlink
 from kinn.cni import install
 from kinn.kubelet import nsutil
-from conftest import RunningAPIServer
+from conftest import RunningAPIServer, start_apiserver
 
 pytestmark = pytest.mark.e2e
 
@@ -96,11 +96,23 @@ def clean_up_sandboxes(netns_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def node(apiserver: RunningAPIServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+def apiserver(node_netns: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAPIServer]:
+    """An API server that dials kubelets from the node's netns (pods/log, exec, attach), as
+    `kinn up` runs it with the cluster's netns."""
+    server = start_apiserver(tmp_path_factory.mktemp("apiserver"),
+                             ("--cluster-netns", node_netns, "--advertise-address", NODE_IP))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def node(apiserver: RunningAPIServer, node_netns: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     tmp = tmp_path_factory.mktemp("kubelet")
     suffix = uuid.uuid4().hex[:6]
-    netns, name = f"kt-kl-{suffix}", f"kt-node-{suffix}"
-    netlink.create(netns)
+    netns, name = node_netns, f"kt-node-{suffix}"
+    with netlink.iproute(netns) as ipr:  # the node IP, where the API server reaches the kubelet
+        netlink.set_up(ipr, "lo")
+        netlink.add_address(ipr, "lo", f"{NODE_IP}/32", exist_ok=True)
     (tmp / "net.d").mkdir()
     (tmp / "net.d" / "10-kt.conflist").write_text(json.dumps(conflist(tmp, f"kt-br{suffix}")))
     install(tmp / "bin")
@@ -120,7 +132,6 @@ def node(apiserver: RunningAPIServer, tmp_path_factory: pytest.TempPathFactory) 
             process.terminate()
             process.wait(timeout=10)
         clean_up_sandboxes(created.netns_dir)
-        netlink.delete(netns)  # takes the bridge and any veth with it
 
 
 @pytest.fixture(autouse=True)

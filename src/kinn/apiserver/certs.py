@@ -182,3 +182,23 @@ def _covers(cert_path: Path, hosts: list[str]) -> bool:
         return False
     present = {str(v) for v in sans.get_values_for_type(x509.IPAddress)} | set(sans.get_values_for_type(x509.DNSName))
     return set(hosts) <= present
+
+
+def ensure_self_signed_certificate(cert_path: Path, key_path: Path, common_name: str, hosts: list[str]) -> None:
+    """A self-signed serving certificate for `hosts`, made once (a kubelet without --tls-cert-file
+    writes `kubelet.crt`/`kubelet.key` in its pki dir this way; the API server does not verify it
+    unless told to, as upstream without --kubelet-certificate-authority)."""
+    if cert_path.exists() and key_path.exists() and _covers(cert_path, hosts):
+        return
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _name(common_name)
+    cert = (
+        _builder(name, name, key)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(_sans(hosts)), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    _write_key(key_path, key)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))

@@ -30,6 +30,7 @@ from kinn.apiserver.authn import Authenticator
 from kinn.apiserver.bootstrap import bootstrap
 from kinn.apiserver.certs import PKI, ensure_pki
 from kinn.apiserver.handlers import ResourceHandler
+from kinn.apiserver.proxy import KUBELET_DIALER, KubeletDialer
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.services import ServiceStrategy
 from kinn.apiserver.requestinfo import resolve
@@ -96,6 +97,7 @@ class APIServer:
         await bootstrap(self)
         app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        app[KUBELET_DIALER] = KubeletDialer(self.options.cluster_netns)  # pods/log, exec, attach reach kubelets
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.bind_address, self.options.secure_port,

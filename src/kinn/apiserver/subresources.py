@@ -19,7 +19,7 @@ from kinn.api.patch.json_patch import apply_json_patch
 from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
 from kinn.api.selectors import format_label_selector, label_selector_from_object
-from kinn.apiserver import encoding, negotiation
+from kinn.apiserver import encoding, negotiation, proxy
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.registry.namespaces import finalize
 from kinn.apiserver.registry.pods import bind
@@ -37,6 +37,8 @@ async def handle_subresource(
 ) -> web.StreamResponse:
     sub, verb = info.subresource, info.verb
     fmt = negotiation.negotiate_object(request.headers.get("Accept"))
+    if registry.resource.plural == "pods" and sub in ("log", "exec", "attach"):
+        return await _kubelet_subresource(handler, request, info, registry, ctx)
     if sub == "status":
         if verb == "get":
             return handler.respond_stored(registry, await registry.get(ctx, info.name), fmt)
@@ -67,6 +69,17 @@ async def handle_subresource(
 # -- scale -------------------------------------------------------------------------------
 
 _SCALE_SCHEMA = schemas.for_kind("autoscaling", "v1", "Scale")
+
+
+async def _kubelet_subresource(
+    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+) -> web.StreamResponse:
+    """pods/log (get), pods/exec and pods/attach (get or create): served by the pod's kubelet."""
+    if info.subresource == "log" and info.verb == "get":
+        return await proxy.pod_log(request, registry, handler.registries, ctx, info.name)
+    if info.subresource in ("exec", "attach") and info.verb in ("get", "create"):
+        return await proxy.pod_stream(request, registry, handler.registries, ctx, info.name, info.subresource)
+    raise errors.method_not_supported(f"pods/{info.subresource}", "", info.verb)
 
 
 def scale_of(obj: Obj) -> Obj:

@@ -32,6 +32,7 @@ from kinn.kubelet.backoff import Backoff
 from kinn.kubelet.config.file import SourceFile
 from kinn.kubelet.pod_workers import PodContext, PodWorker
 from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
+from kinn.kubelet.server import KubeletServer, serving_context
 from kinn.kubelet.sandbox import DEFAULT_NETNS_DIR
 from kinn.kubelet.static_pods import StaticPods, is_mirror_pod
 from kinn.kubelet.status import StatusManager, now
@@ -71,6 +72,8 @@ class KubeletConfig:
     pod_manifest_path: Path | None = Path("/etc/kubernetes/manifests")  # --pod-manifest-path (None: no static pods)
     file_check_frequency: float = 1.0  # --file-check-frequency (upstream 20 s, with inotify on top)
     lease_duration: int = 40  # --node-lease-duration-seconds
+    address: str = "0.0.0.0"  # --address: where the kubelet server (logs, exec, attach) listens
+    port: int = 10250  # --port
     lease_renew_interval: float = 10.0
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
@@ -117,7 +120,7 @@ def node_status(config: KubeletConfig, network_error: str | None, transition: st
         "conditions": [*pressure, ready_condition(network_error, transition)],
         "addresses": [{"type": "InternalIP", "address": config.node_ip},
                       {"type": "Hostname", "address": config.node_name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": config.port}},
         "nodeInfo": {"machineID": "", "systemUUID": "", "bootID": "", "kernelVersion": uname.release,
                      "osImage": _os_image(), "containerRuntimeVersion": f"kinn://{__version__}",
                      "kubeletVersion": f"v{KUBERNETES_MAJOR}.{KUBERNETES_MINOR}.0-kinn.{__version__}",
@@ -144,10 +147,12 @@ class Kubelet:
             cluster_domain=config.cluster_domain, backoff=Backoff(config.backoff_initial, config.backoff_max),
             allocatable=config.capacity)
         self.workers: dict[str, PodWorker] = {}
+        self.server = KubeletServer(self.pod_worker, config.log_root)
         self._network_error: str | None = ""  # "" = not yet checked
         self._ready_since = now()
 
     async def run(self) -> None:
+        await self._start_server()
         static_pods = asyncio.create_task(self.static_pods.run())  # they need no API server to run
         await self._register_until_done()
         self.pods.add_event_handler(EventHandler(on_add=self._pod_changed,
@@ -161,6 +166,16 @@ class Kubelet:
                                  self._resync_forever(), static_pods)
         finally:
             await self.factory.stop()
+            await self.server.stop()
+
+    async def _start_server(self) -> None:
+        """Serve logs/exec/attach; a port already taken is logged, the pods still run (no other
+        component depends on it), and `kubectl logs` then fails with the dial error."""
+        context = serving_context(self.config.root_dir, self.config.node_name, self.config.node_ip)
+        try:
+            await self.server.start(self.config.address, self.config.port, context)
+        except OSError as error:
+            log.error("kubelet server cannot listen on %s:%d: %s", self.config.address, self.config.port, error)
 
     # -- node --------------------------------------------------------------------------------
 
@@ -273,6 +288,11 @@ class Kubelet:
         if worker is not None:
             worker.remove()
             await asyncio.wait([worker.task])
+
+    def pod_worker(self, namespace: str, name: str) -> PodWorker | None:
+        """The worker of the pod bound here by that name (GetPodByName), if any."""
+        key = f"{namespace}/{name}"
+        return next((worker for worker in self.workers.values() if worker.key == key), None)
 
     def _worker_done(self, uid: str) -> None:
         self.workers.pop(uid, None)

@@ -1,0 +1,168 @@
+"""The kubelet's HTTPS server on port 10250: container logs, exec and attach, as upstream's server.go.
+
+The API server reaches it at the node's InternalIP to serve `pods/log`, `pods/exec` and
+`pods/attach`. It listens in the netns the kubelet runs its pods in (with --node-netns the
+kubelet's thread is already there), with a self-signed certificate made under the kubelet's root
+dir (`pki/kubelet.crt`), as a kubelet without --tls-cert-file does. Like a kubelet with its
+default --anonymous-auth and AlwaysAllow authorization, it does not authenticate its clients.
+Replies and error texts are the kubelet's: plain text bodies, 404 for an unknown pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from pathlib import Path
+from typing import Callable
+
+from aiohttp import web
+
+from kinn.apiserver.certs import ensure_self_signed_certificate
+from kinn.kubelet import logs, remotecommand
+from kinn.kubelet.pod_workers import PodWorker
+from kinn.kubelet.remotecommand import StreamOptions, StreamOptionsError
+from kinn.kubelet.runtime import ContainerProcess, container_log_path, exec_in_container
+from kinn.kubelet.status import ContainerRecord
+
+log = logging.getLogger("kinn.kubelet.server")
+
+PodLookup = Callable[[str, str], "PodWorker | None"]  # (namespace, name) → the pod's worker, if bound here
+
+
+def serving_context(root_dir: Path, node_name: str, node_ip: str) -> ssl.SSLContext:
+    """TLS with the kubelet's self-signed certificate, created on first start."""
+    cert, key = root_dir / "pki" / "kubelet.crt", root_dir / "pki" / "kubelet.key"
+    ensure_self_signed_certificate(cert, key, f"{node_name}@{int(time.time())}", [node_name, node_ip])
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context
+
+
+def _records(worker: PodWorker) -> list[ContainerRecord]:
+    return [*worker.init, *worker.containers]
+
+
+def _record(worker: PodWorker, name: str) -> ContainerRecord | None:
+    return next((record for record in _records(worker) if record.name == name), None)
+
+
+class KubeletServer:
+    """Routes of the kubelet's debugging handlers that kinn serves (logs, exec, attach, healthz)."""
+
+    def __init__(self, pods: PodLookup, log_root: Path) -> None:
+        self.pods = pods
+        self.log_root = log_root
+        self.app = web.Application()
+        self.app.router.add_get("/healthz", self._healthz)
+        self.app.router.add_get("/containerLogs/{namespace}/{pod}/{container}", self._container_logs)
+        for verb, handler in (("exec", self._exec), ("attach", self._attach)):
+            for method in ("GET", "POST"):
+                self.app.router.add_route(method, f"/{verb}/{{namespace}}/{{pod}}/{{container}}", handler)
+        self._runner: web.AppRunner | None = None
+
+    async def start(self, address: str, port: int, context: ssl.SSLContext) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, address, port, ssl_context=context, reuse_address=True).start()
+        log.info("kubelet server listening on %s:%d", address, port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _healthz(self, _: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    def _worker(self, request: web.Request, missing: str) -> PodWorker:
+        worker = self.pods(request.match_info["namespace"], request.match_info["pod"])
+        if worker is None:
+            raise web.HTTPNotFound(text=missing)
+        return worker
+
+    # -- logs --------------------------------------------------------------------------------
+
+    async def _container_logs(self, request: web.Request) -> web.StreamResponse:
+        """getContainerLogs: 400/422 for a bad query, 404 for an unknown pod or container, 400 when
+        the container has no log to show yet; otherwise the log as chunked text/plain."""
+        try:
+            options = logs.parse_log_options(request.query)
+        except logs.LogOptionsError as error:
+            status = web.HTTPBadRequest if error.status == 400 else web.HTTPUnprocessableEntity
+            raise status(text=str(error)) from None
+        pod_name, name = request.match_info["pod"], request.match_info["container"]
+        worker = self._worker(request, f'pod "{pod_name}" does not exist')
+        record = _record(worker, name)
+        if record is None:
+            raise web.HTTPNotFound(text=f'container "{name}" not found in pod "{pod_name}"')
+        try:
+            run, is_current = logs.log_run(record, pod_name, options.previous)
+        except logs.LogsUnavailable as error:
+            raise web.HTTPBadRequest(text=str(error)) from None
+        meta = worker.pod["metadata"]
+        path = container_log_path(self.log_root, meta["namespace"], meta["name"], worker.uid, name, run)
+        process = record.process if is_current else None
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+
+        async def write(_stream: str, data: bytes) -> None:
+            await response.write(data)
+
+        try:
+            await logs.stream_log(path, options, lambda: process is not None and process.exit is None, write)
+        except FileNotFoundError:
+            log.warning("log file %s of %s/%s is gone", path, meta["name"], name)
+        await response.write_eof()
+        return response
+
+    # -- exec and attach ---------------------------------------------------------------------
+
+    def _running_container(self, request: web.Request) -> tuple[PodWorker, ContainerProcess]:
+        """The pod (404 "pod does not exist") and its running container (500, the CRI's NotFound text)."""
+        worker = self._worker(request, "pod does not exist")
+        name = request.match_info["container"]
+        record = _record(worker, name)
+        if record is None or not record.running or record.process is None:
+            raise web.HTTPInternalServerError(text=f'container not found ("{name}")')
+        return worker, record.process
+
+    async def _exec(self, request: web.Request) -> web.StreamResponse:
+        options = _stream_options(request)
+        _, container = self._running_container(request)
+        argv = request.query.getall("command", [])
+        return await remotecommand.serve_exec(request, options, argv, lambda: exec_in_container(
+            container, argv, tty=options.tty, stdin=options.stdin, stdout=options.stdout, stderr=options.stderr))
+
+    async def _attach(self, request: web.Request) -> web.StreamResponse:
+        """Attach to the container's output from now on, until it ends. The runtime copies a
+        container's stdout and stderr into its log, so the log is what attach follows; kinn
+        containers have no stdin (their spec's `stdin` is not supported), so input is ignored."""
+        options = _stream_options(request)
+        _, container = self._running_container(request)
+        session = await remotecommand.StreamSession.accept(request, options)
+        channels = {"stdout": remotecommand.STDOUT if options.stdout else None,
+                    "stderr": remotecommand.STDERR if options.stderr else None}
+
+        async def write(stream: str, data: bytes) -> None:
+            channel = channels[stream]
+            if channel is not None:
+                await session.send(channel, data)
+
+        follow = logs.LogOptions(follow=True, tail_lines=0)
+        output = asyncio.ensure_future(logs.stream_log(container.log_path, follow, lambda: container.exit is None,
+                                                       write))
+        client_gone = asyncio.ensure_future(session.drain_input())
+        await asyncio.wait([output, client_gone], return_when=asyncio.FIRST_COMPLETED)
+        client_gone.cancel()
+        if output.done() and output.exception() is None:
+            await session.finish(remotecommand.success_status())
+        output.cancel()
+        return session.ws
+
+
+def _stream_options(request: web.Request) -> StreamOptions:
+    try:
+        return StreamOptions.from_query(request.query)
+    except StreamOptionsError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None

@@ -1,0 +1,140 @@
+"""`kubectl logs`, `exec` and `attach` end to end: the real kubectl, the API server, `kinn kubelet`.
+
+The API server dials the kubelet at the node IP from the node's netns (--cluster-netns), as in a
+`kinn up` cluster; kubectl 1.32 speaks WebSocket (v5.channel.k8s.io) for exec and attach.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from test_kubelet import (Node, apiserver, container_status, create_pod, get, no_pods_left, node,  # noqa: F401
+                          running, wait_until)
+
+pytestmark = pytest.mark.e2e
+
+RFC3339_NANO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z"
+
+
+def sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
+
+
+def start(node: Node, name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    create_pod(node, name, containers, **spec)
+    return wait_until(f"pod {name} Running", lambda: running(node, name), node)
+
+
+def restarted(node: Node, name: str, container: str) -> dict[str, Any] | None:
+    pod = get(node, "pod", name)
+    statuses = (pod or {}).get("status", {}).get("containerStatuses", [])
+    done = any(s["name"] == container and s["restartCount"] >= 1 and s["state"].get("running") for s in statuses)
+    return pod if done else None
+
+
+def terminated(node: Node, name: str, container: str) -> dict[str, Any] | None:
+    pod = get(node, "pod", name)
+    return container_status(pod, container)["state"].get("terminated") if pod else None
+
+
+def test_logs_of_one_and_of_several_containers(node: Node) -> None:
+    start(node, "talker", [sh("main", "echo one; echo oops >&2; echo two; exec sleep 3600"),
+                           sh("side", "echo a; echo b; echo c; exec sleep 3600")])
+    kubectl = node.server.kubectl
+    wait_until("main logged", lambda: kubectl("logs", "talker", "-c", "main").stdout.count("\n") == 3, node)
+    wait_until("side logged", lambda: kubectl("logs", "talker", "-c", "side").stdout.count("\n") == 3, node)
+    main = kubectl("logs", "talker", "-c", "main").stdout.splitlines()
+    # stdout and stderr are separate pipes (as containerd's FIFOs): only each stream keeps its order.
+    assert sorted(main) == ["one", "oops", "two"] and main.index("one") < main.index("two")
+    assert kubectl("logs", "talker", "-c", "side").stdout == "a\nb\nc\n"
+    assert kubectl("logs", "talker", "-c", "side", "--tail=1").stdout == "c\n"
+    assert kubectl("logs", "talker", "-c", "side", "--limit-bytes=3").stdout == "a\nb"
+    stamped = kubectl("logs", "talker", "-c", "side", "--timestamps").stdout.splitlines()
+    assert [re.fullmatch(RFC3339_NANO + r" (\w+)", line)[2]  # type: ignore[index]
+            for line in stamped] == ["a", "b", "c"]
+    # kubectl picks the first container itself; the API answers a request naming none as upstream does.
+    defaulted = kubectl("logs", "talker")
+    assert sorted(defaulted.stdout.splitlines()) == sorted(main)
+    assert 'Defaulted container "main" out of: main, side' in defaulted.stderr
+    raw = kubectl("get", "--raw", "/api/v1/namespaces/default/pods/talker/log", check=False)
+    assert "a container name must be specified for pod talker, choose one of: [main side]" in raw.stderr
+    missing = kubectl("get", "--raw", "/api/v1/namespaces/default/pods/talker/log?container=nope", check=False)
+    assert "container nope is not valid for pod talker" in missing.stderr
+
+
+def test_logs_previous_after_a_restart(node: Node) -> None:
+    start(node, "phoenix", [sh("app", "echo run $$$$; sleep 1; exit 1")])
+    never = node.server.kubectl("logs", "phoenix", "--previous", check=False)
+    assert never.stderr.strip() == ('Error from server (BadRequest): previous terminated container "app" '
+                                    'in pod "phoenix" not found')
+    wait_until("a restart", lambda: restarted(node, "phoenix", "app"), node)
+    # Each run is a new shell with a new PID ($$$$ is $$ once the kubelet has expanded $(VAR) references).
+    previous = node.server.kubectl("logs", "phoenix", "--previous").stdout
+    current = wait_until("current run logged", lambda: node.server.kubectl("logs", "phoenix").stdout, node)
+    assert re.fullmatch(r"run \d+\n", previous) and re.fullmatch(r"run \d+\n", current)
+    assert previous != current
+
+
+def test_logs_follow_streams_new_lines_until_the_container_ends(node: Node) -> None:
+    trigger = node.tmp / "follow-trigger"
+    start(node, "follower", [sh("app", f"echo first; until [ -e {trigger} ]; do sleep 0.1; done; echo second")],
+          restartPolicy="Never")
+    with node.server.kubectl_stream("logs", "-f", "follower") as follow:
+        follow.wait_for_line(lambda line: line == "first")
+        assert "second" not in follow.lines
+        trigger.touch()
+        follow.wait_for_line(lambda line: line == "second")
+        returncode, stderr = follow.wait(timeout=20)  # the container ended, so does the follow
+    assert (returncode, follow.lines, stderr) == (0, ["first", "second"], "")
+
+
+def test_exec_output_exit_code_and_container_view(node: Node) -> None:
+    start(node, "shell", [sh("app", "exec sleep 3600", env=[{"name": "GREETING", "value": "hi"}],
+                             workingDir="/etc")])
+    result = node.server.kubectl("exec", "shell", "--", "sh", "-c", "echo hi; echo oops >&2; exit 3", check=False)
+    assert (result.returncode, result.stdout) == (3, "hi\n")
+    assert result.stderr == "oops\ncommand terminated with exit code 3\n"
+    view = node.server.kubectl("exec", "shell", "--", "sh", "-c", "echo $GREETING; hostname; pwd").stdout
+    assert view == "hi\nshell\n/etc\n"
+    upper = node.server.kubectl("exec", "-i", "shell", "--", "tr", "a-z", "A-Z", input="piped in\nlines\n")
+    assert upper.stdout == "PIPED IN\nLINES\n"
+
+
+def test_exec_errors(node: Node) -> None:
+    start(node, "pair", [sh("app", "exec sleep 3600"), sh("done", "exit 0")], restartPolicy="Never")
+    wait_until("done terminated", lambda: terminated(node, "pair", "done"), node)
+    kubectl = node.server.kubectl
+    missing = kubectl("exec", "pair", "-c", "nope", "--", "true", check=False)
+    assert missing.stderr.strip() == "Error from server (BadRequest): container nope is not valid for pod pair"
+    ended = kubectl("exec", "pair", "-c", "done", "--", "true", check=False)  # the kubelet's own refusal
+    assert ended.returncode == 1 and 'container not found ("done")' in ended.stderr
+    absent = kubectl("exec", "pair", "-c", "app", "--", "kinn-no-such-command", check=False)
+    assert absent.returncode == 1 and "kinn-no-such-command" in absent.stderr
+    raw = kubectl("get", "--raw", "/api/v1/namespaces/default/pods/pair/exec?command=true&container=app&stdout=true",
+                  check=False)
+    assert "Upgrade request required" in raw.stderr
+
+
+def test_attach_shows_output_from_now_on(node: Node) -> None:
+    trigger = node.tmp / "attach-trigger"
+    start(node, "speaker", [sh("app", f"echo before; until [ -e {trigger} ]; do echo tick; sleep 0.1; done; "
+                                      "echo after")], restartPolicy="Never")
+    with node.server.kubectl_stream("attach", "speaker") as attach:
+        attach.wait_for_line(lambda line: line == "tick")  # attached: new output arrives
+        trigger.touch()
+        attach.wait_for_line(lambda line: line == "after")
+        returncode, _ = attach.wait(timeout=20)  # the container ended, so does the attach
+    assert returncode == 0 and "before" not in attach.lines
+
+
+def test_unscheduled_pod_has_empty_logs_and_no_exec(node: Node) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "floating"},
+           "spec": {"containers": [sh("app", "true")]}}
+    node.server.kubectl("create", "-f", "-", input=json.dumps(pod))
+    assert node.server.kubectl("logs", "floating").stdout == ""
+    result = node.server.kubectl("exec", "floating", "--", "true", check=False)
+    assert result.stderr.strip() == "Error from server (BadRequest): pod floating does not have a host assigned"
