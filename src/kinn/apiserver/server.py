@@ -96,8 +96,8 @@ class APIServer:
         await self._restore_allocations()
         await bootstrap(self)
         app = web.Application(middlewares=[self._errors, self._authenticate], client_max_size=64 * 1024 * 1024)
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
         app[KUBELET_DIALER] = KubeletDialer(self.options.cluster_netns)  # pods/log, exec, attach reach kubelets
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.options.bind_address, self.options.secure_port,

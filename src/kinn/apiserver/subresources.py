@@ -36,9 +36,9 @@ async def handle_subresource(
     handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.StreamResponse:
     sub, verb = info.subresource, info.verb
-    fmt = negotiation.negotiate_object(request.headers.get("Accept"))
     if registry.resource.plural == "pods" and sub in ("log", "exec", "attach"):
         return await _kubelet_subresource(handler, request, info, registry, ctx)
+    fmt = negotiation.negotiate_object(request.headers.get("Accept"))
     if sub == "status":
         if verb == "get":
             return handler.respond_stored(registry, await registry.get(ctx, info.name), fmt)
@@ -66,11 +66,6 @@ async def handle_subresource(
     raise errors.method_not_supported(f"{registry.resource.plural}/{sub}", registry.resource.group, verb)
 
 
-# -- scale -------------------------------------------------------------------------------
-
-_SCALE_SCHEMA = schemas.for_kind("autoscaling", "v1", "Scale")
-
-
 async def _kubelet_subresource(
     handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.StreamResponse:
@@ -80,6 +75,11 @@ async def _kubelet_subresource(
     if info.subresource in ("exec", "attach") and info.verb in ("get", "create"):
         return await proxy.pod_stream(request, registry, handler.registries, ctx, info.name, info.subresource)
     raise errors.method_not_supported(f"pods/{info.subresource}", "", info.verb)
+
+
+# -- scale -------------------------------------------------------------------------------
+
+_SCALE_SCHEMA = schemas.for_kind("autoscaling", "v1", "Scale")
 
 
 def scale_of(obj: Obj) -> Obj:
