@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from typing import Any
 
 import pytest
@@ -129,6 +130,19 @@ def test_attach_shows_output_from_now_on(node: Node) -> None:
         attach.wait_for_line(lambda line: line == "after")
         returncode, _ = attach.wait(timeout=20)  # the container ended, so does the attach
     assert returncode == 0 and "before" not in attach.lines
+
+
+def test_exec_with_a_terminal(node: Node) -> None:
+    start(node, "console", [sh("app", "exec sleep 3600")])
+    command = ("stty cols 100 rows 30; kubectl exec -it console -- "
+               "sh -c 'tty; stty size; read line; echo got $line'")
+    session = subprocess.run(["script", "-qec", command, "/dev/null"], input="typed\n", capture_output=True,
+                             text=True, env=node.server.kubectl_env(), timeout=60)
+    lines = session.stdout.replace("\r", "").splitlines()
+    assert session.returncode == 0, session.stdout + session.stderr
+    # The local terminal echoes "typed" before kubectl makes it raw, the container's terminal again.
+    assert any(line.startswith("/dev/pts/") for line in lines) and "30 100" in lines, lines
+    assert lines[-1] == "got typed", lines
 
 
 def test_unscheduled_pod_has_empty_logs_and_no_exec(node: Node) -> None:

@@ -22,12 +22,13 @@ import subprocess
 import termios
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Protocol, Sequence
 
 from kinn.kubelet import nsutil
 from kinn.kubelet.runtime.process import ContainerProcess, exit_code_of
 
 EXEC_NAMESPACES = ("net", "ipc", "uts", "mnt")  # mnt last: joining it also moves root and cwd
+READ_SIZE = 64 * 1024
 
 
 class ExecError(RuntimeError):
@@ -43,13 +44,84 @@ class ExecResult:
     stderr: bytes
 
 
-class _TerminalReaderProtocol(asyncio.StreamReaderProtocol):
-    """Reads a pty's master side: EIO there means every slave end closed, i.e. end of output."""
+class Stdin(Protocol):
+    """Where a process's input goes: a pipe's asyncio.StreamWriter, or a terminal's input."""
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if isinstance(exc, OSError) and exc.errno == errno.EIO:
-            exc = None
-        super().connection_lost(exc)
+    def write(self, data: bytes) -> None: ...
+
+    async def drain(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_closing(self) -> bool: ...
+
+
+class _Terminal:
+    """A pty's master side driven by the event loop's reader/writer callbacks.
+
+    Not a pipe transport: uvloop (the daemons' loop) reads nothing from a pty that way. EIO on
+    read means every slave end closed, i.e. the end of the output: the terminal is then closed.
+    """
+
+    def __init__(self, master_fd: int) -> None:
+        self.fd = master_fd
+        self.output = asyncio.StreamReader()
+        self._loop = asyncio.get_running_loop()
+        self._pending = b""
+        self._closed = False
+        os.set_blocking(master_fd, False)
+        self._loop.add_reader(master_fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            data = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            if error.errno != errno.EIO:
+                raise
+            data = b""
+        if data:
+            self.output.feed_data(data)
+        else:
+            self._loop.remove_reader(self.fd)
+            os.close(self.fd)
+            self.fd = -1
+            self.output.feed_eof()
+
+    def write(self, data: bytes) -> None:
+        """Write what the terminal takes now, as a transport does; `drain` waits for the rest."""
+        self._pending += data
+        self._flush()
+
+    def _flush(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            if self._pending and self.fd >= 0:
+                self._pending = self._pending[os.write(self.fd, self._pending):]
+
+    def resize(self, width: int, height: int) -> None:
+        if self.fd >= 0:
+            fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+    async def drain(self) -> None:
+        self._flush()
+        while self._pending and self.fd >= 0:
+            writable = self._loop.create_future()
+            self._loop.add_writer(self.fd, writable.set_result, None)
+            try:
+                await writable
+            finally:
+                self._loop.remove_writer(self.fd)
+            self._flush()
+
+    def close(self) -> None:
+        """End of input: a terminal has no half-close, so the EOF character is typed, as ^D is."""
+        if not self._closed and self.fd >= 0:
+            self._closed = True
+            self.write(termios.tcgetattr(self.fd)[6][termios.VEOF])
+
+    def is_closing(self) -> bool:
+        return self._closed
 
 
 class ExecProcess:
@@ -60,14 +132,14 @@ class ExecProcess:
     """
 
     def __init__(self, process: asyncio.subprocess.Process, container: ContainerProcess, *,
-                 stdin: asyncio.StreamWriter | None, stdout: asyncio.StreamReader | None,
-                 stderr: asyncio.StreamReader | None, terminal_fd: int | None) -> None:
+                 stdin: Stdin | None, stdout: asyncio.StreamReader | None,
+                 stderr: asyncio.StreamReader | None, terminal: _Terminal | None) -> None:
         self.pid = process.pid
         self.stdin = stdin
         self.stdout = stdout
         self.stderr = stderr
         self._process = process
-        self._terminal_fd = terminal_fd
+        self._terminal = terminal
         self._container_watch = asyncio.ensure_future(self._kill_with(container))
 
     async def wait(self) -> int:
@@ -81,8 +153,8 @@ class ExecProcess:
 
     def resize(self, width: int, height: int) -> None:
         """Set the terminal's window size (columns, rows); without a tty there is nothing to size."""
-        if self._terminal_fd is not None:
-            fcntl.ioctl(self._terminal_fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+        if self._terminal is not None:
+            self._terminal.resize(width, height)
 
     async def _kill_with(self, container: ContainerProcess) -> None:
         waiting = asyncio.ensure_future(self._process.wait())
@@ -92,34 +164,23 @@ class ExecProcess:
             self.kill()
             await waiting
         ended.cancel()
-        if self._terminal_fd is not None:  # the streams read and write through their own copies
-            terminal_fd, self._terminal_fd = self._terminal_fd, None
-            os.close(terminal_fd)
 
 
-def _enter_container(namespace_fds: Sequence[int], working_dir: Path, tty: bool) -> None:
+def _enter_container(namespace_fds: Sequence[int], working_dir: Path, terminal_fd: int | None) -> None:
     """Runs in the forked child before exec: join the container, then its working directory.
 
-    With a tty, the child (already a session leader) takes its terminal as controlling terminal,
-    so shells get job control and ^C reaches the foreground process.
+    With a tty, the child becomes a session leader and takes its terminal (`terminal_fd`, the
+    pty's slave side) as controlling terminal, so shells get job control and ^C reaches the
+    foreground process. It does both itself on the slave's own descriptor: uvloop (the daemons'
+    loop) runs this hook before its setsid and before the slave is duplicated onto 0, 1 and 2.
     """
     for fd in namespace_fds:
         nsutil.setns(fd)
     os.chdir(working_dir)
-    if tty:
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-
-async def _terminal_streams(master_fd: int, stdin: bool) -> tuple[asyncio.StreamReader, asyncio.StreamWriter | None]:
-    """Async reader (and writer, for stdin) over a pty's master side; each transport owns its own fd."""
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: _TerminalReaderProtocol(reader), os.fdopen(os.dup(master_fd), "rb", 0))
-    if not stdin:
-        return reader, None
-    transport, protocol = await loop.connect_write_pipe(
-        lambda: asyncio.StreamReaderProtocol(asyncio.StreamReader()), os.fdopen(os.dup(master_fd), "wb", 0))
-    return reader, asyncio.StreamWriter(transport, protocol, None, loop)
+    if terminal_fd is not None:
+        if os.getsid(0) != os.getpid():
+            os.setsid()
+        fcntl.ioctl(terminal_fd, termios.TIOCSCTTY, 0)
 
 
 async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *, tty: bool = False,
@@ -142,7 +203,7 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
             stdin=slave_fd if tty else pipe_or_null[stdin],
             stdout=slave_fd if tty else pipe_or_null[stdout],
             stderr=slave_fd if tty else pipe_or_null[stderr],
-            preexec_fn=functools.partial(_enter_container, namespace_fds, container.working_dir, tty))
+            preexec_fn=functools.partial(_enter_container, namespace_fds, container.working_dir, slave_fd))
     except (OSError, subprocess.SubprocessError) as error:
         if master_fd is not None:
             os.close(master_fd)
@@ -154,10 +215,10 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
             os.close(slave_fd)  # the child holds its own copies; ours would keep the terminal open forever
     if master_fd is None:
         return ExecProcess(process, container, stdin=process.stdin, stdout=process.stdout, stderr=process.stderr,
-                           terminal_fd=None)
-    terminal_out, terminal_in = await _terminal_streams(master_fd, stdin)
-    return ExecProcess(process, container, stdin=terminal_in, stdout=terminal_out, stderr=None,
-                       terminal_fd=master_fd)
+                           terminal=None)
+    terminal = _Terminal(master_fd)
+    return ExecProcess(process, container, stdin=terminal if stdin else None, stdout=terminal.output, stderr=None,
+                       terminal=terminal)
 
 
 async def exec_sync(container: ContainerProcess, argv: Sequence[str], timeout: float) -> ExecResult:
