@@ -121,7 +121,7 @@ def node(apiserver: RunningAPIServer, node_netns: str, tmp_path_factory: pytest.
             "--netns-dir", str(tmp / "netns"), "--cni-conf-dir", str(tmp / "net.d"), "--cni-bin-dir",
             str(tmp / "bin"), "--cni-cache-dir", str(tmp / "cache"), "--cluster-dns", "10.96.0.10",
             "--crash-loop-backoff", "1s", "--crash-loop-backoff-max", "4s", "--lease-renew-interval", "1s",
-            "--pod-manifest-path", str(tmp / "manifests")]
+            "--pod-manifest-path", str(tmp / "manifests"), "--container-runtime-endpoint", f"unix://{tmp}/runtime.sock"]
     process = subprocess.Popen([sys.executable, "-c", "from kinn.cli.kubelet import kubelet; kubelet()", *args],
                                stdout=(tmp / "kubelet.log").open("ab"), stderr=subprocess.STDOUT)
     created = Node(name, netns, tmp, process, apiserver)

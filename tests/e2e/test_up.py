@@ -8,12 +8,9 @@ packets' point of view. `kinn down` is then asserted on the host: nothing of the
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +18,7 @@ import pytest
 import yaml
 
 from kinn import netlink
+from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -37,46 +35,6 @@ PEER_ECHO = textwrap.dedent("""
         conn.sendall(peer[0].encode())
         conn.close()
 """)
-
-
-@dataclass
-class KinnCluster:
-    name: str
-    home: Path
-    kubeconfig: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {**os.environ, "KINN_HOME": str(self.home), "KUBECONFIG": str(self.kubeconfig),
-                "KUBECACHEDIR": str(self.home / "kubecache")}
-
-    def kinn(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "kinn", *args], capture_output=True, text=True,
-                                env=self.env, timeout=timeout)
-        if check and result.returncode != 0:
-            raise AssertionError(f"kinn {' '.join(args)} failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-        return result
-
-    def node_exec(self, node: str, *command: str) -> str:
-        return self.kinn("node", "exec", "--name", self.name, node, "--", *command).stdout
-
-    def kubectl(self, *args: str, input: str | None = None) -> str:
-        result = subprocess.run(["kubectl", *args], capture_output=True, text=True, env=self.env, input=input,
-                                timeout=60)
-        assert result.returncode == 0, f"kubectl {' '.join(args)}: {result.stderr}"
-        return result.stdout
-
-    def pod(self, name: str) -> dict:
-        return json.loads(self.kubectl("get", "pod", name, "-o", "json"))
-
-    def run_pod(self, name: str, node: str, *command: str, image: str = "python") -> dict:
-        """A pod pinned to `node`; returns it once Running with an IP."""
-        manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name}},
-                    "spec": {"nodeName": node, "terminationGracePeriodSeconds": 1,
-                             "containers": [{"name": "main", "image": image, "command": list(command)}]}}
-        self.kubectl("apply", "-f", "-", input=json.dumps(manifest))
-        return wait_until(lambda: (pod := self.pod(name))["status"].get("phase") == "Running" and pod,
-                          timeout=60, what=f"pod {name} Running")
 
 
 def cluster_traces(name: str) -> dict[str, object]:
@@ -98,11 +56,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
                                           "users": [{"name": "mine", "user": {"token": "t"}}],
                                           "contexts": [{"name": "mine", "context": {"cluster": "mine", "user": "mine"}}]}))
     c = KinnCluster(f"kt{uuid.uuid4().hex[:6]}", home, kubeconfig)
-    c.kinn("up", "--name", c.name, "--workers", "2")
-    try:
+    with kinn_up(c, "--workers", "2"):
         yield c
-    finally:
-        c.kinn("down", "--name", c.name, check=False)
 
 
 def test_nodes_ready_with_roles_and_context(cluster: KinnCluster) -> None:

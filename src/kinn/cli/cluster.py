@@ -1,4 +1,4 @@
-"""Cluster commands: `kinn up`, `kinn down`, `kinn get clusters`, `kinn node exec`."""
+"""Cluster commands: `kinn up`, `kinn down`, `kinn get clusters`, `kinn node exec`, `kinn node crictl`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from kinn.cli.crictl import crictl
+from kinn.cli.flags import CLUSTER_NAME
 from kinn.cluster import config
 from kinn.cluster.cluster import Cluster, ClusterNotFound, cluster_names
 from kinn.cluster.down import down as remove_cluster
@@ -17,11 +19,8 @@ from kinn.cluster.node import enter
 from kinn.cluster.up import ClusterExists, UpError
 from kinn.cluster.up import up as create_cluster
 
-NAME = click.option("--name", default="kinn", show_default=True, help="The cluster's name.")
-
-
 @click.command()
-@NAME
+@CLUSTER_NAME
 @click.option("--workers", type=int, default=2, show_default=True, help="Worker nodes (without --config).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="A cluster config file (kind: Cluster): nodes, addressing, bridge, backend.")
@@ -40,7 +39,7 @@ def up(name: str, workers: int, config_file: Path | None, retain: bool, verbosit
 
 
 @click.command()
-@NAME
+@CLUSTER_NAME
 @click.option("--all", "everything", is_flag=True, help="Every kinn cluster on this host, and any leftovers.")
 def down(name: str, everything: bool) -> None:
     """Delete a cluster: its processes, namespaces, links, rules, cgroups, state and kubeconfig context."""
@@ -68,7 +67,7 @@ def node() -> None:
 
 
 @node.command("exec", context_settings={"ignore_unknown_options": True})
-@NAME
+@CLUSTER_NAME
 @click.argument("node_name", metavar="NODE")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def node_exec(name: str, node_name: str, command: tuple[str, ...]) -> None:
@@ -82,3 +81,6 @@ def node_exec(name: str, node_name: str, command: tuple[str, ...]) -> None:
         sys.exit(subprocess.run(list(command), preexec_fn=preexec).returncode)
     except FileNotFoundError:
         raise click.ClickException(f"{command[0]}: command not found on node {node_name}")
+
+
+node.add_command(crictl)

@@ -31,6 +31,8 @@ class Duration(click.ParamType):
 
 DURATION = Duration()
 
+CLUSTER_NAME = click.option("--name", default="kinn", show_default=True, help="The cluster's name.")
+
 
 def leader_election_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """component-base's `--leader-elect-lease-duration/-renew-deadline/-retry-period` (defaults 15s/10s/2s)."""

@@ -13,6 +13,7 @@ from kinn.cli.daemon import run_daemon, setup_logging
 from kinn.cli.flags import DURATION
 from kinn.client.kubeconfig import load_kubeconfig
 from kinn.client.rest import Client
+from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT
 from kinn.kubelet.kubelet import Kubelet, KubeletConfig
 from kinn.kubelet.nodenetns import NodeNetns
 
@@ -53,6 +54,8 @@ def kubelet_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Static pods: a directory of Pod manifests (or one file); empty for none."),
         click.option("--file-check-frequency", type=DURATION, default="1s", show_default=True,
                      help="How often the manifests are read again (upstream 20s, with inotify for changes)."),
+        click.option("--container-runtime-endpoint", default=DEFAULT_RUNTIME_ENDPOINT, show_default=True,
+                     help="The unix socket where the kubelet serves its runtime's CRI view (`kinn node crictl`)."),
         click.option("--node-lease-duration-seconds", type=int, default=40, show_default=True),
         click.option("--lease-renew-interval", type=DURATION, default="10s", show_default=True),
         click.option("--crash-loop-backoff", type=DURATION, default="10s", show_default=True,
@@ -68,8 +71,9 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
                          pod_log_dir: Path, netns_dir: Path, cni_conf_dir: Path, cni_bin_dir: str,
                          cni_cache_dir: Path, cluster_dns: str, cluster_domain: str, cpu: str, memory: str,
                          max_pods: int, pod_manifest_path: str, file_check_frequency: timedelta,
-                         node_lease_duration_seconds: int, lease_renew_interval: timedelta,
-                         crash_loop_backoff: timedelta, crash_loop_backoff_max: timedelta) -> KubeletConfig:
+                         container_runtime_endpoint: str, node_lease_duration_seconds: int,
+                         lease_renew_interval: timedelta, crash_loop_backoff: timedelta,
+                         crash_loop_backoff_max: timedelta) -> KubeletConfig:
     try:
         taints = [parse_taint(spec) for spec in _list(register_with_taints)]
     except ValueError as error:
@@ -81,6 +85,7 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
         capacity={"cpu": cpu, "memory": memory, "pods": str(max_pods), "ephemeral-storage": "20Gi"},
         labels=_pairs(node_labels), taints=taints, pod_manifest_path=Path(pod_manifest_path) if pod_manifest_path
         else None, file_check_frequency=file_check_frequency.total_seconds(),
+        container_runtime_endpoint=container_runtime_endpoint,
         lease_duration=node_lease_duration_seconds,
         lease_renew_interval=lease_renew_interval.total_seconds(),
         backoff_initial=crash_loop_backoff.total_seconds(), backoff_max=crash_loop_backoff_max.total_seconds())

@@ -30,6 +30,8 @@ from kinn.cni import ConfigError, load_conf_dir
 from kinn.cni.config import config_files
 from kinn.kubelet.backoff import Backoff
 from kinn.kubelet.config.file import SourceFile
+from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT
+from kinn.kubelet.cri.service import RuntimeService
 from kinn.kubelet.pod_workers import PodContext, PodWorker
 from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
 from kinn.kubelet.server import KubeletServer, serving_context
@@ -74,6 +76,7 @@ class KubeletConfig:
     lease_duration: int = 40  # --node-lease-duration-seconds
     address: str = "0.0.0.0"  # --address: where the kubelet server (logs, exec, attach) listens
     port: int = 10250  # --port
+    container_runtime_endpoint: str = DEFAULT_RUNTIME_ENDPOINT  # where the kubelet serves its runtime's CRI view
     lease_renew_interval: float = 10.0
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
@@ -148,11 +151,13 @@ class Kubelet:
             allocatable=config.capacity)
         self.workers: dict[str, PodWorker] = {}
         self.server = KubeletServer(self.pod_worker, config.log_root)
+        self.runtime_service = RuntimeService(lambda: list(self.workers.values()), config.log_root)
         self._network_error: str | None = ""  # "" = not yet checked
         self._ready_since = now()
 
     async def run(self) -> None:
         await self._start_server()
+        await self.runtime_service.start(self.config.container_runtime_endpoint)
         static_pods = asyncio.create_task(self.static_pods.run())  # they need no API server to run
         await self._register_until_done()
         self.pods.add_event_handler(EventHandler(on_add=self._pod_changed,
@@ -167,6 +172,7 @@ class Kubelet:
         finally:
             await self.factory.stop()
             await self.server.stop()
+            await self.runtime_service.stop()
 
     async def _start_server(self) -> None:
         """Serve logs/exec/attach; a port already taken is logged, the pods still run (no other

@@ -89,6 +89,7 @@ class PodWorker:
         self.key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         self.dir = context.root_dir / "pods" / self.uid
         self.sandbox: Sandbox | None = None
+        self.sandbox_attempt = -1  # metadata.attempt of the current sandbox: 0, then +1 per re-creation
         self.network: NetworkConfigList | None = None
         self.pod_ips: list[str] = []
         self.start_time = now()
@@ -204,7 +205,7 @@ class PodWorker:
                               f"Failed to create pod sandbox: failed to setup network{where}: {error}")
             self.wake_later(RETRY)
             return False
-        self.sandbox = sandbox
+        self.sandbox, self.sandbox_attempt = sandbox, self.sandbox_attempt + 1
         self.pod_ips = [ip.address.split("/")[0] for ip in result.ips]
         self._mounts = {}
         return True

@@ -19,6 +19,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kinn.kubelet import nsutil
@@ -54,6 +55,7 @@ class Sandbox:
     start_time: int
     netns_path: Path
     _process: asyncio.subprocess.Process | None = field(default=None, repr=False, compare=False)
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc), compare=False)  # CRI createdAt
 
     def is_ready(self) -> bool:
         """True while pause runs (CRI SANDBOX_READY); False once it died, so the kubelet recreates it."""

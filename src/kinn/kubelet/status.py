@@ -50,6 +50,7 @@ class ContainerRecord:
     process: ContainerProcess | None = None
     exit: ContainerExit | None = None  # the current run's end, while it is not restarted
     last_terminated: Obj | None = None  # lastState.terminated: the previous run's end
+    previous: ContainerProcess | None = None  # that run, kept as the runtime keeps one dead container
     restart_count: int = 0
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
@@ -69,6 +70,7 @@ class ContainerRecord:
     def will_restart(self, reason: str, message: str) -> None:
         """The ended run becomes lastState; the container waits (e.g. in CrashLoopBackOff) to run again."""
         self.last_terminated = self.terminated_state()
+        self.previous = self.process
         self.process, self.exit = None, None
         self.waiting_reason, self.waiting_message = reason, message
 

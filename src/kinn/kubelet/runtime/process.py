@@ -122,11 +122,13 @@ def exit_code_of(returncode: int) -> int:
 class ContainerProcess:
     """A started container; `wait()` and `stop()` yield its ContainerExit, logs go to `log_path`."""
 
-    def __init__(self, container_id: str, spec: ContainerSpec, env: Mapping[str, str],
+    def __init__(self, container_id: str, sandbox_id: str, spec: ContainerSpec, env: Mapping[str, str],
                  process: asyncio.subprocess.Process, outputs: tuple[asyncio.StreamReader, asyncio.StreamReader],
                  log_fd: int, cgroup_path: Path | None) -> None:
         self.id = container_id
+        self.sandbox_id = sandbox_id
         self.name = spec.name
+        self.argv, self.mounts = spec.argv, spec.mounts  # what the CRI view reports as the container's spec
         self.log_path = spec.log_path
         self.env = env  # what `kubectl exec` processes get too, as runc gives them the container's env
         self.working_dir = spec.working_dir
@@ -223,4 +225,4 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
         for fd in (*namespace_fds, stdout_w, stderr_w):
             os.close(fd)
     outputs = (await _pipe_reader(stdout_r), await _pipe_reader(stderr_r))
-    return ContainerProcess(container_id, spec, env, process, outputs, log_fd, cgroup_path)
+    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup_path)
