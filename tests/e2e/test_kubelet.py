@@ -303,6 +303,7 @@ def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
     assert len(list(node.netns_dir.iterdir())) == 1
     delete_and_check_nothing_leaked(node, "phoenix")
 
+
 def wget(node: Node, url: str) -> str:
     """An HTTP GET from the node netns (busybox wget, as from a node's shell); "" until it answers.
     Debian 12's busybox wget is built without -T (it crashes on it), hence `timeout`."""
@@ -408,6 +409,7 @@ def test_seed_004_nginx_on_8080_by_a_config_map_beside_one_on_80(node: Node) -> 
     assert all(s["restartCount"] == 0 and s["ready"] for s in statuses), statuses
     delete_and_check_nothing_leaked(node, "lab-web")
     node.server.kubectl("delete", "configmap", "lab-web-2-conf")
+
 
 def static_pod_manifest(command: list[str]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "static-web"}, "spec": {

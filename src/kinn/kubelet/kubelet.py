@@ -71,12 +71,12 @@ class KubeletConfig:
                                                                "ephemeral-storage": "20Gi"})
     labels: dict[str, str] = field(default_factory=dict)
     taints: list[Obj] = field(default_factory=list)  # --register-with-taints
-    pod_manifest_path: Path | None = Path("/etc/kubernetes/manifests")  # --pod-manifest-path (None: no static pods)
-    file_check_frequency: float = 1.0  # --file-check-frequency (upstream 20 s, with inotify on top)
-    lease_duration: int = 40  # --node-lease-duration-seconds
     address: str = "0.0.0.0"  # --address: where the kubelet server (logs, exec, attach) listens
     port: int = 10250  # --port
     container_runtime_endpoint: str = DEFAULT_RUNTIME_ENDPOINT  # where the kubelet serves its runtime's CRI view
+    pod_manifest_path: Path | None = Path("/etc/kubernetes/manifests")  # --pod-manifest-path (None: no static pods)
+    file_check_frequency: float = 1.0  # --file-check-frequency (upstream 20 s, with inotify on top)
+    lease_duration: int = 40  # --node-lease-duration-seconds
     lease_renew_interval: float = 10.0
     backoff_initial: float = 10.0
     backoff_max: float = 300.0

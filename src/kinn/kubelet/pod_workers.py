@@ -411,7 +411,6 @@ class PodWorker:
         await self._kill_container(spec, record, kill_message(record.name, probe_type, restart), self._grace(grace))
         return True
 
-
     async def _watch_exit(self, record: ContainerRecord, exited: Awaitable[Any]) -> None:
         """PLEG for one container: record its end and let the worker react."""
         outcome = await exited
