@@ -10,6 +10,7 @@ removes the sandbox and the pod's files, and confirms the deletion to the API se
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import shutil
 import time
@@ -370,7 +371,8 @@ class PodWorker:
             name=record.name, argv=argv, env=env, working_dir=Path(spec.get("workingDir") or "/"),
             log_path=container_log_path(self.ctx.log_root, meta["namespace"], meta["name"], self.uid, record.name,
                                         restart),
-            mounts=[*image_mounts, *self._mounts[record.name]])  # volumes mounted later cover the image's
+            mounts=[*image_mounts, *self._mounts[record.name]],  # volumes mounted later cover the image's
+            program=functools.partial(image.program, directory=directory))
         await self._event("Normal", "Created", f"Created container: {record.name}")
         try:
             process = await start_container(self.sandbox, container_spec)

@@ -199,7 +199,7 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
     pipe_or_null = {True: asyncio.subprocess.PIPE, False: asyncio.subprocess.DEVNULL}
     try:
         process = await asyncio.create_subprocess_exec(
-            *argv, env=dict(container.env), start_new_session=True,
+            *container.program(argv[0]), *argv[1:], env=dict(container.env), start_new_session=True,
             stdin=slave_fd if tty else pipe_or_null[stdin],
             stdout=slave_fd if tty else pipe_or_null[stdout],
             stderr=slave_fd if tty else pipe_or_null[stderr],

@@ -19,7 +19,7 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from kinn.kubelet import nsutil
 from kinn.kubelet.runtime import cgroup as cgroups
@@ -54,6 +54,9 @@ class ContainerSpec:
     working_dir: Path = Path("/")
     mounts: Sequence[Mount] = ()
     limits: cgroups.ResourceLimits | None = None
+    # How a command name becomes a program in this container: the image's PATH lookup (a busybox
+    # image's `ping` is busybox's applet), which `kubectl exec` commands go through too.
+    program: Callable[[str], Sequence[str]] = lambda name: (name,)
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class ContainerProcess:
         self.log_path = spec.log_path
         self.env = env  # what `kubectl exec` processes get too, as runc gives them the container's env
         self.working_dir = spec.working_dir
+        self.program = spec.program
         self.pid = process.pid
         self.started_at = datetime.now(timezone.utc)
         self.cgroup_path = cgroup_path
