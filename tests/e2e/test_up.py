@@ -156,3 +156,20 @@ def test_down_leaves_nothing(tmp_path: Path) -> None:
     assert not (c.home / "clusters" / c.name).exists()
     assert f"kinn-{c.name}" not in c.kubeconfig.read_text()
     assert c.kinn("down", "--name", c.name).stdout.startswith(f'No cluster "{c.name}"')  # repeatable
+
+
+def test_seed_003_pause_owns_the_pod_netns(cluster: KinnCluster) -> None:
+    """Seed 003's look at a pod from its node: `ip netns` lists cni-…, `lsns -t net` names /pause as
+    the owner of that netns, and entering it shows eth0 with the pod's IP."""
+    pod = cluster.run_pod("netns-lab", "worker-1", "sleep", "3600", image="busybox")
+    netns_names = cluster.node_exec("worker-1", "ip", "netns", "list")
+    lsns = cluster.node_exec("worker-1", "lsns", "-t", "net", "-o", "PID,NSFS,COMMAND", "--noheadings")
+    owners = {fields[1]: (fields[0], fields[2]) for fields in map(str.split, lsns.splitlines()) if len(fields) == 3}
+    for name in (line.split()[0] for line in netns_names.splitlines() if line.startswith("cni-")):
+        pid, command = owners[f"/run/netns/{name}"]
+        assert command == "/pause"
+        addresses = cluster.node_exec("worker-1", "nsenter", "-t", pid, "-n", "ip", "-4", "-br", "addr", "show", "eth0")
+        if pod["status"]["podIP"] in addresses:
+            break
+    else:
+        raise AssertionError(f"no cni- netns owned by /pause holds {pod['status']['podIP']}:\n{netns_names}\n{lsns}")

@@ -79,7 +79,8 @@ async def create_sandbox(pod_uid: str, hostname: str, *, netns_dir: Path = DEFAU
     The loopback device stays down, as with containerd: the CNI `loopback` plugin brings it up.
     """
     binary = pause_binary or ensure_pause_binary()
-    # argv[0] is "/pause", the path in the upstream image, so `lsns` and `ps` show what seed 003 shows.
+    # argv[0] is "/pause", the path in the upstream image, so `lsns` and `ps` show what seed 003 shows
+    # (uvloop puts the path in argv[0] instead; pause then re-executes itself as "/pause").
     process = await asyncio.create_subprocess_exec(
         "/pause", executable=binary, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL, start_new_session=True,

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,13 @@ static void sigreap(int signo) {
 }
 
 int main(int argc, char **argv) {
+  /* kinn: the binary lives in a cache dir, not at /pause as in the upstream image. Some launchers
+   * (uvloop's) cannot set argv[0] apart from the path, so pause names itself: `ps` and `lsns` then
+   * show "/pause" as on a real node. Upstream's pause.c has no such step. */
+  if (argc == 1 && strcmp(argv[0], "/pause") != 0) {
+    char *const self[] = {"/pause", NULL};
+    execv("/proc/self/exe", self);
+  }
   for (int i = 1; i < argc; ++i) {
     if (!strcasecmp(argv[i], "-v")) {
       printf("pause.c %s\n", VERSION_STRING(VERSION));
