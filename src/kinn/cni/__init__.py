@@ -14,21 +14,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from kinn.cni.config import NetworkConfigList, load_conf_dir, load_file
-from kinn.cni.errors import CNIError, ConfigError, PluginNotFound
-from kinn.cni.install import PLUGINS, install
-from kinn.cni.result import Result
+# name → defining module, loaded on first use (PEP 562). A plugin executable imports
+# kinn.cni.plugins.<x> and with it this package; it must pay for nothing it does not use, since
+# every pod start runs several plugins and their start-up time is the pod's start-up time.
+_EXPORTS = {
+    "NetworkConfigList": "config", "load_conf_dir": "config", "load_file": "config",
+    "CNIError": "errors", "ConfigError": "errors", "PluginNotFound": "errors",
+    "PLUGINS": "installer", "install": "installer", "Result": "result",
+    "CNIRuntime": "runtime", "kubernetes_args": "runtime",
+}
 
-# The runtime (asyncio, pyroute2) loads on first use (PEP 562): a plugin executable importing
-# kinn.cni.plugins.<x> must not pay for it, since every pod start runs several plugins and their
-# start-up time is the pod's start-up time.
-_LAZY = {"CNIRuntime": "runtime", "kubernetes_args": "runtime"}
-
-__all__ = ["CNIError", "CNIRuntime", "ConfigError", "NetworkConfigList", "PLUGINS", "PluginNotFound", "Result",
-           "install", "kubernetes_args", "load_conf_dir", "load_file"]
+__all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
+    if name not in _EXPORTS:
         raise AttributeError(f"module 'kinn.cni' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"kinn.cni.{_LAZY[name]}"), name)
+    value = getattr(importlib.import_module(f"kinn.cni.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,1 +1,1 @@
-"""kinn's CNI plugins, each runnable as `python -m kinn.cni.plugins.<module>` (see kinn.cni.install)."""
+"""kinn's CNI plugins, each runnable as `python -m kinn.cni.plugins.<module>` (see kinn.cni.installer)."""
