@@ -156,7 +156,7 @@ def test_startup_probe_gates_liveness_and_exec_probes_run_in_the_container(node:
         livenessProbe={"exec": {"command": ["sh", "-c", "test -f /flags/alive"]}, "periodSeconds": 1,
                        "failureThreshold": 1})], **flags_volume(flags))
     wait_until("startup probe failing", lambda: has_event(
-        node, "slow", "Unhealthy", "Startup probe failed: cat: /flags/started: No such file or directory\n"), node)
+        node, "slow", "Unhealthy", "Startup probe failed: cat: can't open '/flags/started': No such file or directory\n"), node)
     pod = get(node, "pod", "slow")
     status = container_status(pod, "app")
     assert status["state"].get("running") and not status["started"] and not status["ready"]

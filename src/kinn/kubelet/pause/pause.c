@@ -35,8 +35,13 @@ int main(int argc, char **argv) {
    * (uvloop's) cannot set argv[0] apart from the path, so pause names itself: `ps` and `lsns` then
    * show "/pause" as on a real node. Upstream's pause.c has no such step. */
   if (argc == 1 && strcmp(argv[0], "/pause") != 0) {
-    char *const self[] = {"/pause", NULL};
-    execv("/proc/self/exe", self);
+    char path[4096];
+    ssize_t len = readlink("/proc/self/exe", path, sizeof(path) - 1);
+    if (len > 0) {
+      path[len] = '\0';
+      char *const self[] = {"/pause", NULL};
+      execv(path, self); /* by its real path, so the process stays named "pause" (comm) */
+    }
   }
   for (int i = 1; i < argc; ++i) {
     if (!strcasecmp(argv[i], "-v")) {
