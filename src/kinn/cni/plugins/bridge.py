@@ -94,7 +94,8 @@ def _ensure_gateway_address(ipr: IPRoute, bridge: str, ip: dict[str, Any], force
             if not force:
                 raise CNIError(999, f'"{bridge}" already has an IP address different from {gateway}')
             netlink.delete_address(ipr, bridge, existing)
-    netlink.add_address(ipr, bridge, str(gateway))
+    # A concurrent ADD (pods start in parallel) may have put it there since: EEXIST is fine, as upstream's.
+    netlink.add_address(ipr, bridge, str(gateway), exist_ok=True)
 
 
 def _interfaces(bridge: netlink.Link, host: netlink.Link, container: netlink.Link, netns: str) -> list[dict[str, Any]]:
