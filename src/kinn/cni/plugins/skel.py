@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from typing import Any, Callable
 
 from kinn.cni.errors import DECODING_FAILURE, INCOMPATIBLE_VERSION, INTERNAL, INVALID_ENVIRONMENT, CNIError
@@ -15,14 +14,22 @@ from kinn.cni.invoke import parse_args
 SUPPORTED_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
 
-@dataclass(frozen=True)
 class CmdArgs:
-    container_id: str
-    netns: str
-    ifname: str
-    args: dict[str, str]
-    path: list[str]
-    config: dict[str, Any]  # the parsed stdin
+    """What one invocation was asked to do: the CNI_* environment and the config on stdin.
+
+    A plain class rather than a dataclass: `dataclasses` (and `inspect` behind it) would add tens
+    of milliseconds to the start of every plugin process, and plugins run at every pod start."""
+
+    __slots__ = ("container_id", "netns", "ifname", "args", "path", "config")
+
+    def __init__(self, container_id: str, netns: str, ifname: str, args: dict[str, str], path: list[str],
+                 config: dict[str, Any]) -> None:
+        self.container_id = container_id
+        self.netns = netns
+        self.ifname = ifname
+        self.args = args
+        self.path = path
+        self.config = config  # the parsed stdin
 
     @property
     def cni_version(self) -> str:
