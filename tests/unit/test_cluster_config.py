@@ -1,0 +1,101 @@
+"""The cluster config file and the kubeconfig merge of `kinn up`: pure logic, no namespaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from kinn.client.kubeconfig import merge_kubeconfig, remove_from_kubeconfig
+from kinn.cluster import config
+from kinn.cluster.files import flannel_conflist, net_conf
+from kinn.cluster.paths import ClusterPaths
+
+
+def test_defaults_are_flannel_and_kubeadm_s() -> None:
+    spec = config.parse(config.default_document("kinn", 2))
+    assert [(n.name, n.role, n.ip) for n in spec.nodes] == [
+        ("control-plane", "control-plane", "10.240.0.10"), ("worker-1", "worker", "10.240.0.21"),
+        ("worker-2", "worker", "10.240.0.22")]
+    net = spec.networking
+    assert (str(net.pod_subnet), str(net.service_subnet), net.backend, net.bridge, net.cni_network) == \
+        ("10.244.0.0/16", "10.96.0.0/12", "vxlan", "cni0", "cbr0")
+    assert (net.gateway, net.cluster_dns) == ("10.240.0.1", "10.96.0.10")
+
+
+def test_a_seed_s_addressing_round_trips() -> None:
+    doc = {"apiVersion": "kinn.dev/v1alpha1", "kind": "Cluster", "name": "seed003",
+           "networking": {"podSubnet": "10.200.0.0/16", "serviceSubnet": "10.32.0.0/24", "bridge": "cnio0",
+                          "backend": "host-gw", "cniPlugins": "kinn"},
+           "nodes": [{"role": "control-plane", "name": "controller-0"}, {"role": "worker", "name": "worker-0"},
+                     {"role": "worker", "ip": "10.240.0.99"}]}
+    spec = config.parse(doc)
+    assert [(n.name, n.ip) for n in spec.nodes] == [("controller-0", "10.240.0.10"), ("worker-0", "10.240.0.21"),
+                                                     ("worker-2", "10.240.0.99")]
+    assert spec.networking.cluster_dns == "10.32.0.10"
+    assert config.parse(spec.to_document()) == spec  # what kinn up saves reads back the same
+    assert flannel_conflist(spec.networking) == {"name": "cbr0", "cniVersion": "0.3.1", "plugins": [
+        {"type": "flannel", "delegate": {"hairpinMode": True, "isDefaultGateway": True, "bridge": "cnio0"}},
+        {"type": "portmap", "capabilities": {"portMappings": True}}]}
+    assert net_conf(spec.networking) == {"Network": "10.200.0.0/16", "Backend": {"Type": "host-gw"}}
+
+
+def test_every_mistake_is_reported_with_its_field_path() -> None:
+    doc = {"kind": "Clusterr", "name": "Bad_Name",
+           "networking": {"podSubnet": "10.244.0.0/24", "serviceSubnet": "10.240.0.0/16", "backend": "flannel",
+                          "bridge": "a-bridge-name-too-long", "ipMasq": "yes", "cniPlugins": "calico"},
+           "nodes": [{"role": "worker", "name": "w"}, {"role": "worker", "name": "w", "ip": "192.168.1.1"},
+                     {"role": "master"}]}
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(doc)
+    text = str(caught.value)
+    for expected in ('kind: Unsupported value: "Clusterr": supported values: "Cluster"',
+                     'name: Invalid value: "Bad_Name"',
+                     'networking.podSubnet: Invalid value: "10.244.0.0/24": must be /23 or larger',
+                     'networking.serviceSubnet: Invalid value: "10.240.0.0/16": overlaps nodeSubnet 10.240.0.0/24',
+                     'networking.backend: Unsupported value: "flannel": supported values: "vxlan", "host-gw"',
+                     'networking.bridge: Invalid value: "a-bridge-name-too-long"',
+                     'networking.ipMasq: Invalid value: "yes": must be true or false',
+                     'networking.cniPlugins: Unsupported value: "calico"',
+                     'nodes[1].name: Duplicate value: "w"',
+                     'nodes[1].ip: Invalid value: "192.168.1.1": must be an address in nodeSubnet 10.240.0.0/24',
+                     'nodes[2].role: Unsupported value: "master"',
+                     "nodes: Invalid value: 2: must have exactly one node with role control-plane"):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+
+
+def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    bad = tmp_path / "cluster.yaml"
+    bad.write_text("nodes: [\n")
+    with pytest.raises(config.ConfigError, match="cluster.yaml"):
+        config.load(bad)
+
+
+def test_names_derive_from_the_cluster() -> None:
+    paths = ClusterPaths("lab")
+    node = paths.node("worker-1")
+    assert (paths.underlay_netns, node.netns, node.underlay_port, paths.context) == \
+        ("kinn-lab-net", "kinn-lab-worker-1", "v-worker-1", "kinn-lab")
+    assert node.path("/run/flannel/subnet.env") == node.dir / "run/flannel/subnet.env"
+
+
+def _kubeconfig(name: str) -> dict:
+    return {"apiVersion": "v1", "kind": "Config", "current-context": name,
+            "clusters": [{"name": name, "cluster": {"server": f"https://{name}"}}],
+            "users": [{"name": f"{name}-admin", "user": {"token": name}}],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": f"{name}-admin"}}]}
+
+
+def test_kubeconfig_merge_keeps_other_entries_and_remove_takes_only_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "config"
+    merge_kubeconfig(path, _kubeconfig("mine"))  # a missing file is created
+    merge_kubeconfig(path, _kubeconfig("kinn-a"))
+    merge_kubeconfig(path, _kubeconfig("kinn-a"))  # again: replaced, not duplicated
+    merged = yaml.safe_load(path.read_text())
+    assert [c["name"] for c in merged["contexts"]] == ["mine", "kinn-a"]
+    assert merged["current-context"] == "kinn-a"
+    remove_from_kubeconfig(path, _kubeconfig("kinn-a"))
+    left = yaml.safe_load(path.read_text())
+    assert [c["name"] for c in left["contexts"]] == ["mine"] and left["current-context"] == ""
+    assert [u["name"] for u in left["users"]] == ["mine-admin"]
