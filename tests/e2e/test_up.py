@@ -8,6 +8,7 @@ packets' point of view. `kinn down` is then asserted on the host: nothing of the
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import textwrap
 import uuid
@@ -173,3 +174,17 @@ def test_seed_003_pause_owns_the_pod_netns(cluster: KinnCluster) -> None:
             break
     else:
         raise AssertionError(f"no cni- netns owned by /pause holds {pod['status']['podIP']}:\n{netns_names}\n{lsns}")
+
+
+def test_seed_004_pod_eth0_pairs_with_a_node_veth_on_cni0(cluster: KinnCluster) -> None:
+    """Seed 004: eth0@ifN in the pod is the peer of link N on the node, a vethXXXXXXXX enslaved to cni0;
+    host-local's file for the pod IP names the sandbox."""
+    pod = cluster.run_pod("veth-lab", "worker-2", "sleep", "3600", image="busybox")
+    inside = cluster.kubectl("exec", "veth-lab", "--", "ip", "-o", "link", "show", "eth0")
+    match = re.match(r"(\d+): eth0@if(\d+):", inside)
+    assert match, inside
+    peer = cluster.node_exec("worker-2", "ip", "-o", "link", "show")
+    line = next(row for row in peer.splitlines() if row.startswith(f"{match.group(2)}: "))
+    assert re.match(rf"{match.group(2)}: veth[0-9a-f]{{8}}@if{match.group(1)}: .* master cni0 ", line), line
+    owner = cluster.node_exec("worker-2", "cat", f"/var/lib/cni/networks/cbr0/{pod['status']['podIP']}")
+    assert re.fullmatch(r"[0-9a-f]{64}\s+eth0", owner.strip()), owner
