@@ -8,7 +8,9 @@ packets' point of view. `kinn down` is then asserted on the host: nothing of the
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import textwrap
 import uuid
@@ -61,6 +63,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
         yield c
 
 
+def peer_seen_by(cluster: KinnCluster, client: dict, server_ip: str) -> str:
+    """The address the PEER_ECHO server at `server_ip` saw `client`'s connection come from."""
+    script = f"import socket; s = socket.create_connection(('{server_ip}', 8080), 5); print(s.recv(64).decode())"
+    return wait_until(lambda: cluster.kubectl("exec", client["metadata"]["name"], "--", "python3", "-c", script).strip(),
+                      timeout=20, what="an answer from the echo server")
+
+
 def test_nodes_ready_with_roles_and_context(cluster: KinnCluster) -> None:
     nodes = {n["metadata"]["name"]: n for n in json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]}
     assert sorted(nodes) == ["control-plane", "worker-1", "worker-2"]
@@ -103,11 +112,7 @@ def test_pods_talk_across_nodes_without_nat(cluster: KinnCluster) -> None:
     local = cluster.run_pod("client-local", "worker-2", "sleep", "3600", image="busybox")
     server_ip = server["status"]["podIP"]
     for client in (remote, local):
-        seen = wait_until(lambda: cluster.kubectl("exec", client["metadata"]["name"], "--", "python3", "-c",
-                                                  "import socket; s = socket.create_connection(('%s', 8080), 5); "
-                                                  "print(s.recv(64).decode())" % server_ip).strip(),
-                          timeout=20, what="an answer from the echo server")
-        assert seen == client["status"]["podIP"]
+        assert peer_seen_by(cluster, client, server_ip) == client["status"]["podIP"]
     flows = cluster.node_exec("worker-1", "conntrack", "-L", "-p", "tcp", "--dport", "8080")
     assert f"src={remote['status']['podIP']} dst={server_ip}" in flows
     assert f"src={server_ip} dst={remote['status']['podIP']}" in flows  # the reply, un-NATed
@@ -137,8 +142,9 @@ def _exists(cluster: KinnCluster, pod: str) -> bool:
 
 
 def test_down_leaves_nothing(tmp_path: Path) -> None:
-    """A separate one-worker cluster with the host-gw backend, removed with `kinn down`: no namespace,
-    cgroup, mount, state or kubeconfig entry remains; the underlay router had the pod routes."""
+    """A separate one-worker cluster with the host-gw backend: pod→pod across the nodes' routes without
+    NAT, the underlay router has the pod routes; then `kinn down`: no namespace, cgroup, mount, state
+    or kubeconfig entry remains."""
     config = tmp_path / "cluster.yaml"
     config.write_text(yaml.safe_dump({"kind": "Cluster", "apiVersion": "kinn.dev/v1alpha1",
                                       "networking": {"backend": "host-gw", "podSubnet": "10.200.0.0/16"},
@@ -150,6 +156,10 @@ def test_down_leaves_nothing(tmp_path: Path) -> None:
         assert "10.200." in underlay and "via 10.240.0.21 dev kinn0" in underlay
         worker_routes = c.node_exec("worker-1", "ip", "route")
         assert "via 10.240.0.10 dev eth0" in worker_routes and "flannel.1" not in worker_routes
+        # Across host-gw routes too, the receiver sees the sender's pod IP (pods pinned by nodeName).
+        server = c.run_pod("echo-server", "control-plane", "python3", "-c", PEER_ECHO)
+        client = c.run_pod("client", "worker-1", "sleep", "3600", image="busybox")
+        assert peer_seen_by(c, client, server["status"]["podIP"]) == client["status"]["podIP"]
     finally:
         down = c.kinn("down", "--name", c.name, check=False)
     assert down.returncode == 0, down.stderr
@@ -188,3 +198,20 @@ def test_seed_004_pod_eth0_pairs_with_a_node_veth_on_cni0(cluster: KinnCluster) 
     assert re.match(rf"{match.group(2)}: veth[0-9a-f]{{8}}@if{match.group(1)}: .* master cni0 ", line), line
     owner = cluster.node_exec("worker-2", "cat", f"/var/lib/cni/networks/cbr0/{pod['status']['podIP']}")
     assert re.fullmatch(r"[0-9a-f]{64}\s+eth0", owner.strip()), owner
+
+
+def test_a_killed_container_is_restarted(cluster: KinnCluster) -> None:
+    """SIGKILL the container's process (its PID from `kinn node crictl inspect`): the kubelet records
+    exit code 137 and starts it again, restartCount 1, as seed 002 describes."""
+    pod = cluster.run_pod("phoenix-app", "worker-1", "sleep", "3600", image="busybox")
+    container_id = pod["status"]["containerStatuses"][0]["containerID"].split("://")[1]
+    inspect = json.loads(cluster.kinn("node", "crictl", "--name", cluster.name, "worker-1", "inspect",
+                                      container_id).stdout)
+    os.kill(inspect["info"]["pid"], signal.SIGKILL)
+    restarted = wait_until(lambda: (p := cluster.pod("phoenix-app"))["status"]["containerStatuses"][0][
+        "restartCount"] == 1 and p["status"]["containerStatuses"][0]["state"].get("running") and p, timeout=30,
+        what="the container running again")
+    status = restarted["status"]["containerStatuses"][0]
+    assert status["lastState"]["terminated"]["exitCode"] == 137
+    assert status["lastState"]["terminated"]["reason"] == "Error"
+    assert status["containerID"] != pod["status"]["containerStatuses"][0]["containerID"]
