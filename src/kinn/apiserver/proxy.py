@@ -1,4 +1,4 @@
-"""pods/log, pods/exec and pods/attach: the API server passes them on to the kubelet of the pod's node.
+"""pods/log, exec, attach and portforward: the API server passes them on to the kubelet of the pod's node.
 
 As upstream's LogLocation/ExecLocation/AttachLocation: the container defaults to the pod's only
 one (else 400 with the names to choose from), the node's address is its InternalIP (kubeadm's
@@ -27,13 +27,16 @@ from aiohttp import web
 from kinn import netlink
 from kinn.api import errors
 from kinn.api.field import Path, forbidden, invalid
-from kinn.apiserver import websocket
+from kinn.apiserver import hijack, websocket
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.generic import Registry, RequestContext
 
 Obj = dict[str, Any]
 ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")  # kubeadm's --kubelet-preferred-address-types
 MAX_ERROR_BODY = 4 * 1024  # upstream's maxReadLength for a kubelet's error reply
+READ_SIZE = 32 * 1024
+SPDY_UPGRADE, PORT_FORWARD_PROTOCOL = "SPDY/3.1", "portforward.k8s.io"
+PORT_FORWARD_TUNNEL = f"{SPDY_UPGRADE}+{PORT_FORWARD_PROTOCOL}"  # SPDY tunneled in WebSocket (PortForwardWebsockets)
 UPGRADE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-Version", "Sec-WebSocket-Protocol",
                    "X-Stream-Protocol-Version")
 
@@ -225,10 +228,7 @@ async def pod_stream(request: web.Request, pods: Registry, registries: Registrie
     host, port = await kubelet_address(registries, node_name)
     path = f"/{verb}/{ctx.namespace}/{name}/{container}?" + urlencode(
         stream_params(verb, request.query, request.query.getall("command", [])))
-    try:
-        reader, writer = await request.app[KUBELET_DIALER].open(host, port)
-    except (OSError, asyncio.TimeoutError) as error:
-        raise errors.internal_error(f"error dialing backend: {error or type(error).__name__}") from error
+    reader, writer = await _dial_kubelet(request, host, port)
     try:
         status, headers, body = await _handshake(reader, writer, host, port, request.method, path, request.headers)
         if status != 101:
@@ -244,6 +244,14 @@ async def pod_stream(request: web.Request, pods: Registry, registries: Registrie
             await writer.wait_closed()
 
 
+async def _dial_kubelet(request: web.Request, host: str, port: int) -> tuple[asyncio.StreamReader,
+                                                                              asyncio.StreamWriter]:
+    try:
+        return await request.app[KUBELET_DIALER].open(host, port)
+    except (OSError, asyncio.TimeoutError) as error:
+        raise errors.internal_error(f"error dialing backend: {error or type(error).__name__}") from error
+
+
 async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, port: int,
                      method: str, path: str, client_headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
     """Send the client's upgrade request on to the kubelet (with a key of ours) and read its reply."""
@@ -254,12 +262,18 @@ async def _handshake(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
             value = key if header == "Sec-WebSocket-Key" else client_headers[header]
             lines.append(f"{header}: {value}")
     writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+    status, headers, body = await _read_reply(reader)
+    if status == 101 and headers.get("sec-websocket-accept") != websocket.accept_value(key):
+        raise errors.internal_error("the kubelet's WebSocket handshake reply does not match the request")
+    return status, headers, body
+
+
+async def _read_reply(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """The kubelet's reply to an upgrade: its status, lowercased headers and (unless 101) body."""
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
     status = int(head[0].split(" ", 2)[1])
     headers = {line.split(":", 1)[0].strip().lower(): line.split(":", 1)[1].strip() for line in head[1:] if ":" in line}
     if status == 101:
-        if headers.get("sec-websocket-accept") != websocket.accept_value(key):
-            raise errors.internal_error("the kubelet's WebSocket handshake reply does not match the request")
         return status, headers, b""
     length = min(int(headers.get("content-length", "0")), MAX_ERROR_BODY)
     return status, headers, await reader.readexactly(length)
@@ -289,6 +303,77 @@ async def _relay(client: web.WebSocketResponse, reader: asyncio.StreamReader, wr
                 await client.send_str(message.data.decode())
 
     await _first_of(from_client, from_kubelet, on_broken=lambda: client.close(code=1011))
+
+
+# -- pods/portforward ----------------------------------------------------------------------
+
+async def pod_port_forward(request: web.Request, pods: Registry, registries: Registries, ctx: RequestContext,
+                           name: str) -> web.StreamResponse:
+    """pods/{name}/portforward: the kubelet's leg is a SPDY/3.1 upgrade; the client's is the same
+    (its bytes relayed as they are) or, as kubectl 1.31+ tries first, a WebSocket with subprotocol
+    SPDY/3.1+portforward.k8s.io whose binary messages carry the SPDY byte stream (the API server's
+    tunneling handler, KEP-4006). A refusal by the kubelet goes back as it is."""
+    pod = (await pods.get(ctx, name)).obj
+    node_name = pod["spec"].get("nodeName")
+    if not node_name:
+        raise errors.bad_request(f"pod {name} does not have a host assigned")
+    if not is_upgrade(request):
+        raise errors.bad_request("Upgrade request required")
+    tunneled = request.headers["Upgrade"].lower() == "websocket"
+    host, port = await kubelet_address(registries, node_name)
+    path = f"/portForward/{ctx.namespace}/{name}?" + urlencode([("port", p) for p in request.query.getall("ports", [])])
+    reader, writer = await _dial_kubelet(request, host, port)
+    try:
+        writer.write((f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\n"
+                      f"Connection: Upgrade\r\nUpgrade: {SPDY_UPGRADE}\r\n"
+                      f"X-Stream-Protocol-Version: {PORT_FORWARD_PROTOCOL}\r\n\r\n").encode())
+        status, headers, body = await _read_reply(reader)
+        if status != 101:
+            return web.Response(status=status, body=body, content_type=headers.get("content-type", "text/plain")
+                                .split(";")[0])
+        if tunneled:
+            client = web.WebSocketResponse(protocols=(PORT_FORWARD_TUNNEL,))
+            await client.prepare(request)
+            await _relay_tunnel(client, reader, writer)
+            return client
+        upgraded = await hijack.switch_protocols(request, {
+            "Connection": "Upgrade", "Upgrade": SPDY_UPGRADE,
+            "X-Stream-Protocol-Version": headers.get("x-stream-protocol-version", PORT_FORWARD_PROTOCOL)})
+        await _relay_bytes(upgraded, reader, writer)
+        return upgraded.response
+    finally:
+        writer.close()
+        with contextlib.suppress(Exception):
+            await writer.wait_closed()
+
+
+async def _pump(read: Callable[[], Awaitable[bytes]], write: Callable[[bytes], Awaitable[Any]]) -> None:
+    while data := await read():
+        await write(data)
+
+
+async def _to_kubelet(writer: asyncio.StreamWriter, data: bytes) -> None:
+    writer.write(data)
+    await writer.drain()
+
+
+async def _relay_tunnel(client: web.WebSocketResponse, reader: asyncio.StreamReader,
+                        writer: asyncio.StreamWriter) -> None:
+    """WebSocket messages' payloads to the kubelet, the kubelet's bytes back as binary messages."""
+    async def from_client() -> None:
+        async for message in client:
+            if message.type == aiohttp.WSMsgType.BINARY:
+                await _to_kubelet(writer, message.data)
+
+    await _first_of(from_client, lambda: _pump(lambda: reader.read(READ_SIZE), client.send_bytes),
+                    on_broken=lambda: client.close(code=1011))
+    await client.close()
+
+
+async def _relay_bytes(client: hijack.Hijacked, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await _first_of(lambda: _pump(lambda: client.reader.read(READ_SIZE), lambda data: _to_kubelet(writer, data)),
+                    lambda: _pump(lambda: reader.read(READ_SIZE), client.write),
+                    on_broken=lambda: asyncio.sleep(0))
 
 
 async def _first_of(*tasks: Callable[[], Awaitable[None]], on_broken: Callable[[], Awaitable[Any]]) -> None:

@@ -36,7 +36,7 @@ async def handle_subresource(
     handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.StreamResponse:
     sub, verb = info.subresource, info.verb
-    if registry.resource.plural == "pods" and sub in ("log", "exec", "attach"):
+    if registry.resource.plural == "pods" and sub in ("log", "exec", "attach", "portforward"):
         return await _kubelet_subresource(handler, request, info, registry, ctx)
     fmt = negotiation.negotiate_object(request.headers.get("Accept"))
     if sub == "status":
@@ -69,11 +69,13 @@ async def handle_subresource(
 async def _kubelet_subresource(
     handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.StreamResponse:
-    """pods/log (get), pods/exec and pods/attach (get or create): served by the pod's kubelet."""
+    """pods/log (get), pods/exec, attach and portforward (get or create): served by the pod's kubelet."""
     if info.subresource == "log" and info.verb == "get":
         return await proxy.pod_log(request, registry, handler.registries, ctx, info.name)
     if info.subresource in ("exec", "attach") and info.verb in ("get", "create"):
         return await proxy.pod_stream(request, registry, handler.registries, ctx, info.name, info.subresource)
+    if info.subresource == "portforward" and info.verb in ("get", "create"):
+        return await proxy.pod_port_forward(request, registry, handler.registries, ctx, info.name)
     raise errors.method_not_supported(f"pods/{info.subresource}", "", info.verb)
 
 

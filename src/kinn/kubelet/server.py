@@ -1,4 +1,4 @@
-"""The kubelet's HTTPS server on port 10250: container logs, exec and attach, as upstream's server.go.
+"""The kubelet's HTTPS server on port 10250: container logs, exec, attach and port-forward, as upstream's server.go.
 
 The API server reaches it at the node's InternalIP to serve `pods/log`, `pods/exec` and
 `pods/attach`. It listens in the netns the kubelet runs its pods in (with --node-netns the
@@ -20,7 +20,8 @@ from typing import Callable
 from aiohttp import web
 
 from kinn.apiserver.certs import ensure_self_signed_certificate
-from kinn.kubelet import logs, remotecommand
+from kinn.apiserver import hijack
+from kinn.kubelet import logs, portforward, remotecommand
 from kinn.kubelet.pod_workers import PodWorker
 from kinn.kubelet.remotecommand import StreamOptions, StreamOptionsError
 from kinn.kubelet.runtime import ContainerProcess, container_log_path, exec_in_container
@@ -60,6 +61,8 @@ class KubeletServer:
         for verb, handler in (("exec", self._exec), ("attach", self._attach)):
             for method in ("GET", "POST"):
                 self.app.router.add_route(method, f"/{verb}/{{namespace}}/{{pod}}/{{container}}", handler)
+        for method in ("GET", "POST"):
+            self.app.router.add_route(method, "/portForward/{namespace}/{pod}", self._port_forward)
         self._runner: web.AppRunner | None = None
 
     async def start(self, address: str, port: int, context: ssl.SSLContext) -> None:
@@ -159,6 +162,29 @@ class KubeletServer:
             await session.finish(remotecommand.success_status())
         output.cancel()
         return session.ws
+
+    # -- port-forward ------------------------------------------------------------------------
+
+    async def _port_forward(self, request: web.Request) -> web.StreamResponse:
+        """A SPDY/3.1 upgrade speaking portforward.k8s.io (httpstream.Handshake and the SPDY
+        upgrader's refusals), then the session until the client leaves."""
+        worker = self._worker(request, "pod does not exist")
+        if worker.sandbox is None:
+            meta = worker.pod["metadata"]
+            raise web.HTTPInternalServerError(text=f"failed to find sandboxID for pod {meta['name']}_{meta['namespace']}")
+        if request.headers.get("Upgrade", "").lower() != "spdy/3.1" or "upgrade" not in request.headers.get(
+                "Connection", "").lower():
+            raise web.HTTPBadRequest(text="unable to upgrade: missing upgrade headers in request")
+        offered = [p.strip() for p in ",".join(request.headers.getall("X-Stream-Protocol-Version", [])).split(",")]
+        if portforward.PROTOCOL not in offered:
+            raise web.HTTPForbidden(text=f"unable to upgrade: unable to negotiate protocol: client supports "
+                                         f"[{' '.join(p for p in offered if p)}], server supports [{portforward.PROTOCOL}]")
+        sandbox, meta = worker.sandbox, worker.pod["metadata"]
+        connection = await hijack.switch_protocols(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
+                                                             "X-Stream-Protocol-Version": portforward.PROTOCOL})
+        target = portforward.Target(f"{meta['namespace']}/{meta['name']}", sandbox.id, sandbox.netns_path)
+        await portforward.PortForwardSession(connection.reader, connection.write, target).run()
+        return connection.response
 
 
 def _stream_options(request: web.Request) -> StreamOptions:
