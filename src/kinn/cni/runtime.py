@@ -72,8 +72,17 @@ class CNIRuntime:
         runtime_config = dict(runtime_config or (cached or {}).get("capabilityArgs") or {})
         # libcni passes the cached result to DEL from 0.4.0 on.
         prev = None if self.network.cni_version.startswith(("0.1.", "0.2.", "0.3.")) else (cached or {}).get("result")
+        # Unlike libcni, which stops at the first failing plugin, every plugin gets its DEL and the
+        # first error is raised afterwards: a missing or failing plugin late in the list must not
+        # strand the address host-local handed out earlier in it.
+        errors: list[CNIError] = []
         for plugin in reversed(self.network.plugins):
-            await self._run(plugin, "DEL", container_id, netns, ifname, args, runtime_config, prev)
+            try:
+                await self._run(plugin, "DEL", container_id, netns, ifname, args, runtime_config, prev)
+            except CNIError as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
         self._cache_path(container_id, ifname).unlink(missing_ok=True)
 
     async def check(self, container_id: str, netns: str, ifname: str = "eth0",
