@@ -16,7 +16,7 @@ from typing import Callable
 
 from kinn import netlink
 from kinn.api.errors import StatusError
-from kinn.apiserver.certs import PKI, ensure_pki
+from kinn.apiserver.certs import ensure_pki
 from kinn.client.kubeconfig import merge_kubeconfig, user_kubeconfig_path
 from kinn.client.rest import Client, resource
 from kinn.cluster import cgroups, down, files
