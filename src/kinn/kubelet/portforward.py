@@ -68,8 +68,8 @@ async def dial_in_netns(netns_path: Path, port: int) -> tuple[asyncio.StreamRead
             await asyncio.get_running_loop().sock_connect(sock, (address, port))
         except OSError as error:
             sock.close()
-            network, shown = ("tcp4", f"{address}:{port}") if family == socket.AF_INET else ("tcp6", f"[{address}]:{port}")
-            failures.append(f"dial {network} {shown}: {_dial_error(error)}")
+            shown = f"tcp4 {address}:{port}" if family == socket.AF_INET else f"tcp6 [{address}]:{port}"
+            failures.append(f"dial {shown}: {_dial_error(error)}")
             continue
         return await asyncio.open_connection(sock=sock)
     raise OSError(errno.ECONNREFUSED, f"IPv4: {failures[0]} IPv6 {failures[1]} ")

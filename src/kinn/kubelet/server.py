@@ -171,14 +171,16 @@ class KubeletServer:
         worker = self._worker(request, "pod does not exist")
         if worker.sandbox is None:
             meta = worker.pod["metadata"]
-            raise web.HTTPInternalServerError(text=f"failed to find sandboxID for pod {meta['name']}_{meta['namespace']}")
+            raise web.HTTPInternalServerError(
+                text=f"failed to find sandboxID for pod {meta['name']}_{meta['namespace']}")
         if request.headers.get("Upgrade", "").lower() != "spdy/3.1" or "upgrade" not in request.headers.get(
                 "Connection", "").lower():
             raise web.HTTPBadRequest(text="unable to upgrade: missing upgrade headers in request")
         offered = [p.strip() for p in ",".join(request.headers.getall("X-Stream-Protocol-Version", [])).split(",")]
         if portforward.PROTOCOL not in offered:
-            raise web.HTTPForbidden(text=f"unable to upgrade: unable to negotiate protocol: client supports "
-                                         f"[{' '.join(p for p in offered if p)}], server supports [{portforward.PROTOCOL}]")
+            raise web.HTTPForbidden(text="unable to upgrade: unable to negotiate protocol: client supports "
+                                         f"[{' '.join(p for p in offered if p)}], "
+                                         f"server supports [{portforward.PROTOCOL}]")
         sandbox, meta = worker.sandbox, worker.pod["metadata"]
         connection = await hijack.switch_protocols(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                                                              "X-Stream-Protocol-Version": portforward.PROTOCOL})

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 VERSION = 3
 SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDATE = 1, 2, 3, 4, 6, 7, 8, 9
 FLAG_FIN = 0x01
-PROTOCOL_ERROR, INVALID_STREAM, REFUSED_STREAM, CANCEL = 1, 2, 3, 5  # RST_STREAM status codes
-MAX_FRAME = 1 << 24
+PROTOCOL_ERROR, CANCEL = 1, 5  # RST_STREAM status codes
 
+# The SPDY/3 spec's zlib dictionary (1423 bytes): common header names and values, each
+# length-prefixed, then a run of status codes, reasons and dates.
 _NAMES = (*(b"options head post put delete trace accept accept-charset accept-encoding accept-language "
           b"accept-ranges age allow authorization cache-control connection content-base content-encoding "
           b"content-language content-length content-location content-md5 content-range content-type date etag "
@@ -34,8 +35,6 @@ _TEXT = (b"100101201202205206300302303304305306307402405406407408409410411412413
          b"Jan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMT"
          b"chunked,text/html,image/png,image/jpg,image/gif,application/xml,application/xhtml+xml,text/plain,"
          b"text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.")
-# The SPDY/3 spec's zlib dictionary: common header names and values, each length-prefixed
-# (1423 bytes), then a run of status codes, reasons and dates.
 DICTIONARY = b"".join(struct.pack("!I", len(name)) + name for name in _NAMES) + _TEXT
 
 Headers = dict[str, list[str]]
