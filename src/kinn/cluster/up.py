@@ -7,6 +7,7 @@ whatever was created before it (`kinn down`), so a failed `kinn up` leaves nothi
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from kinn.cluster import cgroups, down, files
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.config import ClusterSpec
 from kinn.cluster.node import Node, create_netns, enter, start_holder
-from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths
+from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
 
 NODES = resource("v1", "nodes")
 NAMESPACES = resource("v1", "namespaces")
@@ -71,6 +72,7 @@ class Step:
 
 async def up(spec: ClusterSpec, echo: Echo = print, verbosity: int = 2, retain: bool = False) -> Cluster:
     """Create the cluster `spec` describes; on any failure, remove it again (unless `retain`) and raise."""
+    _check_host()
     cluster = Cluster(spec)
     if cluster.paths.dir.exists() or netlink.exists(cluster.paths.underlay_netns):
         raise ClusterExists(f'cluster "{spec.name}" already exists: `kinn down --name {spec.name}` removes it')
@@ -89,6 +91,15 @@ async def up(spec: ClusterSpec, echo: Echo = print, verbosity: int = 2, retain: 
          f'"{cluster.paths.context}".\nTry:\n  kubectl get nodes -o wide\n'
          f"  kinn node exec {spec.nodes[-1].name} -- ip route\n  kinn down --name {spec.name}")
     return cluster
+
+
+def _check_host() -> None:
+    """What a cluster needs from this machine, said up front rather than as a failure half-way."""
+    if os.geteuid() != 0:
+        raise UpError("kinn up needs root: nodes and pods are network, mount and UTS namespaces (try sudo)")
+    if not (cgroup_root().parent / "cgroup.procs").exists():
+        raise UpError("kinn up needs a cgroup2 hierarchy (at /sys/fs/cgroup or /sys/fs/cgroup/unified): it is how "
+                      "kinn down finds every process of a cluster")
 
 
 async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
