@@ -110,6 +110,7 @@ async def test_repeated_events_are_aggregated(client):
     cm.update(kind="ConfigMap", apiVersion="v1")
     for _ in range(3):
         await recorder.event(cm, "Warning", "Flapping", "it happened again")
+    await recorder.flush()  # events are written in the background, as client-go's broadcaster does
     events = await client.list(resource("v1", "events"), "default",
                                field_selector="involvedObject.name=evented,reason=Flapping")
     assert len(events["items"]) == 1

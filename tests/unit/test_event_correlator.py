@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 from kinn.client.events import EventRecorder
@@ -29,6 +31,7 @@ async def test_distinct_messages_are_combined_after_ten_and_spam_stops_at_25():
     recorder = EventRecorder(client, "replicaset-controller")  # type: ignore[arg-type]
     for i in range(100):
         await recorder.event(RS, "Normal", "SuccessfulCreate", f"Created pod: web-1-{i}")
+    await recorder.flush()
     creates = [w for w in client.writes if w[0] == "create"]
     patches = [w for w in client.writes if w[0] == "patch"]
     assert len(client.writes) == 25  # the burst; the refill is one every five minutes
@@ -45,9 +48,30 @@ async def test_repeats_count_and_other_objects_have_their_own_budget():
     recorder = EventRecorder(client, "default-scheduler")  # type: ignore[arg-type]
     for _ in range(3):
         await recorder.event(RS, "Warning", "FailedCreate", "quota exceeded")
+    await recorder.flush()
     assert [w[0] for w in client.writes] == ["create", "patch", "patch"]
     assert client.writes[-1][2]["count"] == 3
     for i in range(30):
         pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": f"p{i}", "namespace": "ns", "uid": f"p{i}"}}
         await recorder.event(pod, "Normal", "Scheduled", f"Successfully assigned ns/p{i} to n1")
+    await recorder.flush()
     assert len(client.writes) == 33
+
+
+async def test_recording_does_not_wait_for_the_api_server_and_keeps_order():
+    client = FakeClient()
+    gate = asyncio.Event()
+    create = client.create
+
+    async def slow_create(*args, **kwargs):
+        await gate.wait()
+        return await create(*args, **kwargs)
+
+    client.create = slow_create  # type: ignore[method-assign]
+    recorder = EventRecorder(client, "kubelet")  # type: ignore[arg-type]
+    for _ in range(3):
+        await asyncio.wait_for(recorder.event(RS, "Normal", "Pulled", "already present"), 0.1)
+    assert client.writes == []  # nothing written yet, and nobody waited
+    gate.set()
+    await recorder.flush()
+    assert [w[0] for w in client.writes] == ["create", "patch", "patch"]  # a repeat never overtakes its create

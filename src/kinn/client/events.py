@@ -13,6 +13,7 @@ flood the API server:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ AGGREGATE_MAX_EVENTS = 10  # defaultAggregateMaxEvents: distinct messages before
 SPAM_BURST = 25  # defaultSpamBurst
 SPAM_QPS = 1.0 / 300.0  # defaultSpamQPS: the bucket's refill rate
 LRU_ENTRIES = 4096  # maxLruCacheEntries
+QUEUE_LIMIT = 1000  # maxQueuedEvents: the broadcaster's channel
 
 Obj = dict[str, Any]
 V = TypeVar("V")
@@ -89,6 +91,17 @@ class _Observed:
     first_timestamp: str
 
 
+@dataclass(frozen=True)
+class _Write:
+    """One queued API write: the Event's CREATE, or the PATCH that counts a repeat."""
+
+    key: tuple
+    name: str
+    namespace: str
+    is_patch: bool
+    body: Obj
+
+
 @dataclass
 class _TokenBucket:
     tokens: float
@@ -104,6 +117,11 @@ class _TokenBucket:
 
 
 class EventRecorder:
+    """Records events without making the caller wait for the API server, as client-go's broadcaster
+    does: the correlator decides at once, and one sender task per recorder writes the Events in
+    order (a repeat's PATCH never overtakes its CREATE). At most QUEUE_LIMIT wait; beyond that new
+    events are dropped, as upstream drops them when its channel is full."""
+
     def __init__(self, client: Client, component: str, host: str = "") -> None:
         self.client = client
         self.component = component
@@ -111,9 +129,11 @@ class EventRecorder:
         self._aggregates: LRU[_Aggregate] = LRU()
         self._observed: LRU[_Observed] = LRU()
         self._spam: LRU[_TokenBucket] = LRU()
+        self._queue: asyncio.Queue[_Write] = asyncio.Queue(QUEUE_LIMIT)
+        self._sender: asyncio.Task[None] | None = None
 
     async def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
-        """Record; failures are logged, never raised: events are best effort, as upstream."""
+        """Record; never raises and never waits on the API server: events are best effort, as upstream."""
         ref = object_reference(obj)
         namespace = ref.get("namespace") or "default"
         now = datetime.now(timezone.utc)
@@ -125,27 +145,49 @@ class EventRecorder:
         self._observed.put(key, _Observed(name, namespace, count, first))
         if not self._accept(ref):
             return
-        try:
-            if observed:
-                await self.client.patch(EVENTS, name, {"count": count, "lastTimestamp": _rfc3339(now),
-                                                       "message": message}, namespace)
-                return
+        if observed:
+            write: Obj = {"count": count, "lastTimestamp": _rfc3339(now), "message": message}
+        else:
             source: Obj = {"component": self.component}
             if self.host:
                 source["host"] = self.host
-            await self.client.create(EVENTS, {
-                "apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": name, "namespace": namespace},
-                "involvedObject": ref, "reason": reason, "message": message, "type": type_,
-                "source": source, "firstTimestamp": first, "lastTimestamp": _rfc3339(now), "count": 1,
-                "reportingComponent": self.component, "reportingInstance": self.host,
-            }, namespace)
+            write = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": namespace},
+                     "involvedObject": ref, "reason": reason, "message": message, "type": type_,
+                     "source": source, "firstTimestamp": first, "lastTimestamp": _rfc3339(now), "count": 1,
+                     "reportingComponent": self.component, "reportingInstance": self.host}
+        try:
+            self._queue.put_nowait(_Write(key, name, namespace, bool(observed), write))
+        except asyncio.QueueFull:
+            self._observed.pop(key)
+            log.debug("event %s %s dropped: %d events are waiting to be written", reason, ref["name"], QUEUE_LIMIT)
+            return
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_forever(), name=f"events-{self.component}")
+
+    async def flush(self) -> None:
+        """Wait until every recorded event has been written (or dropped): for tests and clean shutdowns."""
+        await self._queue.join()
+
+    async def _send_forever(self) -> None:
+        while True:
+            write = await self._queue.get()
+            try:
+                await self._send(write)
+            finally:
+                self._queue.task_done()
+
+    async def _send(self, write: _Write) -> None:
+        try:
+            if write.is_patch:
+                await self.client.patch(EVENTS, write.name, write.body, write.namespace)
+            else:
+                await self.client.create(EVENTS, write.body, write.namespace)
         except StatusError as e:
-            self._observed.pop(key)
-            log.debug("event %s %s dropped: %s", reason, ref["name"], e.message)
+            self._observed.pop(write.key)
+            log.debug("event %s dropped: %s", write.name, e.message)
         except OSError as e:
-            self._observed.pop(key)
-            log.debug("event %s %s dropped: %s", reason, ref["name"], e)
+            self._observed.pop(write.key)
+            log.debug("event %s dropped: %s", write.name, e)
 
     def _aggregate(self, ref: Obj, type_: str, reason: str, message: str) -> tuple[str, tuple]:
         """EventAggregate: the message to record and the key of the Event it counts towards."""
