@@ -16,13 +16,22 @@ from kinn.cluster.down import down
 from kinn.cluster.up import up
 
 
-@contextmanager
-def bench_cluster(workers: int = 2, prefix: str = "bench") -> Iterator[Cluster]:
-    """A fresh cluster with its own state dir and kubeconfig (the user's ~/.kube/config is left alone)."""
+def isolate_home() -> None:
+    """Clusters of this process get their own state dir and kubeconfig (~/.kube/config is left alone)."""
     home = Path(tempfile.mkdtemp(prefix="kinn-bench-"))
     os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
-    spec = config.parse(config.default_document(f"{prefix}{uuid.uuid4().hex[:4]}", workers))
-    cluster = asyncio.run(up(spec, echo=lambda line: None))
+
+
+def bench_spec(prefix: str, workers: int = 2) -> config.ClusterSpec:
+    """A default cluster with a unique name."""
+    return config.parse(config.default_document(f"{prefix}{uuid.uuid4().hex[:4]}", workers))
+
+
+@contextmanager
+def bench_cluster(workers: int = 2, prefix: str = "bench") -> Iterator[Cluster]:
+    """A fresh cluster in an isolated home, removed afterwards."""
+    isolate_home()
+    cluster = asyncio.run(up(bench_spec(prefix, workers), echo=lambda line: None))
     try:
         yield cluster
     finally:

@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from clusters import memory_mib
+from clusters import bench_spec, isolate_home, memory_mib
 
-from kinn.cluster import cgroups, config
+from kinn.cluster import cgroups
 from kinn.cluster.down import down
 from kinn.cluster.up import up
 
@@ -32,11 +28,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=15.0, help="seconds to wait before measuring memory")
     args = parser.parse_args()
-    home = Path(tempfile.mkdtemp(prefix="kinn-bench-"))
-    os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
+    isolate_home()
     ups, downs = [], []
     for run in range(args.runs):
-        spec = config.parse(config.default_document(f"benchup{uuid.uuid4().hex[:4]}", 2))
+        spec = bench_spec("benchup")
         start = time.monotonic()
         cluster = asyncio.run(up(spec, echo=lambda line: None))
         ups.append(time.monotonic() - start)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Awaitable, Callable
 
 from kinn import netlink
 from kinn.api.errors import StatusError
@@ -25,6 +25,7 @@ from kinn.cluster.cluster import Cluster
 from kinn.cluster.config import ClusterSpec
 from kinn.cluster.node import Node, create_netns, enter, start_holder
 from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
+from kinn.controllers.nodehealth import ready_status
 
 NODES = resource("v1", "nodes")
 NAMESPACES = resource("v1", "namespaces")
@@ -179,7 +180,7 @@ def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Po
     return _spawn(argv, node.paths.agent_log, enter(node, node.paths.cgroup / "agent"))
 
 
-async def _wait(what: str, check: Callable[[], object], processes: dict[Path, subprocess.Popen[bytes]],
+async def _wait(what: str, check: Callable[[], Awaitable[bool]], processes: dict[Path, subprocess.Popen[bytes]],
                 timeout: float = READY_TIMEOUT) -> None:
     """Poll `check` until true; fail at once, with the log's tail, if a process it depends on exits."""
     deadline = time.monotonic() + timeout
@@ -190,7 +191,7 @@ async def _wait(what: str, check: Callable[[], object], processes: dict[Path, su
                 raise UpError(f"{what}: {process.args[3]} exited with code {process.returncode}; "
                               f"the end of {log}:\n{tail}")
         try:
-            if await check():  # type: ignore[misc]
+            if await check():
                 return
         except (OSError, StatusError):
             pass
@@ -205,16 +206,12 @@ async def _wait_for_api(client: Client, paths: ClusterPaths, server: subprocess.
     await _wait("API server ready", ready, {paths.server_log: server})
 
 
-def _is_ready(node: dict) -> bool:
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
-
-
 async def _wait_for_nodes(client: Client, cluster: Cluster, agents: dict[Path, subprocess.Popen[bytes]]) -> None:
     """All nodes Ready and each node's flannel lease written (pods can start at once)."""
     async def ready() -> bool:
         nodes = (await client.list(NODES))["items"]
         leases = all(node.paths.path("/run/flannel/subnet.env").exists() for node in cluster.nodes)
-        return len(nodes) == len(cluster.nodes) and all(_is_ready(node) for node in nodes) and leases
+        return len(nodes) == len(cluster.nodes) and all(ready_status(node) == "True" for node in nodes) and leases
     await _wait("all nodes Ready", ready, agents)
 
 

@@ -23,14 +23,12 @@ class NodeNetns:
     def __init__(self, name: str) -> None:
         self.name = name
         self._host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-        self._node = os.open(netlink.netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
-        nsutil.setns(self._node, nsutil.CLONE_NEWNET)
+        node = os.open(netlink.netns_path(name), os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            nsutil.setns(node, nsutil.CLONE_NEWNET)
+        finally:
+            os.close(node)
 
     def socket_factory(self, addr_info: tuple[Any, ...]) -> socket.socket:
-        """aiohttp's socket_factory: a socket created in the host netns; the thread returns to the node's."""
-        family, kind, proto = addr_info[0], addr_info[1], addr_info[2]
-        nsutil.setns(self._host, nsutil.CLONE_NEWNET)
-        try:
-            return socket.socket(family, kind, proto)
-        finally:
-            nsutil.setns(self._node, nsutil.CLONE_NEWNET)
+        """aiohttp's socket_factory: a socket created in the host netns (the one this process started in)."""
+        return netlink.socket_in(f"/proc/self/fd/{self._host}", addr_info[0], addr_info[1], addr_info[2])
