@@ -1,8 +1,8 @@
-"""`kinn agent`: a node's components in one process — kubelet and flanneld (kube-proxy comes later).
+"""`kinn agent`: a node's components in one process — kubelet, kube-proxy and flanneld.
 
-As `kinn server` hosts the control plane, the agent hosts what a real node runs as a kubelet and a
-flannel DaemonSet pod: separate components sharing nothing but the process, each talking to the API
-server through its own client. It runs inside its node (`kinn up` starts it there), so it uses
+As `kinn server` hosts the control plane, the agent hosts what a real node runs as a kubelet and the
+kube-proxy and flannel DaemonSet pods: separate components sharing nothing but the process, each
+talking to the API server through its own client. It runs inside its node (`kinn up` starts it there), so it uses
 the node's standard paths and reaches the API server on the control-plane node's IP.
 """
 
@@ -16,6 +16,7 @@ import click
 
 from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
 from kinn.cli.kubelet import build_kubelet_config, kubelet_options
+from kinn.cli.proxy import PROXY_FLAGS, build_proxy, proxy_options, refuse_host_netns
 from kinn.client.rest import Client
 from kinn.flannel.daemon import FlannelOptions, run_flanneld
 from kinn.flannel.subnet import DEFAULT_NET_CONF, ConfigError, load_net_config
@@ -24,13 +25,16 @@ from kinn.kubelet.kubelet import Kubelet, KubeletConfig
 
 @click.command()
 @kubelet_options
+@proxy_options
 @click.option("--net-config-path", type=click.Path(path_type=Path), default=str(DEFAULT_NET_CONF),
               show_default=True, help="flanneld's net-conf.json.")
 @click.option("--ip-masq", is_flag=True, help="flanneld --ip-masq: masquerade traffic leaving the pod network.")
 @click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True)
 def agent(kubeconfig: str, net_config_path: Path, ip_masq: bool, verbosity: int, **flags: Any) -> None:
-    """Run this node's kubelet and flanneld (inside the node; `kinn up` starts one per node)."""
+    """Run this node's kubelet, kube-proxy and flanneld (inside the node; `kinn up` starts one per node)."""
+    refuse_host_netns()
     setup_logging(verbosity)
+    proxy_flags = {name: flags.pop(name) for name in PROXY_FLAGS}
     config = build_kubelet_config(**flags)
     try:
         net_config = load_net_config(net_config_path)
@@ -38,10 +42,13 @@ def agent(kubeconfig: str, net_config_path: Path, ip_masq: bool, verbosity: int,
         raise click.ClickException(f"failed to read net config {net_config_path}: {exc}") from exc
     flannel = FlannelOptions(node_name=config.node_name, net_config=net_config, public_ip=config.node_ip,
                              ip_masq=ip_masq)
-    run_daemon(until_signalled(_run(kubeconfig, config, flannel)))
+    run_daemon(until_signalled(_run(kubeconfig, config, flannel, proxy_flags)))
 
 
-async def _run(kubeconfig: str, kubelet: KubeletConfig, flannel: FlannelOptions) -> None:
+async def _run(kubeconfig: str, kubelet: KubeletConfig, flannel: FlannelOptions, proxy: dict[str, Any]) -> None:
     async with Client.from_kubeconfig(kubeconfig, "kubelet") as kubelet_client, \
+            Client.from_kubeconfig(kubeconfig, "kube-proxy") as proxy_client, \
             Client.from_kubeconfig(kubeconfig, "flanneld") as flannel_client:
-        await asyncio.gather(Kubelet(kubelet_client, kubelet).run(), run_flanneld(flannel_client, flannel))
+        await asyncio.gather(Kubelet(kubelet_client, kubelet).run(),
+                             build_proxy(proxy_client, kubelet.node_name, kubelet.node_ip, **proxy).run(),
+                             run_flanneld(flannel_client, flannel))

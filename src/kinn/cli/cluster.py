@@ -24,14 +24,19 @@ from kinn.cluster.up import up as create_cluster
 @click.option("--workers", type=int, default=2, show_default=True, help="Worker nodes (without --config).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="A cluster config file (kind: Cluster): nodes, addressing, bridge, backend.")
+@click.option("--proxy-mode", type=click.Choice(config.PROXY_MODES),
+              help="kube-proxy's mode on every node (overrides the config's networking.kubeProxyMode).")
 @click.option("--retain", is_flag=True, help="On failure keep what was created (logs, nodes) for debugging.")
 @click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True, help="Components' log level.")
-def up(name: str, workers: int, config_file: Path | None, retain: bool, verbosity: int) -> None:
+def up(name: str, workers: int, config_file: Path | None, proxy_mode: str | None, retain: bool,
+       verbosity: int) -> None:
     """Create a cluster: underlay network, nodes, control plane and node agents; wait until Ready."""
     try:
         doc = config.load(config_file) if config_file else config.default_document(name, workers)
         if config_file and name != "kinn":
             doc["name"] = name  # --name wins over the file's, as kind's does
+        if proxy_mode:
+            doc.setdefault("networking", {})["kubeProxyMode"] = proxy_mode
         spec = config.parse(doc)
         asyncio.run(create_cluster(spec, click.echo, verbosity, retain))
     except (config.ConfigError, ClusterExists, UpError) as error:

@@ -12,6 +12,7 @@ from kinn.cli.controllermanager import controller_manager
 from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
 from kinn.cli.kubelet import kubelet
+from kinn.cli.proxy import proxy
 from kinn.cli.scheduler import scheduler
 from kinn.cli.server import server
 
@@ -28,6 +29,7 @@ main.add_command(controller_manager)
 main.add_command(flanneld)
 main.add_command(hollow_nodes)
 main.add_command(kubelet)
+main.add_command(proxy)
 main.add_command(scheduler)
 main.add_command(server)
 for command in (up, down, get, node):

@@ -16,6 +16,7 @@ configurable; the defaults are flannel's and kubeadm's:
       cniNetwork: cbr0              # the CNI network name (/var/lib/cni/networks/<name>)
       ipMasq: true                  # flanneld --ip-masq
       cniPlugins: reference         # bridge/host-local/loopback/portmap: reference (Debian's) | kinn
+      kubeProxyMode: iptables       # kube-proxy --proxy-mode (as kind's field): iptables | nftables | userspace
     nodes:
     - {name: control-plane, role: control-plane}
     - {name: worker-1, role: worker}
@@ -41,6 +42,7 @@ BACKENDS = ("vxlan", "host-gw")
 # (containernetworking-plugins, what real clusters run, fast Go binaries) or kinn's own Python
 # implementations of the same contract. The flannel plugin is kinn's in both cases.
 CNI_PLUGIN_SETS = ("reference", "kinn")
+PROXY_MODES = ("iptables", "nftables", "userspace")
 ROLES = ("control-plane", "worker")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_CLUSTER_NAME = 20  # keeps `kinn-<cluster>-<node>` netns names readable
@@ -78,6 +80,7 @@ class Networking:
     cni_network: str = "cbr0"
     ip_masq: bool = True
     cni_plugins: str = "reference"
+    kube_proxy_mode: str = "iptables"
 
     @property
     def gateway(self) -> str:
@@ -107,7 +110,7 @@ class ClusterSpec:
                 "networking": {"nodeSubnet": str(net.node_subnet), "podSubnet": str(net.pod_subnet),
                                "serviceSubnet": str(net.service_subnet), "backend": net.backend,
                                "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq,
-                               "cniPlugins": net.cni_plugins},
+                               "cniPlugins": net.cni_plugins, "kubeProxyMode": net.kube_proxy_mode},
                 "nodes": [{"name": node.name, "role": node.role, "ip": node.ip} for node in self.nodes]}
 
 
@@ -183,8 +186,11 @@ def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError
     cni_plugins = doc.get("cniPlugins", default.cni_plugins)
     if cni_plugins not in CNI_PLUGIN_SETS:
         errors.append(fld.not_supported(path.child("cniPlugins"), cni_plugins, CNI_PLUGIN_SETS))
+    proxy_mode = doc.get("kubeProxyMode", default.kube_proxy_mode)
+    if proxy_mode not in PROXY_MODES:
+        errors.append(fld.not_supported(path.child("kubeProxyMode"), proxy_mode, PROXY_MODES))
     return Networking(backend=backend, bridge=bridge, cni_network=cni_network, ip_masq=bool(ip_masq),
-                      cni_plugins=cni_plugins, **subnets)
+                      cni_plugins=cni_plugins, kube_proxy_mode=proxy_mode, **subnets)
 
 
 def _inside(ip: str, subnet: ipaddress.IPv4Network) -> bool:

@@ -122,7 +122,7 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
         files.write_node_files(node, net, pki, f"https://{spec.control_plane.ip}:{API_PORT}")
     async with Client.from_kubeconfig(str(paths.kubeconfig), "kinn-up") as client:
         with Step(echo, f"Control plane: kinn server on https://127.0.0.1:{port} and "
-                        f"https://{spec.control_plane.ip}:{API_PORT}; node agents (kubelet + flanneld)"):
+                        f"https://{spec.control_plane.ip}:{API_PORT}; node agents (kubelet, kube-proxy, flanneld)"):
             # The agents start with the server, as kubelets retry until their API server answers.
             server = _start_server(cluster, port, verbosity)
             agents = {node.paths.agent_log: _start_agent(node, spec, verbosity) for node in cluster.nodes}
@@ -171,7 +171,9 @@ def _start_server(cluster: Cluster, port: int, verbosity: int) -> subprocess.Pop
 
 def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Popen[bytes]:
     argv = _kinn("agent", "--kubeconfig", files.NODE_KUBECONFIG, "--hostname-override", node.name,
-                 "--node-ip", node.spec.ip, "--cluster-dns", spec.networking.cluster_dns, "-v", str(verbosity))
+                 "--node-ip", node.spec.ip, "--cluster-dns", spec.networking.cluster_dns,
+                 "--proxy-mode", spec.networking.kube_proxy_mode, "--cluster-cidr", str(spec.networking.pod_subnet),
+                 "-v", str(verbosity))
     if spec.networking.ip_masq:
         argv.append("--ip-masq")
     if node.spec.is_control_plane:

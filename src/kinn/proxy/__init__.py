@@ -1,0 +1,1 @@
+"""kube-proxy: Services and EndpointSlices turned into each node's packet-rewriting rules."""

@@ -1,0 +1,15 @@
+"""The proxy modes `--proxy-mode` selects, each a Proxier over the same change tracking."""
+
+from __future__ import annotations
+
+from kinn.proxy.iptables.proxier import IptablesProxier
+from kinn.proxy.node import NodeContext
+from kinn.proxy.server import Proxier
+
+MODES = ("iptables",)
+
+
+def new_proxier(mode: str, ctx: NodeContext) -> Proxier:
+    if mode == "iptables":
+        return IptablesProxier(ctx)
+    raise ValueError(f"unknown proxy mode {mode!r}; kinn implements: {', '.join(MODES)}")
