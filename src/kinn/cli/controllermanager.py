@@ -8,11 +8,12 @@ from typing import Any, Callable
 import click
 
 from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
-from kinn.cli.flags import DURATION, leader_election_options, leader_election_timings
+from kinn.cli.flags import ADDRESS_POOL, DURATION, leader_election_options, leader_election_timings
 from kinn.client.leaderelection import LeaderElectionTimings
 from kinn.client.rest import Client
 from kinn.controllers.base import ControllerManagerOptions
 from kinn.controllers.manager import run_controller_manager
+from kinn.loadbalancer.pool import AddressPool
 
 
 def controller_manager_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -28,6 +29,9 @@ def controller_manager_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--controllers", default="*", show_default=True,
                      help="Comma-separated controllers to run: '*' all, 'name' one, '-name' all but one."),
         click.option("--concurrent-syncs", type=int, default=5, show_default=True, help="Workers per controller."),
+        click.option("--load-balancer-pool", type=ADDRESS_POOL,
+                     help="Addresses for LoadBalancer Services (10.240.0.200-10.240.0.250 or a CIDR), handed out "
+                          "by the service controller as MetalLB does; without it they stay <pending>."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -36,11 +40,12 @@ def controller_manager_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_options(cluster_cidr: str, allocate_node_cidrs: bool, node_cidr_mask_size: int,
                   node_monitor_grace_period: timedelta, node_monitor_period: timedelta, controllers: str,
-                  concurrent_syncs: int) -> ControllerManagerOptions:
+                  concurrent_syncs: int, load_balancer_pool: AddressPool | None) -> ControllerManagerOptions:
     return ControllerManagerOptions(
         cluster_cidr=cluster_cidr, allocate_node_cidrs=allocate_node_cidrs, node_cidr_mask_size=node_cidr_mask_size,
         node_monitor_grace_period=node_monitor_grace_period, node_monitor_period=node_monitor_period,
         controllers=[c.strip() for c in controllers.split(",") if c.strip()], concurrent_syncs=concurrent_syncs,
+        load_balancer_pool=load_balancer_pool,
     )
 
 

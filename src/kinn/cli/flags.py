@@ -9,6 +9,7 @@ from typing import Any, Callable
 import click
 
 from kinn.client.leaderelection import LeaderElectionTimings
+from kinn.loadbalancer.pool import AddressPool, PoolError
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -30,6 +31,23 @@ class Duration(click.ParamType):
 
 
 DURATION = Duration()
+
+
+class AddressPoolType(click.ParamType):
+    """A range `10.240.0.200-10.240.0.250` or a CIDR `10.240.0.192/28`, as MetalLB's pools are written."""
+
+    name = "range|cidr"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> AddressPool:
+        if isinstance(value, AddressPool):
+            return value
+        try:
+            return AddressPool.parse(str(value))
+        except PoolError as error:
+            self.fail(str(error), param, ctx)
+
+
+ADDRESS_POOL = AddressPoolType()
 
 CLUSTER_NAME = click.option("--name", default="kinn", show_default=True, help="The cluster's name.")
 

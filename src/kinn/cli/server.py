@@ -52,7 +52,7 @@ def server(disable_scheduler: bool, disable_controller_manager: bool, leader_ele
     setup_logging(verbosity)
     cm_flags = {k: flags.pop(k) for k in ("cluster_cidr", "allocate_node_cidrs", "node_cidr_mask_size",
                                           "node_monitor_grace_period", "node_monitor_period", "controllers",
-                                          "concurrent_syncs")}
+                                          "concurrent_syncs", "load_balancer_pool")}
     api = APIServer(build_apiserver_options(**flags))
     cm_options = build_options(**cm_flags)
 

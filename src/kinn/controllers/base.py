@@ -21,6 +21,7 @@ from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformer, SharedInformerFactory, object_key
 from kinn.client.rest import Client
 from kinn.client.workqueue import RateLimitingQueue, ShutDown
+from kinn.loadbalancer.pool import AddressPool
 
 Obj = dict[str, Any]
 
@@ -37,6 +38,7 @@ class ControllerManagerOptions:
     terminated_pod_gc_threshold: int = 12500
     concurrent_syncs: int = 5
     controllers: list[str] = field(default_factory=lambda: ["*"])
+    load_balancer_pool: AddressPool | None = None  # kinn's LoadBalancer provider; None: Services stay pending
 
 
 @dataclass

@@ -6,8 +6,8 @@ implementation) gets a load balancer from a `LoadBalancerProvider`, guarded by t
 Service disappears; its addresses land in `status.loadBalancer.ingress`. Events are upstream's
 (`EnsuringLoadBalancer`, `EnsuredLoadBalancer`, `SyncLoadBalancerFailed`, `DeletingLoadBalancer`,
 `DeletedLoadBalancer`). Without a provider the controller only records `EnsuringLoadBalancer`
-and the Service stays `<pending>`, as on a cluster with no cloud; kinn's own address allocator
-plugs in as a provider.
+and the Service stays `<pending>`, as on a cluster with no cloud; with `--load-balancer-pool`
+kinn's own address allocator (kinn.loadbalancer.provider) is the provider.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from kinn.api.errors import StatusError
 from kinn.client.informer import object_key
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
+from kinn.loadbalancer.provider import PoolProvider
 
 Obj = dict[str, Any]
 
@@ -51,9 +52,13 @@ class ServiceController(Controller):
 
     def __init__(self, ctx: ControllerContext, provider: LoadBalancerProvider | None = None) -> None:
         super().__init__(ctx)
-        self.provider = provider
         self.recorder = ctx.recorder("service-controller")
         self.services = self.informer(SERVICES, self.enqueue_handler())
+        pool = ctx.options.load_balancer_pool
+        self.provider = provider or (PoolProvider(pool, self._with_balancer) if pool else None)
+
+    def _with_balancer(self) -> list[Obj]:
+        return [s for s in self.services.indexer.list() if CLEANUP_FINALIZER in finalizers(s)]
 
     async def sync(self, key: str) -> None:
         service = self.services.indexer.get(key)
@@ -99,6 +104,14 @@ class ServiceController(Controller):
                 raise
             return
         await self.recorder.event(service, "Normal", "DeletedLoadBalancer", "Deleted load balancer")
+        self._retry_pending()
+
+    def _retry_pending(self) -> None:
+        """A balancer just freed may be what a pending Service waits for (an exhausted pool's address):
+        retry those now rather than at their back-off's end, as MetalLB's controller resyncs them all."""
+        for service in self.services.indexer.list():
+            if wants_load_balancer(service) and not (service.get("status") or {}).get("loadBalancer"):
+                self.enqueue(service)
 
     async def _set_ingress(self, service: Obj, ingress: list[Obj]) -> Obj:
         status = service.get("status") or {}
