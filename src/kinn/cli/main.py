@@ -9,6 +9,7 @@ from kinn.cli.agent import agent
 from kinn.cli.apiserver import apiserver
 from kinn.cli.cluster import down, get, node, up
 from kinn.cli.controllermanager import controller_manager
+from kinn.cli.dns import dns
 from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
 from kinn.cli.kubelet import kubelet
@@ -26,6 +27,7 @@ def main() -> None:
 main.add_command(agent)
 main.add_command(apiserver)
 main.add_command(controller_manager)
+main.add_command(dns)
 main.add_command(flanneld)
 main.add_command(hollow_nodes)
 main.add_command(kubelet)

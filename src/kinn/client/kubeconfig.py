@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import shutil
 import ssl
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import yaml
+
+log = logging.getLogger("kinn.client.kubeconfig")
 
 
 def _b64(path: Path) -> str:
@@ -137,3 +140,30 @@ def load_kubeconfig(path: Path | str, context: str | None = None) -> ClusterConf
         token=user.get("token"),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
     )
+
+
+SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+
+
+class NotInCluster(RuntimeError):
+    """Not running in a pod: the kubelet's KUBERNETES_SERVICE_HOST/PORT variables are missing."""
+
+
+def load_in_cluster_config(environ: Mapping[str, str] | None = None,
+                           directory: Path = SERVICE_ACCOUNT_DIR) -> ClusterConfig:
+    """A pod's way to its API server, as client-go's rest.InClusterConfig: the `kubernetes` Service
+    from the environment the kubelet sets, the pod's service-account token and the cluster CA from
+    the kube-api-access volume. An unreadable CA is logged and the system's roots are used instead."""
+    env = os.environ if environ is None else environ
+    host, port = env.get("KUBERNETES_SERVICE_HOST", ""), env.get("KUBERNETES_SERVICE_PORT", "")
+    if not host or not port:
+        raise NotInCluster("unable to load in-cluster configuration, KUBERNETES_SERVICE_HOST and "
+                           "KUBERNETES_SERVICE_PORT must be defined")
+    token = (directory / "token").read_text().strip()
+    try:
+        ca_data: bytes | None = (directory / "ca.crt").read_bytes()
+    except OSError as e:
+        log.error("Expected to load root CA config from %s, but got err: %s", directory / "ca.crt", e)
+        ca_data = None
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return ClusterConfig(server=f"https://{authority}", ca_data=ca_data, token=token)
