@@ -65,6 +65,40 @@ def test_every_mistake_is_reported_with_its_field_path() -> None:
         assert expected in text, f"{expected!r} missing from:\n{text}"
 
 
+def test_load_balancer_pool_client_and_published_ports() -> None:
+    spec = config.parse(config.default_document("kinn", 1))
+    assert (str(spec.networking.load_balancer_pool), spec.networking.client_ip, spec.publish) == \
+        ("10.240.0.200-10.240.0.250", "10.240.0.254", ())
+    doc = {"networking": {"nodeSubnet": "192.168.8.0/25"}, "publish": ["8080:svc/frontend:80", "8443:svc/web/ingress:https"]}
+    spec = config.parse(doc)
+    assert (str(spec.networking.load_balancer_pool), spec.networking.client_ip) == \
+        ("192.168.8.100-192.168.8.122", "192.168.8.126")
+    assert [(m.host_port, m.namespace, m.service, m.port) for m in spec.publish] == \
+        [(8080, "default", "frontend", 80), (8443, "web", "ingress", "https")]
+    assert config.parse(spec.to_document()) == spec
+    explicit = config.parse({"networking": {"loadBalancerPool": "10.240.0.64/27"}})
+    assert str(explicit.networking.load_balancer_pool) == "10.240.0.64-10.240.0.95"
+
+
+def test_load_balancer_pool_and_publish_mistakes_name_their_fields() -> None:
+    doc = {"networking": {"loadBalancerPool": "10.240.1.10-10.240.1.20"},
+           "nodes": [{"role": "control-plane"}, {"name": "client"}, {"name": "w", "ip": "10.240.0.254"}],
+           "publish": ["8080:frontend:80", "80:svc/a:80", "80:svc/b:http", "70000:svc/c:80"]}
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(doc)
+    text = str(caught.value)
+    for expected in ('networking.loadBalancerPool: Invalid value: "10.240.1.10-10.240.1.20": must be inside nodeSubnet',
+                     "nodes[1].name: Invalid value: \"client\": is reserved: kinn-<cluster>-client is the outside client",
+                     'nodes[2].ip: Invalid value: "10.240.0.254": is the outside client\'s or in loadBalancerPool',
+                     'publish[0]: Invalid value: "8080:frontend:80": must be HOSTPORT:svc/[NAMESPACE/]NAME:PORT',
+                     'publish[2]: Duplicate value: "80:svc/b:http"',
+                     'publish[3]: Invalid value: "70000:svc/c:80": host port 70000 is not between 1 and 65535'):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    for pool in ("10.240.0.250-10.240.0.255", "10.240.0.0/28", "banana"):
+        with pytest.raises(config.ConfigError, match="networking.loadBalancerPool"):
+            config.parse({"networking": {"loadBalancerPool": pool}})
+
+
 def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     bad = tmp_path / "cluster.yaml"
     bad.write_text("nodes: [\n")

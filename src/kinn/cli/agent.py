@@ -1,4 +1,4 @@
-"""`kinn agent`: a node's components in one process — kubelet, kube-proxy and flanneld.
+"""`kinn agent`: a node's components in one process — kubelet, kube-proxy, flanneld and the LB speaker.
 
 As `kinn server` hosts the control plane, the agent hosts what a real node runs as a kubelet and the
 kube-proxy and flannel DaemonSet pods: separate components sharing nothing but the process, each
@@ -21,6 +21,7 @@ from kinn.client.rest import Client
 from kinn.flannel.daemon import FlannelOptions, run_flanneld
 from kinn.flannel.subnet import DEFAULT_NET_CONF, ConfigError, load_net_config
 from kinn.kubelet.kubelet import Kubelet, KubeletConfig
+from kinn.loadbalancer.speaker import SpeakerOptions, run_speaker
 
 
 @click.command()
@@ -48,7 +49,9 @@ def agent(kubeconfig: str, net_config_path: Path, ip_masq: bool, verbosity: int,
 async def _run(kubeconfig: str, kubelet: KubeletConfig, flannel: FlannelOptions, proxy: dict[str, Any]) -> None:
     async with Client.from_kubeconfig(kubeconfig, "kubelet") as kubelet_client, \
             Client.from_kubeconfig(kubeconfig, "kube-proxy") as proxy_client, \
-            Client.from_kubeconfig(kubeconfig, "flanneld") as flannel_client:
+            Client.from_kubeconfig(kubeconfig, "flanneld") as flannel_client, \
+            Client.from_kubeconfig(kubeconfig, "kinn-speaker") as speaker_client:
         await asyncio.gather(Kubelet(kubelet_client, kubelet).run(),
                              build_proxy(proxy_client, kubelet.node_name, kubelet.node_ip, **proxy).run(),
-                             run_flanneld(flannel_client, flannel))
+                             run_flanneld(flannel_client, flannel),
+                             run_speaker(speaker_client, SpeakerOptions(kubelet.node_name, kubelet.node_ip)))

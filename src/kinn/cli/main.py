@@ -7,7 +7,7 @@ import click
 from kinn import __version__
 from kinn.cli.agent import agent
 from kinn.cli.apiserver import apiserver
-from kinn.cli.cluster import down, get, node, up
+from kinn.cli.cluster import client, down, get, node, up
 from kinn.cli.controllermanager import controller_manager
 from kinn.cli.dns import dns
 from kinn.cli.flanneld import flanneld
@@ -34,5 +34,5 @@ main.add_command(kubelet)
 main.add_command(proxy)
 main.add_command(scheduler)
 main.add_command(server)
-for command in (up, down, get, node):
+for command in (up, down, get, node, client):
     main.add_command(command)

@@ -17,9 +17,12 @@ configurable; the defaults are flannel's and kubeadm's:
       ipMasq: true                  # flanneld --ip-masq
       cniPlugins: reference         # bridge/host-local/loopback/portmap: reference (Debian's) | kinn
       kubeProxyMode: iptables       # kube-proxy --proxy-mode (as kind's field): iptables | nftables | userspace
+      loadBalancerPool: 10.240.0.200-10.240.0.250  # LoadBalancer addresses on the underlay (range or CIDR)
     nodes:
     - {name: control-plane, role: control-plane}
     - {name: worker-1, role: worker}
+    publish:                        # none by default: host 127.0.0.1 ports forwarded to Services
+    - 8080:svc/frontend:80          #   (kind's extraPortMappings; `kinn up --publish` adds more)
 
 Mistakes are reported like Kubernetes validation errors, with the field path of each.
 """
@@ -35,6 +38,9 @@ from typing import Any
 import yaml
 
 from kinn.api import field as fld
+from kinn.cluster.paths import CLIENT_NETNS_SUFFIX, UNDERLAY_NETNS_SUFFIX
+from kinn.cluster.portmapping import MappingError, PortMapping
+from kinn.loadbalancer.pool import AddressPool, PoolError
 
 API_VERSION = "kinn.dev/v1alpha1"
 BACKENDS = ("vxlan", "host-gw")
@@ -47,6 +53,8 @@ ROLES = ("control-plane", "worker")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 MAX_CLUSTER_NAME = 20  # keeps `kinn-<cluster>-<node>` netns names readable
 MAX_NODE_NAME = 13  # the underlay's port for a node is `v-<node>`, within Linux's 15-character link names
+# Their netns are kinn-<cluster>-<name>, as a node's would be.
+RESERVED_NODE_NAMES = {UNDERLAY_NETNS_SUFFIX: "the underlay", CLIENT_NETNS_SUFFIX: "the outside client"}
 CONTROL_PLANE_HOST = 10  # the control-plane node is the node subnet's 10th address
 FIRST_WORKER_HOST = 20  # worker-N is the (20+N)th: 10.240.0.21, .22 … as in DESIGN's picture
 
@@ -81,6 +89,7 @@ class Networking:
     ip_masq: bool = True
     cni_plugins: str = "reference"
     kube_proxy_mode: str = "iptables"
+    load_balancer_pool: AddressPool = AddressPool.parse("10.240.0.200-10.240.0.250")
 
     @property
     def gateway(self) -> str:
@@ -92,12 +101,25 @@ class Networking:
         """kube-dns's ClusterIP, the service subnet's 10th address (10.96.0.10), as kubeadm picks it."""
         return str(self.service_subnet.network_address + 10)
 
+    @property
+    def client_ip(self) -> str:
+        """The outside client's address (`kinn client exec`): the node subnet's last host, 10.240.0.254."""
+        return str(self.node_subnet.broadcast_address - 1)
+
+
+def default_load_balancer_pool(node_subnet: ipaddress.IPv4Network) -> AddressPool:
+    """.200-.250 of a /24, as MetalLB's examples on kind use; other sizes scaled alike, the last few
+    addresses left free for the outside client."""
+    size = node_subnet.num_addresses
+    return AddressPool(node_subnet.network_address + size * 200 // 256, node_subnet.network_address + size - 6)
+
 
 @dataclass(frozen=True)
 class ClusterSpec:
     name: str = "kinn"
     networking: Networking = field(default_factory=Networking)
     nodes: tuple[NodeSpec, ...] = ()
+    publish: tuple[PortMapping, ...] = ()
 
     @property
     def control_plane(self) -> NodeSpec:
@@ -110,8 +132,10 @@ class ClusterSpec:
                 "networking": {"nodeSubnet": str(net.node_subnet), "podSubnet": str(net.pod_subnet),
                                "serviceSubnet": str(net.service_subnet), "backend": net.backend,
                                "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq,
-                               "cniPlugins": net.cni_plugins, "kubeProxyMode": net.kube_proxy_mode},
-                "nodes": [{"name": node.name, "role": node.role, "ip": node.ip} for node in self.nodes]}
+                               "cniPlugins": net.cni_plugins, "kubeProxyMode": net.kube_proxy_mode,
+                               "loadBalancerPool": str(net.load_balancer_pool)},
+                "nodes": [{"name": node.name, "role": node.role, "ip": node.ip} for node in self.nodes],
+                "publish": [str(mapping) for mapping in self.publish]}
 
 
 def default_document(name: str = "kinn", workers: int = 2) -> dict[str, Any]:
@@ -144,9 +168,10 @@ def parse(doc: dict[str, Any]) -> ClusterSpec:
                                                           "characters (lowercase letters, digits and '-')"))
     networking = _networking(doc.get("networking") or {}, fld.Path("networking"), errors)
     nodes = _nodes(doc.get("nodes") or default_document()["nodes"], networking, fld.Path("nodes"), errors)
+    publish = _publish(doc.get("publish") or [], fld.Path("publish"), errors)
     if errors:
         raise ConfigError(errors)
-    return ClusterSpec(name=name, networking=networking, nodes=nodes)
+    return ClusterSpec(name=name, networking=networking, nodes=nodes, publish=publish)
 
 
 def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError]) -> Networking:
@@ -189,8 +214,31 @@ def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError
     proxy_mode = doc.get("kubeProxyMode", default.kube_proxy_mode)
     if proxy_mode not in PROXY_MODES:
         errors.append(fld.not_supported(path.child("kubeProxyMode"), proxy_mode, PROXY_MODES))
+    pool = _load_balancer_pool(doc, subnets["node_subnet"], path.child("loadBalancerPool"), errors)
     return Networking(backend=backend, bridge=bridge, cni_network=cni_network, ip_masq=bool(ip_masq),
-                      cni_plugins=cni_plugins, kube_proxy_mode=proxy_mode, **subnets)
+                      cni_plugins=cni_plugins, kube_proxy_mode=proxy_mode, load_balancer_pool=pool, **subnets)
+
+
+def _load_balancer_pool(doc: dict[str, Any], node_subnet: ipaddress.IPv4Network, path: fld.Path,
+                        errors: list[fld.FieldError]) -> AddressPool:
+    """Addresses on the underlay, clear of its network, gateway, broadcast and client addresses."""
+    default = default_load_balancer_pool(node_subnet)
+    if "loadBalancerPool" not in doc:
+        return default
+    value = doc["loadBalancerPool"]
+    try:
+        pool = AddressPool.parse(str(value))
+    except PoolError as error:
+        errors.append(fld.invalid(path, value, str(error)))
+        return default
+    reserved = (node_subnet.network_address, node_subnet.network_address + 1, node_subnet.broadcast_address - 1,
+                node_subnet.broadcast_address)
+    if not pool.within(node_subnet):
+        errors.append(fld.invalid(path, value, f"must be inside nodeSubnet {node_subnet}: the speakers answer ARP there"))
+    elif any(str(ip) in pool for ip in reserved):
+        errors.append(fld.invalid(path, value, "must leave out the subnet's network, gateway (.1), client (last host) "
+                                               "and broadcast addresses"))
+    return pool
 
 
 def _inside(ip: str, subnet: ipaddress.IPv4Network) -> bool:
@@ -222,6 +270,9 @@ def _nodes(docs: Any, networking: Networking, path: fld.Path, errors: list[fld.F
         if not NAME.match(name) or len(name) > MAX_NODE_NAME:
             errors.append(fld.invalid(here.child("name"), name, f"must be a DNS label of at most {MAX_NODE_NAME} "
                                                                 "characters"))
+        elif name in RESERVED_NODE_NAMES:
+            errors.append(fld.invalid(here.child("name"), name, f"is reserved: kinn-<cluster>-{name} is "
+                                                                f"{RESERVED_NODE_NAMES[name]}'s netns"))
         elif name in seen:
             errors.append(fld.duplicate(here.child("name"), name))
         seen.add(name)
@@ -229,7 +280,27 @@ def _nodes(docs: Any, networking: Networking, path: fld.Path, errors: list[fld.F
         ip = str(doc.get("ip") or networking.node_subnet.network_address + host)
         if not _inside(ip, networking.node_subnet):
             errors.append(fld.invalid(here.child("ip"), ip, f"must be an address in nodeSubnet {networking.node_subnet}"))
+        elif ip in networking.load_balancer_pool or ip == networking.client_ip:
+            errors.append(fld.invalid(here.child("ip"), ip, f"is the outside client's or in loadBalancerPool "
+                                                            f"{networking.load_balancer_pool}"))
         nodes.append(NodeSpec(name=name, role=role, ip=ip))
     if sum(node.is_control_plane for node in nodes) != 1:
         errors.append(fld.invalid(path, len(nodes), "must have exactly one node with role control-plane"))
     return tuple(nodes)
+
+
+def _publish(docs: Any, path: fld.Path, errors: list[fld.FieldError]) -> tuple[PortMapping, ...]:
+    if not isinstance(docs, list):
+        errors.append(fld.invalid(path, docs, "must be a list of HOSTPORT:svc/[NAMESPACE/]NAME:PORT"))
+        return ()
+    mappings: list[PortMapping] = []
+    for i, text in enumerate(docs):
+        try:
+            mapping = PortMapping.parse(text)
+        except MappingError as error:
+            errors.append(fld.invalid(path.index(i), text, str(error)))
+            continue
+        if any(m.host_port == mapping.host_port for m in mappings):
+            errors.append(fld.duplicate(path.index(i), text))
+        mappings.append(mapping)
+    return tuple(mappings)

@@ -51,19 +51,24 @@ class Node:
         return pid if nsutil.process_start_time(pid) == start else None
 
 
-def create_netns(node: Node, networking: Networking, underlay_netns: str) -> None:
-    """The node's netns wired to the underlay: eth0 with the node IP, default route via the gateway."""
-    netlink.create(node.paths.netns)
-    prefix = networking.node_subnet.prefixlen
+def attach_to_underlay(netns: str, port: str, ip: str, networking: Networking, underlay_netns: str) -> None:
+    """A new netns as a host on the underlay: eth0 (its bridge port `port`) with `ip`, default route
+    via the gateway."""
+    netlink.create(netns)
     with netlink.iproute(underlay_netns) as ipr:
-        netlink.add_veth(ipr, node.paths.underlay_port, "eth0", peer_netns=node.paths.netns, mtu=UNDERLAY_MTU)
-        netlink.set_master(ipr, node.paths.underlay_port, UNDERLAY_BRIDGE)
-        netlink.set_up(ipr, node.paths.underlay_port)
-    with netlink.iproute(node.paths.netns) as ipr:
+        netlink.add_veth(ipr, port, "eth0", peer_netns=netns, mtu=UNDERLAY_MTU)
+        netlink.set_master(ipr, port, UNDERLAY_BRIDGE)
+        netlink.set_up(ipr, port)
+    with netlink.iproute(netns) as ipr:
         netlink.set_up(ipr, "lo")
-        netlink.add_address(ipr, "eth0", f"{node.spec.ip}/{prefix}")
+        netlink.add_address(ipr, "eth0", f"{ip}/{networking.node_subnet.prefixlen}")
         netlink.set_up(ipr, "eth0")
         netlink.add_route(ipr, "0.0.0.0/0", via=networking.gateway, dev="eth0")
+
+
+def create_netns(node: Node, networking: Networking, underlay_netns: str) -> None:
+    """The node's netns on the underlay; a node routes (its pods' traffic), so IP forwarding is on."""
+    attach_to_underlay(node.paths.netns, node.paths.underlay_port, node.spec.ip, networking, underlay_netns)
     netlink.enable_ip_forward(node.paths.netns)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 STATE_ROOT = Path("/var/lib/kinn")
 NETNS_PREFIX = "kinn-"
 UNDERLAY_NETNS_SUFFIX = "net"
+CLIENT_NETNS_SUFFIX = "client"
 UNDERLAY_BRIDGE = "kinn0"
 
 # Paths a node's processes see as on a real node, each bind-mounted from the node's state dir.
@@ -60,6 +61,11 @@ class ClusterPaths:
     @property
     def underlay_netns(self) -> str:
         return f"{NETNS_PREFIX}{self.name}-{UNDERLAY_NETNS_SUFFIX}"
+
+    @property
+    def client_netns(self) -> str:
+        """The outside client's netns (`kinn client exec`), a host on the underlay that is no node."""
+        return f"{NETNS_PREFIX}{self.name}-{CLIENT_NETNS_SUFFIX}"
 
     @property
     def cgroup(self) -> Path:

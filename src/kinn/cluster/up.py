@@ -26,6 +26,7 @@ from kinn.cluster.config import ClusterSpec
 from kinn.cluster.node import Node, create_netns, enter, start_holder
 from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
 from kinn.controllers.nodehealth import ready_status
+from kinn.loadbalancer.election import EXCLUDE_LABEL
 
 NODES = resource("v1", "nodes")
 NAMESPACES = resource("v1", "namespaces")
@@ -122,7 +123,8 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
         files.write_node_files(node, net, pki, f"https://{spec.control_plane.ip}:{API_PORT}")
     async with Client.from_kubeconfig(str(paths.kubeconfig), "kinn-up") as client:
         with Step(echo, f"Control plane: kinn server on https://127.0.0.1:{port} and "
-                        f"https://{spec.control_plane.ip}:{API_PORT}; node agents (kubelet, kube-proxy, flanneld)"):
+                        f"https://{spec.control_plane.ip}:{API_PORT}; "
+                        "node agents (kubelet, kube-proxy, flanneld, speaker)"):
             # The agents start with the server, as kubelets retry until their API server answers.
             server = _start_server(cluster, port, verbosity)
             agents = {node.paths.agent_log: _start_agent(node, spec, verbosity) for node in cluster.nodes}
@@ -164,7 +166,7 @@ def _start_server(cluster: Cluster, port: int, verbosity: int) -> subprocess.Pop
     argv = _kinn("server", "--data-dir", str(paths.server_dir), "--secure-port", str(port),
                  "--advertise-address", spec.control_plane.ip, "--cluster-netns", control_plane.paths.netns,
                  "--service-cluster-ip-range", str(net.service_subnet), "--cluster-cidr", str(net.pod_subnet),
-                 "--allocate-node-cidrs", "-v", str(verbosity))
+                 "--allocate-node-cidrs", "--load-balancer-pool", str(net.load_balancer_pool), "-v", str(verbosity))
     cgroup = cgroups.create(paths.cgroup / "server")
     return _spawn(argv, paths.server_log, lambda: cgroups.join(cgroup))
 
@@ -177,7 +179,8 @@ def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Po
     if spec.networking.ip_masq:
         argv.append("--ip-masq")
     if node.spec.is_control_plane:
-        argv += ["--node-labels", f"{CONTROL_PLANE_LABEL}=",
+        # Also kubeadm's exclusion label: load balancers (kinn's speakers too) announce from workers.
+        argv += ["--node-labels", f"{CONTROL_PLANE_LABEL}=,{EXCLUDE_LABEL}=",
                  "--register-with-taints", f"{CONTROL_PLANE_LABEL}:NoSchedule"]
     return _spawn(argv, node.paths.agent_log, enter(node, node.paths.cgroup / "agent"))
 
