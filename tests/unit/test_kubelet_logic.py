@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,18 @@ def test_images_catalog_and_docker_command_rules(tmp_path: Path) -> None:
     assert python.argv([], ["-c", "pass"], tmp_path) == ["-c", "pass"]  # args replace CMD, as in Docker
     with pytest.raises(images.ImagePullError, match='"quay.io/x/busybox".*kinn resolves images locally'):
         images.resolve("quay.io/x/busybox")
+
+
+def test_kinn_image_runs_this_nodes_kinn(tmp_path: Path) -> None:
+    assert images.split_reference("docker.io/kinn/kinn:0.1.0") == ("kinn/kinn", "0.1.0")
+    assert images.split_reference("kinn/kinn") == ("kinn/kinn", "latest")
+    kinn = images.resolve("kinn/kinn:0.1.0")
+    assert kinn.name == "docker.io/kinn/kinn:0.1.0"
+    assert re.fullmatch(r"docker\.io/kinn/kinn@sha256:[0-9a-f]{64}", kinn.image_id)
+    assert kinn.argv(["kinn", "dns", "--port", "53"], [], tmp_path) == [sys.executable, "-m", "kinn", "dns", "--port", "53"]
+    assert kinn.argv([], ["dns"], tmp_path) == [sys.executable, "-m", "kinn", "dns"]  # ENTRYPOINT kinn
+    with pytest.raises(images.ImagePullError, match="no image named 'kinn/other'"):
+        images.resolve("kinn/other")
 
 
 def test_busybox_commands_run_as_its_applets(tmp_path: Path) -> None:

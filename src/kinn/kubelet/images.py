@@ -12,9 +12,11 @@ own, so "pulling" an image means finding the Debian program that plays it on thi
   nginx.conf, the pid file and temp dirs are private to the container, and its own conf.d is
   bind-mounted on /etc/nginx/conf.d (a configMap volume mounted there replaces it, as with the image).
 - `python[:tag]`: the host's python3 (`python` and `python3` both name it).
+- `kinn/kinn[:tag]`: kinn itself, for the cluster's own add-ons (DNS): `kinn …` runs the node's
+  `python -m kinn …` (the interpreter the kubelet runs on), and is the image's ENTRYPOINT.
 
 Tags are accepted and shown as containerd shows them (`docker.io/library/nginx:1.25`, imageID
-`docker.io/library/nginx@sha256:<digest of the program>`). Any other image fails as Kubernetes
+`docker.io/library/nginx@sha256:<digest of the program>`, `docker.io/kinn/kinn:0.1.0`). Any other image fails as Kubernetes
 shows a missing one: `ErrImagePull`, then `ImagePullBackOff`, with a message that names the
 image and the catalog.
 """
@@ -25,6 +27,7 @@ import functools
 import hashlib
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -34,8 +37,9 @@ from kinn.kubelet.runtime import Mount
 BUSYBOX = Path("/bin/busybox")
 NGINX = Path("/usr/sbin/nginx")
 NGINX_CONF_D = Path("/etc/nginx/conf.d")
-CATALOG_TEXT = "busybox (busybox-static), nginx (nginx-light), python (the host's python3)"
-REGISTRY_PREFIX = "docker.io/library/"  # catalog images are Docker Hub's official ones
+CATALOG_TEXT = ("busybox (busybox-static), nginx (nginx-light), python (the host's python3), "
+                "kinn/kinn (kinn itself)")
+DOCKER_HUB = ("docker.io", "index.docker.io")  # catalog images are Docker Hub names
 
 Program = Callable[[str, Path], Sequence[str]]
 
@@ -79,23 +83,31 @@ class Image:
 
 
 def split_reference(reference: str) -> tuple[str, str]:
-    """`docker.io/library/busybox:1.36` → ("busybox", "1.36"); the tag defaults to latest.
+    """`docker.io/library/busybox:1.36` → ("busybox", "1.36"), `docker.io/kinn/kinn` → ("kinn/kinn",
+    "latest"); the tag defaults to latest.
 
-    Only Docker Hub's official images are catalog names; `quay.io/x/busybox` keeps its full name
-    and so is not found.
+    Only Docker Hub names are catalog names; `quay.io/x/busybox` keeps its full name and so is not found.
     """
     name, _, digest = reference.partition("@")
     prefix, _, last = name.rpartition("/")
     repository, _, tag = last.partition(":")
-    if prefix not in ("", "library", "docker.io", "docker.io/library", "index.docker.io/library"):
-        repository = f"{prefix}/{repository}"
+    path = prefix.split("/") if prefix else []
+    if path[:1] and path[0] in DOCKER_HUB:
+        path = path[1:]
+    if path != ["library"]:
+        repository = "/".join([*path, repository])
     return repository, tag or digest or "latest"
+
+
+def _hub_name(repository: str) -> str:
+    """Docker Hub's full name: official images live under `library/`."""
+    return f"docker.io/{repository}" if "/" in repository else f"docker.io/library/{repository}"
 
 
 def normalized_name(repository: str, tag: str) -> str:
     """The reference as containerd reports it: `nginx` → `docker.io/library/nginx:latest`."""
     separator = "@" if tag.startswith("sha256:") else ":"
-    return f"{REGISTRY_PREFIX}{repository}{separator}{tag}"
+    return f"{_hub_name(repository)}{separator}{tag}"
 
 
 @functools.lru_cache(maxsize=16)
@@ -111,7 +123,7 @@ def _digest(path: Path, mtime_ns: int) -> str:
 def image_id(repository: str, program: Path) -> str:
     """`docker.io/library/<repository>@sha256:<digest>`, the repo digest shape containerd reports."""
     real = program.resolve()
-    return f"{REGISTRY_PREFIX}{repository}@sha256:{_digest(real, real.stat().st_mtime_ns)}"
+    return f"{_hub_name(repository)}@sha256:{_digest(real, real.stat().st_mtime_ns)}"
 
 
 def _installed(reference: str, program: Path, package: str) -> Path:
@@ -220,7 +232,18 @@ def _nginx(reference: str, name: str) -> Image:
                  program=_nginx_program, prepare=_prepare_nginx)
 
 
-CATALOG: dict[str, Callable[[str, str], Image]] = {"busybox": _busybox, "python": _python, "nginx": _nginx}
+def _kinn_program(name: str, directory: Path) -> Sequence[str]:
+    """`kinn` is this node's kinn: the kubelet's own interpreter running the package."""
+    return (sys.executable, "-m", "kinn") if name == "kinn" else (name,)
+
+
+def _kinn(reference: str, name: str) -> Image:
+    program = Path(sys.executable)
+    return Image(reference, name, image_id("kinn/kinn", program), entrypoint=("kinn",), program=_kinn_program)
+
+
+CATALOG: dict[str, Callable[[str, str], Image]] = {"busybox": _busybox, "python": _python, "nginx": _nginx,
+                                                   "kinn/kinn": _kinn}
 
 
 def resolve(reference: str) -> Image:
