@@ -20,7 +20,7 @@ from kinn.api.errors import StatusError
 from kinn.apiserver.certs import ensure_pki
 from kinn.client.kubeconfig import merge_kubeconfig, user_kubeconfig_path
 from kinn.client.rest import Client, resource
-from kinn.cluster import cgroups, down, files
+from kinn.cluster import addons, cgroups, down, files
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.config import ClusterSpec
 from kinn.cluster.node import Node, create_netns, enter, start_holder
@@ -134,6 +134,8 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
         if net.backend == "host-gw":
             with Step(echo, f"Underlay routes to the pod subnets (host-gw) in {paths.underlay_netns}"):
                 await _route_pod_subnets(client, cluster)
+        with Step(echo, f"Add-ons: DNS (Deployment kube-system/kube-dns, Service kube-dns {net.cluster_dns}:53)"):
+            await addons.apply(client, addons.dns(spec))
     merge_kubeconfig(user_kubeconfig_path(), admin)
 
 
