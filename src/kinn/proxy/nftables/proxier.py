@@ -1,0 +1,103 @@
+"""The nftables proxier: keeps what the table holds, decides full or partial sync, and applies each
+sync with one `nft -f -` in the node's namespace.
+
+A full sync (at start, after a failed transaction, when the table vanished) lists the table's
+chains and sets and rebuilds it; otherwise a sync writes only the changed Services (see rules.py).
+Chains a sync left stale are deleted by a transaction of their own at the start of a sync at least
+a second later, as upstream: if that fails (a reference the kernel has not dropped yet), they are
+tried again later and the sync itself goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+
+from kinn.proxy.changes import Change, ServiceKey, Snapshot
+from kinn.proxy.nftables import rules
+from kinn.proxy.node import NodeContext
+
+log = logging.getLogger("kinn.proxy")
+
+
+class NftError(RuntimeError):
+    pass
+
+
+def _nft(*args: str, stdin: str = "") -> str:
+    proc = subprocess.run(["nft", *args], input=stdin, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise NftError(f"nft {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def table_names(kind: str) -> list[str]:
+    """The names of our table's `chains` or `sets`, from `nft -j` (what knftables' List reads)."""
+    try:
+        listing = json.loads(_nft("-j", "list", kind, rules.FAMILY))["nftables"]
+    except NftError:
+        return []  # no table of the family yet
+    singular = kind[:-1]
+    return [item[singular]["name"] for item in listing
+            if singular in item and item[singular].get("table") == rules.TABLE]
+
+
+class NftablesProxier:
+    mode = "nftables"
+
+    def __init__(self, ctx: NodeContext) -> None:
+        self.ctx = ctx
+        self.state = rules.TableState()
+        self._needs_full = True
+        self.last_transaction = ""  # for tests and debugging, as the iptables proxier's last_restore
+
+    def setup(self) -> None:
+        """Fail at start-up, with the reason, if nft cannot program this namespace (knftables.New's check)."""
+        try:
+            _nft("--check", "add", "table", rules.FAMILY, rules.TABLE)
+        except (NftError, FileNotFoundError) as exc:
+            raise RuntimeError(f"the nftables proxy mode needs a working nft (Debian's nftables package): {exc}") from exc
+
+    def force_full_sync(self) -> None:
+        self._needs_full = True
+
+    def canaries_present(self) -> bool:
+        """The nftables mode has no canary chains: the table's small `nodeport-ips` set stands in for
+        them (cheap to list at any table size); gone means the table was deleted or the ruleset flushed."""
+        return subprocess.run(["nft", "list", "set", rules.FAMILY, rules.TABLE, rules.NODEPORT_IPS],
+                              capture_output=True).returncode == 0
+
+    def sync(self, snapshot: Snapshot, changes: dict[ServiceKey, Change]) -> None:
+        """One sync. Raises NftError (and arms a full sync) if nft refused the transaction."""
+        now = time.monotonic()
+        self._delete_stale_chains(now)
+        full = self._needs_full
+        try:
+            if full:
+                text, state = rules.full_sync(snapshot, self.ctx, now, table_names("chains"), table_names("sets"))
+            else:
+                text = rules.partial_sync(self.state, snapshot, changes, self.ctx, now)
+            if text:
+                _nft("-f", "-", stdin=text)
+        except NftError:
+            self._needs_full = True  # the state no longer says what the kernel holds
+            raise
+        if full:
+            self.state, self._needs_full = state, False
+        self.last_transaction = text
+        log.info("%s sync: %d services, %d changed, %d stale chains pending", "full" if full else "partial",
+                 len(snapshot.services), len(changes), len(self.state.stale_chains))
+
+    def _delete_stale_chains(self, now: float) -> None:
+        due = rules.due_stale_chains(self.state, now)
+        if not due:
+            return
+        for chain in due:
+            del self.state.stale_chains[chain]
+        try:
+            _nft("-f", "-", stdin=rules.delete_chains(due))
+        except NftError as exc:
+            log.warning("unable to delete %d stale nftables chains; will retry later: %s", len(due), exc)
+            self.state.stale_chains.update(dict.fromkeys(due, now))
