@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from kinn.proxy.iptables.proxier import IptablesProxier
+from kinn.proxy.nftables.proxier import NftablesProxier
 from kinn.proxy.node import NodeContext
 from kinn.proxy.server import Proxier
 
-MODES = ("iptables",)
+MODES = ("iptables", "nftables")
 
 
 def new_proxier(mode: str, ctx: NodeContext) -> Proxier:
     if mode == "iptables":
         return IptablesProxier(ctx)
+    if mode == "nftables":
+        return NftablesProxier(ctx)
     raise ValueError(f"unknown proxy mode {mode!r}; kinn implements: {', '.join(MODES)}")
