@@ -29,10 +29,13 @@ from kinn.cluster.up import up as create_cluster
               help="A cluster config file (kind: Cluster): nodes, addressing, bridge, backend.")
 @click.option("--proxy-mode", type=click.Choice(config.PROXY_MODES),
               help="kube-proxy's mode on every node (overrides the config's networking.kubeProxyMode).")
+@click.option("--publish", multiple=True, metavar="HOSTPORT:svc/[NS/]NAME:PORT",
+              help="Forward 127.0.0.1:HOSTPORT to a Service's LoadBalancer address or NodePort, as kind's "
+                   "extraPortMappings (repeatable; adds to the config's publish list).")
 @click.option("--retain", is_flag=True, help="On failure keep what was created (logs, nodes) for debugging.")
 @click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True, help="Components' log level.")
-def up(name: str, workers: int, config_file: Path | None, proxy_mode: str | None, retain: bool,
-       verbosity: int) -> None:
+def up(name: str, workers: int, config_file: Path | None, proxy_mode: str | None, publish: tuple[str, ...],
+       retain: bool, verbosity: int) -> None:
     """Create a cluster: underlay network, nodes, control plane and node agents; wait until Ready."""
     try:
         doc = config.load(config_file) if config_file else config.default_document(name, workers)
@@ -40,6 +43,8 @@ def up(name: str, workers: int, config_file: Path | None, proxy_mode: str | None
             doc["name"] = name  # --name wins over the file's, as kind's does
         if proxy_mode:
             doc.setdefault("networking", {})["kubeProxyMode"] = proxy_mode
+        if publish:
+            doc["publish"] = [*(doc.get("publish") or []), *publish]
         spec = config.parse(doc)
         asyncio.run(create_cluster(spec, click.echo, verbosity, retain))
     except (config.ConfigError, ClusterExists, UpError) as error:

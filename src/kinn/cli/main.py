@@ -14,6 +14,7 @@ from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
 from kinn.cli.kubelet import kubelet
 from kinn.cli.proxy import proxy
+from kinn.cli.publish import publish
 from kinn.cli.scheduler import scheduler
 from kinn.cli.server import server
 
@@ -32,6 +33,7 @@ main.add_command(flanneld)
 main.add_command(hollow_nodes)
 main.add_command(kubelet)
 main.add_command(proxy)
+main.add_command(publish)
 main.add_command(scheduler)
 main.add_command(server)
 for command in (up, down, get, node, client):

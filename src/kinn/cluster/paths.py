@@ -59,6 +59,11 @@ class ClusterPaths:
         return self.dir / "server.log"
 
     @property
+    def publish_log(self) -> Path:
+        """The port publisher's log (`kinn up --publish`)."""
+        return self.dir / "publish.log"
+
+    @property
     def underlay_netns(self) -> str:
         return f"{NETNS_PREFIX}{self.name}-{UNDERLAY_NETNS_SUFFIX}"
 

@@ -45,16 +45,30 @@ class UpError(RuntimeError):
     """A step failed; the message says which and points at the log to read."""
 
 
-def _host_port() -> int:
-    """6443 if nothing on the host listens there, else a free port: clusters coexist."""
-    for port in (API_PORT, 0):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return probe.getsockname()[1]
-    raise UpError("no free port on 127.0.0.1 for the API server")
+def _bind_probe(port: int) -> int | None:
+    """`port` (0: some free port) if it can be bound on the host's 127.0.0.1 now, else None."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return None
+        return probe.getsockname()[1]
+
+
+def _host_port(published: set[int]) -> int:
+    """6443 if nothing on the host listens there (and no published port claims it), else a free port:
+    clusters coexist."""
+    port = (API_PORT not in published and _bind_probe(API_PORT)) or _bind_probe(0)
+    if not port:
+        raise UpError("no free port on 127.0.0.1 for the API server")
+    return port
+
+
+def _check_published_ports(spec: ClusterSpec) -> None:
+    for i, mapping in enumerate(spec.publish):
+        if _bind_probe(mapping.host_port) is None:
+            raise UpError(f"publish[{i}] {mapping}: 127.0.0.1:{mapping.host_port} is already in use on this host; "
+                          "choose another host port")
 
 
 class Step:
@@ -75,6 +89,7 @@ class Step:
 async def up(spec: ClusterSpec, echo: Echo = print, verbosity: int = 2, retain: bool = False) -> Cluster:
     """Create the cluster `spec` describes; on any failure, remove it again (unless `retain`) and raise."""
     _check_host()
+    _check_published_ports(spec)
     cluster = Cluster(spec)
     if cluster.paths.dir.exists() or netlink.exists(cluster.paths.underlay_netns):
         raise ClusterExists(f'cluster "{spec.name}" already exists: `kinn down --name {spec.name}` removes it')
@@ -116,7 +131,7 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
         for node in cluster.nodes:
             await asyncio.to_thread(create_netns, node, net, paths.underlay_netns)
             start_holder(node)
-    port = _host_port()
+    port = _host_port({mapping.host_port for mapping in spec.publish})
     pki = ensure_pki(paths.server_dir / "pki", ["127.0.0.1", spec.control_plane.ip])
     admin = files.admin_kubeconfig(paths, pki, f"https://127.0.0.1:{port}")
     for node in cluster.nodes:
@@ -136,6 +151,10 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
                 await _route_pod_subnets(client, cluster)
         with Step(echo, f"Add-ons: DNS (Deployment kube-system/kube-dns, Service kube-dns {net.cluster_dns}:53)"):
             await addons.apply(client, addons.dns(spec))
+        if spec.publish:
+            with Step(echo, "Published ports " + ", ".join(f"127.0.0.1:{m.host_port} → {m}" for m in spec.publish)):
+                publisher = _start_publisher(cluster, verbosity)
+                await _wait("published ports listening", lambda: _listening(spec), {paths.publish_log: publisher})
     merge_kubeconfig(user_kubeconfig_path(), admin)
 
 
@@ -185,6 +204,22 @@ def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Po
         argv += ["--node-labels", f"{CONTROL_PLANE_LABEL}=,{EXCLUDE_LABEL}=",
                  "--register-with-taints", f"{CONTROL_PLANE_LABEL}:NoSchedule"]
     return _spawn(argv, node.paths.agent_log, enter(node, node.paths.cgroup / "agent"))
+
+
+def _start_publisher(cluster: Cluster, verbosity: int) -> subprocess.Popen[bytes]:
+    """kind's extraPortMappings have docker-proxy; kinn's have `kinn publish`, in the cluster's cgroup."""
+    paths = cluster.paths
+    argv = _kinn("publish", "--name", cluster.name, *map(str, cluster.spec.publish), "-v", str(verbosity))
+    cgroup = cgroups.create(paths.cgroup / "publish")
+    return _spawn(argv, paths.publish_log, lambda: cgroups.join(cgroup))
+
+
+async def _listening(spec: ClusterSpec) -> bool:
+    """Every published port has a listener (read from /proc/net/tcp: a probe connection would be forwarded)."""
+    table = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    listening = {int(local.split(":")[1], 16) for local, state in (line.split()[1:4:2] for line in table)
+                 if state == "0A" and local.startswith("0100007F:")}
+    return all(mapping.host_port in listening for mapping in spec.publish)
 
 
 async def _wait(what: str, check: Callable[[], Awaitable[bool]], processes: dict[Path, subprocess.Popen[bytes]],
