@@ -32,7 +32,8 @@ from kinn.loadbalancer.speaker import SpeakerOptions, run_speaker
 @click.option("--ip-masq", is_flag=True, help="flanneld --ip-masq: masquerade traffic leaving the pod network.")
 @click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True)
 def agent(kubeconfig: str, net_config_path: Path, ip_masq: bool, verbosity: int, **flags: Any) -> None:
-    """Run this node's kubelet, kube-proxy and flanneld (inside the node; `kinn up` starts one per node)."""
+    """Run this node's kubelet, kube-proxy, flanneld and LoadBalancer speaker (inside the node; `kinn up`
+    starts one per node)."""
     refuse_host_netns()
     setup_logging(verbosity)
     proxy_flags = {name: flags.pop(name) for name in PROXY_FLAGS}
