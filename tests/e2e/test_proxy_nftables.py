@@ -4,6 +4,7 @@ ClusterIP and a NodePort Service, busybox clients on both workers.
 Checked as a user would: HTTP through the ClusterIP from pods, the NodePort through a node's IP from
 another node, `nft list table ip kube-proxy` inside a node, a Service without endpoints refused (not
 timed out), and the time from an EndpointSlice change to the node's table when scaling to zero and back.
+The proxier's recovery when its table is deleted is checked on its own, in a scratch namespace.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ import pytest
 
 from kinn import netlink
 from kinn.cluster.paths import ClusterPaths
+from kinn.proxy.changes import ProxyState
+from kinn.proxy.nftables.proxier import NftablesProxier, NftError
 from kinn.proxy.nftables.rules import hash_and_truncate
+from kinn.proxy.node import NodeContext
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
 
@@ -185,3 +189,32 @@ def test_scale_to_zero_and_back_reaches_the_rules_within_a_second(cluster: KinnC
                                  what="nginx again")
     table = nft(cluster, "worker-1", "list", "table", "ip", "kube-proxy")
     assert not [ip for ip in old_pods if f"dnat to {ip}:80" in table]  # the old endpoints' chains are flushed
+
+
+def test_a_deleted_table_is_noticed_and_rebuilt() -> None:
+    """`nft flush ruleset` or a deleted table: the canary check sees it and the next sync is a full
+    one; a partial sync that runs first fails on the missing maps and arms a full sync too."""
+    netns = f"kinn-nfttest-{uuid.uuid4().hex[:6]}"
+    netlink.netns.create(netns)
+    try:
+        netlink.netns.run_in(netns, _rebuild_after_deletion)
+    finally:
+        netlink.netns.delete(netns)
+
+
+def _rebuild_after_deletion() -> None:
+    state, proxier = ProxyState("node"), NftablesProxier(NodeContext("10.240.0.21", cluster_cidr="10.244.0.0/16"))
+    state.service_updated({"metadata": {"namespace": "default", "name": "web"},
+                           "spec": {"clusterIP": "10.96.0.80", "ports": [{"port": 80, "protocol": "TCP"}]}})
+    proxier.setup()
+    proxier.sync(state.snapshot(), state.take_changes())
+    assert proxier.canaries_present()
+    subprocess.run(["nft", "delete", "table", "ip", "kube-proxy"], check=True)
+    assert not proxier.canaries_present()
+    state.service_deleted({"metadata": {"namespace": "default", "name": "web"}})
+    with pytest.raises(NftError):
+        proxier.sync(state.snapshot(), state.take_changes())
+    proxier.sync(state.snapshot(), state.take_changes())
+    assert proxier.canaries_present()
+    assert "10.96.0.80" not in subprocess.run(["nft", "list", "table", "ip", "kube-proxy"], capture_output=True,
+                                              text=True, check=True).stdout
