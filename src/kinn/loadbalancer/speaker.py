@@ -14,9 +14,11 @@ on the node's own subnet are announced: ARP reaches no further.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +44,7 @@ NODES = resource("v1", "nodes")
 LB_LINK = "lo"
 LB_LABEL = "lo:kube-lb"  # the addresses this speaker owns; any other address on lo is left alone
 RETRY_SECONDS = 1.0
+RESYNC_SECONDS = 30.0  # also without API changes: an address removed by hand comes back
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,12 @@ def find_uplink(node_ip: str) -> Uplink:
     raise LookupError(f"no link of this node holds the node IP {node_ip}")
 
 
+_applying = threading.Lock()  # a sync's thread and the withdrawal at exit must not interleave
+
+
 def apply_addresses(wanted: set[str]) -> tuple[set[str], set[str]]:
     """Make lo hold exactly `wanted` under the speaker's label (as /32s); returns (added, removed)."""
-    with netlink.iproute() as ipr:
+    with _applying, netlink.iproute() as ipr:
         held = {cidr.split("/")[0] for cidr in netlink.list_addresses(ipr, LB_LINK, socket.AF_INET, LB_LABEL)}
         for ip in wanted - held:
             netlink.add_address(ipr, LB_LINK, f"{ip}/32", label=LB_LABEL)
@@ -98,22 +104,28 @@ class Speaker:
         self._dirty.set()  # every sync recomputes all addresses: cheap, and nothing can be missed
 
     async def run(self) -> None:
+        """Sync on every change and every RESYNC_SECONDS; on the way out withdraw every address, as a
+        stopped MetalLB speaker stops answering (the kernel would otherwise go on answering for it)."""
         await asyncio.gather(*(i.synced.wait() for i in (self.services, self.slices, self.nodes)))
         uplink: Uplink | None = None
-        self._dirty.set()
-        while True:
-            await self._dirty.wait()
-            self._dirty.clear()
-            try:
-                if uplink is None:
-                    uplink = await asyncio.to_thread(find_uplink, self.options.node_ip)
-                    log.info("announcing LoadBalancer addresses of %s on %s (%s)", uplink.network, uplink.name,
-                             uplink.mac)
-                await self._sync(uplink)
-            except (OSError, LookupError, NetlinkError) as error:  # retried: the agent's other components go on
-                log.warning("sync failed: %s", error)
-                await asyncio.sleep(RETRY_SECONDS)
-                self._dirty.set()
+        try:
+            while True:
+                try:
+                    if uplink is None:
+                        uplink = await asyncio.to_thread(find_uplink, self.options.node_ip)
+                        log.info("announcing LoadBalancer addresses of %s on %s (%s)", uplink.network,
+                                 uplink.name, uplink.mac)
+                    await self._sync(uplink)
+                except (OSError, LookupError, NetlinkError) as error:  # retried: the agent's other components go on
+                    log.warning("sync failed: %s", error)
+                    await asyncio.sleep(RETRY_SECONDS)
+                    continue
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._dirty.wait(), RESYNC_SECONDS)
+                self._dirty.clear()
+        finally:
+            if uplink is not None:
+                apply_addresses(set())
 
     def won(self, network: ipaddress.IPv4Network) -> dict[str, Obj]:
         """ip → Service for every address this node wins."""
@@ -124,8 +136,7 @@ class Speaker:
                 continue
             slices = self.slices.indexer.by_index("service", object_key(service))
             for ip in ingress_ips(service):
-                if ipaddress.IPv4Address(ip) in network and \
-                        announcer(service, ip, speakers, slices) == self.options.node_name:
+                if _on_link(ip, network) and announcer(service, ip, speakers, slices) == self.options.node_name:
                     won[ip] = service
         return won
 
@@ -142,6 +153,14 @@ class Speaker:
                 await self.recorder.event(service, "Normal", "nodeAssigned",
                                           f'announcing from node "{self.options.node_name}" with protocol "layer2"')
         self._announcing = {ip: object_key(service) for ip, service in won.items()}
+
+
+def _on_link(ip: str, network: ipaddress.IPv4Network) -> bool:
+    """Only addresses on the node's own segment can be announced with ARP."""
+    try:
+        return ipaddress.ip_address(ip) in network
+    except ValueError:
+        return False
 
 
 def _service_of_slice(endpoint_slice: Obj) -> list[str]:
