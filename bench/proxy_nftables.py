@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Benchmark kube-proxy's nftables mode: the sync of one changed endpoint as the table grows.
+
+    .venv/bin/python bench/proxy_nftables.py [--services 100 1000 5000] [--endpoints 10] [--changes 10]
+
+For each size, in a scratch network namespace created here and removed afterwards: the nftables
+proxier makes its full sync of N Services × M endpoints (timed), then one endpoint of one Service
+is replaced, `--changes` times, each a partial sync: its transaction rendered (`render`) and applied
+with `nft -f -` (`nft`), median and max. `nft cache` is what nft spends before it writes anything:
+a one-element transaction in check mode (`nft -c`), which fetches the table's chains as every
+`add rule`/`add element` does in nft < 1.1 — the one part of a sync that grows with the table.
+Target: one changed endpoint < 50 ms independent of the service count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import time
+import uuid
+
+from kinn import netlink
+from kinn.proxy.changes import ProxyState
+from kinn.proxy.nftables import rules
+from kinn.proxy.nftables.proxier import NftablesProxier
+from kinn.proxy.node import NodeContext
+
+CTX = NodeContext(node_ip="10.240.0.21", cluster_cidr="10.244.0.0/16")
+PORTS = [{"name": "http", "port": 80, "protocol": "TCP"}]
+
+
+def service(i: int) -> dict:
+    return {"metadata": {"namespace": "bench", "name": f"svc-{i}"},
+            "spec": {"clusterIP": f"10.96.{i // 250}.{i % 250 + 1}", "ports": PORTS}}
+
+
+def endpoint_slice(i: int, endpoints: int, generation: int = 0) -> dict:
+    """Service i's endpoints; `generation` replaces the first one (a pod replaced by a new one)."""
+    ips = [f"10.{100 + generation % 100}.{i // 250}.{i % 250}" if j == 0 else f"10.{200 + j}.{i // 250}.{i % 250}"
+           for j in range(endpoints)]
+    return {"metadata": {"namespace": "bench", "name": f"svc-{i}-abcde",
+                         "labels": {"kubernetes.io/service-name": f"svc-{i}"}},
+            "addressType": "IPv4", "ports": PORTS,
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips]}
+
+
+def nft(*args: str, stdin: str = "") -> float:
+    start = time.perf_counter()
+    subprocess.run(["nft", *args], input=stdin, text=True, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def measure(services: int, endpoints: int, changes: int) -> str:
+    state = ProxyState("bench-node")
+    for i in range(services):
+        state.service_updated(service(i))
+        state.slice_updated(endpoint_slice(i, endpoints))
+    proxier = NftablesProxier(CTX)
+    proxier.setup()
+    start = time.perf_counter()
+    proxier.sync(state.snapshot(), state.take_changes())
+    full = time.perf_counter() - start
+    render, apply = [], []
+    for change in range(1, changes + 1):
+        state.slice_updated(endpoint_slice(change * 7 % services, endpoints, generation=change))
+        start = time.perf_counter()
+        text = rules.partial_sync(proxier.state, state.snapshot(), state.take_changes(), CTX, time.monotonic())
+        render.append(time.perf_counter() - start)
+        apply.append(nft("-f", "-", stdin=text))
+    cache = nft("-c", "-f", "-", stdin=f"add element ip kube-proxy cluster-ips {{ {service(0)['spec']['clusterIP']} }}\n")
+    chains = sum(len(o.chains) for objects in proxier.state.objects.values() for o in objects)
+    return (f"{services:>6} × {endpoints}  {chains:>7}  {full:8.2f} s  {_ms(render)}  {_ms(apply)}  "
+            f"{_ms([r + a for r, a in zip(render, apply)])}  {cache * 1000:7.1f}")
+
+
+def _ms(seconds: list[float]) -> str:
+    return f"{statistics.median(seconds) * 1000:6.1f} / {max(seconds) * 1000:6.1f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, nargs="+", default=[100, 1000, 5000])
+    parser.add_argument("--endpoints", type=int, default=10)
+    parser.add_argument("--changes", type=int, default=10)
+    args = parser.parse_args()
+    print(f"nft {subprocess.run(['nft', '--version'], capture_output=True, text=True).stdout.split()[1]}; "
+          "times in ms as median / max of the partial syncs")
+    print("services       chains  full sync   render (ms)     nft (ms)        sync (ms)     nft cache (ms)")
+    for services in args.services:
+        netns = f"kinn-bench-nft-{uuid.uuid4().hex[:6]}"
+        netlink.netns.create(netns)
+        try:
+            print(netlink.netns.run_in(netns, measure, services, args.endpoints, args.changes), flush=True)
+        finally:
+            netlink.netns.delete(netns)
+
+
+if __name__ == "__main__":
+    main()
