@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 Obj = dict[str, Any]
 
+CLUSTER_PORT = 6443  # inside a cluster every API server is at <control-plane IP>:6443, whatever the host port
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -64,7 +65,9 @@ async def bootstrap(server: "APIServer") -> None:
     regs = server.registries
     for name in SYSTEM_NAMESPACES:
         await _ensure(regs.core("namespaces"), "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
-    port = server.options.secure_port or 6443
+    # In a kinn cluster the nodes (and pods, through this Service) reach the API server on the
+    # control-plane node's CLUSTER_PORT; a standalone server is only reachable on its own port.
+    port = CLUSTER_PORT if server.options.cluster_netns else (server.options.secure_port or CLUSTER_PORT)
     await _ensure(regs.core("services"), "default", {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": "kubernetes", "labels": {"component": "apiserver", "provider": "kubernetes"}},

@@ -27,7 +27,7 @@ from kinn.apiserver.admission.plugins import default_chain
 from kinn.apiserver.allocators.ipallocator import IPAllocator
 from kinn.apiserver.allocators.portallocator import PortAllocator
 from kinn.apiserver.authn import Authenticator
-from kinn.apiserver.bootstrap import bootstrap
+from kinn.apiserver.bootstrap import CLUSTER_PORT, bootstrap
 from kinn.apiserver.certs import PKI, ensure_pki
 from kinn.apiserver.handlers import ResourceHandler
 from kinn.apiserver.proxy import KUBELET_DIALER, KubeletDialer
@@ -40,7 +40,6 @@ from kinn.storage.sqlite import DEFAULT_HISTORY, SQLiteStore
 
 log = logging.getLogger("kinn.apiserver")
 
-CLUSTER_PORT = 6443  # inside a cluster every API server is at <control-plane IP>:6443, whatever the host port
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 

@@ -16,7 +16,7 @@ def setup_logging(verbosity: int) -> None:
     logging.basicConfig(
         level=level,
         stream=sys.stderr,
-        format="%(asctime)s %(levelname).1s %(name)s: %(message)s",
+        format="%(asctime)s.%(msecs)03d %(levelname).1s %(name)s: %(message)s",  # ms: latencies are read here
         datefmt="%H:%M:%S",
     )
 

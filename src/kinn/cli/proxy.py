@@ -53,7 +53,11 @@ def build_proxy(client: Client, node_name: str, node_ip: str, proxy_mode: str, c
 
 
 def refuse_host_netns() -> None:
-    if os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino:
+    try:
+        host = os.stat("/proc/1/ns/net").st_ino
+    except PermissionError:
+        return  # inside a kinn node, the host's init is out of reach: not the host's namespace
+    if os.stat("/proc/self/ns/net").st_ino == host:
         raise click.ClickException("kinn proxy rewrites the firewall of its network namespace and this is the "
                                    "host's: run it inside a node (`kinn up` does), e.g. with ip netns exec")
 

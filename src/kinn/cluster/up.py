@@ -32,6 +32,9 @@ NODES = resource("v1", "nodes")
 NAMESPACES = resource("v1", "namespaces")
 API_PORT = 6443  # inside the cluster, and on the host when free (else another free port)
 READY_TIMEOUT = 60.0
+# kube-proxy's default is 1s; a kinn cluster is small and syncs cost milliseconds, so endpoint
+# changes reach the rules within a fraction of a second even right after another change.
+PROXY_MIN_SYNC_PERIOD = "200ms"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 Echo = Callable[[str], None]
@@ -196,6 +199,7 @@ def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Po
     argv = _kinn("agent", "--kubeconfig", files.NODE_KUBECONFIG, "--hostname-override", node.name,
                  "--node-ip", node.spec.ip, "--cluster-dns", spec.networking.cluster_dns,
                  "--proxy-mode", spec.networking.kube_proxy_mode, "--cluster-cidr", str(spec.networking.pod_subnet),
+                 "--iptables-min-sync-period", PROXY_MIN_SYNC_PERIOD,
                  "-v", str(verbosity))
     if spec.networking.ip_masq:
         argv.append("--ip-masq")

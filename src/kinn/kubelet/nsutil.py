@@ -7,7 +7,10 @@ calls that raise OSError with the errno, and import nothing at call time.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
+import socket
+import struct
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
@@ -69,6 +72,19 @@ def bind_mount(source: str | Path, target: str | Path, read_only: bool = False) 
 def umount(target: str | Path, flags: int = MNT_DETACH) -> None:
     """Unmount `target`; lazily by default, so a process still inside does not make it fail."""
     _check(_libc.umount2(os.fsencode(target), flags), f"umount {target}")
+
+
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+
+
+def set_loopback_up() -> None:
+    """Bring `lo` of the caller's (new) network namespace up with two ioctls: safe between fork and
+    exec, where no netlink library may run."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = bytearray(struct.pack("16sH", b"lo", 0))
+        fcntl.ioctl(sock, SIOCGIFFLAGS, request)
+        flags = struct.unpack_from("H", request, 16)[0]
+        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
 
 
 def namespace_path(pid: int, kind: str) -> Path:

@@ -63,6 +63,7 @@ class ProxyServer:
         self.factory = SharedInformerFactory(client)
         self.synced = asyncio.Event()  # set after the first successful sync (health: ready)
         self.last_sync: float = 0.0
+        self._pending_since = 0.0  # when the oldest change not yet synced arrived
         self._watch(self.factory.informer(SERVICES, label_selector=SERVICE_SELECTOR),
                     self.state.service_updated, self.state.service_deleted)
         self._watch(self.factory.informer(ENDPOINT_SLICES, label_selector=SLICE_SELECTOR),
@@ -71,6 +72,7 @@ class ProxyServer:
     def _watch(self, informer: SharedInformer, updated: Callable[[Obj], bool], deleted: Callable[[Obj], bool]) -> None:
         def on_change(changed: bool) -> None:
             if changed and self.synced.is_set():
+                self._pending_since = self._pending_since or time.monotonic()
                 self.runner.run()
         informer.add_event_handler(EventHandler(on_add=lambda o: on_change(updated(o)),
                                                 on_update=lambda _old, o: on_change(updated(o)),
@@ -93,7 +95,7 @@ class ProxyServer:
             self.proxier.force_full_sync()
         changes = self.state.take_changes()
         snapshot = self.state.snapshot()
-        started = time.monotonic()
+        started, pending_since, self._pending_since = time.monotonic(), self._pending_since, 0.0
         try:
             await asyncio.to_thread(self.proxier.sync, snapshot, changes)
         except Exception as exc:
@@ -101,7 +103,8 @@ class ProxyServer:
             self.state.requeue(changes)
             return False
         self.last_sync = time.monotonic()
-        log.debug("synced in %.1f ms", (self.last_sync - started) * 1000)
+        log.info("%s proxier synced in %.0f ms%s", self.proxier.mode, (self.last_sync - started) * 1000,
+                 f", {(self.last_sync - pending_since) * 1000:.0f} ms after the change" if pending_since else "")
         deletions = conntrack.stale_entries(snapshot, changes)
         if deletions:
             await asyncio.to_thread(conntrack.delete, deletions)
