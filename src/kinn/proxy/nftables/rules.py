@@ -137,9 +137,9 @@ class _Policy:
     (the first half of syncProxyRules' loop, shared by its elements and its rules)."""
 
     base: str
-    internal_chain: str
+    internal_local: bool  # internalTrafficPolicy: Local
     has_internal: bool  # a chain to send ClusterIP traffic to
-    external_policy_chain: str
+    external_local: bool  # externalTrafficPolicy: Local
     has_external: bool  # endpoints for NodePort/externalIP/LB traffic that was not short-circuited
     uses_cluster_chain: bool
     uses_local_chain: bool
@@ -163,15 +163,23 @@ class _Policy:
     def fw_chain(self) -> str:
         return "firewall-" + self.base
 
+    @property
+    def internal_chain(self) -> str:
+        return self.local_chain if self.internal_local else self.cluster_chain
+
+    @property
+    def external_policy_chain(self) -> str:
+        return self.local_chain if self.external_local else self.cluster_chain
+
 
 def _policy(svc: ServicePort, eps: Categorized) -> _Policy:
-    base = chain_name_base(svc)
-    cluster_chain, local_chain = "service-" + base, "local-" + base
-    internal = (local_chain, eps.has_any and bool(eps.local)) if svc.internal_policy_local else (cluster_chain, eps.has_any)
-    external = (local_chain, eps.has_any and bool(eps.local)) if svc.external_policy_local else (cluster_chain, eps.has_any)
+    has_local = eps.has_any and bool(eps.local)
     return _Policy(
-        base=base, internal_chain=internal[0], has_internal=internal[1],
-        external_policy_chain=external[0], has_external=external[1],
+        base=chain_name_base(svc),
+        internal_local=svc.internal_policy_local,
+        has_internal=has_local if svc.internal_policy_local else eps.has_any,
+        external_local=svc.external_policy_local,
+        has_external=has_local if svc.external_policy_local else eps.has_any,
         uses_cluster_chain=bool(eps.cluster) and svc.uses_cluster_endpoints,
         uses_local_chain=bool(eps.local) and svc.uses_local_endpoints,
         # Even without externally usable endpoints, the external chain short-circuits pods and the node.
@@ -408,12 +416,12 @@ def partial_sync(state: TableState, snapshot: Snapshot, changes: dict[ServiceKey
             state.objects[key] = new
         new_chains = {c for o in new for c in o.chains}
         new_sets = dict(s for o in new for s in o.affinity_sets)
+        gone_chains = [c for o in old for c in o.chains if c not in new_chains]
+        _write_objects(tx, new, gone_chains, gone_sets=[n for o in old for n, t in o.affinity_sets
+                                                        if new_sets.get(n) != t])
         for chain in new_chains:
             state.stale_chains.pop(chain, None)
-        _write_objects(tx, new, gone_chains=[c for o in old for c in o.chains if c not in new_chains],
-                       gone_sets=[n for o in old for n, t in o.affinity_sets if new_sets.get(n) != t])
-        for chain in (c for o in old for c in o.chains if c not in new_chains):
-            state.stale_chains[chain] = now
+        state.stale_chains.update(dict.fromkeys(gone_chains, now))
         touched += state.elements.claim(key, (e for o in old for e in o.elements), (e for o in new for e in o.elements))
     state.elements.reconcile(tx, touched)
     return tx.text()

@@ -322,23 +322,23 @@ def scaled(state: ProxyState, table: rules.TableState, *objects: dict[str, Any],
     return rules.partial_sync(table, state.snapshot(), state.take_changes(), CTX, now)
 
 
+def svc1_chains(*endpoints: tuple[str, str]) -> str:
+    """svc1's chains as a sync writes them (spelled out in test_full_sync_of_a_cluster_ip_service),
+    for its endpoints as (chain, ip) pairs."""
+    text = "".join(f"add chain ip kube-proxy {c}\nflush chain ip kube-proxy {c}\n" for c, _ in (*endpoints, (SVC1, "")))
+    choices = " , ".join(f"{i} : goto {chain}" for i, (chain, _) in enumerate(endpoints))
+    text += (f"add rule ip kube-proxy {SVC1} ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 "
+             f"jump mark-for-masquerade\n"
+             f"add rule ip kube-proxy {SVC1} numgen random mod {len(endpoints)} vmap {{ {choices} }}\n")
+    return text + "".join(f"add rule ip kube-proxy {chain} ip saddr {ip} jump mark-for-masquerade\n"
+                          f"add rule ip kube-proxy {chain} meta l4proto tcp dnat to {ip}:80\n" for chain, ip in endpoints)
+
+
 def test_one_endpoint_more_rewrites_the_service_chains_and_no_element() -> None:
     tracker = tracked(service("ns1", "svc1", "172.30.0.41"), endpoint_slice("ns1", "svc1", "10.180.0.1"))
     _, table = full(tracker.snapshot())
-    assert scaled(tracker, table, endpoint_slice("ns1", "svc1", "10.180.0.1", "10.180.0.2")) == lines(f"""
-        add chain ip kube-proxy {EP1}
-        flush chain ip kube-proxy {EP1}
-        add chain ip kube-proxy {EP2}
-        flush chain ip kube-proxy {EP2}
-        add chain ip kube-proxy {SVC1}
-        flush chain ip kube-proxy {SVC1}
-        add rule ip kube-proxy {SVC1} ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
-        add rule ip kube-proxy {SVC1} numgen random mod 2 vmap {{ 0 : goto {EP1} , 1 : goto {EP2} }}
-        add rule ip kube-proxy {EP1} ip saddr 10.180.0.1 jump mark-for-masquerade
-        add rule ip kube-proxy {EP1} meta l4proto tcp dnat to 10.180.0.1:80
-        add rule ip kube-proxy {EP2} ip saddr 10.180.0.2 jump mark-for-masquerade
-        add rule ip kube-proxy {EP2} meta l4proto tcp dnat to 10.180.0.2:80
-    """)
+    assert scaled(tracker, table, endpoint_slice("ns1", "svc1", "10.180.0.1", "10.180.0.2")) == \
+        svc1_chains((EP1, "10.180.0.1"), (EP2, "10.180.0.2"))
     assert scaled(tracker, table) == ""  # nothing changed: no transaction at all
 
 
@@ -356,15 +356,8 @@ def test_scaling_to_zero_and_back_moves_the_elements_and_retires_chains_a_second
     assert rules.due_stale_chains(table, 201.0) == [EP1, SVC1]
     assert rules.delete_chains([EP1, SVC1]) == f"delete chain ip kube-proxy {EP1}\ndelete chain ip kube-proxy {SVC1}\n"
 
-    assert scaled(tracker, table, endpoint_slice("ns1", "svc1", "10.180.0.2"), now=200.5) == lines(f"""
-        add chain ip kube-proxy {EP2}
-        flush chain ip kube-proxy {EP2}
-        add chain ip kube-proxy {SVC1}
-        flush chain ip kube-proxy {SVC1}
-        add rule ip kube-proxy {SVC1} ip daddr 172.30.0.41 tcp dport 80 ip saddr != 10.0.0.0/8 jump mark-for-masquerade
-        add rule ip kube-proxy {SVC1} numgen random mod 1 vmap {{ 0 : goto {EP2} }}
-        add rule ip kube-proxy {EP2} ip saddr 10.180.0.2 jump mark-for-masquerade
-        add rule ip kube-proxy {EP2} meta l4proto tcp dnat to 10.180.0.2:80
+    assert scaled(tracker, table, endpoint_slice("ns1", "svc1", "10.180.0.2"), now=200.5) == \
+        svc1_chains((EP2, "10.180.0.2")) + lines(f"""
         delete element ip kube-proxy no-endpoint-services {{ 172.30.0.41 . tcp . 80 }}
         add element ip kube-proxy service-ips {{ 172.30.0.41 . tcp . 80 : goto {SVC1} }}
     """)
