@@ -22,16 +22,17 @@ def isolate_home() -> None:
     os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
 
 
-def bench_spec(prefix: str, workers: int = 2) -> config.ClusterSpec:
+def bench_spec(prefix: str, workers: int = 2, proxy_mode: str = "iptables") -> config.ClusterSpec:
     """A default cluster with a unique name."""
-    return config.parse(config.default_document(f"{prefix}{uuid.uuid4().hex[:4]}", workers))
+    doc = config.default_document(f"{prefix}{uuid.uuid4().hex[:4]}", workers)
+    return config.parse({**doc, "networking": {"kubeProxyMode": proxy_mode}})
 
 
 @contextmanager
-def bench_cluster(workers: int = 2, prefix: str = "bench") -> Iterator[Cluster]:
+def bench_cluster(workers: int = 2, prefix: str = "bench", proxy_mode: str = "iptables") -> Iterator[Cluster]:
     """A fresh cluster in an isolated home, removed afterwards."""
     isolate_home()
-    cluster = asyncio.run(up(bench_spec(prefix, workers), echo=lambda line: None))
+    cluster = asyncio.run(up(bench_spec(prefix, workers, proxy_mode), echo=lambda line: None))
     try:
         yield cluster
     finally:

@@ -126,9 +126,9 @@ async def connect_endpoint(balancer: RoundRobin, client: _Side) -> _Side | None:
             log.info("Couldn't find an endpoint for %s: %s", balancer.name, error)
             return None
         try:
-            _, backend = await asyncio.wait_for(
-                loop.create_connection(lambda: _Side(peer=client), endpoint.ip, endpoint.port), timeout)
-        except (OSError, asyncio.TimeoutError) as error:
+            async with asyncio.timeout(timeout):
+                _, backend = await loop.create_connection(lambda: _Side(peer=client), endpoint.ip, endpoint.port)
+        except (OSError, TimeoutError) as error:
             log.info("Dial failed: dial tcp %s: %s", endpoint, error or "i/o timeout")
             reset_affinity = True  # a sticky client whose endpoint is gone takes the next one
             continue
