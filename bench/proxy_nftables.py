@@ -9,6 +9,7 @@ is replaced, `--changes` times, each a partial sync: its transaction rendered (`
 with `nft -f -` (`nft`), median and max. `nft cache` is what nft spends before it writes anything:
 a one-element transaction in check mode (`nft -c`), which fetches the table's chains as every
 `add rule`/`add element` does in nft < 1.1 — the one part of a sync that grows with the table.
+`canary` is the periodic check that the table is still there.
 Target: one changed endpoint < 50 ms independent of the service count.
 """
 
@@ -69,9 +70,12 @@ def measure(services: int, endpoints: int, changes: int) -> str:
         render.append(time.perf_counter() - start)
         apply.append(nft("-f", "-", stdin=text))
     cache = nft("-c", "-f", "-", stdin=f"add element ip kube-proxy cluster-ips {{ {service(0)['spec']['clusterIP']} }}\n")
+    start = time.perf_counter()
+    assert proxier.canaries_present()
+    canary = time.perf_counter() - start
     chains = sum(len(o.chains) for objects in proxier.state.objects.values() for o in objects)
     return (f"{services:>6} × {endpoints}  {chains:>7}  {full:8.2f} s  {_ms(render)}  {_ms(apply)}  "
-            f"{_ms([r + a for r, a in zip(render, apply)])}  {cache * 1000:7.1f}")
+            f"{_ms([r + a for r, a in zip(render, apply)])}  {cache * 1000:7.1f}  {canary * 1000:7.1f}")
 
 
 def _ms(seconds: list[float]) -> str:
@@ -86,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
     print(f"nft {subprocess.run(['nft', '--version'], capture_output=True, text=True).stdout.split()[1]}; "
           "times in ms as median / max of the partial syncs")
-    print("services       chains  full sync   render (ms)     nft (ms)        sync (ms)     nft cache (ms)")
+    print("services       chains  full sync   render (ms)     nft (ms)        sync (ms)     nft cache  canary (ms)")
     for services in args.services:
         netns = f"kinn-bench-nft-{uuid.uuid4().hex[:6]}"
         netlink.netns.create(netns)
