@@ -99,8 +99,7 @@ async def test_addresses_from_the_pool_exhaustion_and_release(client: Client) ->
 
         # A type change releases the address; the pending Service gets it at once, not after its back-off.
         first = await client.get(SERVICES, "first", ns)
-        first["spec"].update(type="ClusterIP")
-        del first["spec"]["externalTrafficPolicy"]  # upstream's registry drops it itself (dropTypeDependentFields)
+        first["spec"].update(type="ClusterIP")  # the registry drops its node port and traffic policy
         await client.update(SERVICES, first)
         await wait_for_ingress(client, "third", ns, "10.240.0.200")
         assert await ingress_of(client, "first", ns) == []

@@ -1,7 +1,8 @@
 """Services: cluster IPs and node ports are allocated by the registry, as upstream's service REST does.
 
 Allocation happens before validation (a requested IP that is taken is a 422 on `spec.clusterIPs`)
-and is undone when the write does not happen; a delete gives everything back.
+and is undone when the write does not happen; a delete gives everything back. A type change first
+drops what the new type does not use (servicetype), and what was dropped is released once written.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from kinn.api.resources import Resource
 from kinn.api.validation import gofmt
 from kinn.apiserver.allocators.ipallocator import AllocationError, IPAllocator
 from kinn.apiserver.allocators.portallocator import PortAllocator
+from kinn.apiserver.registry.servicetype import drop_type_dependent_fields, needs_health_check, needs_node_port
 from kinn.apiserver.registry.strategy import Strategy
 
 Obj = dict[str, Any]
 Finish = Callable[[bool], None]
-
-_NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
 
 
 def _string_slice(values: list[str]) -> str:
@@ -48,6 +48,10 @@ class ServiceStrategy(Strategy):
         self.ips = ips
         self.ports = ports
 
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        super().prepare_for_update(new, old)
+        drop_type_dependent_fields(new, old)
+
     # -- allocation ------------------------------------------------------------------------
 
     def mark_allocated(self, svc: Obj) -> None:
@@ -71,6 +75,7 @@ class ServiceStrategy(Strategy):
         try:
             self._allocate_cluster_ip(obj, spec, claims)
             self._allocate_node_ports(obj, spec, None, claims)
+            self._allocate_health_check_node_port(spec, None, claims)
         except errors.StatusError:
             claims.release()
             raise
@@ -87,6 +92,7 @@ class ServiceStrategy(Strategy):
             if not old_spec.get("clusterIPs") and spec.get("type") != "ExternalName":
                 self._allocate_cluster_ip(new, spec, claims)
             self._allocate_node_ports(new, spec, old_spec, claims)
+            self._allocate_health_check_node_port(spec, old_spec, claims)
         except errors.StatusError:
             claims.release()
             raise
@@ -138,29 +144,46 @@ class ServiceStrategy(Strategy):
         spec.setdefault("ipFamilyPolicy", policy)
 
     def _allocate_node_ports(self, obj: Obj, spec: Obj, old_spec: Obj | None, claims: _Claims) -> None:
-        wants = spec.get("type") in _NODE_PORT_TYPES and not (
-            spec.get("type") == "LoadBalancer" and spec.get("allocateLoadBalancerNodePorts") is False
-        )
+        """Node ports for NodePort and LoadBalancer Services; a LoadBalancer with
+        allocateLoadBalancerNodePorts=false gets only those it asks for (upstream shouldAllocateNodePorts).
+        Other types keep none: a type change dropped them, so one left here is the user's and fails validation."""
+        if not needs_node_port(spec):
+            return
+        allocate_missing = spec.get("type") == "NodePort" or spec.get("allocateLoadBalancerNodePorts") is not False
         old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort") for p in (old_spec or {}).get("ports") or []}
-        old_held = set(_node_ports(old_spec or {}))
+        held = set(_node_ports(old_spec or {}))
         for i, port in enumerate(spec.get("ports") or []):
-            if not wants:
-                if spec.get("type") not in _NODE_PORT_TYPES:
-                    port.pop("nodePort", None)
-                continue
             requested = port.get("nodePort") or old_ports.get((port.get("port"), port.get("protocol", "TCP")))
+            if not requested and not allocate_missing:
+                continue
             try:
-                if requested and requested in old_held:
-                    port["nodePort"] = requested
-                    continue
-                if requested:
-                    self.ports.allocate(requested)
-                    port["nodePort"] = requested
-                else:
-                    port["nodePort"] = self.ports.allocate_next()
+                port["nodePort"] = self._claim_node_port(requested, held, claims)
             except AllocationError as e:
                 raise self._invalid(obj, field.invalid(Path("spec", "ports").index(i).child("nodePort"), requested, str(e))) from None
-            claims.node_ports.append(port["nodePort"])
+
+    def _allocate_health_check_node_port(self, spec: Obj, old_spec: Obj | None, claims: _Claims) -> None:
+        """Upstream allocHealthCheckNodePort: the requested port, the one the Service held, or any."""
+        if not needs_health_check(spec):
+            return
+        held = (old_spec or {}).get("healthCheckNodePort")
+        requested = spec.get("healthCheckNodePort") or held
+        try:
+            spec["healthCheckNodePort"] = self._claim_node_port(requested, {held} if held else set(), claims)
+        except AllocationError as e:
+            what = f"requested HealthCheck NodePort {requested}" if requested else "a HealthCheck NodePort 0"
+            raise errors.internal_error(f"failed to allocate {what}: {e}") from None
+
+    def _claim_node_port(self, requested: int | None, held: set[int], claims: _Claims) -> int:
+        """A port already held by this Service (or claimed for another of its ports) is kept, not re-allocated."""
+        if requested and requested in held:
+            return requested
+        if requested:
+            self.ports.allocate(requested)
+        else:
+            requested = self.ports.allocate_next()
+        claims.node_ports.append(requested)
+        held.add(requested)
+        return requested
 
     def _invalid(self, obj: Obj, err: FieldError) -> errors.StatusError:
         return errors.invalid("Service", "", obj.get("metadata", {}).get("name", ""), [err])
