@@ -201,3 +201,13 @@ def test_change_tracker_reports_only_real_changes_with_the_state_before() -> Non
     before = state.take_changes()[("default", "web")]
     assert [ep.ip for ep in before.endpoints[("http", "TCP")]] == ["10.244.2.3"]
     assert state.snapshot().endpoints_of(service_ports(svc())[0]) == []
+
+
+def test_local_internal_and_external_policies_still_short_circuit_pods_through_the_cluster_chain() -> None:
+    """internalTrafficPolicy Local + externalTrafficPolicy Local + a NodePort: KUBE-EXT's "pod traffic"
+    rule jumps to KUBE-SVC, so that chain must exist (upstream's UsesClusterEndpoints)."""
+    service = svc(type="NodePort", externalTrafficPolicy="Local", internalTrafficPolicy="Local",
+                  ports=[{"name": "http", "port": 80, "protocol": "TCP", "nodePort": 30080}])
+    f = fragment(service, endpoint_slice("web", "10.244.2.3", node="worker-2"), node="worker-1")
+    jumped = {rule.split(" -j ")[-1] for rule in f.rules + f.dispatch if " -j KUBE-S" in rule}
+    assert jumped <= set(f.chains), jumped - set(f.chains)

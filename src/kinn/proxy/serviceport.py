@@ -56,8 +56,9 @@ class ServicePort:
 
     @property
     def uses_cluster_endpoints(self) -> bool:
-        """Cluster endpoints serve internal traffic under Cluster policy, and external traffic under Cluster policy."""
-        return not self.internal_policy_local or (self.externally_accessible and not self.external_policy_local)
+        """Cluster endpoints serve internal traffic under Cluster policy, and any external traffic: even
+        under Local policy, pods and the node itself reach an external address through them."""
+        return not self.internal_policy_local or self.externally_accessible
 
     @property
     def uses_local_endpoints(self) -> bool:
