@@ -85,7 +85,8 @@ class ServiceRules:
 
 
 def _hash(text: str) -> str:
-    return base64.b32encode(hashlib.sha256(text.encode()).digest()).decode()[:16]
+    """The first 16 base32 characters of SHA-256, which encode exactly its first 10 bytes."""
+    return base64.b32encode(hashlib.sha256(text.encode()).digest()[:10]).decode()
 
 
 def service_chain(prefix: str, svc: ServicePort) -> str:
