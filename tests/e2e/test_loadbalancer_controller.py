@@ -129,3 +129,32 @@ async def test_a_restarted_controller_keeps_every_address(client: Client) -> Non
         await wait_for_ingress(client, "late", ns, "10.240.0.200")
         assert await ingress_of(client, "two", ns) == [{"ip": "10.240.0.201", "ipMode": "VIP"}]
         await delete_services(client, ns)
+
+
+async def event_counts(client: Client, name: str, ns: str) -> dict[str, int]:
+    """Occurrences per reason: a repeated event is one Event whose count grows (the correlator)."""
+    events = await client.list(EVENTS, ns, field_selector=f"involvedObject.name={name}")
+    counts: dict[str, int] = {}
+    for e in events["items"]:
+        counts[e["reason"]] = counts.get(e["reason"], 0) + e.get("count", 1)
+    return counts
+
+
+async def test_one_ensuring_and_ensured_pair_per_change(client: Client) -> None:
+    ns = await create_namespace(client, "lb-once")
+    async with service_controller(client):
+        await client.create(SERVICES, lb_service("once"), ns)
+        await wait_for_ingress(client, "once", ns, "10.240.0.200")
+        await wait_for(lambda: event_counts(client, "once", ns), 10)
+        # Neither the controller's own finalizer and status writes nor a label are a reason to sync again;
+        # an annotation is (a cloud's balancer is configured by them), and gives exactly one more pair.
+        await client.patch(SERVICES, "once", {"metadata": {"labels": {"tier": "web"}}}, ns)
+        await client.patch(SERVICES, "once", {"metadata": {"annotations": {"example.com/lb": "v2"}}}, ns)
+
+        async def ensured_again() -> bool:
+            return (await event_counts(client, "once", ns)).get("EnsuredLoadBalancer", 0) >= 2
+
+        await wait_for(ensured_again, 10)
+        await asyncio.sleep(0.5)  # a stray sync would follow within milliseconds
+        assert await event_counts(client, "once", ns) == {"EnsuringLoadBalancer": 2, "EnsuredLoadBalancer": 2}
+        await delete_services(client, ns)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from kinn.api.errors import StatusError
-from kinn.client.informer import object_key
+from kinn.client.informer import EventHandler, object_key
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
 from kinn.loadbalancer.provider import PoolProvider
@@ -43,6 +43,34 @@ def wants_load_balancer(service: Obj) -> bool:
             and not service["metadata"].get("deletionTimestamp"))
 
 
+def needs_cleanup(service: Obj) -> bool:
+    """Holds the finalizer but is going away or is no longer a LoadBalancer."""
+    return CLEANUP_FINALIZER in finalizers(service) and (
+        bool(service["metadata"].get("deletionTimestamp")) or (service.get("spec") or {}).get("type") != "LoadBalancer")
+
+
+def needs_update(old: Obj, new: Obj) -> bool:
+    """Upstream needsUpdate: only a change to what the balancer is built from calls for a sync — not the
+    controller's own finalizer and status writes, which would otherwise sync every Service twice."""
+    if not wants_load_balancer(old) and not wants_load_balancer(new):
+        return False
+    return wants_load_balancer(old) != wants_load_balancer(new) or _balancer_inputs(old) != _balancer_inputs(new)
+
+
+_LB_PORT_FIELDS = ("name", "protocol", "port", "nodePort", "targetPort", "appProtocol")
+
+
+def _balancer_inputs(service: Obj) -> tuple[Any, ...]:
+    """The fields upstream's needsUpdate compares (of ipFamilies only the count: the families themselves
+    are immutable unless the type changes to or from ExternalName)."""
+    spec = service.get("spec") or {}
+    ports = [tuple(p.get(k) for k in _LB_PORT_FIELDS) for p in spec.get("ports") or []]
+    return (ports, spec.get("loadBalancerSourceRanges") or [], spec.get("sessionAffinity"),
+            spec.get("sessionAffinityConfig"), spec.get("loadBalancerIP"), spec.get("externalIPs") or [],
+            service["metadata"].get("annotations") or {}, service["metadata"].get("uid"),
+            spec.get("externalTrafficPolicy"), spec.get("healthCheckNodePort"), len(spec.get("ipFamilies") or []))
+
+
 def finalizers(service: Obj) -> list[str]:
     return list(service["metadata"].get("finalizers") or [])
 
@@ -53,9 +81,20 @@ class ServiceController(Controller):
     def __init__(self, ctx: ControllerContext, provider: LoadBalancerProvider | None = None) -> None:
         super().__init__(ctx)
         self.recorder = ctx.recorder("service-controller")
-        self.services = self.informer(SERVICES, self.enqueue_handler())
+        self.services = self.informer(SERVICES, EventHandler(on_add=self._service_added,
+                                                             on_update=self._service_updated))
         pool = ctx.options.load_balancer_pool
         self.provider = provider or (PoolProvider(pool, self._with_balancer) if pool else None)
+
+    def _service_added(self, service: Obj) -> None:
+        """Cleanup is checked too: a controller that stopped mid-way finishes the job after a restart."""
+        if wants_load_balancer(service) or needs_cleanup(service):
+            self.enqueue(service)
+
+    def _service_updated(self, old: Obj, new: Obj) -> None:
+        """Deletion arrives here as the deletionTimestamp; the object's final removal needs nothing."""
+        if needs_update(old, new) or needs_cleanup(new):
+            self.enqueue(new)
 
     def _with_balancer(self) -> list[Obj]:
         return [s for s in self.services.indexer.list() if CLEANUP_FINALIZER in finalizers(s)]
