@@ -12,6 +12,7 @@ from kinn.cli.controllermanager import controller_manager
 from kinn.cli.dns import dns
 from kinn.cli.flanneld import flanneld
 from kinn.cli.hollownodes import hollow_nodes
+from kinn.cli.ingress import ingress_controller
 from kinn.cli.kubelet import kubelet
 from kinn.cli.proxy import proxy
 from kinn.cli.publish import publish
@@ -31,6 +32,7 @@ main.add_command(controller_manager)
 main.add_command(dns)
 main.add_command(flanneld)
 main.add_command(hollow_nodes)
+main.add_command(ingress_controller)
 main.add_command(kubelet)
 main.add_command(proxy)
 main.add_command(publish)
