@@ -10,6 +10,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # iperf3 is for bench/podnetwork.py, wrk for bench/proxy_userspace.py.
 APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool containernetworking-plugins
               busybox-static nginx-light iperf3 wrk)
+# dnsperf and dnsmasq-base (the program only, no service) are bench/dns.py's load generator and yardstick.
+APT_PACKAGES+=(dnsperf dnsmasq-base)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
