@@ -4,7 +4,7 @@
 Each step prints the command and what it printed, as seeds 002 and 003 do by hand: a Deployment
 spread over two worker nodes, the pods' network namespaces, the flannel VXLAN routes, FDB and
 neighbour entries on a node, pod-to-pod traffic across nodes without NAT (the receiving nginx logs
-the sender's pod IP), a rolling update. The cluster keeps running afterwards; the last lines say
+the sender's pod IP), the Service's kube-proxy rules and conntrack entries, a NodePort, a rolling update. The cluster keeps running afterwards; the last lines say
 how to use it and how to remove it (`kinn down`).
 """
 
@@ -114,6 +114,20 @@ def main() -> None:
     run("kubectl", "logs", receiver["metadata"]["name"], "--tail=1")
     print(f"(the sender is {sender['metadata']['name']} with IP {sender['status']['podIP']})")
     node(sender["spec"]["nodeName"], "conntrack", "-L", "-p", "tcp", "--dport", "80")
+
+    banner("Seeds 002/003: the frontend Service, as kube-proxy's iptables rules on every node")
+    service = json.loads(subprocess.run(["kubectl", "get", "service", "frontend", "-o", "json"], capture_output=True,
+                                        text=True, check=True).stdout)["spec"]
+    vip, node_port = service["clusterIP"], service["ports"][0]["nodePort"]
+    run("kubectl", "get", "service", "frontend")
+    node("worker-1", "sh", "-c", "iptables-save -t nat | grep -e default/frontend -e 'KUBE-SERVICES.*nodeports'")
+    run("kubectl", "exec", sender["metadata"]["name"], "--", "wget", "-qO", "/dev/null", "-S", f"http://{vip}/",
+        show=f"kubectl exec {sender['metadata']['name']} -- wget -qO /dev/null -S http://{vip}/   # the ClusterIP")
+    node(sender["spec"]["nodeName"], "conntrack", "-L", "-d", vip)
+    print("(conntrack: the request to the ClusterIP and, DNATed, the reply tuple from the pod chosen; had the pod\n"
+          " picked itself, the reply goes to cni0's address: KUBE-SEP's hairpin masquerade)")
+    node("control-plane", "sh", "-c", f"wget -qO- http://10.240.0.21:{node_port}/ | grep title")
+    print(f"(the NodePort {node_port} answers on every node's IP, with or without a frontend pod on it)")
 
     banner("A rolling update: new ReplicaSet up, old one down, within maxSurge/maxUnavailable")
     run("kubectl", "set", "image", "deployment/frontend", "php-redis=nginx:1.27")
