@@ -2,6 +2,7 @@
 """Benchmark `kinn dns` against dnsmasq serving the same records, with dnsperf, in one run.
 
     .venv/bin/python bench/dns.py [--services 1000] [--headless 50] [--endpoints 5] [--seconds 10] [--rate 5000]
+                                  [--port 15353]   # kinn dns there, the two dnsmasq on the next two ports
 
 A fresh `kinn apiserver` gets --services ClusterIP Services and --headless headless ones with
 --endpoints ready endpoints each (EndpointSlices written directly: no controllers run). `kinn dns`
@@ -21,13 +22,11 @@ import asyncio
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from dnslib import DNSRecord
@@ -95,17 +94,6 @@ def query_file(path: Path, args: argparse.Namespace) -> None:
     path.write_text("\n".join(queries) + "\n")
 
 
-def free_port() -> int:
-    while True:
-        with socket.socket() as tcp, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            tcp.bind(("127.0.0.1", 0))
-            try:
-                udp.bind(("127.0.0.1", tcp.getsockname()[1]))
-            except OSError:
-                continue
-            return tcp.getsockname()[1]
-
-
 def wait_for(what: str, ready, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
@@ -115,19 +103,12 @@ def wait_for(what: str, ready, process: subprocess.Popen[bytes], timeout: float 
 
 
 def start_kinn_dns(kubeconfig: Path, port: int, work: Path) -> subprocess.Popen[bytes]:
-    ready_port = free_port()
+    """Serving once its caches have synced: then it answers."""
     process = subprocess.Popen(
         [sys.executable, "-m", "kinn", "dns", "--kubeconfig", str(kubeconfig), "--bind-address", "127.0.0.1",
-         "--port", str(port), "--ttl", str(TTL), "--health-port", "0", "--ready-port", str(ready_port), "-v", "0"],
+         "--port", str(port), "--ttl", str(TTL), "--health-port", "0", "--ready-port", "0", "-v", "0"],
         stdout=(work / "dns.log").open("wb"), stderr=subprocess.STDOUT)
-
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{ready_port}/ready", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
-    wait_for("kinn dns", ready, process)
+    wait_for("kinn dns", lambda: answers(port, fqdn("svc-0"), "A") != [], process)
     return process
 
 
@@ -180,6 +161,7 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--port", type=int, default=15353, help="the first of three UDP+TCP ports on 127.0.0.1")
     args = parser.parse_args()
     for tool in ("dnsperf", "dnsmasq"):
         if not shutil.which(tool):
@@ -194,7 +176,7 @@ def main() -> None:
         processes.append(server)
         wait_for("kinn apiserver", kubeconfig.exists, server)
         records = asyncio.run(populate(kubeconfig, args))
-        ports = {"kinn dns": free_port(), "dnsmasq": free_port(), "dnsmasq, no SRV": free_port()}
+        ports = {"kinn dns": args.port, "dnsmasq": args.port + 1, "dnsmasq, no SRV": args.port + 2}
         processes.append(start_kinn_dns(kubeconfig, ports["kinn dns"], work))
         processes.append(start_dnsmasq(records, ports["dnsmasq"], work))
         processes.append(start_dnsmasq([r for r in records if not r.startswith("srv-host=")],
