@@ -60,10 +60,11 @@ def deployment(name: str, replicas: int, container: dict, node_selector: dict | 
                      "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
 
 
-def whoami(name: str, replicas: int, node_selector: dict | None = None) -> dict:
+def whoami(name: str, replicas: int, node_selector: dict | None = None, **container: object) -> dict:
     return deployment(name, replicas, {"name": "whoami", "image": "python", "command": ["python3", "-c", WHOAMI],
                                        "ports": [{"name": "http", "containerPort": 8080}],
-                                       "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1}},
+                                       "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                                       **container},
                       node_selector)
 
 
@@ -267,3 +268,27 @@ def test_udp_service_and_its_stale_conntrack_entries(cluster: KinnCluster) -> No
     wait_until(lambda: f"src={backend}" not in cluster.node_exec("worker-1", "conntrack", "-L", "-p", "udp",
                                                                   "-d", ip),
                timeout=5, what="the stale UDP entry to be deleted")
+
+
+def test_no_request_fails_during_a_rolling_update(cluster: KinnCluster) -> None:
+    """Readiness gates new pods in; a terminating pod leaves the rules (its endpoint turns not-ready)
+    while its preStop sleep keeps it serving what is already on the way — the recipe upstream
+    documents — so a client hammering the Service through a rollout sees no error."""
+    apply(cluster, whoami("rolling", 2, lifecycle={"preStop": {"exec": {"command": ["sleep", "2"]}}}),
+          service("rolling"))
+    wait_endpoints(cluster, "rolling", 2)
+    before = set(ready_endpoints(cluster, "rolling"))
+    url = f"http://{cluster_ip(cluster, 'rolling')}/"
+    hammer = ("import sys, time, urllib.request\nok = failed = 0\nend = time.monotonic() + float(sys.argv[2])\n"
+              "while time.monotonic() < end:\n    try:\n        urllib.request.urlopen(sys.argv[1], timeout=5).read()\n"
+              "        ok += 1\n    except Exception as error:\n        failed += 1\n        print(error)\n"
+              "print(ok, failed)")
+    client = subprocess.Popen(["kubectl", "exec", "client-worker-1", "--", "python3", "-c", hammer, url, "25"],
+                              env=cluster.env, stdout=subprocess.PIPE, text=True)
+    time.sleep(2)
+    cluster.kubectl("rollout", "restart", "deployment/rolling")
+    cluster.kubectl("rollout", "status", "deployment/rolling", "--timeout=60s")
+    out = client.communicate(timeout=60)[0].splitlines()
+    ok, failed = map(int, out[-1].split())
+    assert failed == 0, out
+    assert ok > 100 and not before & set(ready_endpoints(cluster, "rolling"))  # all pods replaced meanwhile
