@@ -12,24 +12,17 @@ The nftables mode's figures: bench/proxy_nftables.py.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import time
-import uuid
 
-from proxy_nftables import CTX, endpoint_slice, service
+from proxyload import CTX, arguments, endpoint_slice, for_each_size, loaded_state
 
-from kinn import netlink
-from kinn.proxy.changes import ProxyState
 from kinn.proxy.iptables.proxier import IptablesProxier
 
 
 def measure(services: int, endpoints: int, changes: int) -> str:
-    state = ProxyState("bench-node")
-    for i in range(services):
-        state.service_updated(service(i))
-        state.slice_updated(endpoint_slice(i, endpoints))
+    state = loaded_state(services, endpoints)
     proxier = IptablesProxier(CTX)
     start = time.perf_counter()
     proxier.sync(state.snapshot(), state.take_changes())
@@ -50,21 +43,11 @@ def measure(services: int, endpoints: int, changes: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, nargs="+", default=[100, 1000, 5000])
-    parser.add_argument("--endpoints", type=int, default=10)
-    parser.add_argument("--changes", type=int, default=10)
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0])
     version = subprocess.run(["iptables", "--version"], capture_output=True, text=True).stdout.strip()
     print(f"{version}; partial sync = one endpoint of one Service replaced (median / max)")
     print("services    lines   first sync   full resync   partial sync")
-    for services in args.services:
-        netns = f"kinn-bench-ipt-{uuid.uuid4().hex[:6]}"
-        netlink.netns.create(netns)
-        try:
-            print(netlink.netns.run_in(netns, measure, services, args.endpoints, args.changes), flush=True)
-        finally:
-            netlink.netns.delete(netns)
+    for_each_size(args, measure)
 
 
 if __name__ == "__main__":

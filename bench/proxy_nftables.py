@@ -15,35 +15,14 @@ Target: one changed endpoint < 50 ms independent of the service count.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import time
-import uuid
 
-from kinn import netlink
-from kinn.proxy.changes import ProxyState
+from proxyload import CTX, arguments, endpoint_slice, for_each_size, loaded_state, service
+
 from kinn.proxy.nftables import rules
 from kinn.proxy.nftables.proxier import NftablesProxier
-from kinn.proxy.node import NodeContext
-
-CTX = NodeContext(node_ip="10.240.0.21", cluster_cidr="10.244.0.0/16")
-PORTS = [{"name": "http", "port": 80, "protocol": "TCP"}]
-
-
-def service(i: int) -> dict:
-    return {"metadata": {"namespace": "bench", "name": f"svc-{i}"},
-            "spec": {"clusterIP": f"10.96.{i // 250}.{i % 250 + 1}", "ports": PORTS}}
-
-
-def endpoint_slice(i: int, endpoints: int, generation: int = 0) -> dict:
-    """Service i's endpoints; `generation` replaces the first one (a pod replaced by a new one)."""
-    ips = [f"10.{100 + generation % 100}.{i // 250}.{i % 250}" if j == 0 else f"10.{200 + j}.{i // 250}.{i % 250}"
-           for j in range(endpoints)]
-    return {"metadata": {"namespace": "bench", "name": f"svc-{i}-abcde",
-                         "labels": {"kubernetes.io/service-name": f"svc-{i}"}},
-            "addressType": "IPv4", "ports": PORTS,
-            "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips]}
 
 
 def nft(*args: str, stdin: str = "") -> float:
@@ -53,10 +32,7 @@ def nft(*args: str, stdin: str = "") -> float:
 
 
 def measure(services: int, endpoints: int, changes: int) -> str:
-    state = ProxyState("bench-node")
-    for i in range(services):
-        state.service_updated(service(i))
-        state.slice_updated(endpoint_slice(i, endpoints))
+    state = loaded_state(services, endpoints)
     proxier = NftablesProxier(CTX)
     proxier.setup()
     start = time.perf_counter()
@@ -83,21 +59,11 @@ def _ms(seconds: list[float]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--services", type=int, nargs="+", default=[100, 1000, 5000])
-    parser.add_argument("--endpoints", type=int, default=10)
-    parser.add_argument("--changes", type=int, default=10)
-    args = parser.parse_args()
+    args = arguments(__doc__.splitlines()[0])
     print(f"nft {subprocess.run(['nft', '--version'], capture_output=True, text=True).stdout.split()[1]}; "
           "times in ms as median / max of the partial syncs")
     print("services       chains  full sync   render (ms)     nft (ms)        sync (ms)     nft cache  canary (ms)")
-    for services in args.services:
-        netns = f"kinn-bench-nft-{uuid.uuid4().hex[:6]}"
-        netlink.netns.create(netns)
-        try:
-            print(netlink.netns.run_in(netns, measure, services, args.endpoints, args.changes), flush=True)
-        finally:
-            netlink.netns.delete(netns)
+    for_each_size(args, measure)
 
 
 if __name__ == "__main__":
