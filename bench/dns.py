@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from dnslib import DNSRecord
 
@@ -94,7 +95,7 @@ def query_file(path: Path, args: argparse.Namespace) -> None:
     path.write_text("\n".join(queries) + "\n")
 
 
-def wait_for(what: str, ready, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_for(what: str, ready: Callable[[], bool], process: subprocess.Popen[bytes], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
