@@ -91,6 +91,7 @@ def test_the_kube_dns_addon_behind_seed_003s_rules(cluster: KinnCluster) -> None
     pods = json.loads(cluster.kubectl("get", "pods", "-n", "kube-system", "-l", "k8s-app=kube-dns", "-o", "json"))
     [dns_pod] = pods["items"]
     assert dns_pod["spec"]["containers"][0]["image"] == "kinn/kinn:0.1.0"
+    assert dns_pod["spec"]["nodeName"] == "control-plane"  # preferred: the workers keep only the user's pods
     rules = cluster.node_exec("worker-1", "iptables-save", "-t", "nat")
     for port, protocol, chain in (("dns-tcp", "tcp", "KUBE-SVC-ERIFXISQEP7F7OF4"), ("dns", "udp", "KUBE-SVC-TCOU7JCQXEZGVUNU")):
         assert (f'-A KUBE-SERVICES -d 10.96.0.10/32 -p {protocol} -m comment --comment "kube-system/kube-dns:{port} '

@@ -25,6 +25,7 @@ DNS_LABELS = {"k8s-app": DNS_NAME}
 CLUSTER_DOMAIN = "cluster.local"  # the kubelets' --cluster-domain default
 IMAGE = f"kinn/kinn:{__version__}"
 HEALTH_PORT, READY_PORT = 8080, 8181  # CoreDNS's health and ready plugins'
+CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
 
 
 def dns(spec: ClusterSpec) -> list[Obj]:
@@ -62,7 +63,9 @@ def _service(cluster_ip: str) -> Obj:
 
 def _deployment() -> Obj:
     """CoreDNS's Deployment as kubeadm writes it, with kinn's server: critical priority, tolerating
-    the control-plane taint, liveness on /health and readiness on /ready, the node's resolv.conf."""
+    the control-plane taint, liveness on /health and readiness on /ready, the node's resolv.conf.
+    It prefers the control-plane node, where kubeadm's and kind's CoreDNS land by being scheduled
+    before any worker joins (kinn's nodes are Ready together), so the workers hold only the user's pods."""
     container = {
         "name": DNS_NAME, "image": IMAGE,
         "command": ["kinn", "dns", "--cluster-domain", CLUSTER_DOMAIN, "--port", "53",
@@ -84,7 +87,10 @@ def _deployment() -> Obj:
                          "dnsPolicy": "Default",
                          "nodeSelector": {"kubernetes.io/os": "linux"},
                          "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
-                                         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}],
+                                         {"key": CONTROL_PLANE, "effect": "NoSchedule"}],
+                         "affinity": {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                             {"weight": 100, "preference": {"matchExpressions": [
+                                 {"key": CONTROL_PLANE, "operator": "Exists"}]}}]}},
                          "containers": [container]}}}}
 
 
