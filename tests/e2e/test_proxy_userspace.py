@@ -196,9 +196,12 @@ def test_tcpdump_on_the_node_shows_node_ip_to_pod_ip(cluster: KinnCluster) -> No
 
 
 def pod_veth(cluster: KinnCluster, pod: str, node: str) -> str:
-    """The node's end of the pod's eth0 (its iflink is the veth's ifindex): the seed captures there,
-    before br_netfilter's PREROUTING has redirected the packet on its way through the bridge."""
-    ifindex = cluster.kubectl("exec", pod, "--", "cat", "/sys/class/net/eth0/iflink").strip()
+    """The node's end of the pod's eth0 (`eth0@ifN`: N is the veth's ifindex): the seed captures there,
+    before br_netfilter's PREROUTING has redirected the packet on its way through the bridge. (Asked
+    over netlink: a kinn pod's /sys is still its node's.)"""
+    peer = re.search(r"eth0@if(\d+)", cluster.kubectl("exec", pod, "--", "ip", "-o", "link", "show", "eth0"))
+    assert peer, "no eth0@ifN in the pod"
+    ifindex = peer.group(1)
     links = cluster.node_exec(node, "ip", "-o", "link", "show")
     match = re.search(rf"^{ifindex}: ([^:@]+)[@:]", links, re.MULTILINE)
     assert match, links
@@ -224,11 +227,11 @@ class capture:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            out, _ = self.process.communicate(timeout=20)
-        finally:
-            if self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGKILL)  # the session this test started, by its id
-                self.process.wait()
+            out, err = self.process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)  # the session this test started, by its id
+            out, err = self.process.communicate()
+            raise AssertionError(f"{' '.join(self.process.args[-7:])}: fewer than 3 packets in 20 s:\n{out}{err}")
         self.lines.extend(out.splitlines())
 
 
@@ -280,3 +283,14 @@ def test_udp_replies_come_back_from_the_service_address(cluster: KinnCluster) ->
                                 capture_output=True, text=True, env=cluster.env, timeout=30)
         return result.stdout.strip() if result.returncode == 0 else None
     assert wait_until(answer, timeout=30, what="a UDP answer through the ClusterIP") == f"{WORKER_1_IP} {vip} 53"
+
+
+def test_cluster_dns_answers_through_the_udp_proxy(cluster: KinnCluster) -> None:
+    """The kube-dns Service is proxied too: a pod's query to 10.96.0.10:53 crosses the UDP proxy."""
+    vip = cluster_ip(cluster, "frontend")
+
+    def answer() -> str | None:
+        out = subprocess.run(["kubectl", "exec", "client", "--", "nslookup", "frontend.default.svc.cluster.local"],
+                             capture_output=True, text=True, env=cluster.env, timeout=30).stdout
+        return out if vip in out else None
+    assert f"Address: {vip}" in wait_until(answer, timeout=30, what="the frontend's address from cluster DNS")
