@@ -44,14 +44,10 @@ class ServiceProxy:
 
     service: ServicePort
     balancer: RoundRobin
-    listener: socket.socket
-    server: asyncio.AbstractServer | asyncio.DatagramTransport
+    proxy_port: int
+    server: asyncio.AbstractServer | asyncio.DatagramTransport  # owns the listening socket
     node_port: int = 0
     node_port_socket: socket.socket | None = None  # the claim: nothing else may bind the NodePort
-
-    @property
-    def proxy_port(self) -> int:
-        return self.listener.getsockname()[1]
 
     def close(self) -> None:
         self.server.close()
@@ -180,7 +176,7 @@ async def _start(port: ServicePort) -> ServiceProxy:
     else:
         listener = udp.bind()
         server = await udp.serve(listener, balancer)
-    proxy = ServiceProxy(port, balancer, listener, server)
+    proxy = ServiceProxy(port, balancer, listener.getsockname()[1], server)
     log.info("Proxying for service \"%s\" on %s port %d", name, port.protocol, proxy.proxy_port)
     return proxy
 
