@@ -100,7 +100,9 @@ def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
     assert "vxlan id 1 local 10.240.0.21 dev eth0" in link and "dstport 8472 nolearning" in link
     fdb = cluster.node_exec("worker-1", "bridge", "fdb", "show", "dev", "flannel.1")
     assert "dst 10.240.0.10 self permanent" in fdb and "dst 10.240.0.22 self permanent" in fdb
-    assert cluster.node_exec("worker-1", "ls", "/sys/class/net").split() == ["eth0", "flannel.1", "lo"]
+    links = cluster.node_exec("worker-1", "ls", "/sys/class/net").split()
+    pods = [link for link in links if link == "cni0" or link.startswith("veth")]  # e.g. the ingress controller's
+    assert sorted(set(links) - set(pods)) == ["eth0", "flannel.1", "lo"], links
     assert "kinn-" not in cluster.node_exec("worker-1", "ip", "netns", "list")  # the host's names stay outside
 
 
@@ -196,6 +198,10 @@ def test_seed_004_pod_eth0_pairs_with_a_node_veth_on_cni0(cluster: KinnCluster) 
     peer = cluster.node_exec("worker-2", "ip", "-o", "link", "show")
     line = next(row for row in peer.splitlines() if row.startswith(f"{match.group(2)}: "))
     assert re.match(rf"{match.group(2)}: veth[0-9a-f]{{8}}@if{match.group(1)}: .* master cni0 ", line), line
+    # The seed's other way: the pod's own /sys (the pod's netns) names the same peer; lo is up.
+    assert cluster.kubectl("exec", "veth-lab", "--", "cat", "/sys/class/net/eth0/iflink").strip() == match.group(2)
+    assert sorted(cluster.kubectl("exec", "veth-lab", "--", "ls", "/sys/class/net").split()) == ["eth0", "lo"]
+    assert "UP" in cluster.kubectl("exec", "veth-lab", "--", "ip", "-o", "link", "show", "lo").split("<")[1]
     owner = cluster.node_exec("worker-2", "cat", f"/var/lib/cni/networks/cbr0/{pod['status']['podIP']}")
     assert re.fullmatch(r"[0-9a-f]{64}\s+eth0", owner.strip()), owner
 

@@ -183,7 +183,7 @@ def test_large_clusters_drop_per_endpoint_comments() -> None:
 
 
 def test_comments_are_quoted_safely() -> None:
-    assert rules._quote('a "b" \\c') == '"a \\"b\\" \\\\c"'
+    assert rules.quote('a "b" \\c') == '"a \\"b\\" \\\\c"'
 
 
 def test_change_tracker_reports_only_real_changes_with_the_state_before() -> None:

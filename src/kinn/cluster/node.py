@@ -82,8 +82,7 @@ def _become_node(netns_fd: int, hostname: str, cgroup: Path, binds: list[tuple[P
     nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_SLAVE)
     for source, target in binds:
         nsutil.bind_mount(source, target)
-    nsutil.mount("sysfs", "/sys", "sysfs", nsutil.MS_NOSUID | nsutil.MS_NODEV)
-    nsutil.mount("cgroup2", "/sys/fs/cgroup", "cgroup2", nsutil.MS_NOSUID | nsutil.MS_NODEV)
+    nsutil.mount_sys()
 
 
 def start_holder(node: Node) -> int:

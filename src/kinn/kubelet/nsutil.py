@@ -74,6 +74,15 @@ def umount(target: str | Path, flags: int = MNT_DETACH) -> None:
     _check(_libc.umount2(os.fsencode(target), flags), f"umount {target}")
 
 
+def mount_sys(read_only: bool = False) -> None:
+    """A fresh /sys, and cgroup2 on /sys/fs/cgroup, for the caller's network and cgroup namespaces:
+    sysfs shows the net devices of the namespace that mounts it, so a node or a pod that kept its
+    parent's /sys would list the wrong interfaces (`/sys/class/net/eth0/iflink`)."""
+    flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
+    mount("sysfs", "/sys", "sysfs", flags)
+    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
+
+
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 
 

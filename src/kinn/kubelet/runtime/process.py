@@ -70,18 +70,20 @@ class ContainerExit:
 
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
                cgroup_procs: Path | None) -> None:
-    """Runs in the forked child before exec: join the sandbox, then build the private mount view.
+    """Runs in the forked child before exec: join the sandbox and the container's cgroup, then build
+    the private mount view: the pod's own read-only /sys, as runc mounts it, then the volumes.
 
-    Mount propagation is made private first, so the bind mounts never show up in the node.
+    Mount propagation is made private first, so the mounts never show up in the node.
     """
     for fd in namespace_fds:
         nsutil.setns(fd)
+    if cgroup_procs is not None:
+        cgroup_procs.write_text("0")  # while /sys/fs/cgroup is still the node's
     nsutil.unshare(nsutil.CLONE_NEWNS)
     nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_PRIVATE)
+    nsutil.mount_sys(read_only=True)
     for mount in mounts:
         nsutil.bind_mount(mount.host_path, mount.container_path, mount.read_only)
-    if cgroup_procs is not None:
-        cgroup_procs.write_text("0")
     os.chdir(working_dir)
 
 

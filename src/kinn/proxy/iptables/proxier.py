@@ -14,7 +14,6 @@ import logging
 import re
 import subprocess
 import time
-from typing import Iterable
 
 from kinn.netlink.sysctl import set_sysctl
 from kinn.proxy.changes import Change, ServiceKey, Snapshot
@@ -25,7 +24,7 @@ from kinn.proxy.serviceport import Endpoint, ServicePort
 log = logging.getLogger("kinn.proxy")
 
 FULL_SYNC_PERIOD = 3600.0
-RESTORE = ("iptables-restore", "-w", "5", "--noflush", "--counters")
+RESTORE = ["iptables-restore", "-w", "5", "--noflush"]  # no --counters: upstream dropped it (always 0)
 CHAIN_LINE = re.compile(r"^:(\S+) ", re.MULTILINE)
 # A fragment depends on nothing but its port and endpoints (and the node, fixed per proxier).
 FragmentKey = tuple[ServicePort, tuple[Endpoint, ...]]
@@ -35,20 +34,25 @@ class RestoreError(RuntimeError):
     pass
 
 
-def _run(argv: Iterable[str], stdin: str = "") -> str:
-    proc = subprocess.run(list(argv), input=stdin, capture_output=True, text=True)
+def _run(argv: list[str], stdin: str = "") -> str:
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RestoreError(f"{' '.join(argv)}: {proc.stderr.strip()}")
     return proc.stdout
 
 
-def _save(table: str) -> str:
+def iptables_save(table: str) -> str:
     return _run(["iptables-save", "-t", table])
 
 
+def iptables_restore(text: str) -> None:
+    """One `iptables-restore --noflush` transaction (all or nothing); RestoreError says why not."""
+    _run(RESTORE, text)
+
+
 def missing_jumps(saved: dict[str, str]) -> list[rules.JumpRule]:
-    """Jump rules absent from the built-in chains (compared with iptables-save's own rendering)."""
-    return [jump for jump in rules.JUMP_RULES if f"-A {jump.chain} {jump.spec}" not in saved[jump.table]]
+    """Jump rules absent from the built-in chains."""
+    return [jump for jump in rules.JUMP_RULES if not jump.present_in(saved[jump.table])]
 
 
 class IptablesProxier:
@@ -97,13 +101,13 @@ class IptablesProxier:
         jumps: list[rules.JumpRule] = []
         try:
             if full:
-                saved = {table: _save(table) for table in ("filter", "nat")}
+                saved = {table: iptables_save(table) for table in ("filter", "nat")}
                 stale = [c for c in CHAIN_LINE.findall(saved["nat"]) if rules.is_service_chain(c) and c not in active]
                 jumps = missing_jumps(saved)
             elif not large:
                 stale = [c for c in self._previous_chains() if c not in active]
             text = rules.render_restore(fresh.values(), written, stale, self.ctx, jumps, canaries=full)
-            _run(RESTORE, text)
+            iptables_restore(text)
         except RestoreError:
             self._needs_full = True
             raise

@@ -50,8 +50,12 @@ class JumpRule:
 
     @property
     def spec(self) -> str:
-        comment = ("-m", "comment", "--comment", _quote(self.comment)) if self.comment else ()
+        comment = ("-m", "comment", "--comment", quote(self.comment)) if self.comment else ()
         return " ".join((*self.extra, *comment, "-j", self.target))
+
+    def present_in(self, saved_table: str) -> bool:
+        """Whether `iptables-save -t <table>` output has it (iptables-save renders it as `spec`)."""
+        return f"-A {self.chain} {self.spec}" in saved_table
 
 
 _NEW = ("-m", "conntrack", "--ctstate", "NEW")
@@ -104,7 +108,7 @@ def probability(n: int) -> str:
     return f"{1.0 / n:0.10f}"
 
 
-def _quote(comment: str) -> str:
+def quote(comment: str) -> str:
     """A comment as iptables-restore reads it: one quoted word, quotes and backslashes escaped."""
     return '"' + comment.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
@@ -130,9 +134,9 @@ def service_rules(svc: ServicePort, endpoints: list[Endpoint], ctx: NodeContext,
     uses_fw_chain = eps.has_any and bool(svc.load_balancer_ips) and bool(svc.load_balancer_source_ranges)
     lb_chain = fw_chain if uses_fw_chain else ext_chain
     if not eps.has_any:
-        internal_filter = external_filter = ("REJECT", _quote(f"{name} has no endpoints"))
+        internal_filter = external_filter = ("REJECT", quote(f"{name} has no endpoints"))
     else:
-        no_local = ("DROP", _quote(f"{name} has no local endpoints"))
+        no_local = ("DROP", quote(f"{name} has no local endpoints"))
         internal_filter = no_local if not has_internal else None
         external_filter = no_local if not has_external else None
     dport = ("--dport", str(svc.port))
@@ -140,32 +144,32 @@ def service_rules(svc: ServicePort, endpoints: list[Endpoint], ctx: NodeContext,
     filter_rules: list[str] = []
     dispatch: list[str] = []
     if has_internal:
-        dispatch.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", _quote(f"{name} cluster IP"),
+        dispatch.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", quote(f"{name} cluster IP"),
                               *match, "-d", svc.cluster_ip, *dport, "-j", internal_chain))
     elif internal_filter:
         filter_rules.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", internal_filter[1],
                                   *match, "-d", svc.cluster_ip, *dport, "-j", internal_filter[0]))
     for ip in svc.external_ips:
         if eps.has_any:
-            dispatch.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", _quote(f"{name} external IP"),
+            dispatch.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", quote(f"{name} external IP"),
                                   *match, "-d", ip, *dport, "-j", ext_chain))
         if external_filter:
             filter_rules.append(_line("-A", KUBE_EXTERNAL_SERVICES, "-m", "comment", "--comment", external_filter[1],
                                       *match, "-d", ip, *dport, "-j", external_filter[0]))
     for ip in svc.load_balancer_ips:
         if eps.has_any:
-            dispatch.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", _quote(f"{name} loadbalancer IP"),
+            dispatch.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment", quote(f"{name} loadbalancer IP"),
                                   *match, "-d", ip, *dport, "-j", lb_chain))
         if uses_fw_chain:
             filter_rules.append(_line("-A", KUBE_PROXY_FIREWALL, "-m", "comment", "--comment",
-                                      _quote(f"{name} traffic not accepted by {fw_chain}"),
+                                      quote(f"{name} traffic not accepted by {fw_chain}"),
                                       *match, "-d", ip, *dport, "-j", "DROP"))
     if external_filter:
         filter_rules.extend(_line("-A", KUBE_EXTERNAL_SERVICES, "-m", "comment", "--comment", external_filter[1],
                                   *match, "-d", ip, *dport, "-j", external_filter[0]) for ip in svc.load_balancer_ips)
     if svc.node_port:
         if eps.has_any:
-            dispatch.append(_line("-A", KUBE_NODEPORTS, "-m", "comment", "--comment", _quote(name),
+            dispatch.append(_line("-A", KUBE_NODEPORTS, "-m", "comment", "--comment", quote(name),
                                   *match, "--dport", str(svc.node_port), "-j", ext_chain))
         if external_filter:
             filter_rules.append(_line("-A", KUBE_EXTERNAL_SERVICES, "-m", "comment", "--comment", external_filter[1],
@@ -173,13 +177,13 @@ def service_rules(svc: ServicePort, endpoints: list[Endpoint], ctx: NodeContext,
                                       "--dport", str(svc.node_port), "-j", external_filter[0]))
     if svc.health_check_node_port:
         filter_rules.append(_line("-A", KUBE_NODEPORTS, "-m", "comment", "--comment",
-                                  _quote(f"{name} health check node port"), "-m", "tcp", "-p", "tcp",
+                                  quote(f"{name} health check node port"), "-m", "tcp", "-p", "tcp",
                                   "--dport", str(svc.health_check_node_port), "-j", "ACCEPT"))
 
     chains: list[str] = []
     rules: list[str] = []
     if has_internal:
-        vip = ("-m", "comment", "--comment", _quote(f"{name} cluster IP"), *match, "-d", svc.cluster_ip, *dport)
+        vip = ("-m", "comment", "--comment", quote(f"{name} cluster IP"), *match, "-d", svc.cluster_ip, *dport)
         if ctx.masquerade_all:
             rules.append(_line("-A", internal_chain, *vip, "-j", KUBE_MARK_MASQ))
         elif ctx.cluster_cidr:
@@ -203,7 +207,7 @@ def service_rules(svc: ServicePort, endpoints: list[Endpoint], ctx: NodeContext,
     for ep in eps.reachable:
         chain = endpoint_chain(svc, ep)
         chains.append(chain)
-        head = ("-A", chain, *(("-m", "comment", "--comment", _quote(name)) if comments else ()))
+        head = ("-A", chain, *(("-m", "comment", "--comment", quote(name)) if comments else ()))
         rules.append(_line(*head, "-s", ep.ip, "-j", KUBE_MARK_MASQ))  # hairpin: a pod reaching itself
         affinity = ("-m", "recent", "--name", chain, "--set") if svc.sticky_seconds else ()
         rules.append(_line(*head, *affinity, *match, "-j", "DNAT", "--to-destination", ep.text))
@@ -216,24 +220,24 @@ def _external_rules(svc: ServicePort, ctx: NodeContext, ext_chain: str, svc_chai
     name = str(svc.name)
     if not svc.external_policy_local:
         return [_line("-A", ext_chain, "-m", "comment", "--comment",
-                      _quote(f"masquerade traffic for {name} external destinations"), "-j", KUBE_MARK_MASQ)]
+                      quote(f"masquerade traffic for {name} external destinations"), "-j", KUBE_MARK_MASQ)]
     rules = []
     if ctx.cluster_cidr:
         rules.append(_line("-A", ext_chain, "-m", "comment", "--comment",
-                           _quote(f"pod traffic for {name} external destinations"),
+                           quote(f"pod traffic for {name} external destinations"),
                            "-s", ctx.cluster_cidr, "-j", svc_chain))
     local = ("-m", "addrtype", "--src-type", "LOCAL")
     rules.append(_line("-A", ext_chain, "-m", "comment", "--comment",
-                       _quote(f"masquerade LOCAL traffic for {name} external destinations"), *local, "-j", KUBE_MARK_MASQ))
+                       quote(f"masquerade LOCAL traffic for {name} external destinations"), *local, "-j", KUBE_MARK_MASQ))
     rules.append(_line("-A", ext_chain, "-m", "comment", "--comment",
-                       _quote(f"route LOCAL traffic for {name} external destinations"), *local, "-j", svc_chain))
+                       quote(f"route LOCAL traffic for {name} external destinations"), *local, "-j", svc_chain))
     return rules
 
 
 def _firewall_rules(svc: ServicePort, ctx: NodeContext, fw_chain: str, ext_chain: str) -> list[str]:
     """loadBalancerSourceRanges: only listed sources reach KUBE-EXT; the rest fall through to the
     filter table's DROP. The node's own requests to its VIP loop back from the VIP itself."""
-    head = ("-A", fw_chain, "-m", "comment", "--comment", _quote(f"{svc.name} loadbalancer IP"))
+    head = ("-A", fw_chain, "-m", "comment", "--comment", quote(f"{svc.name} loadbalancer IP"))
     rules = [_line(*head, "-s", cidr, "-j", ext_chain) for cidr in svc.load_balancer_source_ranges]
     node = ipaddress.ip_address(ctx.node_ip)
     if any(node in ipaddress.ip_network(cidr) for cidr in svc.load_balancer_source_ranges):
@@ -245,7 +249,7 @@ def _balance(svc: ServicePort, chain: str, endpoints: tuple[Endpoint, ...], comm
     """writeServiceToEndpointRules: affinity checks first, then one statistic rule per endpoint
     with probability 1/(n-i), the last one unconditional."""
     def comment(ep: Endpoint) -> tuple[str, ...]:
-        return ("-m", "comment", "--comment", _quote(f"{svc.name} -> {ep}")) if comments else ()
+        return ("-m", "comment", "--comment", quote(f"{svc.name} -> {ep}")) if comments else ()
 
     rules = []
     if svc.sticky_seconds:
@@ -273,7 +277,7 @@ def render_restore(fragments: Iterable[ServiceRules], written: Iterable[ServiceR
     canary = [f":{KUBE_PROXY_CANARY} - [0:0]"] if canaries else []
     filter_lines = ["*filter", *(f":{c} - [0:0]" for c in FILTER_CHAINS), f":{KUBE_FIREWALL} - [0:0]", *canary,
                     *_inserts(jumps, "filter"),
-                    _line("-A", KUBE_FIREWALL, "-m", "comment", "--comment", _quote("block incoming localnet connections"),
+                    _line("-A", KUBE_FIREWALL, "-m", "comment", "--comment", quote("block incoming localnet connections"),
                           "-d", "127.0.0.0/8", "!", "-s", "127.0.0.0/8", "-m", "conntrack",
                           "!", "--ctstate", "RELATED,ESTABLISHED,DNAT", "-j", "DROP")]
     for fragment in fragments:
@@ -281,9 +285,9 @@ def render_restore(fragments: Iterable[ServiceRules], written: Iterable[ServiceR
     mark = f"{ctx.mark}/{ctx.mark}"
     filter_lines += [
         _line("-A", KUBE_FORWARD, "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"),
-        _line("-A", KUBE_FORWARD, "-m", "comment", "--comment", _quote("kubernetes forwarding rules"),
+        _line("-A", KUBE_FORWARD, "-m", "comment", "--comment", quote("kubernetes forwarding rules"),
               "-m", "mark", "--mark", mark, "-j", "ACCEPT"),
-        _line("-A", KUBE_FORWARD, "-m", "comment", "--comment", _quote("kubernetes forwarding conntrack rule"),
+        _line("-A", KUBE_FORWARD, "-m", "comment", "--comment", quote("kubernetes forwarding conntrack rule"),
               "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"),
         "COMMIT",
     ]
@@ -291,7 +295,7 @@ def render_restore(fragments: Iterable[ServiceRules], written: Iterable[ServiceR
     nat_rules = [*_inserts(jumps, "nat"),
         _line("-A", KUBE_POSTROUTING, "-m", "mark", "!", "--mark", mark, "-j", "RETURN"),
         _line("-A", KUBE_POSTROUTING, "-j", "MARK", "--xor-mark", ctx.mark),
-        _line("-A", KUBE_POSTROUTING, "-m", "comment", "--comment", _quote("kubernetes service traffic requiring SNAT"),
+        _line("-A", KUBE_POSTROUTING, "-m", "comment", "--comment", quote("kubernetes service traffic requiring SNAT"),
               "-j", "MASQUERADE", "--random-fully"),
         _line("-A", KUBE_MARK_MASQ, "-j", "MARK", "--or-mark", ctx.mark),
     ]
@@ -305,7 +309,7 @@ def render_restore(fragments: Iterable[ServiceRules], written: Iterable[ServiceR
     # inserts from the front, so this order makes 10,000 declarations take 0.2 s instead of 2.7 s.
     nat_chains.extend(f":{chain} - [0:0]" for chain in sorted(declared, reverse=True))
     nat_rules.append(_line("-A", KUBE_SERVICES, "-m", "comment", "--comment",
-                           _quote("kubernetes service nodeports; NOTE: this must be the last rule in this chain"),
+                           quote("kubernetes service nodeports; NOTE: this must be the last rule in this chain"),
                            "-m", "addrtype", "--dst-type", "LOCAL", "-j", KUBE_NODEPORTS))
     # The empty canary chains: their disappearance means someone flushed the tables.
     mangle = ["*mangle", *canary, "COMMIT"] if canaries else []

@@ -24,7 +24,7 @@ import uvloop
 
 from kinn.proxy import conntrack
 from kinn.proxy.changes import Change, ServiceKey, Snapshot
-from kinn.proxy.iptables.proxier import RESTORE, _run, _save
+from kinn.proxy.iptables.proxier import iptables_restore, iptables_save
 from kinn.proxy.node import NodeContext
 from kinn.proxy.serviceport import ServicePort, ServicePortName
 from kinn.proxy.userspace import rules, tcp, udp
@@ -106,8 +106,8 @@ class UserspaceProxier:
 
     def sync(self, snapshot: Snapshot, changes: dict[ServiceKey, Change]) -> None:
         portals = self._on_loop(self._open(snapshot))
-        text = rules.render_restore(portals, self.ctx.node_ip, rules.missing_jumps(_save("nat")))
-        _run(RESTORE, text)
+        text = rules.render_restore(portals, self.ctx.node_ip, rules.missing_jumps(iptables_save("nat")))
+        iptables_restore(text)
         self.last_restore = text
         self._log_opened(portals)
         closed = self._on_loop(self._close_stale({(p.service.name, p.service.protocol) for p in portals}))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable
 
-from kinn.proxy.iptables.rules import JumpRule, _quote
+from kinn.proxy.iptables.rules import JumpRule, quote
 from kinn.proxy.serviceport import ServicePort, ServicePortName
 
 KUBE_PORTALS_CONTAINER = "KUBE-PORTALS-CONTAINER"
@@ -57,7 +57,7 @@ def _common(portal: Portal, dport: int, dest_ip: str = "", physical_in: bool = F
             dst_local: bool = False) -> tuple[str, ...]:
     """iptablesCommonPortalArgs, in upstream's order."""
     proto = portal.service.protocol.lower()
-    args: tuple[str, ...] = ("-m", "comment", "--comment", _quote(portal_name(portal.service.name)),
+    args: tuple[str, ...] = ("-m", "comment", "--comment", quote(portal_name(portal.service.name)),
                              "-p", proto, "-m", proto, "--dport", str(dport))
     if dest_ip:
         args += ("-d", f"{dest_ip}/32")
@@ -101,7 +101,7 @@ def portal_rules(portal: Portal, node_ip: str) -> list[str]:
 
 def missing_jumps(saved_nat: str) -> list[JumpRule]:
     """The jump rules absent from `iptables-save -t nat` (compared with its own rendering)."""
-    return [jump for jump in (*PREPENDED_JUMPS, *APPENDED_JUMPS) if f"-A {jump.chain} {jump.spec}" not in saved_nat]
+    return [jump for jump in (*PREPENDED_JUMPS, *APPENDED_JUMPS) if not jump.present_in(saved_nat)]
 
 
 def render_restore(portals: Iterable[Portal], node_ip: str, missing: Iterable[JumpRule] = ()) -> str:
