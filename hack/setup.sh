@@ -7,7 +7,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Debian packages kinn uses (kubectl itself comes with the machine at /usr/bin/kubectl): the kernel
 # tools real nodes shell out to, the CNI reference plugins kinn's own must stay compatible with, and
 # the programs the kubelet's image catalog runs (busybox, nginx: src/kinn/kubelet/images.py).
-# iperf3 is for bench/podnetwork.py, wrk for bench/proxy_userspace.py.
+# iperf3 is for bench/podnetwork.py, wrk for bench/dataplane.py.
 APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool containernetworking-plugins
               busybox-static nginx-light iperf3 wrk)
 # dnsperf and dnsmasq-base (the program only, no service) are bench/dns.py's load generator and yardstick.
