@@ -64,10 +64,11 @@ def test_an_exact_rule_wins_over_the_exact_half_of_a_prefix_rule():
 
 def test_the_oldest_ingress_keeps_a_contested_path_and_a_rule_replaces_the_default_root():
     old = ingress("old", [rule("a.example", path("/app", "old-svc"))], created="2024-01-01T00:00:00Z")
-    new = ingress("new", [rule("a.example", path("/app/", "new-svc"), path("/", "root"))], created="2024-02-01T00:00:00Z")
+    new = ingress("new", [rule("a.example", path("/app/", "new-svc"), path("/", "root"))],
+                  created="2024-02-01T00:00:00Z")
     config = build(ClusterObjects([new, old]), FAKE)
-    assert locations(config, "a.example") == [("/app/", False, "default-old-svc-80"), ("/app", True, "default-old-svc-80"),
-                                              ("/", False, "default-root-80")]
+    assert locations(config, "a.example") == [("/app/", False, "default-old-svc-80"),
+                                              ("/app", True, "default-old-svc-80"), ("/", False, "default-root-80")]
 
 
 def test_default_backends():
@@ -98,7 +99,8 @@ SERVICES = {
 
 
 def slice_(*endpoints: tuple[str, bool], ports: list[dict] | None = None) -> dict:
-    return {"ports": ports, "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}} for ip, ready in endpoints]}
+    return {"ports": ports,
+            "endpoints": [{"addresses": [ip], "conditions": {"ready": ready}} for ip, ready in endpoints]}
 
 
 def test_upstreams_are_the_ready_endpoints_at_the_target_port_not_the_cluster_ip():
@@ -122,10 +124,12 @@ def test_endpoint_ports_by_name_by_number_and_without_slice_ports():
     assert backends.endpoints(whoami, "80", named) == (Endpoint("10.0.0.1", 5000),)  # the Service port number
     assert backends.endpoints(whoami, "9090", named) == (Endpoint("10.0.0.1", 9090),)  # numeric targetPort fallback
     assert backends.endpoints(whoami, "8443", named) == ()  # no such Service port
-    assert backends.endpoints(SERVICES["default/web"], "80", [slice_(("10.0.0.2", True))]) == (Endpoint("10.0.0.2", 8080),)
+    portless = [slice_(("10.0.0.2", True))]
+    assert backends.endpoints(SERVICES["default/web"], "80", portless) == (Endpoint("10.0.0.2", 8080),)
     assert backends.endpoints(None, "80", named) == ()
     udp = [slice_(("10.0.0.1", True), ports=[{"name": "http", "port": 5000, "protocol": "UDP"}])]
-    assert backends.endpoints({"spec": {"ports": [{"name": "http", "port": 80, "targetPort": "web"}]}}, "http", udp) == ()
+    named_target = {"spec": {"ports": [{"name": "http", "port": 80, "targetPort": "web"}]}}
+    assert backends.endpoints(named_target, "http", udp) == ()
 
 
 def test_upstream_names():
@@ -204,7 +208,8 @@ def test_which_ingresses_are_ours(class_name, annotation, without_class, ours):
 
 
 def test_status_publishes_the_controller_service_address():
-    service = {"status": {"loadBalancer": {"ingress": [{"ip": "10.240.0.201", "ipMode": "VIP"}, {"hostname": "lb.example"},
+    service = {"status": {"loadBalancer": {"ingress": [{"ip": "10.240.0.201", "ipMode": "VIP"},
+                                                       {"hostname": "lb.example"},
                                                        {"ip": "10.240.0.200", "ipMode": "VIP"}]}}}
     addresses = status.published_addresses(service)
     assert addresses == [{"ip": "10.240.0.200"}, {"ip": "10.240.0.201"}, {"hostname": "lb.example"}]

@@ -147,13 +147,22 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
             server = _start_server(cluster, port, verbosity)
             agents = {node.paths.agent_log: _start_agent(node, spec, verbosity) for node in cluster.nodes}
             await _wait_for_api(client, paths, server)
-        with Step(echo, f"Nodes Ready ({len(spec.nodes)})"):
-            await _wait_for_nodes(client, cluster, {paths.server_log: server, **agents})
-        if net.backend == "host-gw":
-            with Step(echo, f"Underlay routes to the pod subnets (host-gw) in {paths.underlay_netns}"):
-                await _route_pod_subnets(client, cluster)
-        with Step(echo, f"Add-ons: DNS (Deployment kube-system/kube-dns, Service kube-dns {net.cluster_dns}:53)"):
-            await addons.apply(client, addons.dns(spec))
+        # The ingress add-on needs no node to be created: its objects go in while the nodes start.
+        ingress = asyncio.ensure_future(addons.apply(client, addons.ingress(spec)))
+        try:
+            with Step(echo, f"Nodes Ready ({len(spec.nodes)})"):
+                await _wait_for_nodes(client, cluster, {paths.server_log: server, **agents})
+            if net.backend == "host-gw":
+                with Step(echo, f"Underlay routes to the pod subnets (host-gw) in {paths.underlay_netns}"):
+                    await _route_pod_subnets(client, cluster)
+            with Step(echo, f"Add-ons: DNS (Deployment kube-system/kube-dns, Service kube-dns {net.cluster_dns}:53)"):
+                await addons.apply(client, addons.dns(spec))
+            with Step(echo, f"Add-ons: ingress-nginx (Deployment {addons.INGRESS_NAMESPACE}/"
+                            f"{addons.INGRESS_CONTROLLER}, LoadBalancer Service {addons.INGRESS_CONTROLLER} "
+                            f"{addons.ingress_address(spec)}:80,443, IngressClass {addons.INGRESS_CLASS})"):
+                await ingress
+        finally:
+            ingress.cancel()  # only if a step before it failed
         if spec.publish:
             with Step(echo, "Published ports " + ", ".join(f"127.0.0.1:{m.host_port} → {m}" for m in spec.publish)):
                 publisher = _start_publisher(cluster, verbosity)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory, object_key, strip_managed_fields
 from kinn.client.rest import Client, resource
@@ -79,9 +80,9 @@ class IngressController(Controller):
 
     # -- events ----------------------------------------------------------------------------
 
-    def _is_ours(self, ingress: Obj) -> bool:
+    def _ours(self) -> list[Obj]:
         classes = {object_key(c): c for c in self.classes.indexer.list()}
-        return is_ours(ingress, classes, self.options.classes)
+        return [ingress for ingress in self.ingresses.indexer.list() if is_ours(ingress, classes, self.options.classes)]
 
     def _ingress_changed(self, ingress: Obj) -> None:
         self.scheduled.add(object_key(ingress))
@@ -107,7 +108,7 @@ class IngressController(Controller):
     # -- sync ------------------------------------------------------------------------------
 
     async def sync(self, key: str) -> None:
-        ours = [ingress for ingress in self.ingresses.indexer.list() if self._is_ours(ingress)]
+        ours = self._ours()
         await self._record_scheduled(ours)
         objects = ClusterObjects(ours, {object_key(s): s for s in self.services.indexer.list()},
                                  _by_service(self.slices.indexer.list()), dict(self.certificates))
@@ -174,7 +175,7 @@ class IngressController(Controller):
             return
         try:
             self.pod = await self.client.get(PODS, self.options.pod_name, self.options.pod_namespace)
-        except Exception as e:  # the API may be unreachable for a moment; events are best effort
+        except (StatusError, OSError) as e:  # events are best effort: the controller serves without them
             log.warning("cannot read pod %s/%s for events: %s", self.options.pod_namespace, self.options.pod_name, e)
 
     def background(self) -> list[Any]:

@@ -16,6 +16,7 @@ PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 INVALID_PATH_SEQUENCES = ("//", "/./", "/../", "%2f", "%2F")
 INVALID_PATH_SUFFIXES = ("/..", "/.")
 INGRESS_CLASS_ANNOTATION = "kubernetes.io/ingress.class"
+DEFAULT_INGRESS_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class"
 MAX_INGRESS_CLASS_CONTROLLER_LENGTH = 250
 
 

@@ -6,6 +6,7 @@
 - DefaultTolerationSeconds: pods tolerate not-ready/unreachable nodes for 300 s, which is why a
   dead node's pods are evicted five minutes later (seed 002's node controller).
 - Priority: resolves `priorityClassName` to `priority` (0 when none).
+- DefaultIngressClass: an Ingress created without a class gets the default IngressClass.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from kinn.api import errors
 from kinn.api.resources import TABLE, Resource
+from kinn.api.validation.networking import DEFAULT_INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_ANNOTATION
 from kinn.apiserver.admission import AdmissionChain, Operation
 from kinn.apiserver.registry.generic import random_suffix
 from kinn.apiserver.registry.tokenrequest import WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS
@@ -27,6 +29,7 @@ Obj = dict[str, Any]
 _NAMESPACES = TABLE.lookup("", "v1", "namespaces")
 _PRIORITY_CLASSES = TABLE.lookup("scheduling.k8s.io", "v1", "priorityclasses")
 _SERVICE_ACCOUNTS = TABLE.lookup("", "v1", "serviceaccounts")
+_INGRESS_CLASSES = TABLE.lookup("networking.k8s.io", "v1", "ingressclasses")
 # Objects that may be created in a terminating namespace: what its teardown itself produces.
 _ALLOWED_WHILE_TERMINATING = {"events", "leases"}
 DEFAULT_TOLERATION_SECONDS = 300
@@ -161,8 +164,33 @@ class Priority:
         spec.setdefault("preemptionPolicy", pc.obj.get("preemptionPolicy", "PreemptLowerPriority"))
 
 
+class DefaultIngressClass:
+    """plugin/pkg/admission/network/defaultingressclass: a new Ingress that names no class, by field or by
+    the legacy annotation, gets the IngressClass annotated `ingressclass.kubernetes.io/is-default-class:
+    "true"` (the newest of several, then by name), so the controller of that class serves it."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def admit(self, op: Operation, resource: Resource, obj: Obj, old: Obj | None, ctx: "RequestContext") -> None:
+        if op is not Operation.CREATE or (resource.group, resource.plural) != ("networking.k8s.io", "ingresses"):
+            return
+        spec = obj.setdefault("spec", {})
+        if spec.get("ingressClassName") is not None:
+            return
+        if INGRESS_CLASS_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
+            return
+        assert _INGRESS_CLASSES is not None
+        defaults = sorted((stored.obj for stored in await self.store.list(_INGRESS_CLASSES.key_prefix())
+                           if (stored.obj["metadata"].get("annotations") or {}).get(DEFAULT_INGRESS_CLASS_ANNOTATION)
+                           == "true"), key=lambda c: c["metadata"]["name"])
+        if defaults:
+            newest = max(defaults, key=lambda c: c["metadata"].get("creationTimestamp") or "")
+            spec["ingressClassName"] = newest["metadata"]["name"]
+
+
 def default_chain(store: Store) -> AdmissionChain:
     return AdmissionChain(
-        mutating=[ServiceAccount(store), DefaultTolerationSeconds(), Priority(store)],
+        mutating=[ServiceAccount(store), DefaultTolerationSeconds(), Priority(store), DefaultIngressClass(store)],
         validating=[NamespaceLifecycle(store)],
     )
