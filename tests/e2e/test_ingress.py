@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 CLIENT_IP = "10.240.0.254"
 NAMESPACE = "ingress-nginx"
 CONTROLLER = "ingress-nginx-controller"
+FAKE_CERTIFICATE = "Kubernetes Ingress Controller Fake Certificate"
 WHOAMI = """
 import http.server, socket
 
@@ -112,8 +113,9 @@ def wget(cluster: KinnCluster, host: str, path: str) -> str:
 
 
 def fetch(cluster: KinnCluster, host: str, path: str, scheme: str = "http", ca: Path | None = None) -> dict:
-    result = cluster.kinn("client", "exec", "--name", cluster.name, "--", sys.executable,
-                          str(cluster.home / "fetch.py"), scheme, lb_ip(cluster), host, path, str(ca or ""), check=False)
+    script = str(cluster.home / "fetch.py")
+    result = cluster.kinn("client", "exec", "--name", cluster.name, "--", sys.executable, script, scheme,
+                          lb_ip(cluster), host, path, str(ca or ""), check=False)
     return json.loads(result.stdout) if result.returncode == 0 else {"status": 0, "error": result.stderr}
 
 
@@ -257,9 +259,11 @@ def test_a_tls_host_is_served_with_its_secret_by_sni(cluster: KinnCluster) -> No
     assert f"X-Forwarded-For: {CLIENT_IP}" in response["body"]
     redirect = fetch(cluster, "secure.example", "/tls?x=1")
     assert redirect["status"] == 308 and redirect["headers"]["Location"] == "https://secure.example/tls?x=1"
-    # Another name over TLS gets the controller's own certificate and the catch-all server.
+    # A host without TLS answers HTTPS with the controller's own certificate; an unknown one gets the catch-all.
+    plain = fetch(cluster, "a.example", "/who", "https")
+    assert (plain["status"], plain["peer"]) == (200, FAKE_CERTIFICATE) and "X-Forwarded-Proto: https" in plain["body"]
     other = fetch(cluster, "unknown.example", "/", "https")
-    assert (other["status"], other["peer"]) == (404, "Kubernetes Ingress Controller Fake Certificate")
+    assert (other["status"], other["peer"]) == (404, FAKE_CERTIFICATE)
 
 
 def test_ingresses_of_another_class_are_ignored_and_classless_ones_get_the_default(cluster: KinnCluster) -> None:

@@ -181,7 +181,8 @@ def test_each_tls_host_gets_its_secret_if_it_covers_the_host_else_the_fake_certi
     plain = ingress("plain", [rule("plain.example")])
     config = build(ClusterObjects([site, plain], certificates={"default/a-tls": a, "default/wild-tls": wild}), FAKE)
     assert {s.hostname: s.certificate for s in config.servers} == {
-        "_": FAKE, "a.example": a, "b.example": wild, "c.example": FAKE, "d.example": FAKE, "plain.example": None}
+        "_": None, "a.example": a, "b.example": wild, "c.example": FAKE, "d.example": FAKE, "plain.example": None}
+    assert config.default_certificate == FAKE and config.certificates() == {FAKE, a, wild}
 
 
 CLASSES = {"nginx": {"metadata": {"name": "nginx"}, "spec": {"controller": "k8s.io/ingress-nginx"}},

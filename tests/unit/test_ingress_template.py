@@ -23,16 +23,18 @@ FAKE = Certificate("default-fake-certificate", "FAKE\n", "f" * 40, ("ingress.loc
 def demo() -> Configuration:
     who = ("default-whoami-http", "default/demo", "whoami", "http")
     return Configuration(
-        servers=(Server("_", (Location("/", False, DEFAULT_UPSTREAM),), FAKE),
+        servers=(Server("_", (Location("/", False, DEFAULT_UPSTREAM),)),
                  Server("a.example", (Location("/who/", False, *who), Location("/who", True, *who),
                                       Location("/", False, "default-web-80", "default/demo", "web", "80")), TLS)),
         upstreams=(Upstream("default-web-80", ()),
-                   Upstream("default-whoami-http", (Endpoint("10.244.1.4", 5000), Endpoint("10.244.2.4", 5000)))))
+                   Upstream("default-whoami-http", (Endpoint("10.244.1.4", 5000), Endpoint("10.244.2.4", 5000)))),
+        default_certificate=FAKE)
 
 
 def test_the_whole_configuration():
-    """Upstreams with endpoints only; the catch-all server first with the fake certificate and 404; a TLS
-    host redirecting HTTP with 308; a Service without endpoints answered 503; the health server."""
+    """Upstreams with endpoints only; the catch-all server first with the default certificate and 404; a
+    TLS host with its own certificate, redirecting HTTP with 308; a Service without endpoints answered
+    503; the health server."""
     assert render(demo(), DIRECTORY) == FIXTURE.read_text()
 
 
@@ -41,13 +43,17 @@ def server_block(text: str, host: str) -> str:
     return text[start:text.index(f"    ## end server {host}\n", start)]
 
 
-def test_a_plain_http_host_has_no_tls_listener_and_no_redirect():
+def test_a_host_without_tls_answers_https_with_the_default_certificate_and_does_not_redirect():
     config = Configuration((Server("b.example", (Location("/", False, "shop-cart-80", "shop/cart", "cart", "80"),)),),
-                           (Upstream("shop-cart-80", (Endpoint("10.244.1.7", 80),)),))
+                           (Upstream("shop-cart-80", (Endpoint("10.244.1.7", 80),)),), FAKE)
     assert server_block(render(config, DIRECTORY), "b.example") == """    ## start server b.example
     server {
         server_name b.example;
         listen 80;
+        listen 443 ssl http2;
+        # PEM sha: ffffffffffffffffffffffffffffffffffffffff
+        ssl_certificate /run/ingress-nginx/ssl/default-fake-certificate.pem;
+        ssl_certificate_key /run/ingress-nginx/ssl/default-fake-certificate.pem;
         set $proxy_upstream_name "-";
 
         location / {
@@ -64,7 +70,8 @@ def test_a_plain_http_host_has_no_tls_listener_and_no_redirect():
 
 def test_wildcard_hosts_match_one_label_and_odd_paths_are_quoted():
     config = Configuration((Server("*.example.com", (Location('/a b;{}"\\$x', True, DEFAULT_UPSTREAM),
-                                                     Location("/v1.0/~user@x:y/", False, DEFAULT_UPSTREAM))),), ())
+                                                     Location("/v1.0/~user@x:y/", False, DEFAULT_UPSTREAM))),), (),
+                           FAKE)
     block = server_block(render(config, DIRECTORY), "*.example.com")
     assert "        server_name ~^(?<subdomain>[\\w-]+)\\.example\\.com$;\n" in block
     assert '        location = "/a b;{}\\"\\\\$x" {\n' in block
@@ -73,7 +80,7 @@ def test_wildcard_hosts_match_one_label_and_odd_paths_are_quoted():
 
 def test_long_hostnames_grow_the_server_names_hash():
     host = "a" * 60 + ".example"
-    text = render(Configuration((Server(host, (Location("/", False, DEFAULT_UPSTREAM),)),), ()), DIRECTORY)
+    text = render(Configuration((Server(host, (Location("/", False, DEFAULT_UPSTREAM),)),), (), FAKE), DIRECTORY)
     assert "    server_names_hash_bucket_size 128;\n" in text
 
 

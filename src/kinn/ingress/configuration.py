@@ -11,7 +11,9 @@ createUpstreams and updateServerLocations), as a pure function of the informers'
   own rule — the longest matching prefix wins, an exact match before any — gives the Ingress
   API's precedence. ImplementationSpecific is treated as Prefix.
 - TLS: a host listed in an Ingress's `tls` gets that Secret's certificate if it is valid for the
-  host; a host of an Ingress with a `tls` section but no usable Secret gets the fake certificate.
+  host; a host of an Ingress with a `tls` section but no usable Secret for it gets the fake
+  certificate (ingress-nginx#3258). Both redirect HTTP to HTTPS; every other host answers HTTPS with
+  the fake certificate and does not redirect.
 """
 
 from __future__ import annotations
@@ -58,12 +60,12 @@ def build(objects: ClusterObjects, fake_certificate: Certificate) -> Configurati
     for ingress in ingresses:
         for host, rule in _paths(ingress):
             _add_rule(rules[host], rule)
-    certificates = {DEFAULT_SERVER: fake_certificate}
+    certificates: dict[str, Certificate] = {}
     for ingress in ingresses:
         _assign_certificates(ingress, objects.certificates, fake_certificate, certificates)
     servers = tuple(Server(host, _locations(rules[host]), certificates.get(host))
                     for host in sorted(rules, key=lambda h: (h != DEFAULT_SERVER, h)))
-    return Configuration(servers, _upstreams(ingresses, servers, objects))
+    return Configuration(servers, _upstreams(ingresses, servers, objects), fake_certificate)
 
 
 def _age(ingress: Obj) -> tuple[str, str]:
@@ -142,13 +144,14 @@ def _with_path(location: Location, path: str, exact: bool) -> Location:
 def _assign_certificates(ingress: Obj, valid: Mapping[str, Certificate], fake: Certificate,
                          certificates: dict[str, Certificate]) -> None:
     """Each host of an Ingress with a TLS section, not yet served with a certificate, gets its Secret's
-    if that covers the host, else the fake one (ingress-nginx's createServers)."""
+    if that covers the host, else the fake one (ingress-nginx's createServers; the catch-all server
+    keeps the default certificate)."""
     spec = ingress.get("spec") or {}
     if not spec.get("tls"):
         return
     for rule in spec.get("rules") or []:
         host = rule.get("host") or DEFAULT_SERVER
-        if host in certificates:
+        if host in certificates or host == DEFAULT_SERVER:
             continue
         secret = _tls_secret_name(host, ingress, valid)
         certificate = valid.get(f"{ingress['metadata']['namespace']}/{secret}") if secret else None

@@ -58,8 +58,9 @@ class Certificate:
 
 @dataclass(frozen=True)
 class Server:
-    """A virtual host: `hostname` (or DEFAULT_SERVER), its locations (longest path first), and the
-    certificate it serves on 443 (None: plain HTTP only)."""
+    """A virtual host: `hostname` (or DEFAULT_SERVER), its locations (in ingress-nginx's order, paths
+    descending), and the certificate an Ingress's `tls` section gave it (None: it answers HTTPS with
+    the default certificate and does not redirect HTTP)."""
 
     hostname: str
     locations: tuple[Location, ...]
@@ -68,11 +69,12 @@ class Server:
 
 @dataclass(frozen=True)
 class Configuration:
-    """Everything nginx.conf says: the servers (the catch-all first, then by hostname) and the
-    upstreams they use (by name)."""
+    """Everything nginx.conf says: the servers (the catch-all first, then by hostname), the upstreams
+    they use (by name), and the default certificate (the catch-all's and every server's without one)."""
 
     servers: tuple[Server, ...]
     upstreams: tuple[Upstream, ...]
+    default_certificate: Certificate
 
     def certificates(self) -> set[Certificate]:
-        return {server.certificate for server in self.servers if server.certificate is not None}
+        return {self.default_certificate} | {s.certificate for s in self.servers if s.certificate is not None}

@@ -5,8 +5,9 @@ names the endpoints in `upstream` blocks (round-robin, its default), so an endpo
 new text and a reload. Everything a backend sees is as ingress-nginx sends it: the client's Host,
 `X-Real-IP` and `X-Forwarded-For` (the client's address), `X-Forwarded-Host/-Port/-Proto`,
 `X-Request-ID`; the same proxy defaults (5 s connect, 60 s send/read, no response buffering,
-retry the next endpoint on error or timeout, 3 tries); a host with TLS redirects HTTP to HTTPS with
-308; a location whose Service has no ready endpoint answers 503, the default backend 404. All that
+retry the next endpoint on error or timeout, 3 tries); every host answers HTTPS too, a host with its
+own certificate redirects HTTP to it with 308; a location whose Service has no ready endpoint
+answers 503, the default backend 404. All that
 nginx writes lives in the controller's private directory. nginx also serves the controller's
 health check, `GET /healthz` on :10254 (ingress-nginx's port for it).
 """
@@ -31,7 +32,7 @@ def render(config: Configuration, directory: Path) -> str:
     upstreams = {upstream.name: upstream for upstream in config.upstreams}
     parts = [_main(config, directory)]
     parts += [_upstream(upstream) for upstream in config.upstreams if upstream.endpoints]
-    parts += [_server(server, upstreams, directory) for server in config.servers]
+    parts += [_server(server, upstreams, config.default_certificate, directory) for server in config.servers]
     parts.append(_health_server())
     return "\n".join(parts) + "}\n"
 
@@ -143,22 +144,23 @@ def _upstream(upstream: Upstream) -> str:
 """
 
 
-def _server(server: Server, upstreams: dict[str, Upstream], directory: Path) -> str:
-    default = server.hostname == DEFAULT_SERVER
-    listen_options = f" default_server reuseport backlog={BACKLOG}" if default else ""
-    lines = [f"    ## start server {server.hostname}", "    server {",
-             f"        server_name {_server_name(server.hostname)};",
-             f"        listen {HTTP_PORT}{listen_options};"]
-    if server.certificate is not None:
-        path = certificate_path(directory, server.certificate)
-        lines += [f"        listen {HTTPS_PORT}{listen_options} ssl http2;",
-                  f"        # PEM sha: {server.certificate.sha}",
-                  f"        ssl_certificate {path};",
-                  f"        ssl_certificate_key {path};"]
-    lines.append('        set $proxy_upstream_name "-";')
-    redirect = server.certificate is not None and not default
-    body = "\n".join(lines) + "\n"
-    body += "".join(_location(location, upstreams, redirect) for location in server.locations)
+def _server(server: Server, upstreams: dict[str, Upstream], default_certificate: Certificate,
+            directory: Path) -> str:
+    """Every server answers HTTP and HTTPS; one with its own certificate redirects HTTP to HTTPS."""
+    listen_options = f" default_server reuseport backlog={BACKLOG}" if server.hostname == DEFAULT_SERVER else ""
+    certificate = server.certificate or default_certificate
+    path = certificate_path(directory, certificate)
+    body = f"""    ## start server {server.hostname}
+    server {{
+        server_name {_server_name(server.hostname)};
+        listen {HTTP_PORT}{listen_options};
+        listen {HTTPS_PORT}{listen_options} ssl http2;
+        # PEM sha: {certificate.sha}
+        ssl_certificate {path};
+        ssl_certificate_key {path};
+        set $proxy_upstream_name "-";
+"""
+    body += "".join(_location(location, upstreams, server.certificate is not None) for location in server.locations)
     return body + f"    }}\n    ## end server {server.hostname}\n"
 
 
