@@ -64,6 +64,7 @@ class ProxyServer:
         self.synced = asyncio.Event()  # set after the first successful sync (health: ready)
         self.last_sync: float = 0.0
         self._pending_since = 0.0  # when the oldest change not yet synced arrived
+        self._canaries_checked = 0.0
         self._watch(self.factory.informer(SERVICES, label_selector=SERVICE_SELECTOR),
                     self.state.service_updated, self.state.service_deleted)
         self._watch(self.factory.informer(ENDPOINT_SLICES, label_selector=SLICE_SELECTOR),
@@ -90,9 +91,12 @@ class ProxyServer:
             await self.factory.stop()
 
     async def _sync(self) -> bool:
-        if self.synced.is_set() and not await asyncio.to_thread(self.proxier.canaries_present):
-            log.warning("%s proxier: canary chains gone (tables flushed?): full resync", self.proxier.mode)
-            self.proxier.force_full_sync()
+        if self.synced.is_set() and time.monotonic() - self._canaries_checked >= self.options.sync_period:
+            # As upstream's canary monitor: once per sync period, not on every change-driven sync.
+            self._canaries_checked = time.monotonic()
+            if not await asyncio.to_thread(self.proxier.canaries_present):
+                log.warning("%s proxier: canary chains gone (tables flushed?): full resync", self.proxier.mode)
+                self.proxier.force_full_sync()
         changes = self.state.take_changes()
         snapshot = self.state.snapshot()
         started, pending_since, self._pending_since = time.monotonic(), self._pending_since, 0.0
