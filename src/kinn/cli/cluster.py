@@ -1,24 +1,18 @@
-"""Cluster commands: `kinn up`, `kinn down`, `kinn get clusters`, `kinn node exec`, `kinn node crictl`,
-`kinn client exec`."""
+"""Cluster commands: `kinn up`, `kinn down`, `kinn get clusters` (the node and client commands are in
+kinn.cli.nodes, light enough to start fast)."""
 
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
-from typing import Callable
 
 import click
 
-from kinn.cli.crictl import crictl
 from kinn.cli.flags import CLUSTER_NAME
 from kinn.cluster import config
-from kinn.cluster.cluster import Cluster, ClusterNotFound, cluster_names
+from kinn.cluster.cluster import cluster_names
 from kinn.cluster.down import down as remove_cluster
 from kinn.cluster.down import leftover_names
-from kinn.cluster.node import enter
-from kinn.cluster.outside import enter_client
 from kinn.cluster.up import ClusterExists, UpError
 from kinn.cluster.up import up as create_cluster
 
@@ -72,49 +66,3 @@ def get_clusters() -> None:
     """List the clusters on this host."""
     names = cluster_names()
     click.echo("\n".join(names) if names else "No kinn clusters found.")
-
-
-@click.group()
-def node() -> None:
-    """Work inside a cluster's nodes."""
-
-
-@node.command("exec", context_settings={"ignore_unknown_options": True})
-@CLUSTER_NAME
-@click.argument("node_name", metavar="NODE")
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def node_exec(name: str, node_name: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND inside NODE (its network, mount and UTS namespaces): `kinn node exec worker-1 -- ip route`."""
-    try:
-        preexec = enter(Cluster.load(name).node(node_name))
-    except (ClusterNotFound, OSError) as error:
-        raise click.ClickException(str(error)) from error
-    _exec(command, preexec, f"on node {node_name}")
-
-
-node.add_command(crictl)
-
-
-@click.group()
-def client() -> None:
-    """Work from an outside client: a host on the cluster's underlay that is not a node."""
-
-
-@client.command("exec", context_settings={"ignore_unknown_options": True})
-@CLUSTER_NAME
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def client_exec(name: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND in the outside client's netns (kinn-<cluster>-client, created on first use), e.g.
-    `kinn client exec -- wget -qO- http://10.240.0.200`."""
-    try:
-        preexec = enter_client(Cluster.load(name))
-    except (ClusterNotFound, OSError) as error:
-        raise click.ClickException(str(error)) from error
-    _exec(command, preexec, "on this host (the client shares the host's files; busybox has ping, nc …)")
-
-
-def _exec(command: tuple[str, ...], preexec: Callable[[], None], where: str) -> None:
-    try:
-        sys.exit(subprocess.run(list(command), preexec_fn=preexec).returncode)
-    except FileNotFoundError:
-        raise click.ClickException(f"{command[0]}: command not found {where}")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import click
 
-from kinn.client.leaderelection import LeaderElectionTimings
 from kinn.loadbalancer.pool import AddressPool, PoolError
+
+if TYPE_CHECKING:  # the client library (aiohttp) is imported by the commands that need it
+    from kinn.client.leaderelection import LeaderElectionTimings
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -54,6 +56,8 @@ CLUSTER_NAME = click.option("--name", default="kinn", show_default=True, help="T
 
 def leader_election_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """component-base's `--leader-elect-lease-duration/-renew-deadline/-retry-period` (defaults 15s/10s/2s)."""
+    from kinn.client.leaderelection import LeaderElectionTimings
+
     defaults = LeaderElectionTimings()
     options = [
         click.option("--leader-elect-lease-duration", type=DURATION, default=f"{defaults.lease_duration:g}s",
@@ -70,5 +74,7 @@ def leader_election_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def leader_election_timings(lease_duration: timedelta, renew_deadline: timedelta,
                             retry_period: timedelta) -> LeaderElectionTimings:
+    from kinn.client.leaderelection import LeaderElectionTimings
+
     return LeaderElectionTimings(lease_duration.total_seconds(), renew_deadline.total_seconds(),
                                  retry_period.total_seconds())

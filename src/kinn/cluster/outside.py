@@ -18,7 +18,7 @@ from typing import Callable
 from kinn import netlink
 from kinn.cluster import cgroups
 from kinn.cluster.cluster import Cluster
-from kinn.cluster.node import attach_to_underlay
+from kinn.cluster.provision import attach_to_underlay
 from kinn.kubelet import nsutil
 
 UNDERLAY_PORT = "v-client"

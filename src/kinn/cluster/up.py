@@ -23,7 +23,8 @@ from kinn.client.rest import Client, resource
 from kinn.cluster import addons, cgroups, down, files
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.config import ClusterSpec
-from kinn.cluster.node import Node, create_netns, enter, start_holder
+from kinn.cluster.node import Node, enter
+from kinn.cluster.provision import create_netns, start_holder
 from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
 from kinn.controllers.nodehealth import ready_status
 from kinn.loadbalancer.election import EXCLUDE_LABEL
