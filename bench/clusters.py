@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import tempfile
 import uuid
 from contextlib import contextmanager
@@ -30,10 +31,13 @@ def bench_spec(prefix: str, workers: int = 2, proxy_mode: str = "iptables") -> c
 
 @contextmanager
 def bench_cluster(workers: int = 2, prefix: str = "bench", proxy_mode: str = "iptables") -> Iterator[Cluster]:
-    """A fresh cluster in an isolated home, removed afterwards."""
+    """A fresh cluster in an isolated home, removed afterwards. It is handed over once its add-on
+    pods (DNS, ingress controller) run: their start-up would otherwise be measured as the bench's."""
     isolate_home()
     cluster = asyncio.run(up(bench_spec(prefix, workers, proxy_mode), echo=lambda line: None))
     try:
+        subprocess.run(["kubectl", "wait", "--for=condition=Ready", "pods", "--all", "--all-namespaces",
+                        "--timeout=60s"], check=True, capture_output=True)
         yield cluster
     finally:
         down(cluster.name)
