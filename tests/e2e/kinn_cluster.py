@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -62,4 +63,16 @@ def kinn_up(cluster: KinnCluster, *up_args: str) -> Iterator[KinnCluster]:
     try:
         yield cluster
     finally:
+        keep_logs(cluster)
         cluster.kinn("down", "--name", cluster.name, check=False)
+
+
+def keep_logs(cluster: KinnCluster) -> None:
+    """Copy the components' logs out of the state dir `kinn down` removes, to read after a failure
+    (in pytest's tmp dir, which keeps the last three runs)."""
+    state = cluster.home / "clusters" / cluster.name
+    for log in [state / "server.log", *state.glob("nodes/*/var/log/kinn-*.log")]:
+        if log.exists():
+            target = cluster.home / "logs" / log.relative_to(state)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, target)

@@ -287,7 +287,10 @@ def test_no_request_fails_during_a_rolling_update(cluster: KinnCluster) -> None:
                               env=cluster.env, stdout=subprocess.PIPE, text=True)
     time.sleep(2)
     cluster.kubectl("rollout", "restart", "deployment/rolling")
-    cluster.kubectl("rollout", "status", "deployment/rolling", "--timeout=60s")
+    status = subprocess.run(["kubectl", "rollout", "status", "deployment/rolling", "--timeout=50s"], env=cluster.env,
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0, (status.stderr, cluster.kubectl("get", "pods", "-o", "wide"),
+                                    cluster.kubectl("get", "events", "--sort-by=.lastTimestamp"))
     out = client.communicate(timeout=60)[0].splitlines()
     ok, failed = map(int, out[-1].split())
     assert failed == 0, out

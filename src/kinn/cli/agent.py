@@ -9,8 +9,10 @@ the node's standard paths and reaches the API server on the control-plane node's
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 import click
 
@@ -23,6 +25,10 @@ from kinn.flannel.subnet import DEFAULT_NET_CONF, ConfigError, load_net_config
 from kinn.kubelet.kubelet import Kubelet, KubeletConfig
 from kinn.loadbalancer.speaker import SpeakerOptions, run_speaker
 
+
+log = logging.getLogger("kinn.agent")
+RESTART_DELAY, RESTART_DELAY_MAX = 1.0, 30.0  # seconds; doubled per quick failure, as CrashLoopBackOff
+RESTART_RESET = 60.0  # a component that ran this long starts over at the shortest delay
 
 @click.command()
 @kubelet_options
@@ -52,7 +58,26 @@ async def _run(kubeconfig: str, kubelet: KubeletConfig, flannel: FlannelOptions,
             Client.from_kubeconfig(kubeconfig, "kube-proxy") as proxy_client, \
             Client.from_kubeconfig(kubeconfig, "flanneld") as flannel_client, \
             Client.from_kubeconfig(kubeconfig, "kinn-speaker") as speaker_client:
-        await asyncio.gather(Kubelet(kubelet_client, kubelet).run(),
-                             build_proxy(proxy_client, kubelet.node_name, kubelet.node_ip, **proxy).run(),
-                             run_flanneld(flannel_client, flannel),
-                             run_speaker(speaker_client, SpeakerOptions(kubelet.node_name, kubelet.node_ip)))
+        await asyncio.gather(
+            supervise("kubelet", lambda: Kubelet(kubelet_client, kubelet).run()),
+            supervise("kube-proxy", lambda: build_proxy(proxy_client, kubelet.node_name, kubelet.node_ip,
+                                                        **proxy).run()),
+            supervise("flanneld", lambda: run_flanneld(flannel_client, flannel)),
+            supervise("speaker", lambda: run_speaker(speaker_client,
+                                                     SpeakerOptions(kubelet.node_name, kubelet.node_ip))))
+
+
+async def supervise(name: str, component: Callable[[], Awaitable[None]]) -> None:
+    """Run a component; if it fails, log why and start it afresh after a back-off. On a real node
+    these are separate processes that systemd or the kubelet restart: one failing must not take the
+    others down with it, as a plain gather would."""
+    delay = RESTART_DELAY
+    while True:
+        started = time.monotonic()
+        try:
+            await component()
+            return
+        except Exception:
+            log.exception("%s failed; restarting it in %.0f s", name, delay)
+        await asyncio.sleep(delay)
+        delay = RESTART_DELAY if time.monotonic() - started > RESTART_RESET else min(delay * 2, RESTART_DELAY_MAX)
