@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
+import sys
 import textwrap
 import uuid
 from pathlib import Path
@@ -169,6 +171,22 @@ def test_down_leaves_nothing(tmp_path: Path) -> None:
     assert not (c.home / "clusters" / c.name).exists()
     assert f"kinn-{c.name}" not in c.kubeconfig.read_text()
     assert c.kinn("down", "--name", c.name).stdout.startswith(f'No cluster "{c.name}"')  # repeatable
+
+
+def test_down_finds_a_cluster_whose_state_is_gone(tmp_path: Path) -> None:
+    """After a crash that lost the state dir, the cluster's namespaces and processes are still found
+    by name (what `kinn down --all` lists) and `kinn down --name` removes them."""
+    c = KinnCluster(f"kl{uuid.uuid4().hex[:6]}", tmp_path / "home", tmp_path / "kubeconfig")
+    try:
+        c.kinn("up", "--name", c.name, "--workers", "1")
+        shutil.rmtree(c.home / "clusters" / c.name)
+        listed = subprocess.run([sys.executable, "-c", "from kinn.cluster.down import leftover_names; "
+                                 "print(' '.join(leftover_names()))"], env=c.env, capture_output=True, text=True)
+        assert c.name in listed.stdout.split()
+    finally:
+        down = c.kinn("down", "--name", c.name, check=False)
+    assert down.returncode == 0, down.stderr
+    assert cluster_traces(c.name) == {"netns": [], "cgroup": False, "mounts": []}
 
 
 def test_seed_003_pause_owns_the_pod_netns(cluster: KinnCluster) -> None:
