@@ -14,7 +14,7 @@ import click
 
 
 class LazyGroup(click.Group):
-    """`commands` maps each subcommand's name to "module:attribute" of its click command."""
+    """`lazy_commands` maps each subcommand's name to "module:attribute" of its click command."""
 
     def __init__(self, *args: Any, lazy_commands: dict[str, str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 from kinn.api.errors import StatusError
 from kinn.api.resources import Resource
@@ -245,3 +245,19 @@ class SharedInformerFactory:
             task.cancel()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         self._tasks.clear()
+
+
+class Component(Protocol):
+    async def run(self) -> None: ...
+
+
+async def run_over_informers(client: Client, build: Callable[[SharedInformerFactory], Component]) -> None:
+    """Run a component over informers of its own: `build` makes it (asking the factory for the
+    informers it needs), then they start, and they stop when it ends or is cancelled."""
+    factory = SharedInformerFactory(client, strip_managed_fields)
+    component = build(factory)
+    factory.start()
+    try:
+        await component.run()
+    finally:
+        await factory.stop()

@@ -26,7 +26,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from kinn import netlink
 from kinn.client.events import EventRecorder
-from kinn.client.informer import EventHandler, SharedInformerFactory, object_key, strip_managed_fields
+from kinn.client.informer import EventHandler, SharedInformerFactory, object_key, run_over_informers
 from kinn.client.rest import Client, resource
 from kinn.controllers.endpointslice_reconciler import SERVICE_NAME_LABEL
 from kinn.controllers.service import wants_load_balancer
@@ -170,10 +170,4 @@ def _service_of_slice(endpoint_slice: Obj) -> list[str]:
 
 async def run_speaker(client: Client, options: SpeakerOptions) -> None:
     """The node agent's speaker component: its own informers over the agent's client for it."""
-    factory = SharedInformerFactory(client, strip_managed_fields)
-    speaker = Speaker(client, factory, options)
-    factory.start()
-    try:
-        await speaker.run()
-    finally:
-        await factory.stop()
+    await run_over_informers(client, lambda factory: Speaker(client, factory, options))

@@ -10,7 +10,7 @@ import logging
 import socket
 import uuid
 
-from kinn.client.informer import SharedInformerFactory, strip_managed_fields
+from kinn.client.informer import run_over_informers
 from kinn.client.leaderelection import LeaderElectionTimings, LeaderElector
 from kinn.client.rest import Client
 from kinn.scheduler.scheduler import Scheduler, SchedulerOptions
@@ -23,13 +23,7 @@ __all__ = ["LEASE_NAME", "SchedulerOptions", "run_scheduler", "schedule"]
 
 async def schedule(client: Client, options: SchedulerOptions) -> None:
     """Schedule until cancelled, over fresh informers (a new leader starts from a fresh list, as upstream)."""
-    factory = SharedInformerFactory(client, strip_managed_fields)
-    scheduler = Scheduler(client, factory, options)
-    factory.start()
-    try:
-        await scheduler.run()
-    finally:
-        await factory.stop()
+    await run_over_informers(client, lambda factory: Scheduler(client, factory, options))
 
 
 async def run_scheduler(client: Client, options: SchedulerOptions | None = None, leader_elect: bool = True,

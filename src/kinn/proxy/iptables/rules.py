@@ -85,7 +85,6 @@ class ServiceRules:
     dispatch: tuple[str, ...]  # rules in nat KUBE-SERVICES and KUBE-NODEPORTS
     chains: tuple[str, ...]  # the nat chains it owns (declared, which flushes them, when written)
     rules: tuple[str, ...]  # the rules of those chains
-    endpoint_chains: int  # for the large-cluster threshold
 
 
 def _hash(text: str) -> str:
@@ -211,7 +210,7 @@ def service_rules(svc: ServicePort, endpoints: list[Endpoint], ctx: NodeContext,
         rules.append(_line(*head, "-s", ep.ip, "-j", KUBE_MARK_MASQ))  # hairpin: a pod reaching itself
         affinity = ("-m", "recent", "--name", chain, "--set") if svc.sticky_seconds else ()
         rules.append(_line(*head, *affinity, *match, "-j", "DNAT", "--to-destination", ep.text))
-    return ServiceRules(tuple(filter_rules), tuple(dispatch), tuple(chains), tuple(rules), len(eps.reachable))
+    return ServiceRules(tuple(filter_rules), tuple(dispatch), tuple(chains), tuple(rules))
 
 
 def _external_rules(svc: ServicePort, ctx: NodeContext, ext_chain: str, svc_chain: str) -> list[str]:
