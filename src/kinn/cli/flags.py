@@ -51,7 +51,9 @@ class AddressPoolType(click.ParamType):
 
 ADDRESS_POOL = AddressPoolType()
 
-CLUSTER_NAME = click.option("--name", default="kinn", show_default=True, help="The cluster's name.")
+# $KINN_CLUSTER_NAME as kind's $KIND_CLUSTER_NAME: `kinn lab` steps' `kinn node exec …` find their cluster by it.
+CLUSTER_NAME = click.option("--name", default="kinn", show_default=True, envvar="KINN_CLUSTER_NAME",
+                            help="The cluster's name ($KINN_CLUSTER_NAME).")
 
 
 def leader_election_options(f: Callable[..., Any]) -> Callable[..., Any]:

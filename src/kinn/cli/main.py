@@ -19,6 +19,7 @@ COMMANDS = {
     "hollow-nodes": "kinn.cli.hollownodes:hollow_nodes",
     "ingress-controller": "kinn.cli.ingress:ingress_controller",
     "kubelet": "kinn.cli.kubelet:kubelet",
+    "lab": "kinn.cli.lab:lab",
     "node": "kinn.cli.nodes:node",
     "proxy": "kinn.cli.proxy:proxy",
     "publish": "kinn.cli.publish:publish",
