@@ -25,6 +25,7 @@ COMMANDS = {
     "publish": "kinn.cli.publish:publish",
     "scheduler": "kinn.cli.scheduler:scheduler",
     "server": "kinn.cli.server:server",
+    "trace": "kinn.cli.trace:trace",
     "up": "kinn.cli.cluster:up",
 }
 

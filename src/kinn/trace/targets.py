@@ -1,0 +1,132 @@
+"""Resolving `kinn trace`'s FROM and TO (`pod/NAME`, `svc/NAME`, `node/NAME`, `client` or an IP) to
+places on the network: a network namespace, the address packets leave or arrive with, and its node.
+
+A pod's netns is the `cni-<uuid>` file its kubelet bind-mounted under the node's /run/netns, inside the
+node's mount namespace — reached from the host through the node holder's /proc/<pid>/root. Which
+one is the pod's is answered by the kernel (the netns holding the pod's IP), not by kubelet state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kinn import netlink
+from kinn.client.rest import Client, resource
+from kinn.cluster.cluster import Cluster
+from kinn.cluster.node import Node
+
+PODS = resource("v1", "pods")
+SERVICES = resource("v1", "services")
+ENDPOINT_SLICES = resource("discovery.k8s.io/v1", "endpointslices")
+NODES = resource("v1", "nodes")
+
+
+class TargetError(LookupError):
+    """FROM or TO names nothing that can send or receive a probe."""
+
+
+@dataclass(frozen=True)
+class Place:
+    """A network namespace on a packet's path."""
+
+    label: str  # "pod default/client", "node worker-1", "client"
+    netns: str  # a name under /var/run/netns or a path
+    node: str | None = None  # the node it is on (for a pod) or is
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a probe is sent from or to."""
+
+    label: str
+    ip: str
+    place: Place | None = None  # None for a Service's virtual IP or an address outside the cluster
+    port: int | None = None  # a Service's port
+    protocol: str | None = None  # a Service port's protocol
+    backends: list[Place] = field(default_factory=list)  # a Service's endpoints' pods
+
+
+async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, port: int | None = None) -> Target:
+    """The Target named by `spec`; `port` picks a Service's port (default: its first)."""
+    kind, _, name = spec.partition("/")
+    if spec == "client":
+        from kinn.cluster.outside import ensure_client_netns  # creating the client netns needs pyroute2
+
+        netns = await asyncio.to_thread(ensure_client_netns, cluster)
+        return Target("client", cluster.spec.networking.client_ip, Place("client", netns))
+    if kind == "node" and name:
+        node = cluster.node(name)
+        return Target(f"node {name}", node.spec.ip, node_place(node))
+    if kind in ("pod", "po") and name:
+        return await _pod_target(client, cluster, await client.get(PODS, name, namespace))
+    if kind in ("svc", "service") and name:
+        return await _service_target(client, cluster, await client.get(SERVICES, name, namespace), port)
+    try:
+        ipaddress.IPv4Address(spec)
+    except ValueError:
+        raise TargetError(f'"{spec}" is not pod/NAME, svc/NAME, node/NAME, client or an IPv4 address') from None
+    return await _address_target(client, cluster, spec)
+
+
+def node_place(node: Node) -> Place:
+    return Place(f"node {node.name}", node.paths.netns, node.name)
+
+
+async def _pod_target(client: Client, cluster: Cluster, pod: dict) -> Target:
+    ip, node_name = pod.get("status", {}).get("podIP"), pod["spec"].get("nodeName")
+    label = f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']}"
+    if not ip or not node_name:
+        raise TargetError(f"{label} has no IP yet (phase {pod.get('status', {}).get('phase', 'Pending')})")
+    if pod["spec"].get("hostNetwork"):
+        return Target(label, ip, node_place(cluster.node(node_name)))
+    return Target(label, ip, Place(label, str(await pod_netns(cluster.node(node_name), ip)), node_name))
+
+
+async def _service_target(client: Client, cluster: Cluster, service: dict, port: int | None) -> Target:
+    meta, spec = service["metadata"], service["spec"]
+    ports = spec.get("ports", [])
+    chosen = next((p for p in ports if port is None or p["port"] == port), None)
+    if chosen is None or spec.get("clusterIP") in (None, "", "None"):
+        raise TargetError(f"service {meta['namespace']}/{meta['name']} has no cluster IP with port {port}")
+    slices = await client.list(ENDPOINT_SLICES, meta["namespace"],
+                               label_selector=f"kubernetes.io/service-name={meta['name']}")
+    backends = [Place(f"pod {meta['namespace']}/{endpoint['targetRef']['name']}",
+                      str(await pod_netns(cluster.node(endpoint["nodeName"]), endpoint["addresses"][0])),
+                      endpoint["nodeName"])
+                for eps in slices.get("items", []) for endpoint in eps.get("endpoints") or []
+                if endpoint.get("nodeName") and (endpoint.get("targetRef") or {}).get("kind") == "Pod"]
+    return Target(f"service {meta['namespace']}/{meta['name']}", spec["clusterIP"], port=chosen["port"],
+                  protocol=chosen.get("protocol", "TCP").lower(), backends=backends)
+
+
+async def _address_target(client: Client, cluster: Cluster, ip: str) -> Target:
+    """An address is whatever owns it: a node, a pod, the client — or nothing kinn knows (an outside address)."""
+    for node in cluster.nodes:
+        if node.spec.ip == ip:
+            return Target(f"node {node.name}", ip, node_place(node))
+    if ip == cluster.spec.networking.client_ip:
+        return await resolve(client, cluster, "client", "")
+    pods = await client.list(PODS, field_selector=f"status.podIP={ip}")
+    for pod in pods.get("items", []):
+        if pod.get("status", {}).get("phase") == "Running":
+            return await _pod_target(client, cluster, pod)
+    return Target(ip, ip)
+
+
+async def pod_netns(node: Node, ip: str) -> Path:
+    """The pod netns on `node` that holds `ip` (its eth0's address); netlink runs off the event loop."""
+    return await asyncio.to_thread(_pod_netns, node, ip)
+
+
+def _pod_netns(node: Node, ip: str) -> Path:
+    holder = node.holder_pid()
+    if holder is None:
+        raise TargetError(f"node {node.name} is not running")
+    for path in sorted(Path(f"/proc/{holder}/root/run/netns").glob("cni-*")):
+        with netlink.iproute(path) as ipr:
+            if ipr.get_addr(family=2, address=ip):
+                return path
+    raise TargetError(f"no pod network namespace on node {node.name} holds {ip}")
