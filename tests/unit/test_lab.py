@@ -101,7 +101,7 @@ def test_a_step_holds_when_it_exits_zero_and_its_observation_matches(tmp_path: P
     env = step_environment("lab-cluster")
     ok = step('echo "$KINN_CLUSTER_NAME"; echo oops >&2', expect=r"^lab-cluster\noops$")
     result = run_step(ok, tmp_path, env)
-    assert result.failure(ok) is None and result.observed(ok) == "lab-cluster\noops"
+    assert result.failure(ok) is None and result.observed(ok) == "lab-cluster"
     missing = step("echo hello", expect="^bye$")
     assert run_step(missing, tmp_path, env).failure(missing) == "expected /^bye$/ in its output"
     failing = step("echo hello | false")  # pipefail: a failing stage fails the step

@@ -40,9 +40,9 @@ class StepResult:
         return None
 
     def observed(self, step: Step) -> str:
-        """The text `expect` matched: the line a reader should look at."""
+        """The first line `expect` matched: the line a reader should look at."""
         match = step.expect.search(self.output) if step.expect else None
-        return match.group(0).strip() if match else ""
+        return match.group(0).strip().split("\n")[0] if match else ""
 
 
 def step_environment(cluster: str) -> dict[str, str]:
