@@ -12,6 +12,8 @@ APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool conta
               busybox-static nginx-light iperf3 wrk)
 # dnsperf and dnsmasq-base (the program only, no service) are bench/dns.py's load generator and yardstick.
 APT_PACKAGES+=(dnsperf dnsmasq-base)
+# graphviz's dot lays out `kinn topology`'s pictures.
+APT_PACKAGES+=(graphviz)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -14,6 +14,7 @@ COMMANDS = {
     "controller-manager": "kinn.cli.controllermanager:controller_manager",
     "dns": "kinn.cli.dns:dns",
     "down": "kinn.cli.cluster:down",
+    "explain": "kinn.cli.explain:explain",
     "flanneld": "kinn.cli.flanneld:flanneld",
     "get": "kinn.cli.cluster:get",
     "hollow-nodes": "kinn.cli.hollownodes:hollow_nodes",
@@ -25,6 +26,7 @@ COMMANDS = {
     "publish": "kinn.cli.publish:publish",
     "scheduler": "kinn.cli.scheduler:scheduler",
     "server": "kinn.cli.server:server",
+    "topology": "kinn.cli.topology:topology",
     "trace": "kinn.cli.trace:trace",
     "up": "kinn.cli.cluster:up",
 }

@@ -12,19 +12,21 @@ from kinn.netlink.links import (Link, LinkNotFound, add_bridge, add_veth, add_vx
                                 ensure_bridge, find_link, get_link, index_of, list_links, move_to_netns,
                                 rename, set_bridge_port_hairpin, set_down, set_mac, set_master, set_mtu,
                                 set_promisc, set_up)
-from kinn.netlink.neighbours import add_fdb, add_neighbour, delete_fdb, delete_neighbour
+from kinn.netlink.neighbours import (FdbEntry, Neighbour, add_fdb, add_neighbour, delete_fdb, delete_neighbour,
+                                    list_fdb, list_neighbours)
 from kinn.netlink.netns import (NetnsError, create, delete, enter, exists, iproute, list_names,
                                 netns_path, run_in, socket_in)
 from kinn.netlink.ping import ping
-from kinn.netlink.routes import Route, add_route, delete_route, list_routes, replace_route
+from kinn.netlink.routes import Route, add_route, delete_route, get_route, list_routes, replace_route
 from kinn.netlink.sysctl import enable_ip_forward, get_sysctl, set_bridge_nf_call_iptables, set_sysctl
 
 __all__ = [
-    "Link", "LinkNotFound", "NetnsError", "Route",
+    "FdbEntry", "Link", "LinkNotFound", "Neighbour", "NetnsError", "Route",
     "add_address", "add_bridge", "add_fdb", "add_neighbour", "add_route", "add_veth", "add_vxlan",
     "create", "delete", "delete_address", "delete_fdb", "delete_link", "delete_neighbour", "delete_route",
-    "enable_ip_forward", "ensure_bridge", "enter", "exists", "find_link", "get_link", "get_sysctl",
-    "index_of", "iproute", "ipv4_addresses", "list_addresses", "list_links", "list_names", "list_routes",
+    "enable_ip_forward", "ensure_bridge", "enter", "exists", "find_link", "get_link", "get_route", "get_sysctl",
+    "index_of", "iproute", "ipv4_addresses", "list_addresses", "list_fdb", "list_links", "list_names",
+    "list_neighbours", "list_routes",
     "move_to_netns", "netns_path", "ping", "rename", "replace_route", "run_in", "set_bridge_nf_call_iptables",
     "set_bridge_port_hairpin", "set_down", "set_mac", "set_master", "set_mtu", "set_promisc", "set_sysctl", "set_up",
     "socket_in",

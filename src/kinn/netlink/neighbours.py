@@ -3,6 +3,9 @@ VXLAN backend programs them for each remote node instead of learning them."""
 
 from __future__ import annotations
 
+import socket
+from dataclasses import dataclass
+
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
@@ -41,3 +44,33 @@ def delete_fdb(ipr: IPRoute, dev: str | int, mac: str, dst: str) -> bool:
             return False
         raise
     return True
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """An ARP entry (`ip neigh`): flannel's `10.244.2.0 lladdr <VtepMAC> PERMANENT`."""
+
+    ip: str
+    mac: str
+    permanent: bool
+
+
+@dataclass(frozen=True)
+class FdbEntry:
+    """A forwarding-database entry (`bridge fdb`): flannel's `<VtepMAC> dst <node IP> self permanent`."""
+
+    mac: str
+    dst: str | None
+
+
+def list_neighbours(ipr: IPRoute, dev: str | int) -> list[Neighbour]:
+    """`ip neigh show dev <dev>` (IPv4 entries with a link-layer address)."""
+    return [Neighbour(msg.get("NDA_DST"), msg.get("NDA_LLADDR"), bool(msg["state"] & NUD_PERMANENT))
+            for msg in ipr.get_neighbours(family=socket.AF_INET, ifindex=index_of(ipr, dev))
+            if msg.get("NDA_LLADDR")]
+
+
+def list_fdb(ipr: IPRoute, dev: str | int) -> list[FdbEntry]:
+    """`bridge fdb show dev <dev>`; `dst` is the remote VTEP of a VXLAN entry (None on a bridge port)."""
+    return [FdbEntry(msg.get("NDA_LLADDR"), msg.get("NDA_DST"))
+            for msg in ipr.get_neighbours(family=socket.AF_BRIDGE, ifindex=index_of(ipr, dev))]

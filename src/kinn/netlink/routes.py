@@ -76,3 +76,10 @@ def list_routes(ipr: IPRoute, family: int = 2) -> list[Route]:
             gateway=msg.get("RTA_GATEWAY"), oif=msg.get("RTA_OIF"),
             onlink=bool(msg["flags"] & RTNH_F_ONLINK)))
     return routes
+
+
+def get_route(ipr: IPRoute, dst: str) -> Route:
+    """`ip route get <dst>`: the route the kernel picks for one address (dst is that address as a /32)."""
+    msg = ipr.route("get", dst=dst)[0]
+    return Route(dst=f"{dst}/32", gateway=msg.get("RTA_GATEWAY"), oif=msg.get("RTA_OIF"),
+                 onlink=bool(msg["flags"] & RTNH_F_ONLINK))
