@@ -21,8 +21,9 @@ CONNTRACK_LINE = re.compile(r"^\s*\[(?P<type>NEW|UPDATE|DESTROY)\]\s+(?P<proto>\
                             r"(?:(?P<state>[A-Z_]+)\s+)?(?P<rest>src=.*)$")
 TUPLE_KEYS = re.compile(r"(\w+)=(\S+)")
 VXLAN_OUTER = re.compile(r"IP (?P<src>[\d.]+)\.(?P<sport>\d+) > (?P<dst>[\d.]+)\.(?P<dport>\d+): VXLAN.*vni (?P<vni>\d+)")
+IPV4 = r"\d+\.\d+\.\d+\.\d+"
 TCP_FLAGS = {"0x12": "syn,ack"}  # nft prints flag combinations as a number
-INNER_IP = re.compile(r"^IP (?P<src>[\d.]+?)(?:\.(?P<sport>\d+))? > (?P<dst>[\d.]+?)(?:\.(?P<dport>\d+))?: (?P<what>.*)$")
+INNER_IP = re.compile(rf"^IP (?P<src>{IPV4})(?:\.(?P<sport>\d+))? > (?P<dst>{IPV4})(?:\.(?P<dport>\d+))?: (?P<what>.*)$")
 
 
 @dataclass(frozen=True)

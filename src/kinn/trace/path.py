@@ -99,6 +99,8 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router) -> 
     for visit in visits:
         if visit.table == TABLE:
             hop.steps.append(Step("hook", _where(visit)))
+            if not visit.packet.iif and (decision := route(obs.place, visit.packet)):
+                hop.steps.append(Step("route", decision))  # the sender's own routing decision
             continue
         if visit.chain.upper() == "FORWARD" or "forward" in visit.chain:
             decision = route(obs.place, visit.packet)

@@ -76,10 +76,11 @@ def _rule_book(netns: str) -> RuleBook:
 
 
 def _route(place: Place, packet: Packet) -> str | None:
-    """The node's routing decision for a forwarded packet, as `ip route get … from … iif …` prints it."""
+    """The routing decision for a forwarded or sent packet, as `ip route get … from … [iif …]` prints it."""
     saddr, daddr, iif = packet.saddr, packet.daddr, packet.iif
+    arrival = ["iif", iif] if iif else []  # a packet sent from the netns itself has no input interface
     try:
-        decision = inside.run(place.netns, "ip", "route", "get", daddr, "from", saddr, "iif", iif or "lo")
+        decision = inside.run(place.netns, "ip", "route", "get", daddr, "from", saddr, *arrival)
     except subprocess.CalledProcessError:
         return None
     return "route: " + " ".join(word for word in decision.split() if word != "cache")

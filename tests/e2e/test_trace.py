@@ -1,0 +1,111 @@
+"""`kinn trace` on a real cluster (iptables kube-proxy, flannel VXLAN): a client pod on worker-1, a
+Service whose only pod runs on worker-2. The trace must name every rule that matched as the node's
+iptables-save has it, show the VXLAN packet between the two node IPs and the reply's un-NAT, name
+the REJECT rule of a Service without endpoints, and leave no table or process behind."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Iterator
+
+import pytest
+
+from kinn_cluster import KinnCluster, kinn_up
+from kubectl_output import wait_until
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = """
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: empty}
+spec: {selector: {app: nothing}, ports: [{port: 80, targetPort: 8080}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
+    home = tmp_path_factory.mktemp("kinn-home")
+    c = KinnCluster(f"ktr{uuid.uuid4().hex[:5]}", home, home / "kubeconfig")
+    with kinn_up(c, "--workers", "2"):
+        c.kubectl("apply", "-f", "-", input=SERVICES)
+        c.run_pod("client", "worker-1", "sleep", "3600")
+        c.run_pod("web", "worker-2", "python3", "-m", "http.server", "8080")
+        wait_until(lambda: "10.244" in c.node_exec("worker-1", "iptables-save", "-t", "nat"), timeout=30,
+                   what="the web Service's endpoint in worker-1's rules")
+        yield c
+
+
+def trace(cluster: KinnCluster, *args: str) -> str:
+    return cluster.kinn("trace", "--name", cluster.name, *args).stdout
+
+
+def web_ready(cluster: KinnCluster) -> str:
+    """The trace once the Service answers (its endpoint may reach kube-proxy just after the pod runs)."""
+    return wait_until(lambda: (out := trace(cluster, "pod/client", "svc/web")).splitlines()[0].endswith("connected")
+                      and out, timeout=30, what="a connected trace to svc/web")
+
+
+def test_trace_names_every_rule_as_installed(cluster: KinnCluster) -> None:
+    out = web_ready(cluster)
+    web_ip = cluster.pod("web")["status"]["podIP"]
+    installed = cluster.node_exec("worker-1", "iptables-save", "-t", "nat").splitlines()
+    request = out.split("\n← reply")[0]
+    nat = request.split("nat PREROUTING (iif cni0)")[1].split("route:")[0]
+    rules = [line.strip().rsplit("  [", 1)[0] for line in nat.splitlines() if line.strip().startswith("-A ")]
+    assert [rule.split()[1] for rule in rules][:2] == ["PREROUTING", "KUBE-SERVICES"], out
+    svc_chain, sep_chain = rules[2].split()[1], rules[3].split()[1]
+    assert svc_chain.startswith("KUBE-SVC-") and sep_chain.startswith("KUBE-SEP-"), out
+    assert f"-j DNAT --to-destination {web_ip}:8080" in rules[3], out
+    for rule in rules:  # every rule the trace names is one the node has
+        assert rule in installed, f"{rule!r} not in worker-1's iptables-save"
+    assert f"-j {svc_chain}" in rules[1] and f"-j {sep_chain}" in rules[2]
+    assert "VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1" in request, out
+    assert "decapsulated from VXLAN on flannel.1" in request
+    assert "via 10.244.2.0 dev flannel.1" in request
+    assert "delivered to pod default/web on eth0" in request
+    service_ip = cluster.kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
+    reply = out.split("\n← reply")[1]
+    assert f"conntrack un-NAT: source {web_ip}:8080 rewritten back to {service_ip}:80" in reply, out
+    assert re.search(rf"prerouting in on eth0: tcp {re.escape(service_ip)}:80 → ", reply), out
+    assert "VXLAN encapsulation: outer 10.240.0.22 → 10.240.0.21" in reply, out
+
+
+def test_trace_to_service_without_endpoints_names_the_reject(cluster: KinnCluster) -> None:
+    out = trace(cluster, "pod/client", "svc/empty")
+    assert out.splitlines()[0].endswith("connection refused"), out
+    rejected = next(line.strip() for line in out.splitlines() if line.strip().startswith("REJECTED"))
+    rule = rejected.split(" by ", 1)[1]
+    assert '"default/empty has no endpoints"' in rule and "-j REJECT --reject-with icmp-port-unreachable" in rule
+    assert rule in cluster.node_exec("worker-1", "iptables-save", "-t", "filter").splitlines()
+    assert "destination-unreachable" in out.split("\n← reply")[1]
+
+
+def test_trace_json_and_nothing_left_behind(cluster: KinnCluster) -> None:
+    web_ready(cluster)
+    document = json.loads(trace(cluster, "pod/client", "svc/web", "--json"))
+    assert document["probe"]["ok"] and document["destination"]["port"] == 80
+    places = [hop["place"] for hop in document["request"]]
+    assert places == ["pod default/client", "node worker-1", "node worker-2", "pod default/web"]
+    steps = [step for hop in document["request"] for step in hop["steps"]]
+    assert any(hit["rule"].endswith(":8080") and "DNAT" in hit["rule"] for step in steps for hit in step["rules"])
+    assert document["conntrack"]["node worker-1"][0]["reply"]["src"] == cluster.pod("web")["status"]["podIP"]
+    for node in ("control-plane", "worker-1", "worker-2"):
+        assert "kinn-trace" not in cluster.node_exec(node, "nft", "list", "tables")
+    left = cluster.node_exec("worker-1", "sh", "-c", "ps -eo args | grep -E '^(nft -a monitor|conntrack -E|tcpdump -i eth0)' || true")
+    assert left == ""
+
+
+def test_trace_icmp_from_node_to_pod(cluster: KinnCluster) -> None:
+    web_ip = cluster.pod("web")["status"]["podIP"]
+    out = trace(cluster, "node/worker-1", web_ip, "--proto", "icmp")
+    assert out.splitlines()[0].endswith("echo reply"), out
+    assert "VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1" in out
+    assert "delivered to pod default/web on eth0" in out and "delivered to node worker-1 on flannel.1" in out
