@@ -132,3 +132,4 @@ def test_trim_keeps_the_head_and_the_matched_lines() -> None:
 
 def test_command_lines_prompt_each_command_but_not_continuations() -> None:
     assert command_lines("kubectl get pods \\\n  -o wide\nip route\n") == "$ kubectl get pods \\\n  -o wide\n$ ip route"
+    assert command_lines("sh -c '\n  ip link\n  ip route'\nls\n") == "$ sh -c '\n  ip link\n  ip route'\n$ ls"

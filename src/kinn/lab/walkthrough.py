@@ -38,10 +38,12 @@ def _matched_lines(output: str, pattern: re.Pattern[str]) -> list[int]:
 
 
 def command_lines(script: str) -> str:
-    """The script as a terminal shows it typed: `$ ` before each command, continuation lines as written."""
-    shown, continued = [], False
+    """The script as a terminal shows it typed: `$ ` before each command; lines continuing one (after a
+    backslash, or inside a quoted string spanning lines) as written."""
+    shown, continued, quoted = [], False, False
     for line in script.strip().splitlines():
-        shown.append(line if continued else f"$ {line}")
+        shown.append(line if continued or quoted else f"$ {line}")
+        quoted ^= line.count("'") % 2 == 1
         continued = line.endswith("\\")
     return "\n".join(shown)
 
