@@ -102,7 +102,8 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router) -> 
             if not visit.packet.iif and (decision := route(obs.place, visit.packet)):
                 hop.steps.append(Step("route", decision))  # the sender's own routing decision
             continue
-        if visit.chain.upper() == "FORWARD" or "forward" in visit.chain:
+        forwarding = visit.chain.upper() == "FORWARD" or "forward" in visit.chain
+        if forwarding and not any(step.kind == "route" for step in hop.steps):  # one decision, however many tables hook forward
             decision = route(obs.place, visit.packet)
             if decision:
                 hop.steps.append(Step("route", decision))
