@@ -126,6 +126,21 @@ def test_assemble_orders_places_by_ttl_and_adds_nat_route_and_vxlan() -> None:
     assert ("node worker-1", WEB) in routes
 
 
+def test_assemble_orders_a_bridged_path_sender_then_node_then_receiver() -> None:
+    """Pod → pod on one node is switched on cni0: br_netfilter runs the node's hooks but nothing
+    decrements the TTL, so the order comes from who sent and who forwarded (same-node/ fixtures:
+    pod default/cl → 10.244.1.3 on worker-1)."""
+    def seen(label: str, name: str) -> Observation:
+        return Observation(Place(label, name, "worker-1"), hook_visits(lines(f"same-node/trace-{name}.txt")))
+
+    # Deliberately out of path order, the node first: its nat POSTROUTING has no input interface either.
+    hops = assemble([seen("node worker-1", "worker-1"), seen("pod default/web", "web"),
+                     seen("pod default/cl", "client")], lambda place, packet: None)
+    assert [hop.place.label for hop in hops[REQUEST]] == ["pod default/cl", "node worker-1", "pod default/web"]
+    assert [hop.place.label for hop in hops[REPLY]] == ["pod default/web", "node worker-1", "pod default/cl"]
+    assert hops[REPLY][-1].steps[-1].text == "delivered to pod default/cl on eth0"
+
+
 def test_assemble_reports_the_reject() -> None:
     obs = [Observation(Place("node worker-1", "ns", "worker-1"), hook_visits(lines("trace-reject-worker-1.txt")))]
     steps = [step for hop in assemble(obs, lambda place, packet: None)[REQUEST] for step in hop.steps]

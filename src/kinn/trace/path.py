@@ -2,7 +2,9 @@
 
 Each netns's trace gives, in order, the hooks the packet went through there. Which netns comes first
 is told by the packet itself: the TTL drops by one at every routing hop, and at equal TTL the netns
-that sent the packet (it passed an output hook: no input interface) comes before the one it reached.
+that sent the packet (it passed the tracing table's output hook) comes first, then one that
+forwarded it without routing (a node bridging it on cni0 through br_netfilter keeps the TTL), then
+the one it reached.
 Between hooks the path gains what the other observers saw: the routing decision at a forwarding
 node, the VXLAN packet on the node's wire, the conntrack entry and its NAT.
 """
@@ -82,7 +84,8 @@ def assemble(observations: list[Observation], route: Router) -> dict[str, list[H
 def _hops(observations: list[Observation], way: str, route: Router) -> list[Hop]:
     seen = [(obs, visits) for obs in observations
             if (visits := [v for v in obs.visits if direction(v.packet) == way])]
-    seen.sort(key=lambda pair: (-max(v.packet.ttl for v in pair[1]), all(v.packet.iif for v in pair[1])))
+    seen.sort(key=lambda pair: (-max(v.packet.ttl for v in pair[1]), not any(map(_sent, pair[1])),
+                                not any(map(_forwarding, pair[1]))))
     hops = [_hop(obs, visits, way, route) for obs, visits in seen]
     if hops and not any(step.kind == "dropped" for hop in hops for step in hop.steps):
         last = hops[-1]
@@ -102,8 +105,7 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router) -> 
             if not visit.packet.iif and (decision := route(obs.place, visit.packet)):
                 hop.steps.append(Step("route", decision))  # the sender's own routing decision
             continue
-        forwarding = visit.chain.upper() == "FORWARD" or "forward" in visit.chain
-        if forwarding and not any(step.kind == "route" for step in hop.steps):  # one decision, however many tables hook forward
+        if _forwarding(visit) and not any(step.kind == "route" for step in hop.steps):  # one decision, however many tables hook forward
             decision = route(obs.place, visit.packet)
             if decision:
                 hop.steps.append(Step("route", decision))
@@ -117,6 +119,16 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router) -> 
     hop.steps.extend(_conntrack_steps(obs, way))
     hop.steps.extend(_vxlan_steps(obs, visits))
     return hop
+
+
+def _sent(visit: HookVisit) -> bool:
+    """Whether the packet was made in this netns (postrouting has no input interface either)."""
+    return visit.table == TABLE and visit.chain == "trace-output"
+
+
+def _forwarding(visit: HookVisit) -> bool:
+    """Whether the hook is forward (iptables' FORWARD, or an nft chain of the forward hook)."""
+    return visit.chain.upper() == "FORWARD" or "forward" in visit.chain
 
 
 def _where(visit: HookVisit) -> str:
