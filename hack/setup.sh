@@ -12,8 +12,9 @@ APT_PACKAGES=(sqlite3 iproute2 iptables nftables conntrack tcpdump ethtool conta
               busybox-static nginx-light iperf3 wrk)
 # dnsperf and dnsmasq-base (the program only, no service) are bench/dns.py's load generator and yardstick.
 APT_PACKAGES+=(dnsperf dnsmasq-base)
-# graphviz's dot lays out `kinn topology`'s pictures.
-APT_PACKAGES+=(graphviz)
+# graphviz's dot lays out `kinn topology`'s pictures; the labs' steps (examples/*/lab.yaml) read
+# JSON with jq and fetch pages from the nodes with curl, as the articles do.
+APT_PACKAGES+=(graphviz jq curl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
