@@ -8,7 +8,7 @@ from pathlib import Path
 
 from kinn.trace.arming import trace_ruleset
 from kinn.trace.events import (Tuple, hook_visits, parse_conntrack_line, parse_trace_line, parse_vxlan_capture)
-from kinn.trace.path import REPLY, REQUEST, Observation, assemble, direction
+from kinn.trace.path import REPLY, REQUEST, Followed, Observation, assemble, direction, pair
 from kinn.trace.probe import ProbeResult
 from kinn.trace.rules import rule_book
 from kinn.trace.targets import Place, Target
@@ -18,6 +18,7 @@ from kinn.trace import render
 FIXTURES = Path(__file__).parent / "fixtures" / "trace"
 WEB = "10.244.2.3"
 VIP = "10.106.113.93"
+PROBE = Followed("kinn-trace", pair("10.244.1.2", 58924, VIP, 80))  # these fixtures' table and probe
 
 
 def lines(name: str) -> list[str]:
@@ -109,7 +110,7 @@ def test_assemble_orders_places_by_ttl_and_adds_nat_route_and_vxlan() -> None:
         routes.append((place.label, packet.daddr))  # type: ignore[attr-defined]
         return f"route to {packet.daddr}"  # type: ignore[attr-defined]
 
-    hops = assemble(observations(), route)
+    hops = assemble(observations(), route, PROBE)
     assert [hop.place.label for hop in hops[REQUEST]] == \
         ["pod default/client", "node worker-1", "node worker-2", "pod default/web"]
     assert [hop.place.label for hop in hops[REPLY]] == \
@@ -135,7 +136,8 @@ def test_assemble_orders_a_bridged_path_sender_then_node_then_receiver() -> None
 
     # Deliberately out of path order, the node first: its nat POSTROUTING has no input interface either.
     hops = assemble([seen("node worker-1", "worker-1"), seen("pod default/web", "web"),
-                     seen("pod default/cl", "client")], lambda place, packet: None)
+                     seen("pod default/cl", "client")], lambda place, packet: None,
+                    Followed("kinn-trace", pair("10.244.1.4", 45180, "10.244.1.3", 80)))
     assert [hop.place.label for hop in hops[REQUEST]] == ["pod default/cl", "node worker-1", "pod default/web"]
     assert [hop.place.label for hop in hops[REPLY]] == ["pod default/web", "node worker-1", "pod default/cl"]
     assert hops[REPLY][-1].steps[-1].text == "delivered to pod default/cl on eth0"
@@ -143,15 +145,16 @@ def test_assemble_orders_a_bridged_path_sender_then_node_then_receiver() -> None
 
 def test_assemble_reports_the_reject() -> None:
     obs = [Observation(Place("node worker-1", "ns", "worker-1"), hook_visits(lines("trace-reject-worker-1.txt")))]
-    steps = [step for hop in assemble(obs, lambda place, packet: None)[REQUEST] for step in hop.steps]
+    probe = Followed("kinn-trace", pair("10.244.1.2", 40124, "10.106.129.248", 80))
+    steps = [step for hop in assemble(obs, lambda place, packet: None, probe)[REQUEST] for step in hop.steps]
     dropped = [step.text for step in steps if step.kind == "dropped"]
     assert len(dropped) == 1 and dropped[0].startswith("REJECTED in filter FORWARD by KUBE-SERVICES:")
 
 
 def test_render_text_and_json() -> None:
-    hops = assemble(observations(), lambda place, packet: None)
+    hops = assemble(observations(), lambda place, packet: None, PROBE)
     trace = Trace(Target("pod default/client", "10.244.1.2"), Target("service default/web", VIP, port=80), "tcp", 80,
-                  ProbeResult("10.244.1.2", 58924, "connected", True), hops, observations())
+                  ProbeResult("10.244.1.2", 58924, "connected", True), hops, observations(), {})
     text = render.text(trace)
     assert text.startswith(f"tcp probe from pod default/client 10.244.1.2 to service default/web {VIP}:80: connected")
     assert "\n← reply: tcp 10.244.2.3:8080 → 10.244.1.2:58924 flags syn,ack\n" in text
@@ -161,7 +164,7 @@ def test_render_text_and_json() -> None:
 
 
 def test_trace_ruleset_marks_the_flow_and_traces_both_directions() -> None:
-    ruleset = trace_ruleset()
-    assert ruleset.startswith("table ip kinn-trace {")
+    ruleset = trace_ruleset("kinn-trace-42")
+    assert ruleset.startswith("table ip kinn-trace-42 {")
     assert "type filter hook prerouting priority -199;" in ruleset and "type filter hook output priority -199;" in ruleset
     assert "ip dscp 0x2b ct mark set ct mark or 0x10000000" in ruleset

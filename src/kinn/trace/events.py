@@ -1,6 +1,9 @@
 """Parsing what the kernel reports about a traced packet: `nft -a monitor trace`, `conntrack -E` and
 `tcpdump -T vxlan` lines. Pure functions over text, so they are tested on captured real output.
 
+Also the plain packets of the host-gw backend on a node's eth0 (`tcpdump -nn`), and which process
+listens on a port (`ss -Htlnp`), to name the userspace proxy that accepts a connection.
+
 `nft monitor trace` prints one line per event of a traced packet in one netns: a `packet:` line when
 it enters a base chain (a netfilter hook), a `rule` line for each rule that matched with the verdict,
 a `policy` line when it falls off a base chain. The trace id ties a hook's lines together (the kernel
@@ -23,6 +26,8 @@ TUPLE_KEYS = re.compile(r"(\w+)=(\S+)")
 VXLAN_OUTER = re.compile(r"IP (?P<src>[\d.]+)\.(?P<sport>\d+) > (?P<dst>[\d.]+)\.(?P<dport>\d+): VXLAN.*vni (?P<vni>\d+)")
 IPV4 = r"\d+\.\d+\.\d+\.\d+"
 TCP_FLAGS = {"0x12": "syn,ack"}  # nft prints flag combinations as a number
+PLAIN_IP = re.compile(rf"^(?:[\d:.]+ )?IP (?P<src>{IPV4})(?:\.(?P<sport>\d+))? > (?P<dst>{IPV4})(?:\.(?P<dport>\d+))?: (?P<what>.*)$")
+SS_LISTEN = re.compile(r'^\S+\s+\d+\s+\d+\s+(?P<local>\S+):(?P<port>\d+)\s+\S+\s+users:\(\("(?P<comm>[^"]*)",pid=(?P<pid>\d+)')
 INNER_IP = re.compile(rf"^IP (?P<src>{IPV4})(?:\.(?P<sport>\d+))? > (?P<dst>{IPV4})(?:\.(?P<dport>\d+))?: (?P<what>.*)$")
 
 
@@ -41,6 +46,7 @@ class Packet:
     dscp: str = "cs0"
     tcp_flags: str | None = None
     icmp_type: str | None = None
+    ether_daddr: str | None = None  # printed for packets entering from a bridge
 
     def describe(self) -> str:
         ends = (f"{self.saddr}:{self.sport} → {self.daddr}:{self.dport}" if self.sport is not None
@@ -111,7 +117,7 @@ def parse_packet(text: str) -> Packet:
                   ttl=int(value(r"ip ttl (\d+)") or 0), iif=value(r'iif "([^"]+)"'), oif=value(r'oif "([^"]+)"'),
                   sport=int(sport) if sport else None, dport=int(dport) if dport else None,
                   dscp=value(r"ip dscp (\S+)") or "cs0", tcp_flags=value(r"tcp flags == (\S+)"),
-                  icmp_type=value(r"icmp type (\S+)"))
+                  icmp_type=value(r"icmp type (\S+)"), ether_daddr=value(r"ether daddr (\S+)"))
 
 
 def hook_visits(lines: list[str]) -> list[HookVisit]:
@@ -212,3 +218,40 @@ def parse_vxlan_capture(lines: list[str]) -> list[Encapsulated]:
             packets.append(Encapsulated(outer["src"], outer["dst"], int(outer["dport"]), int(outer["vni"]),
                                         Tuple(inner["src"], inner["dst"], *ports), inner["what"].split(",")[0]))
     return packets
+
+
+@dataclass(frozen=True)
+class Plain:
+    """A pod packet on a node's wire without encapsulation (the host-gw backend)."""
+
+    packet: Tuple
+    summary: str
+
+
+def parse_plain_capture(lines: list[str]) -> list[Plain]:
+    """`tcpdump -nn` lines of IPv4 packets (an optional timestamp first)."""
+    packets = []
+    for line in lines:
+        if match := PLAIN_IP.match(line.strip()):
+            ports = [int(port) if port else None for port in match.group("sport", "dport")]
+            packets.append(Plain(Tuple(match["src"], match["dst"], *ports), match["what"].split(",")[0]))
+    return packets
+
+
+@dataclass(frozen=True)
+class Listening:
+    """A listening TCP socket and the process holding it, as `ss -Htlnp` prints it."""
+
+    address: str
+    port: int
+    command: str
+    pid: int
+
+
+def parse_listening(lines: list[str]) -> dict[int, Listening]:
+    """Listening sockets by port."""
+    found = {}
+    for line in lines:
+        if match := SS_LISTEN.match(line.strip()):
+            found[int(match["port"])] = Listening(match["local"], int(match["port"]), match["comm"], int(match["pid"]))
+    return found

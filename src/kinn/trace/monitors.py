@@ -1,5 +1,6 @@
 """The listeners that watch a probe: `nft -a monitor trace` and `conntrack -E` in each netns on the
-path, `tcpdump` on each node's eth0 for the VXLAN-encapsulated packets.
+path, `tcpdump` on each node's eth0 for the packets between nodes (VXLAN-encapsulated, or plain with
+the host-gw backend).
 
 A listener is only useful once it listens: each is waited for until its socket is bound in its
 netns (netlink group memberships or a packet socket, read from /proc/<pid>/net), never slept for.
@@ -28,6 +29,10 @@ DRAIN_TIMEOUT = 3.0
 # TCP SYN (inner protocol at udp[39], inner TCP flags at udp[63] with a 20-byte inner IP header),
 # or any inner UDP or ICMP packet; the inner tuples are matched against the trace's afterwards.
 VXLAN_FILTER = "udp port 8472 and (udp[39] != 6 or udp[63] & 2 != 0)"
+# host-gw: pod packets cross eth0 as they are; again only TCP SYNs (SYN-ACKs too), UDP and ICMP.
+PLAIN_FILTER = "tcp[tcpflags] & tcp-syn != 0 or udp or icmp"
+# tcpdump's arguments per flannel backend (-T vxlan decodes every selected UDP packet as VXLAN).
+CAPTURE = {"vxlan": ["-T", "vxlan", VXLAN_FILTER], "host-gw": [PLAIN_FILTER]}
 
 
 @dataclass
@@ -75,8 +80,9 @@ def start(what: str, netns: str, argv: list[str], kind: str) -> Listener:
 
 
 @contextlib.contextmanager
-def listening(namespaces: list[str], wires: list[str]) -> Iterator[Listeners]:
-    """nft trace and conntrack monitors in `namespaces`, captures on eth0 of `wires`, for the block."""
+def listening(namespaces: list[str], wires: list[str], backend: str) -> Iterator[Listeners]:
+    """nft trace and conntrack monitors in `namespaces`, captures on eth0 of `wires` (for flannel's
+    `backend`), for the block."""
     listeners = Listeners()
     try:
         for netns in namespaces:
@@ -85,8 +91,8 @@ def listening(namespaces: list[str], wires: list[str]) -> Iterator[Listeners]:
                 "conntrack", netns, ["conntrack", "-E", "--mark", f"{TRACE_CT_MARK:#x}/{TRACE_CT_MARK:#x}"], "netlink")
         for netns in wires:
             listeners.running[("capture", netns)] = start(
-                "capture", netns, ["tcpdump", "-i", "eth0", "-nn", "-l", "--immediate-mode", "-T", "vxlan",
-                                   VXLAN_FILTER], "capture")
+                "capture", netns, ["tcpdump", "-i", "eth0", "-nn", "-l", "--immediate-mode", *CAPTURE[backend]],
+                "capture")
         yield listeners
         _drain(list(listeners.running.values()))
     finally:

@@ -2,25 +2,31 @@
 
 Each netns's trace gives, in order, the hooks the packet went through there. Which netns comes first
 is told by the packet itself: the TTL drops by one at every routing hop, and at equal TTL the netns
-that sent the packet (it passed the tracing table's output hook) comes first, then one that
-forwarded it without routing (a node bridging it on cni0 through br_netfilter keeps the TTL), then
-the one it reached.
+that sent the packet (it passed the tracing table's output hook) comes first, then a bridge between
+netns (the underlay switching it between nodes), then one that forwarded it without routing (a node
+bridging it on cni0 through br_netfilter keeps the TTL), then the one it reached.
 Between hooks the path gains what the other observers saw: the routing decision at a forwarding
-node, the VXLAN packet on the node's wire, the conntrack entry and its NAT.
+node, the packet on the node's wire (in VXLAN or plain), the conntrack entry and its NAT.
+
+A path is one connection's: a packet belongs to it when its addresses and ports are the probe's or
+ones a conntrack entry of the connection gives them (NAT rewrites them on the way). This keeps apart
+what the trace tables of two concurrent traces both mark, and the two connections of the userspace
+proxy: the client's, which ends in the proxy's listening socket, and the proxy's own to the backend.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterable
 
-from kinn.trace.arming import PROBE_DSCP, TABLE
-from kinn.trace.events import ConntrackEvent, Encapsulated, HookVisit, Packet
+from kinn.trace.arming import PROBE_DSCP, is_trace_table
+from kinn.trace.events import ConntrackEvent, Encapsulated, HookVisit, Listening, Packet, Plain, Tuple
 from kinn.trace.rules import RuleBook
 from kinn.trace.targets import Place
 
 REQUEST, REPLY = "request", "reply"
-REPLY_ICMP = {"echo-reply", "destination-unreachable", "time-exceeded"}
+ICMP_ERRORS = {"destination-unreachable", "time-exceeded"}
+REPLY_ICMP = {"echo-reply", *ICMP_ERRORS}
 TUNNEL_DEVICES = ("flannel.1",)
 
 
@@ -33,6 +39,61 @@ class Observation:
     conntrack: list[ConntrackEvent] = field(default_factory=list)
     captures: list[Encapsulated] = field(default_factory=list)
     rules: RuleBook | None = None
+    wire: list[Plain] = field(default_factory=list)
+    listening: dict[int, Listening] = field(default_factory=dict)  # a node's listening TCP sockets by port
+
+
+Endpoint = tuple[str, int | None]  # an address and port (None for ICMP)
+Pair = frozenset[Endpoint]
+
+
+def pair(src: str, sport: int | None, dst: str, dport: int | None) -> Pair:
+    """The two ends of a packet or a conntrack tuple, whichever way it goes."""
+    return frozenset({(src, sport), (dst, dport)})
+
+
+def _tuple_pair(t: Tuple) -> Pair:
+    return pair(t.src, t.sport, t.dst, t.dport)
+
+
+@dataclass(frozen=True)
+class Followed:
+    """What a path is assembled for: this trace's own table, the probe's ends as sent, and the
+    endpoints (ip, port) of a Service the userspace proxy serves, whose second connection goes to one."""
+
+    table: str
+    sent: Pair
+    backends: frozenset[Endpoint] = frozenset()
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Every pair of ends one connection shows along its path."""
+
+    pairs: frozenset[Pair]
+
+    def holds(self, packet: Packet) -> bool:
+        """The connection's packets, and the ICMP errors sent to one of its ends (a REJECT's)."""
+        if pair(packet.saddr, packet.sport, packet.daddr, packet.dport) in self.pairs:
+            return True
+        return packet.icmp_type in ICMP_ERRORS and any(packet.daddr == ip for ends in self.pairs for ip, _ in ends)
+
+    def owns(self, event: ConntrackEvent) -> bool:
+        return _tuple_pair(event.original) in self.pairs
+
+
+def connection(seed: Pair, events: Iterable[ConntrackEvent]) -> Connection:
+    """The connection with ends `seed`, grown by every conntrack entry sharing a pair with it (its
+    original and reply tuples differ where NAT applies) until none adds one."""
+    pairs, entries = {seed}, [{_tuple_pair(e.original), _tuple_pair(e.reply)} for e in events]
+    grown = True
+    while grown:
+        grown = False
+        for ends in entries:
+            if ends & pairs and not ends <= pairs:
+                pairs |= ends
+                grown = True
+    return Connection(frozenset(pairs))
 
 
 @dataclass(frozen=True)
@@ -48,7 +109,7 @@ class RuleHit:
 class Step:
     """One thing that happened to the packet in a netns."""
 
-    kind: str  # hook | route | vxlan | decap | conntrack | unnat | delivered | dropped
+    kind: str  # hook | route | vxlan | decap | wire | bridged | conntrack | unnat | delivered | proxy | dropped
     text: str
     table: str | None = None
     chain: str | None = None
@@ -76,31 +137,63 @@ def direction(packet: Packet) -> str:
     return REQUEST if packet.dscp == f"{PROBE_DSCP:#x}" else REPLY
 
 
-def assemble(observations: list[Observation], route: Router) -> dict[str, list[Hop]]:
-    """The request's and the reply's hops, each in path order."""
-    return {way: _hops(observations, way, route) for way in (REQUEST, REPLY)}
+def assemble(observations: list[Observation], route: Router, followed: Followed) -> dict[str, list[Hop]]:
+    """The probe's connection: the request's and the reply's hops, each in path order."""
+    probe = connection(followed.sent, _events(observations))
+    return {way: _hops(observations, way, route, probe, followed.table) for way in (REQUEST, REPLY)}
 
 
-def _hops(observations: list[Observation], way: str, route: Router) -> list[Hop]:
-    seen = [(obs, visits) for obs in observations
-            if (visits := [v for v in obs.visits if direction(v.packet) == way])]
+def assemble_proxied(observations: list[Observation], route: Router, followed: Followed) -> dict[str, list[Hop]]:
+    """The userspace proxy's second connection, from a node to one of the Service's endpoints (the
+    first such conntrack entry that is not the probe's), or nothing when there is none."""
+    probe = connection(followed.sent, _events(observations))
+    dialled = next((event for event in _events(observations) if event.type == "NEW" and not probe.owns(event)
+                    and (event.original.dst, event.original.dport) in followed.backends), None)
+    if dialled is None:
+        return {}
+    second = connection(_tuple_pair(dialled.original), _events(observations))
+    return {way: _hops(observations, way, route, second, followed.table) for way in (REQUEST, REPLY)}
+
+
+def _events(observations: list[Observation]) -> list[ConntrackEvent]:
+    return [event for obs in observations for event in obs.conntrack]
+
+
+def _hops(observations: list[Observation], way: str, route: Router, conn: Connection, table: str) -> list[Hop]:
+    def mine(visit: HookVisit) -> bool:
+        return direction(visit.packet) == way and conn.holds(visit.packet) \
+            and (visit.table == table or not is_trace_table(visit.table))
+
+    seen = [(obs, visits) for obs in observations if (visits := [v for v in obs.visits if mine(v)])]
     seen.sort(key=lambda pair: (-max(v.packet.ttl for v in pair[1]), not any(map(_sent, pair[1])),
-                                not any(map(_forwarding, pair[1]))))
-    hops = [_hop(obs, visits, way, route) for obs, visits in seen]
+                                pair[0].place.bridge is None, not any(map(_forwarding, pair[1]))))
+    hops = [_hop(obs, visits, way, route, conn, table) for obs, visits in seen]
     if hops and not any(step.kind == "dropped" for hop in hops for step in hop.steps):
         last = hops[-1]
         last.steps.append(Step("delivered", f"delivered to {last.place.label}"
                                             + (f" on {last.packet.iif}" if last.packet.iif else " (local)")))
+        last.steps.extend(_accepted(seen[-1][0], conn))
     return hops
 
 
-def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router) -> Hop:
+def _accepted(obs: Observation, conn: Connection) -> list[Step]:
+    """Who accepted a connection redirected to a local port: the userspace proxy's listener."""
+    entry = next((event for event in obs.conntrack if event.type == "NEW" and conn.owns(event)), None)
+    listener = obs.listening.get(entry.dnat.dport or 0) if entry and entry.dnat else None
+    if listener is None:
+        return []
+    return [Step("proxy", f"accepted by {listener.command} (pid {listener.pid}) listening on "
+                          f"{listener.address}:{listener.port}: the userspace proxy ends this TCP connection here "
+                          "and opens a second one of its own to a backend")]
+
+
+def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router, conn: Connection, table: str) -> Hop:
     hop = Hop(obs.place, way, visits[0].packet)
     arrived = visits[0].packet.iif
     if arrived in TUNNEL_DEVICES:
         hop.steps.append(Step("decap", f"decapsulated from VXLAN on {arrived}"))
     for visit in visits:
-        if visit.table == TABLE:
+        if visit.table == table:
             hop.steps.append(Step("hook", _where(visit)))
             if not visit.packet.iif and (decision := route(obs.place, visit.packet)):
                 hop.steps.append(Step("route", decision))  # the sender's own routing decision
@@ -116,19 +209,32 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router) -> 
                                   + f" in {visit.table} {visit.chain}"
                                   + (f" by {_rule_text(obs, visit.table, culprit)}" if culprit else " by policy")))
             break
-    hop.steps.extend(_conntrack_steps(obs, way))
+    if obs.place.bridge and arrived == obs.place.bridge:
+        hop.steps.extend(_switched(obs.place, visits[0].packet, route))
+    hop.steps.extend(_conntrack_steps(obs, way, conn))
     hop.steps.extend(_vxlan_steps(obs, visits))
+    hop.steps.extend(_plain_steps(obs, visits))
     return hop
 
 
 def _sent(visit: HookVisit) -> bool:
     """Whether the packet was made in this netns (postrouting has no input interface either)."""
-    return visit.table == TABLE and visit.chain == "trace-output"
+    return is_trace_table(visit.table) and visit.chain == "trace-output"
 
 
 def _forwarding(visit: HookVisit) -> bool:
     """Whether the hook is forward (iptables' FORWARD, or an nft chain of the forward hook)."""
     return visit.chain.upper() == "FORWARD" or "forward" in visit.chain
+
+
+def _switched(place: Place, packet: Packet, route: Router) -> list[Step]:
+    """The underlay between nodes: a bridge, which switches the packet to the next hop's MAC (the sender
+    chose it by its own route; the TTL stays). The underlay's own route for the destination, used
+    only by hosts that send to it as their gateway, is shown next to it (host-gw routes pod subnets)."""
+    steps = [Step("bridged", f"switched by {place.bridge} to {packet.ether_daddr}, not routed here (ttl {packet.ttl})")]
+    if decision := route(place, packet):
+        steps.append(Step("route", f"underlay {decision} (for hosts using it as gateway)"))
+    return steps
 
 
 def _where(visit: HookVisit) -> str:
@@ -151,9 +257,9 @@ def _rule_text(obs: Observation, table: str, rule: object) -> str:
     return named or f"{chain}: {text}"
 
 
-def _conntrack_steps(obs: Observation, way: str) -> list[Step]:
+def _conntrack_steps(obs: Observation, way: str, conn: Connection) -> list[Step]:
     """The flow's entry (request: its NAT as created) and, for the reply, the translation undone."""
-    entry = next((event for event in obs.conntrack if event.type == "NEW"), None)
+    entry = next((event for event in obs.conntrack if event.type == "NEW" and conn.owns(event)), None)
     if entry is None:
         return []
     if way == REQUEST:
@@ -185,3 +291,13 @@ def _vxlan_steps(obs: Observation, visits: list[HookVisit]) -> list[Step]:
             return [Step("vxlan", f"VXLAN encapsulation: outer {capture.outer_src} → {capture.outer_dst} "
                                   f"udp {capture.outer_dport} vni {capture.vni} (inner {inner})")]
     return [Step("vxlan", f"VXLAN encapsulation on {packet.oif} (not seen on eth0)")]
+
+
+def _plain_steps(obs: Observation, visits: list[HookVisit]) -> list[Step]:
+    """The node's wire with the host-gw backend: this hop's packet leaving on eth0 as it is."""
+    out = [v.packet for v in visits if v.packet.oif == "eth0"]
+    for packet in out[-1:]:
+        for plain in obs.wire:
+            if plain.packet == Tuple(packet.saddr, packet.daddr, packet.sport, packet.dport):
+                return [Step("wire", f"on the wire: eth0 {plain.packet} {plain.summary}, not encapsulated")]
+    return []

@@ -15,14 +15,23 @@ ARROWS = {REQUEST: "→", REPLY: "←"}
 def text(trace: Trace) -> str:
     target = f"{trace.destination.label} {trace.destination.ip}" + (f":{trace.port}" if trace.port else "")
     lines = [f"{trace.protocol} probe from {trace.source.label} {trace.source.ip} to {target}: {trace.probe.outcome}"]
-    for way in (REQUEST, REPLY):
-        hops = trace.hops[way]
-        if not hops:
-            lines.append(f"\n{ARROWS[way]} {way}: not seen")
-            continue
-        lines.append(f"\n{ARROWS[way]} {way}: {hops[0].packet.describe()}")
-        lines.extend(line for hop in hops for line in _hop(hop))
+    lines.extend(_connection(trace.hops))
+    if trace.proxied:
+        lines.append("\n== the userspace proxy's own TCP connection to the backend: a second connection, joined to "
+                     "the one above by kube-proxy, which copies the bytes between them ==")
+        lines.extend(_connection(trace.proxied, "proxy's "))
     return "\n".join(lines) + "\n"
+
+
+def _connection(hops: dict[str, list[Hop]], whose: str = "") -> list[str]:
+    lines = []
+    for way in (REQUEST, REPLY):
+        if not hops[way]:
+            lines.append(f"\n{ARROWS[way]} {whose}{way}: not seen")
+            continue
+        lines.append(f"\n{ARROWS[way]} {whose}{way}: {hops[way][0].packet.describe()}")
+        lines.extend(line for hop in hops[way] for line in _hop(hop))
+    return lines
 
 
 def _hop(hop: Hop) -> list[str]:
@@ -46,6 +55,7 @@ def as_json(trace: Trace) -> str:
         "probe": dataclasses.asdict(trace.probe),
         "request": [hop(h) for h in trace.hops[REQUEST]],
         "reply": [hop(h) for h in trace.hops[REPLY]],
+        "proxied": {way: [hop(h) for h in trace.proxied.get(way, [])] for way in (REQUEST, REPLY)},
         "conntrack": {obs.place.label: [dataclasses.asdict(event) for event in obs.conntrack]
                       for obs in trace.observations if obs.conntrack},
     }

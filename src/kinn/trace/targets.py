@@ -35,6 +35,7 @@ class Place:
     label: str  # "pod default/client", "node worker-1", "client"
     netns: str  # a name under /var/run/netns or a path
     node: str | None = None  # the node it is on (for a pod) or is
+    bridge: str | None = None  # the bridge it switches packets on, for the underlay
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class Target:
     port: int | None = None  # a Service's port
     protocol: str | None = None  # a Service port's protocol
     backends: list[Place] = field(default_factory=list)  # a Service's endpoints' pods
+    endpoints: list[tuple[str, int]] = field(default_factory=list)  # their (ip, port) for the chosen port
 
 
 async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, port: int | None = None) -> Target:
@@ -99,7 +101,15 @@ async def _service_target(client: Client, cluster: Cluster, service: dict, port:
                 for eps in slices.get("items", []) for endpoint in eps.get("endpoints") or []
                 if endpoint.get("nodeName") and (endpoint.get("targetRef") or {}).get("kind") == "Pod"]
     return Target(f"service {meta['namespace']}/{meta['name']}", spec["clusterIP"], port=chosen["port"],
-                  protocol=chosen.get("protocol", "TCP").lower(), backends=backends)
+                  protocol=chosen.get("protocol", "TCP").lower(), backends=backends,
+                  endpoints=_endpoints(slices.get("items", []), chosen.get("name", "")))
+
+
+def _endpoints(slices: list[dict], port_name: str) -> list[tuple[str, int]]:
+    """The (ip, port) pairs behind a service port: its EndpointSlices' port of the same name."""
+    return [(address, port["port"]) for eps in slices for port in eps.get("ports") or []
+            if port.get("name", "") == port_name and port.get("port")
+            for endpoint in eps.get("endpoints") or [] for address in endpoint.get("addresses", [])]
 
 
 async def _address_target(client: Client, cluster: Cluster, ip: str) -> Target:

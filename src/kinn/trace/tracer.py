@@ -4,14 +4,19 @@ path, send the probe, read the rules as they are now, assemble the path, and lea
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import subprocess
+from pathlib import Path
 from dataclasses import dataclass
 
 from kinn.client.rest import Client
 from kinn.cluster.cluster import Cluster
+from kinn.cluster.paths import UNDERLAY_BRIDGE
 from kinn.trace import arming, inside, monitors, probe
-from kinn.trace.events import Packet, hook_visits, parse_conntrack_line, parse_vxlan_capture
-from kinn.trace.path import Hop, Observation, assemble
+from kinn.trace.events import (Listening, Packet, hook_visits, parse_conntrack_line, parse_listening,
+                               parse_plain_capture, parse_vxlan_capture)
+from kinn.trace.path import Followed, Hop, Observation, assemble, assemble_proxied, pair
 from kinn.trace.probe import ProbeResult
 from kinn.trace.rules import RuleBook, rule_book
 from kinn.trace.targets import Place, Target, node_place, resolve
@@ -26,6 +31,7 @@ class Trace:
     probe: ProbeResult
     hops: dict[str, list[Hop]]
     observations: list[Observation]
+    proxied: dict[str, list[Hop]]  # the userspace proxy's own connection to the backend, if it made one
 
 
 async def trace(client: Client, cluster: Cluster, source_spec: str, destination_spec: str, namespace: str,
@@ -45,23 +51,50 @@ def _follow(cluster: Cluster, source: Target, destination: Target, protocol: str
     """The probe with tracing armed around it (blocking: processes, netlink sockets, the probe)."""
     assert source.place is not None
     places = _places(cluster, source, destination)
-    namespaces = [place.netns for place in places]
     nodes = [place.netns for place in places if place.label.startswith("node ")]
-    with arming.armed(namespaces), monitors.listening(namespaces, nodes) as listeners:
+    table, backends = arming.table_name(), _proxied_backends(cluster, destination, protocol)
+    output_rules = [arming.follow_proxied(backends)] if backends else []
+    rulesets = {place.netns: arming.trace_ruleset(table, output_rules if place.netns in nodes else [])
+                for place in places}
+    with arming.armed(table, rulesets), \
+            monitors.listening(list(rulesets), nodes, cluster.spec.networking.backend) as listeners:
         result = probe.send(source.place.netns, protocol, destination.ip, port)
         books = {netns: _rule_book(netns) for netns in nodes}
-    observations = [Observation(place, hook_visits(listeners.lines("trace", place.netns)),
-                                list(filter(None, map(parse_conntrack_line, listeners.lines("conntrack", place.netns)))),
-                                parse_vxlan_capture(listeners.lines("capture", place.netns)), books.get(place.netns))
+        sockets = {netns: _listening(netns) for netns in nodes}
+    backend = cluster.spec.networking.backend
+    observations = [_observation(place, listeners, backend, books.get(place.netns), sockets.get(place.netns, {}))
                     for place in places]
-    return Trace(source, destination, protocol, port, result, assemble(observations, _route), observations)
+    followed = Followed(table, pair(result.source_ip, result.source_port, destination.ip, port),
+                        frozenset((ip, port) for _, ip, port in backends))
+    return Trace(source, destination, protocol, port, result, assemble(observations, _route, followed), observations,
+                 assemble_proxied(observations, _route, followed))
+
+
+def _proxied_backends(cluster: Cluster, destination: Target, protocol: str) -> list[arming.Endpoint]:
+    """A Service's endpoints when the userspace proxy serves it: its second connection goes to one."""
+    if cluster.spec.networking.kube_proxy_mode != "userspace" or protocol == "icmp":
+        return []
+    return [(protocol, ip, port) for ip, port in destination.endpoints]
+
+
+def _observation(place: Place, listeners: monitors.Listeners, backend: str, rules: RuleBook | None,
+                 listening: dict[int, Listening]) -> Observation:
+    """What one netns saw; its node's wire is read as the flannel backend puts packets on it."""
+    captured = listeners.lines("capture", place.netns)
+    return Observation(place, hook_visits(listeners.lines("trace", place.netns)),
+                       list(filter(None, map(parse_conntrack_line, listeners.lines("conntrack", place.netns)))),
+                       parse_vxlan_capture(captured) if backend == "vxlan" else [], rules,
+                       parse_plain_capture(captured) if backend == "host-gw" else [], listening)
 
 
 def _places(cluster: Cluster, source: Target, destination: Target) -> list[Place]:
     """Every netns the probe may cross: both ends, every node (the destination a Service picks is
-    only known afterwards), and a Service's backends."""
+    only known afterwards), and a Service's backends; with host-gw also the underlay, whose bridge
+    carries pod packets between nodes as they are (br_netfilter shows them to its hooks)."""
+    underlay = Place("underlay", cluster.paths.underlay_netns, bridge=UNDERLAY_BRIDGE) \
+        if cluster.spec.networking.backend == "host-gw" else None
     candidates = [source.place, destination.place, *(node_place(node) for node in cluster.nodes),
-                  *destination.backends]
+                  *destination.backends, underlay]
     unique: dict[str, Place] = {}
     for place in candidates:
         if place is not None:
@@ -73,6 +106,22 @@ def _rule_book(netns: str) -> RuleBook:
     """The node's rules right after the probe, both listings back to back (handles change with every
     iptables-restore, so they are read before kube-proxy's next sync)."""
     return rule_book(inside.run(netns, "nft", "-a", "list", "ruleset"), inside.run(netns, "iptables-save"))
+
+
+def _listening(netns: str) -> dict[int, Listening]:
+    """The node's listening TCP sockets, each named by its process's command line up to the first
+    option (`python -m kinn agent`), not just its executable."""
+    return {port: dataclasses.replace(socket, command=_command(socket.pid, socket.command))
+            for port, socket in parse_listening(inside.run(netns, "ss", "-Htlnp").splitlines()).items()}
+
+
+def _command(pid: int, fallback: str) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+    except OSError:
+        return fallback
+    words = list(itertools.takewhile(lambda word: word and not word.startswith("-") or word == "-m", argv))
+    return " ".join([Path(words[0]).name, *words[1:]]) if words else fallback
 
 
 def _route(place: Place, packet: Packet) -> str | None:

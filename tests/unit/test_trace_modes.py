@@ -1,0 +1,119 @@
+"""kinn trace's assembly in the other proxy and flannel modes, on real captured output:
+userspace/ — kube-proxy --proxy-mode userspace with VXLAN, pod default/client (10.244.1.3, worker-1) →
+svc default/web 10.99.76.4:80, whose pod 10.244.2.2:8080 runs on worker-2; host-gw/ — nftables mode
+with the host-gw backend, the same pods and Service (10.101.99.221), the underlay's kinn0 traced too."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kinn.trace.arming import follow_proxied, trace_ruleset
+from kinn.trace.events import Tuple, hook_visits, parse_conntrack_line, parse_listening, parse_plain_capture
+from kinn.trace.path import REPLY, REQUEST, Followed, Observation, assemble, assemble_proxied, connection, pair
+from kinn.trace.rules import RuleBook, rule_book
+from kinn.trace.targets import Place
+
+FIXTURES = Path(__file__).parent / "fixtures" / "trace"
+WEB = "10.244.2.2"
+NODES = ("worker-1", "worker-2")
+
+
+def lines(mode: str, name: str) -> list[str]:
+    path = FIXTURES / mode / f"{name}.txt"
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def observations(mode: str) -> list[Observation]:
+    places = [Place("pod default/web", "web", "worker-2"), Place("node worker-2", "worker-2", "worker-2"),
+              Place("pod default/client", "client", "worker-1"), Place("node worker-1", "worker-1", "worker-1")]
+    if mode == "host-gw":
+        places.append(Place("underlay", "underlay", bridge="kinn0"))
+    return [Observation(place, hook_visits(lines(mode, f"trace-{place.netns}")),
+                        list(filter(None, map(parse_conntrack_line, lines(mode, f"conntrack-{place.netns}")))),
+                        wire=parse_plain_capture(lines(mode, f"capture-{place.netns}")) if mode == "host-gw" else [],
+                        rules=_rules(mode, place.netns), listening=parse_listening(lines(mode, f"ss-{place.netns}")))
+            for place in places]
+
+
+def _rules(mode: str, name: str) -> RuleBook | None:
+    """The node's `nft -a list ruleset` and `iptables-save`, taken right after the probe (worker-1 in userspace/)."""
+    nft, saved = lines(mode, f"nft-ruleset-{name}"), lines(mode, f"iptables-save-{name}")
+    return rule_book("\n".join(nft), "\n".join(saved)) if nft else None
+
+
+def no_route(place: Place, packet: object) -> str | None:
+    return None
+
+
+USERSPACE = Followed("kinn-trace-6921", pair("10.244.1.3", 50526, "10.99.76.4", 80), frozenset({(WEB, 8080)}))
+
+
+def test_userspace_client_connection_ends_in_the_proxy_listener() -> None:
+    hops = assemble(observations("userspace"), no_route, USERSPACE)
+    assert [hop.place.label for hop in hops[REQUEST]] == ["pod default/client", "node worker-1"]
+    node = hops[REQUEST][-1]
+    nat = next(step for step in node.steps if step.chain == "PREROUTING")
+    assert [hit.chain for hit in nat.rules] == ["PREROUTING", "KUBE-PORTALS-CONTAINER"]
+    assert nat.rules[-1].rule == ('-A KUBE-PORTALS-CONTAINER -d 10.99.76.4/32 -p tcp -m comment --comment "default/web:" '
+                                  '-m tcp --dport 80 -j REDIRECT --to-ports 38137')
+    assert [step.kind for step in node.steps][-2:] == ["delivered", "proxy"]
+    assert node.steps[-1].text.startswith("accepted by python (pid 27594) listening on 0.0.0.0:38137")
+    assert [hop.place.label for hop in hops[REPLY]] == ["node worker-1", "pod default/client"]
+
+
+def test_userspace_proxy_connection_is_followed_to_the_backend() -> None:
+    proxied = assemble_proxied(observations("userspace"), no_route, USERSPACE)
+    assert [hop.place.label for hop in proxied[REQUEST]] == \
+        ["node worker-1", "node worker-2", "pod default/web"]
+    assert proxied[REQUEST][0].packet.saddr == "10.244.1.0" and proxied[REQUEST][0].packet.daddr == WEB
+    conntrack = [step.text for hop in proxied[REQUEST] for step in hop.steps if step.kind == "conntrack"]
+    assert conntrack[0].startswith(f"conntrack NEW tcp original 10.244.1.0:38718 → {WEB}:8080")
+    assert [hop.place.label for hop in proxied[REPLY]] == ["pod default/web", "node worker-2", "node worker-1"]
+    # The client's connection's packets stay out of the proxy's path, and the other way round.
+    assert all(hop.packet.daddr != "10.99.76.4" for hop in proxied[REQUEST])
+
+
+def test_no_proxied_connection_without_backends_to_follow() -> None:
+    assert assemble_proxied(observations("userspace"), no_route, Followed(USERSPACE.table, USERSPACE.sent)) == {}
+
+
+def test_connection_grows_through_nat() -> None:
+    events = [event for obs in observations("userspace") for event in obs.conntrack]
+    conn = connection(USERSPACE.sent, events)
+    assert pair("10.244.1.1", 38137, "10.244.1.3", 50526) in conn.pairs  # the REDIRECT's reply tuple
+    assert pair("10.244.1.0", 38718, WEB, 8080) not in conn.pairs
+
+
+def test_host_gw_plain_packet_on_eth0_and_the_underlay_bridge() -> None:
+    followed = Followed("kinn-trace-9681", pair("10.244.1.3", 52234, "10.101.99.221", 80))
+    hops = assemble(observations("host-gw"), lambda place, packet: f"route {place.label}", followed)
+    assert [hop.place.label for hop in hops[REQUEST]] == \
+        ["pod default/client", "node worker-1", "underlay", "node worker-2", "pod default/web"]
+    worker1 = hops[REQUEST][1]
+    wire = [step.text for step in worker1.steps if step.kind == "wire"]
+    assert wire == [f"on the wire: eth0 10.244.1.3:52234 → {WEB}:8080 Flags [S], not encapsulated"]
+    assert not any(step.kind in ("vxlan", "decap") for hop in hops[REQUEST] for step in hop.steps)
+    underlay = [step.text for step in hops[REQUEST][2].steps]
+    assert any(text.startswith("switched by kinn0 to ") and "not routed here (ttl 63)" in text for text in underlay)
+    assert "underlay route underlay (for hosts using it as gateway)" in underlay
+    dnat = next(step for step in worker1.steps if step.chain == "nat-prerouting")
+    assert [hit.chain for hit in dnat.rules][1:3] == ["services", "service-PFISGYVC-default/web/tcp/"]
+    assert dnat.rules[-1].rule.endswith(f"dnat to {WEB}:8080")
+    assert [hop.place.label for hop in hops[REPLY]][1:4] == ["node worker-2", "underlay", "node worker-1"]
+
+
+def test_plain_capture_and_listening_sockets() -> None:
+    packets = parse_plain_capture(lines("host-gw", "capture-worker-1"))
+    assert packets[0].packet == Tuple("10.244.1.3", WEB, 52234, 8080) and packets[0].summary == "Flags [S]"
+    listening = parse_listening(lines("userspace", "ss-worker-1"))
+    assert (listening[38137].address, listening[38137].pid, listening[10250].command) == ("0.0.0.0", 27594, "python")
+
+
+def test_proxied_backends_armed_in_the_output_hook_first() -> None:
+    rule = follow_proxied([("tcp", WEB, 8080), ("tcp", "10.244.1.5", 8080)])
+    assert rule.strip() == ("meta l4proto . ip daddr . th dport { tcp . 10.244.2.2 . 8080, tcp . 10.244.1.5 . 8080 } "
+                            "ct state new ct mark set ct mark or 0x10000000 ip dscp set 0x2b")
+    ruleset = trace_ruleset("kinn-trace-7", [rule])
+    output = ruleset.split("chain trace-output")[1]
+    assert output.index("th dport") < output.index("ip dscp 0x2b ct mark set")
+    assert "th dport" not in ruleset.split("chain trace-output")[0]
