@@ -15,13 +15,21 @@ import click
 from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
 from kinn.cli.flags import DURATION
 from kinn.client.rest import Client
+from kinn.proxy.healthcheck.proxier_health import parse_bind_address
 from kinn.proxy.modes import MODES, new_proxier
 from kinn.proxy.node import NodeContext
 from kinn.proxy.server import ProxyOptions, ProxyServer
 
 
 PROXY_FLAGS = ("proxy_mode", "cluster_cidr", "masquerade_all", "iptables_masquerade_bit", "iptables_min_sync_period",
-               "iptables_sync_period")
+               "iptables_sync_period", "healthz_bind_address")
+
+
+def _bind_address(ctx: click.Context, param: click.Parameter, value: str) -> tuple[str, int] | None:
+    try:
+        return parse_bind_address(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
 
 
 def proxy_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,6 +46,9 @@ def proxy_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="At most one sync per this period, however fast changes arrive."),
         click.option("--iptables-sync-period", type=DURATION, default="30s", show_default=True,
                      help="At least one sync (and canary check) per this period."),
+        click.option("--healthz-bind-address", default="0.0.0.0:10256", show_default=True, callback=_bind_address,
+                     help="IP:port of /healthz and /livez (unhealthy when a change waits for a sync longer "
+                     "than twice the sync period). Set empty or 0 to disable."),
     ]):
         f = option(f)
     return f
@@ -45,10 +56,11 @@ def proxy_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_proxy(client: Client, node_name: str, node_ip: str, proxy_mode: str, cluster_cidr: str,
                 masquerade_all: bool, iptables_masquerade_bit: int, iptables_min_sync_period: Any,
-                iptables_sync_period: Any) -> ProxyServer:
+                iptables_sync_period: Any, healthz_bind_address: tuple[str, int] | None) -> ProxyServer:
     ctx = NodeContext(node_ip=node_ip, cluster_cidr=cluster_cidr, masquerade_all=masquerade_all,
                       mark=hex(1 << iptables_masquerade_bit))
-    options = ProxyOptions(node_name, iptables_min_sync_period.total_seconds(), iptables_sync_period.total_seconds())
+    options = ProxyOptions(node_name, iptables_min_sync_period.total_seconds(), iptables_sync_period.total_seconds(),
+                           healthz_bind_address)
     return ProxyServer(client, new_proxier(proxy_mode, ctx), options)
 
 

@@ -57,6 +57,7 @@ def missing_jumps(saved: dict[str, str]) -> list[rules.JumpRule]:
 
 class IptablesProxier:
     mode = "iptables"
+    serves_health_check_node_ports = True
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx

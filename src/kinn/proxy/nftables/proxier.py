@@ -46,6 +46,7 @@ def table_names(kind: str) -> list[str]:
 
 class NftablesProxier:
     mode = "nftables"
+    serves_health_check_node_ports = True
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx

@@ -84,6 +84,8 @@ def _claim_node_port(port: int, protocol: str) -> socket.socket:
 
 class UserspaceProxier:
     mode = "userspace"
+    # Kubernetes 1.0/1.1 had no externalTrafficPolicy: the userspace proxier never served health checks.
+    serves_health_check_node_ports = False
 
     def __init__(self, ctx: NodeContext) -> None:
         self.ctx = ctx

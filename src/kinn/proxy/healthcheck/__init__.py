@@ -1,0 +1,1 @@
+"""kube-proxy's health checks (pkg/proxy/healthcheck): per-Service health check node ports and /healthz."""
