@@ -2,7 +2,7 @@
 
 kubectl's `create -f` only sends `fieldValidation=Strict` (leaving field checks to the server) when
 the v3 document of the object's group-version has a PATCH operation for its kind with that
-parameter; otherwise it falls back to `/openapi/v2`, which kinn does not serve, and fails. The stub
+parameter; otherwise it falls back to `/openapi/v2`, which this stub does not serve, and fails. The stub
 decodes POST bodies with `kinn.api.decoding`, so this also shows kubectl printing the server's
 strict-decoding error and warnings as it does against a real cluster. `kubectl explain` reads the
 schemas.

@@ -17,27 +17,18 @@ import pytest
 from kinn.api.errors import StatusError
 from kinn.api.protobuf import KINDS, MEDIA_TYPE, decode_protobuf_object
 from kinn.api.protobuf.schema import MESSAGES, SPECIAL, parse_field
+from kinn.api.protobuf.wire import bytes_field, varint_field
 
 from kubectl_capture import COMMANDS, FIXTURES, StubServer, kubectl_available, run_kubectl
 
 # --- a tiny protobuf writer, to build bodies kubectl does not send ------------------------------
 
 
-def _varint(n: int) -> bytes:
-    n &= (1 << 64) - 1  # negative int32/int64 travel as 64-bit two's complement
-    out = bytearray()
-    while n >= 0x80:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
 def pb(number: int, value: int | bool | str | bytes) -> bytes:
     if isinstance(value, (bool, int)):
-        return _varint(number << 3) + _varint(int(value))
+        return varint_field(number, int(value))
     data = value.encode() if isinstance(value, str) else value
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
+    return bytes_field(number, data)
 
 
 def body(api_version: str, kind: str, *fields: bytes, envelope: bytes = b"") -> bytes:

@@ -22,6 +22,9 @@ APPLY_PATCH = "application/apply-patch+yaml"
 BODY_TYPES = (JSON, YAML, PROTOBUF)
 PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH)
 AGGREGATED_DISCOVERY = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+OPENAPI_V2_PROTOBUF = "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"
+# The spelling client-go asks for; kube-openapi still accepts it and answers with the one above.
+_OPENAPI_V2_PROTOBUF_DEPRECATED = "application/com.github.proto-openapi.spec.v2@v1.0+protobuf"
 
 
 @dataclass(frozen=True)
@@ -90,3 +93,14 @@ def wants_aggregated_discovery(accept: str | None) -> bool:
         if media.type in (JSON, "*/*"):
             return False
     return False
+
+
+def negotiate_openapi_v2(accept: str | None) -> str | None:
+    """The media type `/openapi/v2` answers with: JSON or the gnostic protobuf, whichever clause comes
+    first (no Accept means `*/*`, so JSON), as kube-openapi's handler picks (q-values aside); None: 406."""
+    for media in accepted(accept):
+        if media.type in (JSON, "application/*", "*/*"):
+            return JSON
+        if media.type in (OPENAPI_V2_PROTOBUF, _OPENAPI_V2_PROTOBUF_DEPRECATED):
+            return OPENAPI_V2_PROTOBUF
+    return None

@@ -21,6 +21,7 @@ from aiohttp import web
 from kinn import netlink
 from kinn.api import errors
 from kinn.api.openapi import schemas
+from kinn.api.openapi.v2 import openapi_v2_etag, openapi_v2_json, openapi_v2_protobuf
 from kinn.api.openapi.v3 import openapi_v3_document, openapi_v3_index
 from kinn.apiserver import discovery, encoding, negotiation
 from kinn.apiserver.admission.plugins import default_chain
@@ -205,6 +206,8 @@ class APIServer:
             if path == "/api":
                 return _json(discovery.api_versions(f"{self.options.advertise_address or '127.0.0.1'}:{self.port}"))
             return _json(discovery.api_group_list())
+        if path == "/openapi/v2":
+            return _openapi_v2(request)
         if path == "/openapi/v3":
             return _json(openapi_v3_index())
         if path.startswith("/openapi/v3/"):
@@ -226,6 +229,18 @@ class APIServer:
 
 
 _PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+
+
+def _openapi_v2(request: web.Request) -> web.Response:
+    """JSON or gnostic protobuf by Accept, 406 (no body) for neither; If-None-Match as http.ServeContent does."""
+    media_type = negotiation.negotiate_openapi_v2(request.headers.get("Accept"))
+    if media_type is None:
+        return web.Response(status=406, headers={"Vary": "Accept"})
+    headers = {"Vary": "Accept", "ETag": openapi_v2_etag(), "Content-Type": media_type}
+    if request.headers.get("If-None-Match") == headers["ETag"]:
+        return web.Response(status=304, headers=headers)
+    body = openapi_v2_json() if media_type == negotiation.JSON else openapi_v2_protobuf()
+    return web.Response(body=body, headers=headers)
 
 
 def _json(body: Any) -> web.Response:

@@ -23,13 +23,14 @@ from kinn.api.resources import TABLE, Resource
 
 Schema = dict[str, Any]
 
+INFO = {"title": "Kubernetes", "version": "unversioned"}  # the `info` of every OpenAPI document
 _V2_REF = "#/definitions/"
 _V3_REF = "#/components/schemas/"
 _META = "io.k8s.apimachinery.pkg.apis.meta.v1."
 _MEDIA_TYPES = ("application/json", "application/yaml", "application/vnd.kubernetes.protobuf")
 _WATCH_MEDIA_TYPES = _MEDIA_TYPES + ("application/json;stream=watch", "application/vnd.kubernetes.protobuf;stream=watch")
-_PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json", "application/merge-patch+json",
-                "application/strategic-merge-patch+json")
+_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json", "application/strategic-merge-patch+json",
+                "application/apply-patch+yaml")  # in upstream's order, which v2's `consumes` keeps
 _LIST_PARAMETERS = ("allowWatchBookmarks", "continue", "fieldSelector", "labelSelector", "limit", "resourceVersion",
                     "resourceVersionMatch", "sendInitialEvents", "timeoutSeconds", "watch")
 _WRITE_PARAMETERS = ("dryRun", "fieldManager", "fieldValidation")
@@ -61,7 +62,7 @@ _CREATE_SUBRESOURCES = {
 }
 
 # Definitions every built-in API server has but the vendored set, cut to served kinds, lacks.
-_EXTRA_DEFINITIONS: dict[str, Schema] = {
+EXTRA_DEFINITIONS: dict[str, Schema] = {
     _META + "Patch": {
         "description": "Patch is provided to give a concrete name and type to the Kubernetes PATCH request body.",
         "type": "object",
@@ -123,16 +124,21 @@ def _gv_path(group: str, version: str) -> str:
 
 
 def _group_version_document(group: str, version: str) -> dict[str, Any]:
-    resources = TABLE.in_group_version(group, version)
-    paths: dict[str, Any] = {f"/{_gv_path(group, version)}/": _api_resources_item(group, version)}
-    for resource in resources:
-        paths.update(_resource_paths(resource))
+    paths = group_version_paths(group, version)
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "unversioned"},
-        "paths": dict(sorted(paths.items())),
+        "info": INFO,
+        "paths": paths,
         "components": {"schemas": _component_schemas(paths)},
     }
+
+
+def group_version_paths(group: str, version: str) -> dict[str, Any]:
+    """The v3 path items of one group-version, sorted; `/openapi/v2` restates the same operations."""
+    paths: dict[str, Any] = {f"/{_gv_path(group, version)}/": _api_resources_item(group, version)}
+    for resource in TABLE.in_group_version(group, version):
+        paths.update(_resource_paths(resource))
+    return dict(sorted(paths.items()))
 
 
 def _api_resources_item(group: str, version: str) -> dict[str, Any]:
@@ -385,7 +391,7 @@ def _component_schemas(paths: dict[str, Any]) -> dict[str, Schema]:
         name = pending.pop()
         if name in found:
             continue
-        definition = schemas.definitions().get(name) or _EXTRA_DEFINITIONS.get(name)
+        definition = schemas.definitions().get(name) or EXTRA_DEFINITIONS.get(name)
         if definition is None:
             continue
         found[name] = _to_v3(definition)

@@ -2,11 +2,13 @@
 
 Kubernetes' protobuf encoding is plain proto2 as gogo-protobuf writes it, so a reader needs only the
 four wire types proto2 uses: varint, 64-bit, length-delimited and 32-bit. Groups (types 3 and 4) are
-deprecated and never produced by Kubernetes; meeting one means the body is not what it claims.
+deprecated and never produced by Kubernetes; meeting one means the body is not what it claims. The
+writers at the end produce the same records (kinn's protobuf OpenAPI v2 document is written with them).
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Iterator
 
 VARINT, FIXED64, LENGTH_DELIMITED, FIXED32 = 0, 1, 2, 5
@@ -73,3 +75,32 @@ def _take(data: bytes, pos: int, length: int) -> tuple[bytes, int]:
 def signed(value: int) -> int:
     """int32/int64 are sent as 64-bit two's complement varints (negative values take ten bytes)."""
     return value - (1 << 64) if value >= 1 << 63 else value
+
+
+# ---------------------------------------------------------------- writing
+
+
+def encode_varint(value: int) -> bytes:
+    """A base-128 varint; negative values as their 64-bit two's complement, as Go's proto.Marshal sends them."""
+    value &= (1 << 64) - 1
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def varint_field(number: int, value: int) -> bytes:
+    """One varint record (int32, int64, bool, enum)."""
+    return encode_varint(number << 3 | VARINT) + encode_varint(value)
+
+
+def bytes_field(number: int, data: bytes) -> bytes:
+    """One length-delimited record: a string, bytes or an embedded message."""
+    return encode_varint(number << 3 | LENGTH_DELIMITED) + encode_varint(len(data)) + data
+
+
+def double_field(number: int, value: float) -> bytes:
+    """One `double` record: IEEE 754 binary64, little-endian."""
+    return encode_varint(number << 3 | FIXED64) + struct.pack("<d", value)
