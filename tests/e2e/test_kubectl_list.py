@@ -34,6 +34,12 @@ def names(apiserver, kind: str) -> list[str]:
     return apiserver.kubectl("get", kind, "-l", "from=list", "-o", "name").stdout.split()
 
 
+def exchange(stderr: str, path: str) -> str:
+    """The lines kubectl -v=8 logged for its request to `path`, up to its next request."""
+    requests = re.split(r"\n(?=\S+ \S+ +\d+ round_trippers.go:\d+\] (?:GET|POST|PATCH|PUT|DELETE) https://)", stderr)
+    return next(chunk for chunk in requests if path in chunk.partition("\n")[0])
+
+
 def test_apply_a_list_creates_every_item(apiserver, tmp_path: Path):
     manifest = write_list(tmp_path / "list.yaml", config_map("one", a="1"), config_map("two", b="2"), DEPLOYMENT)
     applied = apiserver.kubectl("apply", "-f", manifest, "-v=6")
@@ -41,8 +47,10 @@ def test_apply_a_list_creates_every_item(apiserver, tmp_path: Path):
     assert re.search(r"GET https://\S+/openapi/v2\?timeout=\d+s 200 OK", applied.stderr)
     assert names(apiserver, "cm") == ["configmap/one", "configmap/two"]
     assert apiserver.kubectl("get", "deploy", "listed", "-o", "jsonpath={.spec.replicas}").stdout == "2"
-    assert apiserver.kubectl("apply", "-f", manifest).stdout == (
-        "configmap/one unchanged\nconfigmap/two unchanged\ndeployment.apps/listed unchanged\n")
+    again = apiserver.kubectl("apply", "-f", manifest, "-v=8")
+    assert again.stdout == "configmap/one unchanged\nconfigmap/two unchanged\ndeployment.apps/listed unchanged\n"
+    # kubectl's HTTP cache revalidated with If-None-Match: the server's 304 is answered from the cache.
+    assert "X-From-Cache: 1" in exchange(again.stderr, "/openapi/v2?")
 
 
 def test_an_unknown_field_in_an_item_fails_in_kubectl(apiserver, tmp_path: Path):

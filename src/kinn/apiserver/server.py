@@ -236,11 +236,16 @@ def _openapi_v2(request: web.Request) -> web.Response:
     media_type = negotiation.negotiate_openapi_v2(request.headers.get("Accept"))
     if media_type is None:
         return web.Response(status=406, headers={"Vary": "Accept"})
-    headers = {"Vary": "Accept", "ETag": openapi_v2_etag(), "Content-Type": media_type}
-    if request.headers.get("If-None-Match") == headers["ETag"]:
+    headers = {"Vary": "Accept", "ETag": openapi_v2_etag()}
+    if _etag_matches(request.headers.get("If-None-Match", ""), headers["ETag"]):
         return web.Response(status=304, headers=headers)
     body = openapi_v2_json() if media_type == negotiation.JSON else openapi_v2_protobuf()
-    return web.Response(body=body, headers=headers)
+    return web.Response(body=body, headers={**headers, "Content-Type": media_type})
+
+
+def _etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match compares weakly and may list several tags or `*` (RFC 9110 §13.1.2)."""
+    return any(tag.strip().removeprefix("W/") in (etag, "*") for tag in if_none_match.split(",") if tag.strip())
 
 
 def _json(body: Any) -> web.Response:

@@ -79,9 +79,13 @@ def signed(value: int) -> int:
 
 # ---------------------------------------------------------------- writing
 
+_ONE_BYTE = [bytes((value,)) for value in range(0x80)]
+
 
 def encode_varint(value: int) -> bytes:
     """A base-128 varint; negative values as their 64-bit two's complement, as Go's proto.Marshal sends them."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE[value]  # tags and most lengths: the common case, without a loop
     value &= (1 << 64) - 1
     out = bytearray()
     while value >= 0x80:
