@@ -167,3 +167,69 @@ def test_a_deleted_service_is_withdrawn_and_its_address_reused(cluster: KinnClus
     wait_until(lambda: json.loads(cluster.kubectl("get", "svc", "again", "-o", "json")).get("status", {})
                .get("loadBalancer", {}).get("ingress") == [{"ip": LB_IP, "ipMode": "VIP"}],
                timeout=20, what=f"the new Service given {LB_IP}")
+
+
+LOCAL_BACKEND = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: local-only}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: local-only}}
+  template:
+    metadata: {labels: {app: local-only}}
+    spec:
+      nodeSelector: {kubernetes.io/hostname: worker-2}
+      terminationGracePeriodSeconds: 1
+      containers: [{name: nginx, image: "nginx:1.25", ports: [{containerPort: 80}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: local-only}
+spec:
+  type: LoadBalancer
+  externalTrafficPolicy: Local
+  selector: {app: local-only}
+  ports: [{port: 80, targetPort: 80}]
+"""
+
+
+def get_from_node(cluster: KinnCluster, node: str, port: int, path: str = "/") -> tuple[int, str, dict] | None:
+    """(status, Content-Type, JSON body) of an HTTP GET to the node's own 127.0.0.1:port, from inside the
+    node; None when nothing listens there."""
+    result = cluster.kinn("node", "exec", "--name", cluster.name, node, "--", "curl", "-s", "-m", "3",
+                          "-w", "\n%{http_code} %{content_type}", f"http://127.0.0.1:{port}{path}", check=False)
+    if result.returncode != 0:
+        return None
+    body, _, status_line = result.stdout.rpartition("\n")
+    status, _, content_type = status_line.partition(" ")
+    return int(status), content_type, json.loads(body)
+
+
+def test_the_health_check_node_port_answers_from_the_node_s_local_endpoints(cluster: KinnCluster) -> None:
+    cluster.kubectl("apply", "-f", "-", input=LOCAL_BACKEND)
+    port = json.loads(cluster.kubectl("get", "svc", "local-only", "-o", "json"))["spec"]["healthCheckNodePort"]
+
+    def answer(node: str, local_endpoints: int) -> tuple[int, str, dict]:
+        def reply() -> tuple[int, str, dict] | None:
+            got = get_from_node(cluster, node, port)
+            return got if got and got[2]["localEndpoints"] == local_endpoints else None
+        return wait_until(reply, timeout=60, what=f"{node}:{port} reporting {local_endpoints} local endpoints")
+
+    service = {"namespace": "default", "name": "local-only"}
+    assert answer("worker-2", 1) == (200, "application/json",
+                                     {"service": service, "localEndpoints": 1, "serviceProxyHealthy": True})
+    assert answer("worker-1", 0) == (503, "application/json",
+                                     {"service": service, "localEndpoints": 0, "serviceProxyHealthy": True})
+    cluster.kubectl("scale", "deployment", "local-only", "--replicas", "0")
+    assert answer("worker-2", 0)[0] == 503
+    cluster.kubectl("delete", "svc", "local-only")
+    wait_until(lambda: get_from_node(cluster, "worker-2", port) is None, timeout=20,
+               what=f"worker-2 closing health check port {port}")
+
+
+def test_kube_proxy_serves_healthz_on_every_node(cluster: KinnCluster) -> None:
+    status, content_type, body = get_from_node(cluster, "worker-1", 10256, "/healthz")
+    assert (status, content_type, body["nodeEligible"]) == (200, "application/json", True)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? \+0000 UTC m=\+\d+\.\d{9}", body["lastUpdated"])
+    assert get_from_node(cluster, "control-plane", 10256, "/livez")[0] == 200
