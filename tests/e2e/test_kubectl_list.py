@@ -53,7 +53,7 @@ def test_apply_a_list_creates_every_item(apiserver, tmp_path: Path):
     assert "X-From-Cache: 1" in exchange(again.stderr, "/openapi/v2?")
 
 
-def test_an_unknown_field_in_an_item_fails_in_kubectl(apiserver, tmp_path: Path):
+def test_items_are_validated_by_kubectl_unless_validation_is_off(apiserver, tmp_path: Path):
     typo = json.loads(json.dumps(DEPLOYMENT).replace('"replicas"', '"replicaz"').replace("listed", "typo"))
     manifest = write_list(tmp_path / "typo.yaml", config_map("typo-cm", a="1"), typo)
     failed = apiserver.kubectl("apply", "-f", manifest, check=False)
@@ -64,16 +64,32 @@ def test_an_unknown_field_in_an_item_fails_in_kubectl(apiserver, tmp_path: Path)
         "turn validation off with --validate=false\n")
     assert apiserver.kubectl("get", "cm", "typo-cm", check=False).returncode == 1  # nothing was sent
 
+    wrong_type = json.loads(json.dumps(DEPLOYMENT).replace('"replicas": 2', '"replicas": "two"'))
+    mistyped = write_list(tmp_path / "mistyped.yaml", wrong_type)
+    assert apiserver.kubectl("apply", "-f", mistyped, check=False).stderr == (
+        f'error: error validating "{mistyped}": error validating data: ValidationError(Deployment.spec.replicas): '
+        'invalid type for io.k8s.api.apps.v1.DeploymentSpec.replicas: got "string", expected "integer"; '
+        "if you choose to ignore these errors, turn validation off with --validate=false\n")
+
     ignored = apiserver.kubectl("apply", "-f", manifest, "--validate=false")
     assert ignored.stdout == "configmap/typo-cm created\ndeployment.apps/typo created\n"
     assert apiserver.kubectl("get", "deploy", "typo", "-o", "jsonpath={.spec.replicas}").stdout == "1"
 
 
 def test_get_as_yaml_applies_back(apiserver):
+    """`kubectl get cm -o yaml | kubectl apply -f -`: the List kubectl prints is one it accepts."""
     for name in ("round-a", "round-b"):
         apiserver.kubectl("create", "configmap", name, "--from-literal=k=v")
         apiserver.kubectl("label", "cm", name, "round=trip")
-    listed = yaml.safe_load(apiserver.kubectl("get", "cm", "-l", "round=trip", "-o", "yaml").stdout)
+
+    def get_yaml() -> str:
+        return apiserver.kubectl("get", "cm", "-l", "round=trip", "-o", "yaml").stdout
+
+    piped = apiserver.kubectl("apply", "-f", "-", input=get_yaml())
+    assert piped.stdout == "configmap/round-a configured\nconfigmap/round-b configured\n"
+    assert piped.stderr.count("is missing the kubectl.kubernetes.io/last-applied-configuration annotation") == 2
+
+    listed = yaml.safe_load(get_yaml())
     assert listed["kind"] == "List" and len(listed["items"]) == 2
     for item in listed["items"]:
         item["data"]["k"] = "changed"
