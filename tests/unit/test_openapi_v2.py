@@ -228,3 +228,13 @@ def test_json_restates_the_v3_operations() -> None:
 ])
 def test_negotiation(accept: str | None, served: str | None) -> None:
     assert negotiate_openapi_v2(accept) == served
+
+
+def test_security_as_upstream_declares_it() -> None:
+    document = records(openapi_v2_protobuf())
+    [requirement] = document[12]  # SecurityRequirement{NamedStringArray{name 1, StringArray 2}}
+    assert named(requirement, 1) == {"BearerToken": b""}
+    [definitions] = document[13]  # SecurityDefinitions{NamedSecurityDefinitionsItem}
+    item = records(named(definitions, 1)["BearerToken"])
+    api_key = records(item[2][0])  # SecurityDefinitionsItem{api_key_security 2}
+    assert api_key == {1: [b"apiKey"], 2: [b"authorization"], 3: [b"header"], 4: [b"Bearer Token authentication"]}

@@ -162,6 +162,18 @@ def _paths(value: dict[str, Any]) -> bytes:
     return b"".join(extensions) + _named(_PATH_ITEM)(2, paths)
 
 
+def _responses(value: dict[str, Any]) -> bytes:
+    """Responses{response_code 1, vendor_extension 2}: status codes (and `default`) beside `x-` keys."""
+    codes = {key: v for key, v in value.items() if not key.startswith("x-")}
+    extensions = {key: v for key, v in value.items() if key.startswith("x-")}
+    return _named(_response_value)(1, codes) + _RESPONSES(extensions)
+
+
+def _security_requirement(value: dict[str, list[str]]) -> bytes:
+    """SecurityRequirement{repeated NamedStringArray additional_properties = 1}, StringArray{value 1}."""
+    return _named(lambda scopes: _strings(1, scopes))(1, value)
+
+
 def _schema(value: dict[str, Any]) -> bytes:
     return _SCHEMA(value)
 
@@ -216,19 +228,18 @@ _SCHEMA = _Message("Schema", {
 _RESPONSE = _Message("Response", {
     "description": (1, _string), "schema": (2, _message(_schema_item)),
     "headers": (3, _message(_map_of(1, _HEADER))), "examples": (4, _message(_map_of(1, _any)))}, 5)
-_RESPONSES = _Message("Responses", {}, 2)
+_RESPONSES = _Message("Responses", {}, 2)  # its `x-` keys; status codes are written by _responses
 _OPERATION = _Message("Operation", {
     "tags": (1, _strings), "summary": (2, _string), "description": (3, _string),
     "externalDocs": (4, _message(_EXTERNAL_DOCS)), "operationId": (5, _string), "produces": (6, _strings),
     "consumes": (7, _strings), "parameters": (8, _repeated(_parameters_item)),
-    "responses": (9, _message(lambda value: _responses(value))), "schemes": (10, _strings),
-    "deprecated": (11, _bool), "security": (12, _repeated(lambda value: _SECURITY_REQUIREMENT(value)))}, 13)
+    "responses": (9, _message(_responses)), "schemes": (10, _strings),
+    "deprecated": (11, _bool), "security": (12, _repeated(_security_requirement))}, 13)
 _PATH_ITEM = _Message("PathItem", {
     "$ref": (1, _string), "get": (2, _message(_OPERATION)), "put": (3, _message(_OPERATION)),
     "post": (4, _message(_OPERATION)), "delete": (5, _message(_OPERATION)), "options": (6, _message(_OPERATION)),
     "head": (7, _message(_OPERATION)), "patch": (8, _message(_OPERATION)),
     "parameters": (9, _repeated(_parameters_item))}, 10)
-_SECURITY_REQUIREMENT = _map_of(1, lambda scopes: _strings(1, scopes))  # NamedStringArray → StringArray
 _BASIC_SECURITY = _Message("BasicAuthenticationSecurity", {"type": (1, _string), "description": (2, _string)}, 3)
 _API_KEY_SECURITY = _Message("ApiKeySecurity", {"type": (1, _string), "name": (2, _string), "in": (3, _string),
                                                 "description": (4, _string)}, 5)
@@ -243,16 +254,9 @@ _DOCUMENT = _Message("Document", {
     "swagger": (1, _string), "info": (2, _message(_INFO)), "host": (3, _string), "basePath": (4, _string),
     "schemes": (5, _strings), "consumes": (6, _strings), "produces": (7, _strings), "paths": (8, _message(_paths)),
     "definitions": (9, _message(_map_of(1, _schema))), "parameters": (10, _message(_map_of(1, _parameter))),
-    "responses": (11, _message(_map_of(1, _RESPONSE))), "security": (12, _repeated(_SECURITY_REQUIREMENT)),
+    "responses": (11, _message(_map_of(1, _RESPONSE))), "security": (12, _repeated(_security_requirement)),
     "securityDefinitions": (13, _message(_map_of(1, _security_definitions_item))), "tags": (14, _repeated(_TAG)),
     "externalDocs": (15, _message(_EXTERNAL_DOCS))}, 16)
-
-
-def _responses(value: dict[str, Any]) -> bytes:
-    """Responses{response_code 1, vendor_extension 2}: status codes (and `default`) beside `x-` keys."""
-    codes = {key: v for key, v in value.items() if not key.startswith("x-")}
-    extensions = {key: v for key, v in value.items() if key.startswith("x-")}
-    return _named(_response_value)(1, codes) + _RESPONSES(extensions)
 
 
 def encode_document(document: dict[str, Any]) -> bytes:
