@@ -49,7 +49,7 @@ def follow_proxied(backends: list[Endpoint]) -> str:
     netns further on marks and traces it too); a conntrack watch would only name the connection once
     it exists, too late to trace its packets. The rule matches a new connection from the node to
     one of the Service's endpoints while the trace runs — which another client of that endpoint
-    could also open in that moment; the path assembly keeps to the first one.
+    could also open in that moment; the path assembly takes the first that starts after the probe's.
     """
     elements = ", ".join(f"{proto} . {ip} . {port}" for proto, ip, port in backends)
     return (f"    meta l4proto . ip daddr . th dport {{ {elements} }} ct state new "

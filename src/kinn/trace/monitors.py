@@ -45,6 +45,7 @@ class Listener:
     lines: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     last_output: float = field(default_factory=time.monotonic)
+    readers: list[threading.Thread] = field(default_factory=list)
 
     def read(self) -> None:
         """Collect stdout lines until the process ends (on its own thread)."""
@@ -74,7 +75,8 @@ class Listeners:
 def start(what: str, netns: str, argv: list[str], kind: str) -> Listener:
     listener = Listener(what, netns, inside.spawn(netns, *argv))
     for reader in (listener.read, listener.read_errors):
-        threading.Thread(target=reader, daemon=True, name=f"{what}:{netns}").start()
+        listener.readers.append(threading.Thread(target=reader, daemon=True, name=f"{what}:{netns}"))
+        listener.readers[-1].start()
     _wait_listening(listener, kind)
     return listener
 
@@ -137,7 +139,8 @@ def _drain(listeners: list[Listener]) -> None:
 
 
 def _stop(listener: Listener) -> None:
-    """End the process by its PID (SIGTERM, then SIGKILL) and reap it."""
+    """End the process by its PID (SIGTERM, then SIGKILL), reap it, and let its readers take in what
+    it printed last (the paths are assembled from those lines next)."""
     if listener.process.poll() is None:
         listener.process.terminate()
         try:
@@ -145,3 +148,5 @@ def _stop(listener: Listener) -> None:
         except subprocess.TimeoutExpired:
             listener.process.kill()
             listener.process.wait()
+    for reader in listener.readers:
+        reader.join(timeout=2)

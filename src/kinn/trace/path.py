@@ -144,15 +144,22 @@ def assemble(observations: list[Observation], route: Router, followed: Followed)
 
 
 def assemble_proxied(observations: list[Observation], route: Router, followed: Followed) -> dict[str, list[Hop]]:
-    """The userspace proxy's second connection, from a node to one of the Service's endpoints (the
-    first such conntrack entry that is not the probe's), or nothing when there is none."""
+    """The userspace proxy's second connection: in the node where the probe's connection ended, the
+    first new conntrack entry towards one of the Service's endpoints after the probe's own (the proxy
+    dials once it has accepted), or nothing when there is none."""
     probe = connection(followed.sent, _events(observations))
-    dialled = next((event for event in _events(observations) if event.type == "NEW" and not probe.owns(event)
-                    and (event.original.dst, event.original.dport) in followed.backends), None)
+    dialled = next((event for obs in observations for event in _after(obs.conntrack, probe)
+                    if event.type == "NEW" and (event.original.dst, event.original.dport) in followed.backends), None)
     if dialled is None:
         return {}
     second = connection(_tuple_pair(dialled.original), _events(observations))
     return {way: _hops(observations, way, route, second, followed.table) for way in (REQUEST, REPLY)}
+
+
+def _after(events: list[ConntrackEvent], conn: Connection) -> list[ConntrackEvent]:
+    """A netns's conntrack events (in the kernel's order) after the connection's first, not its own."""
+    first = next((i for i, event in enumerate(events) if conn.owns(event)), len(events))
+    return [event for event in events[first + 1:] if not conn.owns(event)]
 
 
 def _events(observations: list[Observation]) -> list[ConntrackEvent]:

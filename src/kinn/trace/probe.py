@@ -59,8 +59,9 @@ def _exchange(sock: socket.socket, protocol: str) -> tuple[str, bool]:
 def _ping(sock: socket.socket, ip: str) -> ProbeResult:
     ident = os.getpid() & 0xFFFF
     header = struct.pack("!BBHHH", 8, 0, 0, ident, 1)
-    sock.sendto(header[:2] + struct.pack("!H", _checksum(header + PAYLOAD)) + header[4:] + PAYLOAD, (ip, 0))
+    sock.connect((ip, 0))  # the kernel picks the source address now, as a trace needs to know it
     source_ip, _ = _local(sock)
+    sock.send(header[:2] + struct.pack("!H", _checksum(header + PAYLOAD)) + header[4:] + PAYLOAD)
     while True:
         data, (sender, _) = sock.recvfrom(1024)
         icmp = data[(data[0] & 0x0F) * 4:]
