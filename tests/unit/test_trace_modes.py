@@ -117,3 +117,27 @@ def test_proxied_backends_armed_in_the_output_hook_first() -> None:
     output = ruleset.split("chain trace-output")[1]
     assert output.index("th dport") < output.index("ip dscp 0x2b ct mark set")
     assert "th dport" not in ruleset.split("chain trace-output")[0]
+
+
+def test_host_gw_underlay_switches_or_routes_by_the_packets_destination_mac() -> None:
+    """host-gw/from-client/: an ICMP echo from the outside client 10.240.0.254 (gateway: the underlay,
+    kinn0 0e:97:04:9a:b9:e4) to the web pod on worker-2. An earlier packet had been routed by the
+    underlay, which answered with an ICMP redirect: this one goes straight to worker-2's MAC."""
+    def hops(kinn0_mac: str) -> list[list[str]]:
+        places = [Place("pod default/web", "web", "worker-2"), Place("node worker-2", "worker-2", "worker-2"),
+                  Place("underlay", "underlay", bridge="kinn0", bridge_mac=kinn0_mac), Place("client", "client")]
+        observed = [Observation(place, hook_visits(lines("host-gw/from-client", f"trace-{place.netns}")),
+                                list(filter(None, map(parse_conntrack_line,
+                                                      lines("host-gw/from-client", f"conntrack-{place.netns}")))))
+                    for place in places]
+        found = assemble(observed, lambda place, packet: f"via {place.label}",
+                         Followed("kinn-trace-22267", pair("10.240.0.254", None, WEB, None)))[REQUEST]
+        assert [hop.place.label for hop in found] == ["client", "underlay", "node worker-2", "pod default/web"]
+        return [[step.text for step in hop.steps] for hop in found]
+
+    underlay = hops("0e:97:04:9a:b9:e4")[1]
+    assert "switched by kinn0 to 1e:d8:ba:9f:e0:b7, not routed here (ttl 64)" in underlay
+    # Had it been sent to kinn0's own MAC, the underlay would have routed it.
+    underlay = hops("1e:d8:ba:9f:e0:b7")[1]
+    assert "routed by the underlay (the sender's gateway): via underlay" in underlay
+    assert not any(text.startswith("switched by") for text in underlay)

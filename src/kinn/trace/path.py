@@ -179,7 +179,8 @@ def _hops(observations: list[Observation], way: str, route: Router, conn: Connec
         last = hops[-1]
         last.steps.append(Step("delivered", f"delivered to {last.place.label}"
                                             + (f" on {last.packet.iif}" if last.packet.iif else " (local)")))
-        last.steps.extend(_accepted(seen[-1][0], conn))
+        if way == REQUEST:
+            last.steps.extend(_accepted(seen[-1][0], conn))
     return hops
 
 
@@ -235,11 +236,14 @@ def _forwarding(visit: HookVisit) -> bool:
 
 
 def _switched(place: Place, packet: Packet, route: Router) -> list[Step]:
-    """The underlay between nodes: a bridge, which switches the packet to the next hop's MAC (the sender
-    chose it by its own route; the TTL stays). The underlay's own route for the destination, used
-    only by hosts that send to it as their gateway, is shown next to it (host-gw routes pod subnets)."""
+    """The underlay between nodes: a bridge, which switches a packet sent to a node's MAC (the sender
+    routed it; the TTL stays), or a router for one sent to the bridge's own MAC as the gateway (as
+    the client does; host-gw gives the underlay a route per node's pod subnet)."""
+    decision = route(place, packet)
+    if packet.ether_daddr == place.bridge_mac:
+        return [Step("route", f"routed by the underlay (the sender's gateway): {decision}")] if decision else []
     steps = [Step("bridged", f"switched by {place.bridge} to {packet.ether_daddr}, not routed here (ttl {packet.ttl})")]
-    if decision := route(place, packet):
+    if decision:
         steps.append(Step("route", f"underlay {decision} (for hosts using it as gateway)"))
     return steps
 

@@ -36,6 +36,7 @@ class Place:
     netns: str  # a name under /var/run/netns or a path
     node: str | None = None  # the node it is on (for a pod) or is
     bridge: str | None = None  # the bridge it switches packets on, for the underlay
+    bridge_mac: str | None = None  # that bridge's own address: packets sent to it are routed, not switched
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 from dataclasses import dataclass
 
+from kinn import netlink
 from kinn.client.rest import Client
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.paths import UNDERLAY_BRIDGE
@@ -91,8 +92,7 @@ def _places(cluster: Cluster, source: Target, destination: Target) -> list[Place
     """Every netns the probe may cross: both ends, every node (the destination a Service picks is
     only known afterwards), and a Service's backends; with host-gw also the underlay, whose bridge
     carries pod packets between nodes as they are (br_netfilter shows them to its hooks)."""
-    underlay = Place("underlay", cluster.paths.underlay_netns, bridge=UNDERLAY_BRIDGE) \
-        if cluster.spec.networking.backend == "host-gw" else None
+    underlay = _underlay(cluster) if cluster.spec.networking.backend == "host-gw" else None
     candidates = [source.place, destination.place, *(node_place(node) for node in cluster.nodes),
                   *destination.backends, underlay]
     unique: dict[str, Place] = {}
@@ -100,6 +100,13 @@ def _places(cluster: Cluster, source: Target, destination: Target) -> list[Place
         if place is not None:
             unique.setdefault(place.netns, place)
     return list(unique.values())
+
+
+def _underlay(cluster: Cluster) -> Place:
+    netns = cluster.paths.underlay_netns
+    with netlink.iproute(netns) as ipr:
+        mac = netlink.get_link(ipr, UNDERLAY_BRIDGE).mac
+    return Place("underlay", netns, bridge=UNDERLAY_BRIDGE, bridge_mac=mac)
 
 
 def _rule_book(netns: str) -> RuleBook:
