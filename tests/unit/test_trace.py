@@ -103,6 +103,22 @@ def test_rule_book_names_iptables_rules_by_handle() -> None:
     assert book.iptables_rule("kube-proxy", "services", 1, "x") is None
 
 
+def test_rule_book_handles_tell_a_rewritten_ruleset_and_ignore_trace_tables() -> None:
+    """The tracer sends its probe again when a node's handles changed during the trace: nft monitor
+    trace silently leaves out rules created after it started (kube-proxy rewrites KUBE-SERVICES at
+    every sync)."""
+    ruleset = (FIXTURES / "nft-ruleset-worker-1.txt").read_text()
+    saved = (FIXTURES / "iptables-save-worker-1.txt").read_text()
+    handles = rule_book(ruleset, saved).handles()
+    assert any(chain == "KUBE-SERVICES" for _, chain, _ in handles)
+    assert not any(table.startswith("kinn-trace") for table, _, _ in handles)
+    other_trace = ruleset + "table ip kinn-trace-4242 {\n\tchain trace-output {\n\t\taccept # handle 3\n\t}\n}\n"
+    assert rule_book(other_trace, saved).handles() == handles
+    line = next(line for line in ruleset.splitlines() if "KUBE-SVC-" in line and "# handle" in line)
+    resynced = ruleset.replace(line, line.rsplit("# handle", 1)[0] + "# handle 99999")
+    assert rule_book(resynced, saved).handles() != handles
+
+
 def test_assemble_orders_places_by_ttl_and_adds_nat_route_and_vxlan() -> None:
     routes: list[tuple[str, str]] = []
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kinn.trace.arming import is_trace_table
 from kinn.trace.events import COUNTER
 
 # iptables-nft's tables; any other table is nftables-native.
@@ -41,6 +42,11 @@ class RuleBook:
             return None
         rules = self.iptables.get((table, position[0]), [])
         return rules[position[1]] if position[1] < len(rules) else None
+
+    def handles(self) -> frozenset[tuple[str, str, int]]:
+        """Every rule's (table, chain, handle) outside the traces' own tables: two books with the
+        same handles saw the same rules, since a rewritten rule gets a new handle."""
+        return frozenset(key for key in self.positions if not is_trace_table(key[0]))
 
     def chain_rules(self, table: str, chain: str) -> list[str]:
         """The chain's rules in iptables-save syntax (the `-A` lines)."""

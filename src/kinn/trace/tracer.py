@@ -48,6 +48,12 @@ async def trace(client: Client, cluster: Cluster, source_spec: str, destination_
     return await asyncio.to_thread(_follow, cluster, source, destination, protocol, port)
 
 
+# `nft monitor trace` names a rule from the ruleset it read when it started; a rule created later
+# (kube-proxy rewrites KUBE-SERVICES, KUBE-FORWARD … at every sync, so at least every sync period)
+# is left out of its output without a word. A probe whose nodes' rules changed meanwhile is sent again.
+ATTEMPTS = 3
+
+
 def _follow(cluster: Cluster, source: Target, destination: Target, protocol: str, port: int | None) -> Trace:
     """The probe with tracing armed around it (blocking: processes, netlink sockets, the probe)."""
     assert source.place is not None
@@ -57,12 +63,16 @@ def _follow(cluster: Cluster, source: Target, destination: Target, protocol: str
     output_rules = [arming.follow_proxied(backends)] if backends else []
     rulesets = {place.netns: arming.trace_ruleset(table, output_rules if place.netns in nodes else [])
                 for place in places}
-    with arming.armed(table, rulesets), \
-            monitors.listening(list(rulesets), nodes, cluster.spec.networking.backend) as listeners:
-        result = probe.send(source.place.netns, protocol, destination.ip, port)
-        books = {netns: _rule_book(netns) for netns in nodes}
-        sockets = {netns: _listening(netns) for netns in nodes}
     backend = cluster.spec.networking.backend
+    for _ in range(ATTEMPTS):
+        with arming.armed(table, rulesets):
+            before = {netns: _rule_book(netns).handles() for netns in nodes}
+            with monitors.listening(list(rulesets), nodes, backend) as listeners:
+                result = probe.send(source.place.netns, protocol, destination.ip, port)
+                books = {netns: _rule_book(netns) for netns in nodes}
+                sockets = {netns: _listening(netns) for netns in nodes}
+        if all(books[netns].handles() == handles for netns, handles in before.items()):
+            break
     observations = [_observation(place, listeners, backend, books.get(place.netns), sockets.get(place.netns, {}))
                     for place in places]
     followed = Followed(table, pair(result.source_ip, result.source_port, destination.ip, port),
@@ -110,8 +120,8 @@ def _underlay(cluster: Cluster) -> Place:
 
 
 def _rule_book(netns: str) -> RuleBook:
-    """The node's rules right after the probe, both listings back to back (handles change with every
-    iptables-restore, so they are read before kube-proxy's next sync)."""
+    """The node's rules now, both listings back to back (handles change with every iptables-restore,
+    so the book is read right after the probe, before kube-proxy's next sync)."""
     return rule_book(inside.run(netns, "nft", "-a", "list", "ruleset"), inside.run(netns, "iptables-save"))
 
 
