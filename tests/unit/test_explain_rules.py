@@ -23,11 +23,16 @@ def test_service_rules_are_its_dispatch_rules_and_every_chain_they_lead_to() -> 
     # the uncommented jump KUBE-EXT → KUBE-SVC is found by following the chain, not by its comment
     assert "-A KUBE-EXT-CDGGSHYLG3RE2FKL -j KUBE-SVC-CDGGSHYLG3RE2FKL" in nat
     assert sum("-j DNAT --to-destination 10.244." in line for line in nat) == 4
-    # every rule of those chains, in iptables-save's order, and nothing of other services
+    # every rule of those chains, and nothing of other services
     all_nat = parse_save(SAVED)["nat"]
     expected = [line for line in all_nat if line.split()[1] in chains - {"KUBE-SERVICES", "KUBE-NODEPORTS"}
                 or "default/web:http" in line]
-    assert nat == expected
+    assert sorted(nat) == sorted(expected)
+    # in the order a packet meets them: dispatch, then KUBE-EXT, KUBE-SVC, KUBE-SEP; each chain in its own order
+    kinds = [line.split()[1].split("-")[1] for line in nat]
+    assert kinds == sorted(kinds, key=["SERVICES", "NODEPORTS", "EXT", "SVC", "SEP"].index)
+    assert [line for line in nat if "KUBE-SVC-" in line.split()[1]] == \
+        [line for line in all_nat if "KUBE-SVC-" in line.split()[1] and line in nat]
     assert not any("kube-dns" in line or "ingress-nginx" in line for line in nat)
 
 

@@ -20,6 +20,7 @@ TABLE_LINE = re.compile(r"^\*(\S+)$")
 RULE_LINE = re.compile(r"^-A (\S+) ")
 COMMENT = re.compile(r'--comment (?:"((?:[^"\\]|\\.)*)"|(\S+))')
 JUMP = re.compile(r" -[jg] (\S+)")
+DISPATCH_ORDER = ("KUBE-SERVICES", "KUBE-NODEPORTS")
 
 
 def _names_service(comment: str, service: str) -> bool:
@@ -51,20 +52,45 @@ def parse_save(saved: str) -> dict[str, list[str]]:
 
 def iptables_service_rules(saved: str, service: str) -> dict[str, list[str]]:
     """Per table, the rules of `iptables-save` output that implement `service` (namespace/name), in
-    the order iptables-save prints them: the dispatch rules naming it and every service chain they lead to."""
+    the order a packet meets them: the dispatch rules naming it (KUBE-SERVICES, KUBE-NODEPORTS …),
+    then the service chains they lead to, level by level (KUBE-SVC, then KUBE-SEP …), each chain's
+    rules in their own order — not iptables-save's alphabetical order of chains."""
     found: dict[str, list[str]] = {}
     for table, rules in parse_save(saved).items():
-        chains: set[str] = set()
         picked = {i for i, rule in enumerate(rules) if _names_service(_comment(rule), service)}
-        frontier = {target for i in picked if (target := _jump(rules[i])) and is_service_chain(target)}
-        while frontier:  # follow KUBE-SVC → KUBE-SEP, KUBE-EXT → KUBE-SVC/SVL, …
-            chains |= frontier
-            members = {i for i, rule in enumerate(rules) if RULE_LINE.match(rule).group(1) in frontier}
-            picked |= members
-            frontier = {target for i in members if (target := _jump(rules[i])) and is_service_chain(target)} - chains
+        dispatch = {i for i in picked if not is_service_chain(_chain(rules[i]))}
+        depth = _reach(rules, dispatch)  # KUBE-SERVICES → KUBE-SVC → KUBE-SEP, KUBE-NODEPORTS → KUBE-EXT → …
+        deepest = max(depth.values(), default=0)  # chains only other service chains lead to come after
+        depth.update({chain: deepest + level for chain, level in _reach(rules, picked, set(depth)).items()})
+        picked |= {i for i, rule in enumerate(rules) if _chain(rule) in depth}
         if picked:
-            found[table] = [rules[i] for i in sorted(picked)]
+            found[table] = [rules[i] for i in sorted(picked, key=lambda i: _packet_order(depth, rules[i], i))]
     return found
+
+
+def _reach(rules: list[str], start: set[int], known: set[str] | None = None) -> dict[str, int]:
+    """The service chains the `start` rules lead to, each with how many jumps away it is."""
+    depth: dict[str, int] = {}
+    seen = set(known or ())
+    frontier = {target for i in start if (target := _jump(rules[i])) and is_service_chain(target)} - seen
+    while frontier:
+        depth.update(dict.fromkeys(frontier, len(set(depth.values())) + 1))
+        seen |= frontier
+        members = [rule for rule in rules if _chain(rule) in frontier]
+        frontier = {target for rule in members if (target := _jump(rule)) and is_service_chain(target)} - seen
+    return depth
+
+
+def _packet_order(depth: dict[str, int], rule: str, index: int) -> tuple[int, int, int]:
+    """Service chains by how many jumps from the dispatch chains; KUBE-SERVICES (where PREROUTING
+    and OUTPUT lead) before KUBE-NODEPORTS (its last rule), then the rest as iptables-save lists them."""
+    chain = _chain(rule)
+    entry = DISPATCH_ORDER.index(chain) if chain in DISPATCH_ORDER else len(DISPATCH_ORDER)
+    return depth.get(chain, 0), entry, index
+
+
+def _chain(rule: str) -> str:
+    return RULE_LINE.match(rule).group(1)  # type: ignore[union-attr]
 
 
 def chain_names_service(chain: str, service: str) -> bool:
