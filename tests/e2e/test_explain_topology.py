@@ -85,9 +85,14 @@ def test_explain_service_shows_endpoints_the_installed_rules_and_the_conntrack_e
         svc_chains = {c for c in chains if c.startswith("KUBE-SVC-")}
         sep_chains = {c for c in chains if c.startswith("KUBE-SEP-")}
         assert len(svc_chains) == 1 and len(sep_chains) == 2
-        # every rule the node has in those chains, and every rule naming the service, is shown
-        assert [line for line in saved if line.startswith("-A ") and line.split()[1] in svc_chains | sep_chains] == \
-            [line for line in shown if line.split()[1] in svc_chains | sep_chains]
+        # every rule the node has in those chains, and every rule naming the service, is shown; the
+        # KUBE-SVC chain (where the packet goes first) before the KUBE-SEP chains, each chain in its order
+        in_chains = [line for line in shown if line.split()[1] in svc_chains | sep_chains]
+        assert sorted(in_chains) == sorted(line for line in saved
+                                           if line.startswith("-A ") and line.split()[1] in svc_chains | sep_chains)
+        assert in_chains[0].split()[1] in svc_chains and all(
+            [line for line in in_chains if line.split()[1] == chain] ==
+            [line for line in saved if line.startswith(f"-A {chain} ")] for chain in svc_chains | sep_chains)
         assert {line for line in saved if '"default/web:http' in line} <= set(shown)
         assert {re.search(r"--to-destination (\S+):8080", line).group(1) for line in shown if "DNAT" in line} == set(pods)
         for ip, pod in pods.items():
