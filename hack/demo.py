@@ -129,6 +129,9 @@ def main() -> None:
     node("control-plane", "sh", "-c", f"wget -qO- http://10.240.0.21:{node_port}/ | grep title")
     print(f"(the NodePort {node_port} answers on every node's IP, with or without a frontend pod on it)")
 
+    banner("Where did the packet go: kinn trace follows one real SYN through every namespace, hook and rule")
+    kinn("trace", "--name", CLUSTER, f"pod/{sender['metadata']['name']}", "svc/frontend")
+
     banner("A rolling update: new ReplicaSet up, old one down, within maxSurge/maxUnavailable")
     run("kubectl", "set", "image", "deployment/frontend", "php-redis=nginx:1.27")
     run("kubectl", "rollout", "status", "deployment/frontend", "--timeout=120s")
@@ -143,6 +146,9 @@ def main() -> None:
         kubectl get pods -o wide -w          # kubectl's context is kinn-{CLUSTER}
         kinn node exec --name {CLUSTER} worker-2 -- ip route
         kinn node exec --name {CLUSTER} worker-2 -- tcpdump -ni flannel.1
+        kinn explain --name {CLUSTER} svc/frontend          # the objects and, per node, the kernel state behind them
+        kinn topology --name {CLUSTER} --format png -o topology.png
+        kinn lab 003 --run                   # seed 003's experiments, on a cluster of its own
         kinn down --name {CLUSTER}                 # removes every namespace, process and file of the cluster
         """))
 
