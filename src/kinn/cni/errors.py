@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # plugins import this module: no typing at run time (see kinn.cni)
+if TYPE_CHECKING:
+    from typing import Any
 
 # Well-known codes from the CNI spec 1.1 ("Error" section).
 INCOMPATIBLE_VERSION = 1

@@ -1,25 +1,30 @@
 """The exec protocol between a CNI runtime and a plugin: finding the binary, the environment, and
 reading its answer. Shared by the async runtime and by plugins that delegate (bridge → IPAM,
-flannel → bridge), which call their delegates synchronously like the reference `invoke` package."""
+flannel → bridge), which call their delegates synchronously like the reference `invoke` package.
+
+Plugins import this module, and a plugin's start-up time is part of every pod's: it imports
+neither subprocess, pathlib nor typing (~35 ms together, as much as starting the interpreter)."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-from pathlib import Path
-from typing import Any, Mapping
 
 from kinn.cni.errors import DECODING_FAILURE, INTERNAL, CNIError, PluginNotFound
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
-def find_plugin(plugin: str, paths: list[str]) -> Path:
+
+def find_plugin(plugin: str, paths: list[str]) -> str:
     """The first executable named `plugin` in `paths` (CNI_PATH order)."""
     if "/" in plugin:
         raise PluginNotFound(plugin, paths)
     for directory in paths:
-        candidate = Path(directory) / plugin
-        if candidate.is_file() and os.access(candidate, os.X_OK):
+        candidate = os.path.join(directory, plugin)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
     raise PluginNotFound(plugin, paths)
 
@@ -65,5 +70,31 @@ def exec_plugin(plugin: str, command: str, config: dict[str, Any], env: Mapping[
     env = dict(os.environ if env is None else env)
     env["CNI_COMMAND"] = command
     binary = find_plugin(plugin, [p for p in env.get("CNI_PATH", "").split(os.pathsep) if p])
-    proc = subprocess.run([str(binary)], input=json.dumps(config).encode(), capture_output=True, env=env)
-    return parse_output(proc.returncode, proc.stdout, proc.stderr, plugin)
+    return parse_output(*_run(binary, json.dumps(config).encode(), env), plugin)
+
+
+def _run(binary: str, stdin: bytes, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """What `subprocess.run([binary], input=stdin, capture_output=True, env=env)` returns, with
+    os.posix_spawn. The child's stdin, stdout and stderr are memory files (memfd), not pipes: it
+    reads and writes them like pipes, and with nothing to write or drain while it runs there is no
+    poll loop and no deadlock on a full pipe. The exit code is negative for a signal, as subprocess's."""
+    files = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
+    try:
+        os.write(files[0], stdin)
+        os.lseek(files[0], 0, os.SEEK_SET)
+        pid = os.posix_spawn(binary, [binary], env,
+                             file_actions=[(os.POSIX_SPAWN_DUP2, fd, number) for number, fd in enumerate(files)])
+        _, status = os.waitpid(pid, 0)
+        return os.waitstatus_to_exitcode(status), _read_all(files[1]), _read_all(files[2])
+    finally:
+        for fd in files:
+            os.close(fd)
+
+
+def _read_all(fd: int) -> bytes:
+    """Everything written to a memory file, from its start (the child moved the shared offset)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)

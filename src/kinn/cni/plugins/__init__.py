@@ -1,1 +1,2 @@
-"""kinn's CNI plugins, each runnable as `python -m kinn.cni.plugins.<module>` (see kinn.cni.installer)."""
+"""kinn's CNI plugins, each runnable as `python -m kinn.cni.plugins.<module>` or through the
+launcher kinn.cni.installer writes, which calls the module's `main`."""

@@ -183,5 +183,9 @@ def check(cmd: CmdArgs) -> None:
             raise CNIError(999, f'bridge "{conf["bridge"]}" not found')
 
 
-if __name__ == "__main__":
+def main() -> None:
     plugin_main(add, delete, check, "CNI bridge plugin (kinn)")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,27 +4,34 @@ As flannel's CNI plugin: the delegate gets `isGateway: true`, `ipMasq: !FLANNEL_
 FLANNEL_MTU`, host-local IPAM over the lease (`ranges: [[{subnet}]]`, `routes: [{dst: FLANNEL_NETWORK}]`),
 plus any `delegate` keys from the config (hairpinMode, isDefaultGateway…). The delegate config is
 saved under `dataDir/<containerID>` so DEL undoes exactly what ADD did, even if the lease changed.
+
+Paths are plain strings and file access plain `open`/`os`: pathlib would add ~5 ms to a process
+that runs at every pod start and buys nothing here.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
-from pathlib import Path
-from typing import Any
+import os
 
 from kinn.cni.errors import INVALID_NETWORK_CONFIG, CNIError
 from kinn.cni.invoke import exec_plugin
 from kinn.cni.plugins.skel import CmdArgs, plugin_main
 
-DEFAULT_SUBNET_FILE = Path("/run/flannel/subnet.env")
-DEFAULT_DATA_DIR = Path("/var/lib/cni/flannel")
+TYPE_CHECKING = False  # no typing at run time (see kinn.cni)
+if TYPE_CHECKING:
+    from typing import Any
+
+DEFAULT_SUBNET_FILE = "/run/flannel/subnet.env"
+DEFAULT_DATA_DIR = "/var/lib/cni/flannel"
 
 
-def read_subnet_env(path: Path) -> dict[str, str]:
+def read_subnet_env(path: str) -> dict[str, str]:
     """KEY=VALUE lines of subnet.env; FLANNEL_NETWORK and FLANNEL_SUBNET are required."""
     try:
-        text = path.read_text()
+        with open(path) as file:
+            text = file.read()
     except FileNotFoundError as exc:
         raise CNIError(999, f"failed to load flannel 'subnet.env' file: open {path}: no such file or directory. "
                             "Check the flannel pod log for this node.") from exc
@@ -56,37 +63,53 @@ def delegate_config(config: dict[str, Any], env: dict[str, str]) -> dict[str, An
     return delegate
 
 
-def _data_dir(cmd: CmdArgs) -> Path:
-    return Path(cmd.config.get("dataDir") or DEFAULT_DATA_DIR)
+def _data_dir(cmd: CmdArgs) -> str:
+    return str(cmd.config.get("dataDir") or DEFAULT_DATA_DIR)
+
+
+def _saved_path(cmd: CmdArgs) -> str:
+    return os.path.join(_data_dir(cmd), cmd.container_id)
+
+
+def _load_saved(path: str) -> dict[str, Any]:
+    with open(path) as file:
+        return json.load(file)
 
 
 def add(cmd: CmdArgs) -> dict[str, Any]:
-    env = read_subnet_env(Path(cmd.config.get("subnetFile") or DEFAULT_SUBNET_FILE))
+    env = read_subnet_env(str(cmd.config.get("subnetFile") or DEFAULT_SUBNET_FILE))
     delegate = delegate_config(cmd.config, env)
-    data_dir = _data_dir(cmd)
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    (data_dir / cmd.container_id).write_text(json.dumps(delegate))
+    os.makedirs(_data_dir(cmd), mode=0o700, exist_ok=True)
+    with open(_saved_path(cmd), "w") as file:
+        file.write(json.dumps(delegate))
     return exec_plugin(delegate["type"], "ADD", delegate) or {}
 
 
 def delete(cmd: CmdArgs) -> None:
-    saved = _data_dir(cmd) / cmd.container_id
+    saved = _saved_path(cmd)
     try:
-        delegate = json.loads(saved.read_text())
+        delegate = _load_saved(saved)
     except FileNotFoundError:
         return  # nothing was set up, or DEL already ran: DEL is repeatable
     exec_plugin(delegate["type"], "DEL", delegate)
-    saved.unlink(missing_ok=True)
+    try:
+        os.unlink(saved)
+    except FileNotFoundError:
+        pass
 
 
 def check(cmd: CmdArgs) -> None:
-    saved = _data_dir(cmd) / cmd.container_id
-    if not saved.exists():
+    saved = _saved_path(cmd)
+    if not os.path.exists(saved):
         raise CNIError(999, f"flannel: no delegate config saved for {cmd.container_id}")
-    delegate = json.loads(saved.read_text())
+    delegate = _load_saved(saved)
     delegate["prevResult"] = cmd.config.get("prevResult")
     exec_plugin(delegate["type"], "CHECK", delegate)
 
 
-if __name__ == "__main__":
+def main() -> None:
     plugin_main(add, delete, check, "CNI flannel plugin (kinn)")
+
+
+if __name__ == "__main__":
+    main()

@@ -89,5 +89,9 @@ def check(cmd: CmdArgs) -> None:
             raise CNIError(999, f"host-local: Failed to find address added by container {cmd.container_id}")
 
 
-if __name__ == "__main__":
+def main() -> None:
     plugin_main(add, delete, check, "CNI host-local plugin (kinn)")
+
+
+if __name__ == "__main__":
+    main()

@@ -31,5 +31,9 @@ def check(cmd: CmdArgs) -> None:
             raise RuntimeError("loopback interface is down")
 
 
-if __name__ == "__main__":
+def main() -> None:
     plugin_main(add, delete, check, "CNI loopback plugin (kinn)")
+
+
+if __name__ == "__main__":
+    main()

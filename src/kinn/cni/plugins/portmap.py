@@ -125,5 +125,9 @@ def check(cmd: CmdArgs) -> None:
         raise CNIError(999, f"portmap: chain {chain} is missing")
 
 
-if __name__ == "__main__":
+def main() -> None:
     plugin_main(add, delete, check, "CNI portmap plugin (kinn)")
+
+
+if __name__ == "__main__":
+    main()

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, Callable
 
 from kinn.cni.errors import DECODING_FAILURE, INCOMPATIBLE_VERSION, INTERNAL, INVALID_ENVIRONMENT, CNIError
 from kinn.cni.invoke import parse_args
+
+TYPE_CHECKING = False  # every plugin imports this module: no typing at run time (see kinn.cni)
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
 
 SUPPORTED_VERSIONS = ("0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0")
 
@@ -36,7 +40,8 @@ class CmdArgs:
         return str(self.config.get("cniVersion", "1.0.0"))
 
 
-Handler = Callable[[CmdArgs], "dict[str, Any] | None"]
+if TYPE_CHECKING:
+    Handler = Callable[[CmdArgs], "dict[str, Any] | None"]
 
 
 def _cmd_args(command: str) -> CmdArgs:
