@@ -14,30 +14,16 @@ import pytest
 
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
+from trace_workload import with_pods
 
 pytestmark = pytest.mark.e2e
-
-SERVICES = """
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: empty}
-spec: {selector: {app: nothing}, ports: [{port: 80, targetPort: 8080}]}
-"""
-
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
     home = tmp_path_factory.mktemp("kinn-home")
     c = KinnCluster(f"ktr{uuid.uuid4().hex[:5]}", home, home / "kubeconfig")
     with kinn_up(c, "--workers", "2"):
-        c.kubectl("apply", "-f", "-", input=SERVICES)
-        c.run_pod("client", "worker-1", "sleep", "3600")
-        c.run_pod("web", "worker-2", "python3", "-m", "http.server", "8080")
+        with_pods(c)
         wait_until(lambda: "10.244" in c.node_exec("worker-1", "iptables-save", "-t", "nat"), timeout=30,
                    what="the web Service's endpoint in worker-1's rules")
         yield c

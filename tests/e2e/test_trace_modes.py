@@ -24,31 +24,13 @@ import pytest
 
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
+from trace_workload import with_pods
 
 pytestmark = pytest.mark.e2e
 
-SERVICES = """
-apiVersion: v1
-kind: Service
-metadata: {name: web}
-spec: {selector: {app: web}, ports: [{port: 80, targetPort: 8080}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: empty}
-spec: {selector: {app: nothing}, ports: [{port: 80, targetPort: 8080}]}
-"""
 HOST_GW = ("apiVersion: kinn.dev/v1alpha1\nkind: Cluster\nnetworking: {backend: host-gw}\n"
            "nodes:\n- {name: control-plane, role: control-plane}\n"
            "- {name: worker-1, role: worker}\n- {name: worker-2, role: worker}\n")
-
-
-def with_pods(cluster: KinnCluster) -> KinnCluster:
-    """A client pod on worker-1, the web Service's only pod on worker-2, a Service without endpoints."""
-    cluster.kubectl("apply", "-f", "-", input=SERVICES)
-    cluster.run_pod("client", "worker-1", "sleep", "3600")
-    cluster.run_pod("web", "worker-2", "python3", "-m", "http.server", "8080")
-    return cluster
 
 
 @pytest.fixture(scope="class")
