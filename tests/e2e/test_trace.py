@@ -55,7 +55,7 @@ def test_trace_names_every_rule_as_installed(cluster: KinnCluster) -> None:
     assert f"-j {svc_chain}" in rules[1] and f"-j {sep_chain}" in rules[2]
     assert "VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1" in request, out
     assert "decapsulated from VXLAN on flannel.1" in request
-    assert "via 10.244.2.0 dev flannel.1" in request
+    assert f"via {web_ip.rsplit('.', 1)[0]}.0 dev flannel.1" in request  # worker-2's flannel.1 (its /24's .0)
     assert "delivered to pod default/web on eth0" in request
     service_ip = cluster.kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
     reply = out.split("\n← reply")[1]

@@ -12,6 +12,7 @@ clusters, one after the other (each class's cluster is torn down before the next
 
 from __future__ import annotations
 
+import ipaddress
 import itertools
 import json
 import re
@@ -89,6 +90,11 @@ def pod_ip(cluster: KinnCluster, name: str) -> str:
     return cluster.pod(name)["status"]["podIP"]
 
 
+def pod_cidr(cluster: KinnCluster, node: str) -> ipaddress.IPv4Network:
+    """The node's pod subnet: node IPAM hands the /24s out in the order the nodes register."""
+    return ipaddress.ip_network(cluster.kubectl("get", "node", node, "-o", "jsonpath={.spec.podCIDR}"))
+
+
 def service_ip(cluster: KinnCluster, name: str) -> str:
     return cluster.kubectl("get", "svc", name, "-o", "jsonpath={.spec.clusterIP}")
 
@@ -122,7 +128,7 @@ class TestNftablesHostGw:
         assert f"{vip} . tcp . 80 : goto {chains[2]}" in listing  # the service-ips element that sent it there
         # host-gw: routed to the other node's IP on eth0, the packet on the wire as it is, no VXLAN.
         assert f"route: {web} from {client} via 10.240.0.22 dev eth0 iif cni0" in request, out
-        assert "10.244.2.0/24 via 10.240.0.22 dev eth0" in c.node_exec("worker-1", "ip", "route")
+        assert f"{pod_cidr(c, 'worker-2')} via 10.240.0.22 dev eth0" in c.node_exec("worker-1", "ip", "route")
         assert re.search(rf"on the wire: eth0 {re.escape(client)}:\d+ → {re.escape(web)}:8080 Flags \[S\], "
                          "not encapsulated", request), out
         assert "VXLAN" not in out and "flannel.1" not in out
@@ -131,7 +137,7 @@ class TestNftablesHostGw:
         assert f"underlay route: {web} from {client} via 10.240.0.22 dev kinn0" in underlay, out
         underlay_routes = subprocess.run(["ip", "-n", f"kinn-{c.name}-net", "route"], capture_output=True,
                                          text=True, check=True).stdout
-        assert "10.244.2.0/24 via 10.240.0.22 dev kinn0" in underlay_routes
+        assert f"{pod_cidr(c, 'worker-2')} via 10.240.0.22 dev kinn0" in underlay_routes
         assert f"conntrack un-NAT: source {web}:8080 rewritten back to {vip}:80" in out.split("\n← reply")[1]
 
     def test_trace_to_service_without_endpoints_names_the_reject(self, nft_cluster: KinnCluster) -> None:
@@ -185,7 +191,7 @@ class TestNftablesHostGw:
             assert re.search(r"chain service-\w{8}-default/web/tcp/ \{", text), out
             assert f"meta l4proto tcp dnat to {web}:8080" in text and "numgen random mod 1 vmap" in text
             assert f"{service_ip(c, 'web')} . tcp . 80 : goto service-" in text
-        assert "10.244.2.0/24 via 10.240.0.22 dev eth0 (worker-2)  host-gw" in out
+        assert f"{pod_cidr(c, 'worker-2')} via 10.240.0.22 dev eth0 (worker-2)  host-gw" in out
 
 
 class TestUserspaceVxlan:
@@ -193,6 +199,9 @@ class TestUserspaceVxlan:
         c = userspace_cluster
         out = connected(c)
         web, client, vip = pod_ip(c, "web"), pod_ip(c, "client"), service_ip(c, "web")
+        # worker-1's flannel.1 (.0) and cni0 (.1) addresses, worker-2's flannel.1 address
+        tunnel1, bridge1 = pod_cidr(c, "worker-1")[0], pod_cidr(c, "worker-1")[1]
+        tunnel2 = pod_cidr(c, "worker-2")[0]
         first, second = out.split("\n== the userspace proxy's own TCP connection to the backend", 1)
         request = first.split("\n← reply")[0]
         rules = hook_rules(request, "nat PREROUTING (iif cni0)")
@@ -201,22 +210,23 @@ class TestUserspaceVxlan:
         assert redirect.startswith(f"-A KUBE-PORTALS-CONTAINER -d {vip}/32 -p tcp"), out
         installed = c.node_exec("worker-1", "iptables-save", "-t", "nat").splitlines()
         assert all(rule in installed for rule in rules), rules
-        assert f"(DNAT to 10.244.1.1:{proxy_port})" in request, out
+        assert f"(DNAT to {bridge1}:{proxy_port})" in request, out
         listener = c.node_exec("worker-1", "ss", "-Htlnp", f"sport = :{proxy_port}")
         pid = re.search(r"pid=(\d+)", listener).group(1)  # type: ignore[union-attr]
         assert f"    accepted by python -m kinn agent (pid {pid}) listening on 0.0.0.0:{proxy_port}: the userspace " \
                "proxy ends this TCP connection here" in request, out
-        assert f"conntrack un-NAT: source 10.244.1.1:{proxy_port} rewritten back to {vip}:80" in first
+        assert f"conntrack un-NAT: source {bridge1}:{proxy_port} rewritten back to {vip}:80" in first
         # The proxy's own connection: from worker-1 (its flannel.1 address, by the route to worker-2's
         # pods) to the backend, through the tunnel, with its own conntrack entries.
         proxied = second.split("\n← proxy's reply")[0]
-        started = re.search(rf"→ proxy's request: tcp 10\.244\.1\.0:(\d+) → {re.escape(web)}:8080 flags syn", proxied)
+        started = re.search(rf"→ proxy's request: tcp {re.escape(str(tunnel1))}:(\d+) → {re.escape(web)}:8080 flags syn",
+                            proxied)
         assert started, out
         places = re.findall(r"^  (\S.*)$", proxied, re.M)
         assert places == ["node worker-1", "node worker-2", "pod default/web (on worker-2)"], out
-        assert f"route: {web} from 10.244.1.0 via 10.244.2.0 dev flannel.1" in proxied
+        assert f"route: {web} from {tunnel1} via {tunnel2} dev flannel.1" in proxied
         assert "VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1" in proxied
-        assert f"conntrack NEW tcp original 10.244.1.0:{started.group(1)} → {web}:8080" in proxied
+        assert f"conntrack NEW tcp original {tunnel1}:{started.group(1)} → {web}:8080" in proxied
         assert client not in second and "delivered to pod default/web on eth0" in proxied
         assert "VXLAN encapsulation: outer 10.240.0.22 → 10.240.0.21" in second.split("\n← proxy's reply")[1]
         document = json.loads(trace(c, "pod/client", "svc/web", "--json"))
