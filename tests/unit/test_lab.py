@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from kinn.lab.lab import LabError, Step, examples_dir, find, lab_dirs, load
-from kinn.lab.runner import StepResult, run_step, step_environment
+from kinn.lab.runner import run_step, step_environment
 from kinn.lab.walkthrough import command_lines, trim
 
 VALID = """\

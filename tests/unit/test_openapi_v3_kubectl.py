@@ -11,7 +11,6 @@ schemas.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess

@@ -9,7 +9,6 @@ JSON exactly, key order included (`kubectl create token` has no dry run: token.j
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 import pytest
 import uvloop
 
-from kinn.proxy.serviceport import Endpoint, ServicePort, ServicePortName, service_ports
+from kinn.proxy.serviceport import Endpoint, service_ports
 from kinn.proxy.userspace import rules, tcp, udp
 from kinn.proxy.userspace.roundrobin import MissingEndpoints, RoundRobin
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import bisect
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import orjson
 
