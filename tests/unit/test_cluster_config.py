@@ -133,3 +133,28 @@ def test_kubeconfig_merge_keeps_other_entries_and_remove_takes_only_its_own(tmp_
     left = yaml.safe_load(path.read_text())
     assert [c["name"] for c in left["contexts"]] == ["mine"] and left["current-context"] == ""
     assert [u["name"] for u in left["users"]] == ["mine-admin"]
+
+
+def test_a_node_s_own_pod_cidr_round_trips_and_its_mistakes_name_their_fields() -> None:
+    doc = {"networking": {"podSubnet": "10.200.0.0/16"},
+           "nodes": [{"role": "control-plane"}, {"name": "worker-0", "podCIDR": "10.200.0.0/24"}, {"name": "worker-1"}]}
+    spec = config.parse(doc)
+    assert [(n.name, n.pod_cidr and str(n.pod_cidr)) for n in spec.nodes] == \
+        [("control-plane", None), ("worker-0", "10.200.0.0/24"), ("worker-1", None)]
+    assert spec.to_document()["nodes"][1]["podCIDR"] == "10.200.0.0/24"
+    assert "podCIDR" not in spec.to_document()["nodes"][2]
+    assert config.parse(spec.to_document()) == spec
+    bad = {"networking": {"podSubnet": "10.200.0.0/16"},
+           "nodes": [{"role": "control-plane", "podCIDR": "10.200.0.0/24"}, {"name": "a", "podCIDR": "10.200.0.0/24"},
+                     {"name": "b", "podCIDR": "10.200.1.0/25"}, {"name": "c", "podCIDR": "10.201.0.0/24"},
+                     {"name": "d", "podCIDR": "10.200.2.1/24"}, {"name": "e", "podCIDR": 7}]}
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(bad)
+    text = str(caught.value)
+    for expected in ('nodes[1].podCIDR: Invalid value: "10.200.0.0/24": overlaps nodes[0].podCIDR 10.200.0.0/24',
+                     'nodes[2].podCIDR: Invalid value: "10.200.1.0/25": must be a /24: the node CIDR mask size',
+                     'nodes[3].podCIDR: Invalid value: "10.201.0.0/24": must be inside networking.podSubnet 10.200.0.0/16',
+                     'nodes[4].podCIDR: Invalid value: "10.200.2.1/24": must be an IPv4 CIDR such as 10.244.1.0/24',
+                     'nodes[5].podCIDR: Invalid value: 7: must be an IPv4 CIDR'):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    assert "nodes[0].podCIDR:" not in text

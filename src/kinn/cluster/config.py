@@ -21,6 +21,8 @@ configurable; the defaults are flannel's and kubeadm's:
     nodes:
     - {name: control-plane, role: control-plane}
     - {name: worker-1, role: worker}
+    - {name: worker-2, role: worker, podCIDR: 10.244.7.0/24}  # optional: the node's own pod subnet
+                                    #   (default: the node IPAM controller's next free /24)
     publish:                        # none by default: host 127.0.0.1 ports forwarded to Services
     - 8080:svc/frontend:80          #   (kind's extraPortMappings; `kinn up --publish` adds more)
 
@@ -57,6 +59,7 @@ MAX_NODE_NAME = 13  # the underlay's port for a node is `v-<node>`, within Linux
 RESERVED_NODE_NAMES = {UNDERLAY_NETNS_SUFFIX: "the underlay", CLIENT_NETNS_SUFFIX: "the outside client"}
 CONTROL_PLANE_HOST = 10  # the control-plane node is the node subnet's 10th address
 FIRST_WORKER_HOST = 20  # worker-N is the (20+N)th: 10.240.0.21, .22 … as in DESIGN's picture
+NODE_CIDR_MASK_SIZE = 24  # the node IPAM controller's --node-cidr-mask-size, as `kinn up` runs it
 
 
 class ConfigError(ValueError):
@@ -72,6 +75,7 @@ class NodeSpec:
     name: str
     role: str
     ip: str
+    pod_cidr: ipaddress.IPv4Network | None = None  # None: the node IPAM controller allocates one
 
     @property
     def is_control_plane(self) -> bool:
@@ -134,8 +138,13 @@ class ClusterSpec:
                                "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq,
                                "cniPlugins": net.cni_plugins, "kubeProxyMode": net.kube_proxy_mode,
                                "loadBalancerPool": str(net.load_balancer_pool)},
-                "nodes": [{"name": node.name, "role": node.role, "ip": node.ip} for node in self.nodes],
+                "nodes": [_node_document(node) for node in self.nodes],
                 "publish": [str(mapping) for mapping in self.publish]}
+
+
+def _node_document(node: NodeSpec) -> dict[str, Any]:
+    doc = {"name": node.name, "role": node.role, "ip": node.ip}
+    return {**doc, "podCIDR": str(node.pod_cidr)} if node.pod_cidr else doc
 
 
 def default_document(name: str = "kinn", workers: int = 2) -> dict[str, Any]:
@@ -283,10 +292,35 @@ def _nodes(docs: Any, networking: Networking, path: fld.Path, errors: list[fld.F
         elif ip in networking.load_balancer_pool or ip == networking.client_ip:
             errors.append(fld.invalid(here.child("ip"), ip, f"is the outside client's or in loadBalancerPool "
                                                             f"{networking.load_balancer_pool}"))
-        nodes.append(NodeSpec(name=name, role=role, ip=ip))
+        pod_cidr = _pod_cidr(doc.get("podCIDR"), networking.pod_subnet, nodes, here.child("podCIDR"), errors)
+        nodes.append(NodeSpec(name=name, role=role, ip=ip, pod_cidr=pod_cidr))
     if sum(node.is_control_plane for node in nodes) != 1:
         errors.append(fld.invalid(path, len(nodes), "must have exactly one node with role control-plane"))
     return tuple(nodes)
+
+
+def _pod_cidr(value: Any, pod_subnet: ipaddress.IPv4Network, earlier: list[NodeSpec], path: fld.Path,
+              errors: list[fld.FieldError]) -> ipaddress.IPv4Network | None:
+    """A node's own pod subnet: one the node IPAM controller could have allocated (a /24 of podSubnet), and
+    no other node's, since the controller keeps a subnet a node holds and hands out only the rest."""
+    if value is None:
+        return None
+    try:
+        cidr = ipaddress.IPv4Network(str(value))
+    except ValueError:
+        errors.append(fld.invalid(path, value, "must be an IPv4 CIDR such as 10.244.1.0/24"))
+        return None
+    if cidr.prefixlen != NODE_CIDR_MASK_SIZE:
+        errors.append(fld.invalid(path, value, f"must be a /{NODE_CIDR_MASK_SIZE}: the node CIDR mask size of the "
+                                               "node IPAM controller"))
+    elif not cidr.subnet_of(pod_subnet):
+        errors.append(fld.invalid(path, value, f"must be inside networking.podSubnet {pod_subnet}"))
+    else:
+        for i, node in enumerate(earlier):
+            if node.pod_cidr and node.pod_cidr.overlaps(cidr):
+                errors.append(fld.invalid(path, value, f"overlaps nodes[{i}].podCIDR {node.pod_cidr}"))
+        return cidr
+    return None
 
 
 def _publish(docs: Any, path: fld.Path, errors: list[fld.FieldError]) -> tuple[PortMapping, ...]:

@@ -26,8 +26,8 @@ from kinn.cluster.config import ClusterSpec
 from kinn.cluster.node import Node, enter
 from kinn.cluster.provision import create_netns, start_holder
 from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
+from kinn.cluster.registration import preassigned_nodes, registration
 from kinn.controllers.nodehealth import ready_status
-from kinn.loadbalancer.election import EXCLUDE_LABEL
 
 NODES = resource("v1", "nodes")
 NAMESPACES = resource("v1", "namespaces")
@@ -36,7 +36,6 @@ READY_TIMEOUT = 60.0
 # kube-proxy's default is 1s; a kinn cluster is small and syncs cost milliseconds, so endpoint
 # changes reach the rules within a fraction of a second even right after another change.
 PROXY_MIN_SYNC_PERIOD = "200ms"
-CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
 
 Echo = Callable[[str], None]
 
@@ -144,8 +143,14 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
         with Step(echo, f"Control plane: kinn server on https://127.0.0.1:{port} and "
                         f"https://{spec.control_plane.ip}:{API_PORT}; "
                         "node agents (kubelet, kube-proxy, flanneld, speaker)"):
-            # The agents start with the server, as kubelets retry until their API server answers.
+            # The agents start with the server, as kubelets retry until their API server answers; unless
+            # some nodes have their own podCIDR: those Nodes must exist before any kubelet registers one.
             server = _start_server(cluster, port, verbosity)
+            preassigned = preassigned_nodes(spec)
+            if preassigned:
+                await _wait_for_api(client, paths, server)
+                for node_object in preassigned:
+                    await client.create(NODES, node_object)
             agents = {node.paths.agent_log: _start_agent(node, spec, verbosity) for node in cluster.nodes}
             await _wait_for_api(client, paths, server)
         # The ingress add-on needs no node to be created: its objects go in while the nodes start.
@@ -213,10 +218,7 @@ def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Po
                  "-v", str(verbosity))
     if spec.networking.ip_masq:
         argv.append("--ip-masq")
-    if node.spec.is_control_plane:
-        # Also kubeadm's exclusion label: load balancers (kinn's speakers too) announce from workers.
-        argv += ["--node-labels", f"{CONTROL_PLANE_LABEL}=,{EXCLUDE_LABEL}=",
-                 "--register-with-taints", f"{CONTROL_PLANE_LABEL}:NoSchedule"]
+    argv += registration(node.spec).kubelet_flags()
     return _spawn(argv, node.paths.agent_log, enter(node, node.paths.cgroup / "agent"))
 
 
