@@ -44,9 +44,10 @@ def test_seed_000_userspace_proxy_connects_from_the_node_ip(home: KinnCluster) -
                      out)
     assert re.search(r"-A KUBE-PORTALS-HOST -d 20\.1\.\d+\.\d+/32 .* -j DNAT --to-destination 192\.168\.1\.129:\d+", out)
     nic = out[out.index("== eth0 (node1's NIC)"):]
-    backends = set(re.findall(r"IP 192\.168\.1\.129\.\d+ > (10\.1\.\d+\.\d+)\.80: tcp 0", nic))
-    assert len(backends) == 2, nic  # kube-proxy's own connections, to the pods on node2 and node3
-    assert re.search(r"IP 10\.1\.\d+\.\d+\.\d+ > 20\.1\.\d+\.\d+\.80: tcp 0", nic)  # the pod's, on its veth
+    # The article's docker0 subnets, from the nodes' podCIDRs in cluster.yaml: node1 10.1.10.0/24, node2 .20, node3 .30.
+    backends = re.findall(r"IP 192\.168\.1\.129\.\d+ > 10\.1\.(\d+)\.\d+\.80: tcp 0", nic)
+    assert sorted(backends) == ["20", "30"], nic  # kube-proxy's own connections, to the pods on node2 and node3
+    assert re.search(r"IP 10\.1\.10\.\d+\.\d+ > 20\.1\.\d+\.\d+\.80: tcp 0", nic)  # the pod's, on its veth
 
 
 def test_seed_001_conntrack_dnat_and_reply_un_nat(home: KinnCluster) -> None:
@@ -67,17 +68,21 @@ def test_seed_002_probabilities_for_six_endpoints(home: KinnCluster) -> None:
 
 def test_seed_003_snat_with_ip_masq_and_none_without(home: KinnCluster) -> None:
     out = run_lab(home, "003")
+    # The article's pod subnets, from the workers' podCIDRs in cluster.yaml; the controller gets the next free /24.
+    assert re.search(r"^controller-0\s+10\.200\.2\.0/24\nworker-0\s+10\.200\.0\.0/24\nworker-1\s+10\.200\.1\.0/24$",
+                     out, re.MULTILINE), out[:3000]
+    assert "10.200.0.0/24 via 10.240.0.20 dev kinn0" in out and "10.200.1.0/24 via 10.240.0.21 dev kinn0" in out
     masq, plain = out.split("=== Step 10/")[0], out.split("=== Step 10/")[1]
     # With the bridge's ipMasq: the reply goes to worker-0's IP, and worker-1 sees the node as the source.
-    assert re.search(r"icmp .* src=(10\.200\.\d+\.\d+) dst=(10\.200\.\d+\.\d+) type=8 .* src=\2 dst=10\.240\.0\.20 type=0", masq)
-    assert re.search(r"icmp .* src=10\.240\.0\.20 dst=10\.200\.\d+\.\d+ type=8", masq)
+    assert re.search(r"icmp .* src=(10\.200\.0\.\d+) dst=(10\.200\.1\.\d+) type=8 .* src=\2 dst=10\.240\.0\.20 type=0", masq)
+    assert re.search(r"icmp .* src=10\.240\.0\.20 dst=10\.200\.1\.\d+ type=8", masq)
     # Without: pod to pod on both workers, no translation.
-    pod_to_pod = re.findall(r"icmp .* src=(10\.200\.\d+\.\d+) dst=(10\.200\.\d+\.\d+) type=8 code=0 id=\d+ src=\2 dst=\1 ", plain)
+    pod_to_pod = re.findall(r"icmp .* src=(10\.200\.0\.\d+) dst=(10\.200\.1\.\d+) type=8 code=0 id=\d+ src=\2 dst=\1 ", plain)
     assert len(pod_to_pod) == 2, plain[:3000]
     assert "-m tcp --dport 53 -j KUBE-SVC-ERIFXISQEP7F7OF4" in plain and "-m udp --dport 53 -j KUBE-SVC-TCOU7JCQXEZGVUNU" in plain
     assert re.search(r"-p udp -m comment --comment \"kube-system/kube-dns:dns\" -m udp -j DNAT --to-destination "
                      r"10\.200\.\d+\.\d+:53", plain)
-    node_port = re.search(r"src=10\.240\.0\.254 dst=10\.240\.0\.20 sport=\d+ dport=31088 src=(10\.200\.\d+\.\d+) "
+    node_port = re.search(r"src=10\.240\.0\.254 dst=10\.240\.0\.20 sport=\d+ dport=31088 src=(10\.200\.1\.\d+) "
                           r"dst=10\.240\.0\.20 sport=80 dport=(\d+)", plain)
     assert node_port, plain[-3000:]
     assert f"src=10.240.0.20 dst={node_port.group(1)} sport={node_port.group(2)} dport=80" in plain
