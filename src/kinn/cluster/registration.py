@@ -14,7 +14,6 @@ from typing import Any
 
 from kinn.api.taints import parse_taint
 from kinn.cluster.config import ClusterSpec, NodeSpec
-from kinn.kubelet.kubelet import KubeletConfig, node_labels
 from kinn.loadbalancer.election import EXCLUDE_LABEL
 
 Obj = dict[str, Any]
@@ -50,6 +49,10 @@ def preassigned_nodes(spec: ClusterSpec) -> list[Obj]:
 
 
 def _node(node: NodeSpec) -> Obj:
+    # The kubelet's own label function, imported only here: the kubelet module is large, and `kinn up`
+    # without configured podCIDRs (the usual case) should not pay for importing it.
+    from kinn.kubelet.kubelet import KubeletConfig, node_labels
+
     own = registration(node)
     labels = node_labels(KubeletConfig(node_name=node.name, node_ip=node.ip, labels=own.labels))
     spec: Obj = {"podCIDR": str(node.pod_cidr), "podCIDRs": [str(node.pod_cidr)]}
