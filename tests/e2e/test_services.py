@@ -279,11 +279,13 @@ def test_no_request_fails_during_a_rolling_update(cluster: KinnCluster) -> None:
     wait_endpoints(cluster, "rolling", 2)
     before = set(ready_endpoints(cluster, "rolling"))
     url = f"http://{cluster_ip(cluster, 'rolling')}/"
-    hammer = ("import sys, time, urllib.request\nok = failed = 0\nend = time.monotonic() + float(sys.argv[2])\n"
-              "while time.monotonic() < end:\n    try:\n        urllib.request.urlopen(sys.argv[1], timeout=5).read()\n"
-              "        ok += 1\n    except Exception as error:\n        failed += 1\n        print(error)\n"
-              "print(ok, failed)")
-    client = subprocess.Popen(["kubectl", "exec", "client-worker-1", "--", "python3", "-c", hammer, url, "25"],
+    # The client hammers until told the rollout is over (a file in its pod), at most 50 s.
+    stop = f"/tmp/rollout-done-{uuid.uuid4().hex[:8]}"
+    hammer = ("import os, sys, time, urllib.request\nok = failed = 0\nend = time.monotonic() + 50\n"
+              "while time.monotonic() < end and not os.path.exists(sys.argv[2]):\n    try:\n"
+              "        urllib.request.urlopen(sys.argv[1], timeout=5).read()\n        ok += 1\n"
+              "    except Exception as error:\n        failed += 1\n        print(error)\nprint(ok, failed)")
+    client = subprocess.Popen(["kubectl", "exec", "client-worker-1", "--", "python3", "-c", hammer, url, stop],
                               env=cluster.env, stdout=subprocess.PIPE, text=True)
     time.sleep(2)
     cluster.kubectl("rollout", "restart", "deployment/rolling")
@@ -291,6 +293,8 @@ def test_no_request_fails_during_a_rolling_update(cluster: KinnCluster) -> None:
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0, (status.stderr, cluster.kubectl("get", "pods", "-o", "wide"),
                                     cluster.kubectl("get", "events", "--sort-by=.lastTimestamp"))
+    time.sleep(3)  # keep the load on past the old pods' preStop (2 s): requests still on their way must not fail
+    cluster.kubectl("exec", "client-worker-1", "--", "touch", stop)
     out = client.communicate(timeout=60)[0].splitlines()
     ok, failed = map(int, out[-1].split())
     assert failed == 0, out
