@@ -30,6 +30,10 @@ PROTOCOLS = (V5, V4)
 STDIN, STDOUT, STDERR, ERROR, RESIZE = 0, 1, 2, 3, 4
 CLOSE = 255  # v5: [CLOSE, channel] ends that channel
 READ_SIZE = 32 * 1024  # client-go's websocket data buffer
+# kubectl sends the terminal's size as soon as the stream is up; a command started before it arrives
+# would see a 0x0 terminal (`stty size` fails, full-screen programs draw in 80x24), so a tty session
+# waits this long for it and starts the process on a terminal of that size.
+FIRST_RESIZE_WAIT = 1.0
 
 Obj = dict[str, Any]
 
@@ -110,6 +114,7 @@ class StreamSession:
         self.ws = ws
         self.options = options
         self._send_lock = asyncio.Lock()
+        self._early: list[Any] = []  # client messages read before the process started, replayed to it
 
     @classmethod
     async def accept(cls, request: web.Request, options: StreamOptions) -> "StreamSession":
@@ -171,10 +176,35 @@ class StreamSession:
         while data := await reader.read(READ_SIZE):
             await self.send(channel, data)
 
+    async def first_size(self, timeout: float = FIRST_RESIZE_WAIT) -> tuple[int, int] | None:
+        """The client's first terminal size (width, height), read before the process starts; other
+        messages that come first are kept for the process. None if none came in time."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            try:
+                message = await asyncio.wait_for(self.ws.receive(), left)
+            except asyncio.TimeoutError:
+                return None
+            self._early.append(message)
+            if message.type != WSMsgType.BINARY:
+                return None  # closing: the input pump will see it
+            channel, data = unframe(message.data)
+            if channel == RESIZE and (sizes := terminal_sizes(data)[0]):
+                return sizes[-1]
+        return None
+
+    async def _messages(self) -> Any:
+        """The client's messages: those read early first, then the connection's."""
+        for message in self._early:
+            yield message
+        self._early = []
+        async for message in self.ws:
+            yield message
+
     async def _pump_input(self, process: ExecProcess) -> None:
         """Client messages until the connection closes: stdin data, v5 close of stdin, resizes."""
         resize_buffer = b""
-        async for message in self.ws:
+        async for message in self._messages():
             if message.type != WSMsgType.BINARY:
                 continue
             channel, data = unframe(message.data)
@@ -193,11 +223,13 @@ class StreamSession:
 
 
 async def serve_exec(request: web.Request, options: StreamOptions, argv: Sequence[str],
-                     start: Callable[[], Awaitable[ExecProcess]]) -> web.WebSocketResponse:
-    """Upgrade, start the process, stream it, report how it ended (exit code or start failure)."""
+                     start: Callable[[tuple[int, int] | None], Awaitable[ExecProcess]]) -> web.WebSocketResponse:
+    """Upgrade, start the process (on a terminal of the client's size), stream it, report how it ended
+    (exit code or start failure)."""
     session = await StreamSession.accept(request, options)
+    size = await session.first_size() if options.tty else None
     try:
-        process = await start()
+        process = await start(size)
     except ExecError as error:
         await session.finish(internal_error_status(f"error executing command in container: {error}"))
         return session.ws

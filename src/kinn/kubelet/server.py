@@ -134,8 +134,9 @@ class KubeletServer:
         options = _stream_options(request)
         _, container = self._running_container(request)
         argv = request.query.getall("command", [])
-        return await remotecommand.serve_exec(request, options, argv, lambda: exec_in_container(
-            container, argv, tty=options.tty, stdin=options.stdin, stdout=options.stdout, stderr=options.stderr))
+        return await remotecommand.serve_exec(request, options, argv, lambda size: exec_in_container(
+            container, argv, tty=options.tty, stdin=options.stdin, stdout=options.stdout, stderr=options.stderr,
+            size=size))
 
     async def _attach(self, request: web.Request) -> web.StreamResponse:
         """Attach to the container's output from now on, until it ends. The runtime copies a

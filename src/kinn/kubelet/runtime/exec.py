@@ -101,7 +101,7 @@ class _Terminal:
 
     def resize(self, width: int, height: int) -> None:
         if self.fd >= 0:
-            fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+            set_window_size(self.fd, width, height)
 
     async def drain(self) -> None:
         self._flush()
@@ -183,9 +183,16 @@ def _enter_container(namespace_fds: Sequence[int], working_dir: Path, terminal_f
         fcntl.ioctl(terminal_fd, termios.TIOCSCTTY, 0)
 
 
+def set_window_size(fd: int, width: int, height: int) -> None:
+    """A terminal's size in columns and rows (TIOCSWINSZ), on either side of a pty."""
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+
+
 async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *, tty: bool = False,
-                            stdin: bool = False, stdout: bool = True, stderr: bool = True) -> ExecProcess:
-    """Start `argv` in the running `container`, with pipes for the streams asked for (or one tty)."""
+                            stdin: bool = False, stdout: bool = True, stderr: bool = True,
+                            size: tuple[int, int] | None = None) -> ExecProcess:
+    """Start `argv` in the running `container`, with pipes for the streams asked for (or one tty,
+    of `size` (width, height) from its first moment: a command reading it at once must not see 0x0)."""
     if container.exit is not None:
         raise ExecError(f"container {container.id} is not running")
     if not argv:
@@ -196,6 +203,8 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
     except OSError as error:
         raise ExecError(f"container {container.id} is not running: {error}") from error
     master_fd, slave_fd = os.openpty() if tty else (None, None)
+    if master_fd is not None and size is not None:
+        set_window_size(master_fd, *size)
     pipe_or_null = {True: asyncio.subprocess.PIPE, False: asyncio.subprocess.DEVNULL}
     try:
         process = await asyncio.create_subprocess_exec(
