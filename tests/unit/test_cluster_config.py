@@ -13,6 +13,13 @@ from kinn.cluster.files import flannel_conflist, net_conf
 from kinn.cluster.paths import ClusterPaths
 
 
+
+def config_errors(doc: dict) -> str:
+    """The field errors `config.parse` reports for `doc`, one per line."""
+    with pytest.raises(config.ConfigError) as caught:
+        config.parse(doc)
+    return str(caught.value)
+
 def test_defaults_are_flannel_and_kubeadm_s() -> None:
     spec = config.parse(config.default_document("kinn", 2))
     assert [(n.name, n.role, n.ip) for n in spec.nodes] == [
@@ -47,9 +54,7 @@ def test_every_mistake_is_reported_with_its_field_path() -> None:
                           "bridge": "a-bridge-name-too-long", "ipMasq": "yes", "cniPlugins": "calico"},
            "nodes": [{"role": "worker", "name": "w"}, {"role": "worker", "name": "w", "ip": "192.168.1.1"},
                      {"role": "master"}]}
-    with pytest.raises(config.ConfigError) as caught:
-        config.parse(doc)
-    text = str(caught.value)
+    text = config_errors(doc)
     for expected in ('kind: Unsupported value: "Clusterr": supported values: "Cluster"',
                      'name: Invalid value: "Bad_Name"',
                      'networking.podSubnet: Invalid value: "10.244.0.0/24": must be /23 or larger',
@@ -84,9 +89,7 @@ def test_load_balancer_pool_and_publish_mistakes_name_their_fields() -> None:
     doc = {"networking": {"loadBalancerPool": "10.240.1.10-10.240.1.20"},
            "nodes": [{"role": "control-plane"}, {"name": "client"}, {"name": "w", "ip": "10.240.0.254"}],
            "publish": ["8080:frontend:80", "80:svc/a:80", "80:svc/b:http", "70000:svc/c:80"]}
-    with pytest.raises(config.ConfigError) as caught:
-        config.parse(doc)
-    text = str(caught.value)
+    text = config_errors(doc)
     for expected in ('networking.loadBalancerPool: Invalid value: "10.240.1.10-10.240.1.20": must be inside nodeSubnet',
                      "nodes[1].name: Invalid value: \"client\": is reserved: kinn-<cluster>-client is the outside client",
                      'nodes[2].ip: Invalid value: "10.240.0.254": is the outside client\'s or in loadBalancerPool',
@@ -148,9 +151,7 @@ def test_a_node_s_own_pod_cidr_round_trips_and_its_mistakes_name_their_fields() 
            "nodes": [{"role": "control-plane", "podCIDR": "10.200.0.0/24"}, {"name": "a", "podCIDR": "10.200.0.0/24"},
                      {"name": "b", "podCIDR": "10.200.1.0/25"}, {"name": "c", "podCIDR": "10.201.0.0/24"},
                      {"name": "d", "podCIDR": "10.200.2.1/24"}, {"name": "e", "podCIDR": 7}]}
-    with pytest.raises(config.ConfigError) as caught:
-        config.parse(bad)
-    text = str(caught.value)
+    text = config_errors(bad)
     for expected in ('nodes[1].podCIDR: Invalid value: "10.200.0.0/24": overlaps nodes[0].podCIDR 10.200.0.0/24',
                      'nodes[2].podCIDR: Invalid value: "10.200.1.0/25": must be a /24: the node CIDR mask size',
                      'nodes[3].podCIDR: Invalid value: "10.201.0.0/24": must be inside networking.podSubnet 10.200.0.0/16',
