@@ -218,3 +218,32 @@ def _rebuild_after_deletion() -> None:
     assert proxier.canaries_present()
     assert "10.96.0.80" not in subprocess.run(["nft", "list", "table", "ip", "kube-proxy"], capture_output=True,
                                               text=True, check=True).stdout
+
+
+def test_a_sync_that_could_not_run_nft_is_followed_by_a_full_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partial sync records its changes as applied before nft runs; if nft then cannot even be run
+    (an OSError, not nft's refusal), the changes the server requeues must still reach the kernel."""
+    netns = f"kinn-nfttest-{uuid.uuid4().hex[:6]}"
+    netlink.netns.create(netns)
+    try:
+        netlink.netns.run_in(netns, _resync_after_unrunnable_nft, monkeypatch)
+    finally:
+        netlink.netns.delete(netns)
+
+
+def _resync_after_unrunnable_nft(monkeypatch: pytest.MonkeyPatch) -> None:
+    state, proxier = ProxyState("node"), NftablesProxier(NodeContext("10.240.0.21", cluster_cidr="10.244.0.0/16"))
+    state.service_updated({"metadata": {"namespace": "default", "name": "web"},
+                           "spec": {"clusterIP": "10.96.0.80", "ports": [{"port": 80, "protocol": "TCP"}]}})
+    proxier.setup()
+    proxier.sync(state.snapshot(), state.take_changes())
+    state.service_deleted({"metadata": {"namespace": "default", "name": "web"}})
+    changes = state.take_changes()
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", "/nonexistent")
+        with pytest.raises(OSError):
+            proxier.sync(state.snapshot(), changes)
+    state.requeue(changes)  # as the proxy server does after a failed sync
+    proxier.sync(state.snapshot(), state.take_changes())
+    assert "10.96.0.80" not in subprocess.run(["nft", "list", "table", "ip", "kube-proxy"], capture_output=True,
+                                              text=True, check=True).stdout

@@ -79,7 +79,8 @@ class IptablesProxier:
                                   capture_output=True).returncode == 0 for table in ("mangle", "nat", "filter"))
 
     def sync(self, snapshot: Snapshot, changes: dict[ServiceKey, Change]) -> None:
-        """One sync. Raises RestoreError (and arms a full sync) if the kernel refused the rules."""
+        """One sync. If it fails for any reason (the kernel refused the rules, or iptables-restore could
+        not even be run: an OSError), it arms a full sync and re-raises."""
         full = self._needs_full or time.monotonic() - self._last_full > FULL_SYNC_PERIOD
         ports = snapshot.ports()
         endpoint_chains = sum(len(snapshot.endpoints_of(p)) for p in ports)
@@ -109,7 +110,7 @@ class IptablesProxier:
                 stale = [c for c in self._previous_chains() if c not in active]
             text = rules.render_restore(fresh.values(), written, stale, self.ctx, jumps, canaries=full)
             iptables_restore(text)
-        except RestoreError:
+        except Exception:
             self._needs_full = True
             raise
         self._fragments = fresh

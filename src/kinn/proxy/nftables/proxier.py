@@ -71,7 +71,9 @@ class NftablesProxier:
                               capture_output=True).returncode == 0
 
     def sync(self, snapshot: Snapshot, changes: dict[ServiceKey, Change]) -> None:
-        """One sync. Raises NftError (and arms a full sync) if nft refused the transaction."""
+        """One sync. If it fails for any reason (nft refused the transaction, or nft could not even be
+        run: an OSError), it arms a full sync and re-raises: partial_sync has already recorded the
+        changes as applied, so only a full sync can make the table what the state says again."""
         now = time.monotonic()
         self._delete_stale_chains(now)
         full = self._needs_full
@@ -82,7 +84,7 @@ class NftablesProxier:
                 text = rules.partial_sync(self.state, snapshot, changes, self.ctx, now)
             if text:
                 _nft("-f", "-", stdin=text)
-        except NftError:
+        except Exception:
             self._needs_full = True  # the state no longer says what the kernel holds
             raise
         if full:
@@ -99,6 +101,6 @@ class NftablesProxier:
             del self.state.stale_chains[chain]
         try:
             _nft("-f", "-", stdin=rules.delete_chains(due))
-        except NftError as exc:
+        except (NftError, OSError) as exc:
             log.warning("unable to delete %d stale nftables chains; will retry later: %s", len(due), exc)
             self.state.stale_chains.update(dict.fromkeys(due, now))
