@@ -46,7 +46,7 @@ class KubeletDialer:
 
     def __init__(self, cluster_netns: str = "") -> None:
         self.cluster_netns = cluster_netns
-        self.tls = ssl.create_default_context()
+        self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # not create_default_context: no roots to load
         self.tls.check_hostname = False
         self.tls.verify_mode = ssl.CERT_NONE  # as upstream without --kubelet-certificate-authority
 

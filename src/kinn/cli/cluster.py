@@ -13,8 +13,6 @@ from kinn.cluster import config
 from kinn.cluster.cluster import cluster_names
 from kinn.cluster.down import down as remove_cluster
 from kinn.cluster.down import leftover_names
-from kinn.cluster.up import ClusterExists, UpError
-from kinn.cluster.up import up as create_cluster
 
 @click.command()
 @CLUSTER_NAME
@@ -31,6 +29,9 @@ from kinn.cluster.up import up as create_cluster
 def up(name: str, workers: int, config_file: Path | None, proxy_mode: str | None, publish: tuple[str, ...],
        retain: bool, verbosity: int) -> None:
     """Create a cluster: underlay network, nodes, control plane and node agents; wait until Ready."""
+    # Imported here, not with the module: `kinn down` and `kinn get clusters` skip its ~0.4 s.
+    from kinn.cluster.up import ClusterExists, UpError
+    from kinn.cluster.up import up as create_cluster
     try:
         doc = config.load(config_file) if config_file else config.default_document(name, workers)
         if config_file and name != "kinn":

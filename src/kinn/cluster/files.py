@@ -11,6 +11,7 @@ from kinn.cluster.config import Networking
 from kinn.cluster.node import Node
 from kinn.cluster.paths import ClusterPaths
 from kinn.cni import install
+from kinn.kubelet.certificate import ensure_serving_certificate
 
 CNI_CONFLIST = "/etc/cni/net.d/10-flannel.conflist"
 NET_CONF = "/etc/kube-flannel/net-conf.json"
@@ -18,6 +19,7 @@ REFERENCE_PLUGIN_DIR = Path("/usr/lib/cni")  # Debian's containernetworking-plug
 REFERENCE_PLUGINS = ("bridge", "host-local", "loopback", "portmap")
 NODE_KUBECONFIG = "/etc/kubernetes/kubelet.conf"
 MANIFESTS = "/etc/kubernetes/manifests"
+KUBELET_ROOT = "/var/lib/kubelet"  # the kubelet's default --root-dir, which kinn up's agents keep
 
 
 def flannel_conflist(networking: Networking) -> dict[str, object]:
@@ -36,7 +38,8 @@ def net_conf(networking: Networking) -> dict[str, object]:
 
 
 def write_node_files(node: Node, networking: Networking, pki: PKI, server: str) -> None:
-    """CNI config and plugins, flannel's net-conf, and the node's kubeconfig (identity system:node:<name>)."""
+    """CNI config and plugins, flannel's net-conf, the node's kubeconfig (identity system:node:<name>)
+    and the kubelet's serving certificate, which its kubelet would otherwise make (and pay for) itself."""
     path = node.paths.path
     install_plugins(path("/opt/cni/bin"), networking.cni_plugins)
     _write_json(path(CNI_CONFLIST), flannel_conflist(networking))
@@ -44,6 +47,7 @@ def write_node_files(node: Node, networking: Networking, pki: PKI, server: str) 
     path(MANIFESTS).mkdir(parents=True, exist_ok=True)
     cert, key = ensure_client_certificate(pki, f"kubelet-{node.name}", f"system:node:{node.name}", "system:nodes")
     write_kubeconfig(path(NODE_KUBECONFIG), build_kubeconfig(server, pki.ca_cert, cert, key, "default"))
+    ensure_serving_certificate(path(KUBELET_ROOT), node.name, node.spec.ip)
 
 
 def install_plugins(bin_dir: Path, plugin_set: str) -> None:

@@ -13,15 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-import time
 from pathlib import Path
 from typing import Callable
 
 from aiohttp import web
 
-from kinn.apiserver.certs import ensure_self_signed_certificate
 from kinn.apiserver import hijack
 from kinn.kubelet import logs, portforward, remotecommand
+from kinn.kubelet.certificate import ensure_serving_certificate
 from kinn.kubelet.pod_workers import PodWorker
 from kinn.kubelet.remotecommand import StreamOptions, StreamOptionsError
 from kinn.kubelet.runtime import ContainerProcess, container_log_path, exec_in_container
@@ -34,8 +33,7 @@ PodLookup = Callable[[str, str], "PodWorker | None"]  # (namespace, name) → th
 
 def serving_context(root_dir: Path, node_name: str, node_ip: str) -> ssl.SSLContext:
     """TLS with the kubelet's self-signed certificate, created on first start."""
-    cert, key = root_dir / "pki" / "kubelet.crt", root_dir / "pki" / "kubelet.key"
-    ensure_self_signed_certificate(cert, key, f"{node_name}@{int(time.time())}", [node_name, node_ip])
+    cert, key = ensure_serving_certificate(root_dir, node_name, node_ip)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
     return context
