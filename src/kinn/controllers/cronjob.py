@@ -78,6 +78,9 @@ def job_reference(job: Obj) -> Obj:
             "apiVersion": "batch/v1", "resourceVersion": meta.get("resourceVersion", "")}
 
 
+CACHE_WAIT = 0.05  # seconds between looks at a cache that has not caught up with our own write
+
+
 class CronJobController(Controller):
     name = "cronjob"
 
@@ -88,10 +91,18 @@ class CronJobController(Controller):
         self.cronjobs = self.informer(CRONJOBS, self.enqueue_handler())
         self.jobs = self.informer(JOBS, self.enqueue_handler(lambda j: owner_key(j, "CronJob")))
         self.jobs.indexer.add_indexer("controller-uid", controller_uid_index)
+        # The resourceVersion of each CronJob's last status this controller wrote. A sync that runs
+        # before the informer has delivered that write would read an older status.active (Replace
+        # then deletes nothing; Forbid lets a second Job start): it waits for the cache instead.
+        self._status_written: dict[str, int] = {}
 
     async def sync(self, key: str) -> None:
         cronjob = self.cronjobs.indexer.get(key)
         if cronjob is None or is_terminating(cronjob):
+            self._status_written.pop(key, None)
+            return
+        if int(cronjob["metadata"]["resourceVersion"]) < self._status_written.get(key, 0):
+            self.queue.add_after(key, CACHE_WAIT)
             return
         jobs = self.jobs.indexer.by_index("controller-uid", cronjob["metadata"]["uid"])
         status = copy.deepcopy(cronjob.get("status") or {})
@@ -100,14 +111,15 @@ class CronJobController(Controller):
         if not cronjob["spec"].get("suspend"):
             await self._maybe_start(cronjob, jobs, status)
         if status != (cronjob.get("status") or {}):
-            await self.client.update(CRONJOBS, {**cronjob, "status": status}, subresource="status")
+            updated = await self.client.update(CRONJOBS, {**cronjob, "status": status}, subresource="status")
+            self._status_written[key] = int(updated["metadata"]["resourceVersion"])
 
     async def _reconcile_active(self, cronjob: Obj, jobs: list[Obj], status: Obj) -> None:
         """status.active = the unfinished Jobs; report finished and vanished ones as upstream does."""
         by_uid = {j["metadata"]["uid"]: j for j in jobs}
         active: list[Obj] = []
         for ref in status.get("active") or []:
-            job = by_uid.get(ref.get("uid"))
+            job = by_uid.get(ref.get("uid")) or await self._get_job(ref)
             if job is None:
                 await self.recorder.event(cronjob, "Normal", "MissingJob", f"Active job went missing: {ref['name']}")
                 continue
@@ -128,6 +140,17 @@ class CronJobController(Controller):
             status["active"] = active
         else:
             status.pop("active", None)
+
+    async def _get_job(self, ref: Obj) -> Obj | None:
+        """A Job the cache does not hold (yet), asked of the API server, as upstream does before it
+        calls an active Job missing: a slow watch must not make a running Job look gone."""
+        try:
+            job = await self.client.get(JOBS, ref["name"], ref["namespace"])
+        except StatusError as e:
+            if e.code == 404:
+                return None
+            raise
+        return job if job["metadata"]["uid"] == ref.get("uid") else None
 
     async def _maybe_start(self, cronjob: Obj, jobs: list[Obj], status: Obj) -> None:
         try:
