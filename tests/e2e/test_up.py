@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from kinn import netlink
+from kinn.cluster.paths import ClusterPaths
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
 
@@ -106,6 +107,23 @@ def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
     pods = [link for link in links if link == "cni0" or link.startswith("veth")]  # e.g. the ingress controller's
     assert sorted(set(links) - set(pods)) == ["eth0", "flannel.1", "lo"], links
     assert "kinn-" not in cluster.node_exec("worker-1", "ip", "netns", "list")  # the host's names stay outside
+
+
+def test_each_node_agent_runs_inside_its_node_sharing_the_forked_imports(cluster: KinnCluster) -> None:
+    """The agents are forked from one interpreter (kinn.cluster.forkserver): each is still one process
+    per node, titled with its own command line, in its node's namespaces and agent cgroup, and most
+    of its anonymous memory (the imports) is shared with the other agents instead of private."""
+    for node in ("control-plane", "worker-1", "worker-2"):
+        procs = (ClusterPaths(cluster.name).node(node).cgroup / "agent" / "cgroup.procs").read_text().split()
+        titles = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in procs}  # also the agents' helpers
+        [(pid, argv)] = [(pid, argv) for pid, argv in titles.items() if " kinn agent " in argv]
+        assert argv.startswith(f"{sys.executable} -m kinn agent ") and f"--hostname-override {node} " in argv
+        kinds = ("net", "mnt", "uts")
+        inside = cluster.node_exec(node, "readlink", *(f"/proc/self/ns/{kind}" for kind in kinds)).split()
+        assert [os.readlink(f"/proc/{pid}/ns/{kind}") for kind in kinds] == inside
+        rollup = dict(line.split(":")[0:2] for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:])
+        anonymous, proportional = (int(rollup[field].split()[0]) for field in ("Anonymous", "Pss_Anon"))
+        assert proportional < 0.8 * anonymous, f"{node}'s agent: Pss_Anon {proportional} kB of {anonymous} kB"
 
 
 def test_pods_talk_across_nodes_without_nat(cluster: KinnCluster) -> None:

@@ -45,18 +45,22 @@ class Node:
             return None
         return pid if nsutil.process_start_time(pid) == start else None
 
+    def running_holder_pid(self) -> int:
+        """The holder's PID, or an error that says what to do when the node no longer runs."""
+        pid = self.holder_pid()
+        if pid is None:
+            raise OSError(f"node {self.name} is not running (no holder process); run `kinn down` and `kinn up`")
+        return pid
+
 
 def enter(node: Node, cgroup: Path | None = None) -> Callable[[], None]:
     """A preexec_fn that moves a child into the node (its namespaces, and `cgroup` or the node's own),
     so whatever it runs sees the node exactly as the node's own processes do."""
-    pid = node.holder_pid()
-    if pid is None:
-        raise OSError(f"node {node.name} is not running (no holder process); run `kinn down` and `kinn up`")
     target = cgroups.create(cgroup or node.paths.cgroup / "exec")
-    return functools.partial(_join_node, pid, target)
+    return functools.partial(join_node, node.running_holder_pid(), target)
 
 
-def _join_node(pid: int, cgroup: Path) -> None:
+def join_node(pid: int, cgroup: Path) -> None:
     """Runs between fork and exec. Every namespace file is opened before the first setns, because
     joining the mount namespace changes what /proc/<pid> resolves to."""
     cgroups.join(cgroup)

@@ -23,7 +23,7 @@ from kinn.client.rest import Client, resource
 from kinn.cluster import addons, cgroups, down, files
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.config import ClusterSpec
-from kinn.cluster.node import Node, enter
+from kinn.cluster.forkserver import AgentLaunch, ForkedAgent, launch
 from kinn.cluster.provision import create_netns, start_holder
 from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
 from kinn.cluster.registration import preassigned_nodes, registration
@@ -38,6 +38,7 @@ READY_TIMEOUT = 60.0
 PROXY_MIN_SYNC_PERIOD = "200ms"
 
 Echo = Callable[[str], None]
+Process = subprocess.Popen[bytes] | ForkedAgent  # watched for an early exit while waiting
 
 
 class ClusterExists(RuntimeError):
@@ -151,7 +152,7 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
                 await _wait_for_api(client, paths, server)
                 for node_object in preassigned:
                     await client.create(NODES, node_object)
-            agents = {node.paths.agent_log: _start_agent(node, spec, verbosity) for node in cluster.nodes}
+            agents = _start_agents(cluster, verbosity)
             await _wait_for_api(client, paths, server)
         # The ingress add-on needs no node to be created: its objects go in while the nodes start.
         ingress = asyncio.ensure_future(addons.apply(client, addons.ingress(spec)))
@@ -210,16 +211,22 @@ def _start_server(cluster: Cluster, port: int, verbosity: int) -> subprocess.Pop
     return _spawn(argv, paths.server_log, lambda: cgroups.join(cgroup))
 
 
-def _start_agent(node: Node, spec: ClusterSpec, verbosity: int) -> subprocess.Popen[bytes]:
-    argv = _kinn("agent", "--kubeconfig", files.NODE_KUBECONFIG, "--hostname-override", node.name,
-                 "--node-ip", node.spec.ip, "--cluster-dns", spec.networking.cluster_dns,
-                 "--proxy-mode", spec.networking.kube_proxy_mode, "--cluster-cidr", str(spec.networking.pod_subnet),
-                 "--iptables-min-sync-period", PROXY_MIN_SYNC_PERIOD,
-                 "-v", str(verbosity))
-    if spec.networking.ip_masq:
-        argv.append("--ip-masq")
-    argv += registration(node.spec).kubelet_flags()
-    return _spawn(argv, node.paths.agent_log, enter(node, node.paths.cgroup / "agent"))
+def _start_agents(cluster: Cluster, verbosity: int) -> dict[Path, ForkedAgent]:
+    """Every node's `kinn agent`, forked from one interpreter so that they share its imports."""
+    spec = cluster.spec
+    launches = []
+    for node in cluster.nodes:
+        args = ["--kubeconfig", files.NODE_KUBECONFIG, "--hostname-override", node.name, "--node-ip", node.spec.ip,
+                "--cluster-dns", spec.networking.cluster_dns, "--proxy-mode", spec.networking.kube_proxy_mode,
+                "--cluster-cidr", str(spec.networking.pod_subnet), "--iptables-min-sync-period", PROXY_MIN_SYNC_PERIOD,
+                "-v", str(verbosity)]
+        if spec.networking.ip_masq:
+            args.append("--ip-masq")
+        args += registration(node.spec).kubelet_flags()
+        node.paths.agent_log.parent.mkdir(parents=True, exist_ok=True)
+        launches.append(AgentLaunch(args, str(node.paths.agent_log), node.running_holder_pid(),
+                                    str(cgroups.create(node.paths.cgroup / "agent"))))
+    return {node.paths.agent_log: agent for node, agent in zip(cluster.nodes, launch(launches))}
 
 
 def _start_publisher(cluster: Cluster, verbosity: int) -> subprocess.Popen[bytes]:
@@ -238,7 +245,7 @@ async def _listening(spec: ClusterSpec) -> bool:
     return all(mapping.host_port in listening for mapping in spec.publish)
 
 
-async def _wait(what: str, check: Callable[[], Awaitable[bool]], processes: dict[Path, subprocess.Popen[bytes]],
+async def _wait(what: str, check: Callable[[], Awaitable[bool]], processes: dict[Path, Process],
                 timeout: float = READY_TIMEOUT) -> None:
     """Poll `check` until true; fail at once, with the log's tail, if a process it depends on exits."""
     deadline = time.monotonic() + timeout
@@ -264,7 +271,7 @@ async def _wait_for_api(client: Client, paths: ClusterPaths, server: subprocess.
     await _wait("API server ready", ready, {paths.server_log: server})
 
 
-async def _wait_for_nodes(client: Client, cluster: Cluster, agents: dict[Path, subprocess.Popen[bytes]]) -> None:
+async def _wait_for_nodes(client: Client, cluster: Cluster, agents: dict[Path, Process]) -> None:
     """All nodes Ready and each node's flannel lease written (pods can start at once)."""
     async def ready() -> bool:
         nodes = (await client.list(NODES))["items"]
