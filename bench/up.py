@@ -46,8 +46,8 @@ def main() -> None:
     print(f"kinn up to 3 nodes Ready: median {statistics.median(ups):.2f}s, min {min(ups):.2f}s, max {max(ups):.2f}s "
           "(target < 5 s)")
     print(f"kinn down: median {statistics.median(downs):.2f}s")
-    print(f"idle 3-node cluster after {args.idle:.0f}s: {processes} processes, PSS {pss:.0f} MiB, "
-          f"RSS {rss:.0f} MiB (target < 250 MB)")
+    print(f"idle 3-node cluster after {args.idle:.0f}s: {processes} processes, PSS {pss:.0f} MiB "
+          f"({pss * 1.048576:.0f} MB), RSS {rss:.0f} MiB (target < 250 MB)")
 
 
 if __name__ == "__main__":
