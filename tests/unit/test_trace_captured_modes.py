@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kinn.trace.arming import follow_proxied, trace_ruleset
 from kinn.trace.events import Tuple, hook_visits, parse_conntrack_line, parse_listening, parse_plain_capture
 from kinn.trace.path import REPLY, REQUEST, Followed, Observation, assemble, assemble_proxied, connection, pair
 from kinn.trace.rules import RuleBook, rule_book
 from kinn.trace.targets import Place
+from kinn.trace.tracer import command_name
 
 FIXTURES = Path(__file__).parent / "fixtures" / "trace"
 WEB = "10.244.2.2"
@@ -141,3 +144,13 @@ def test_host_gw_underlay_switches_or_routes_by_the_packets_destination_mac() ->
     underlay = hops("1e:d8:ba:9f:e0:b7")[1]
     assert "routed by the underlay (the sender's gateway): via underlay" in underlay
     assert not any(text.startswith("switched by") for text in underlay)
+
+
+@pytest.mark.parametrize(("cmdline", "name"), [
+    ("/usr/bin/python3\x00-m\x00kinn\x00agent\x00--cluster-cidr\x0010.244.0.0/16\x00", "python3 -m kinn agent"),
+    # a titled process (kinn's forked agents, setproctitle): one string, with slashes in its options
+    ("/work/.venv/bin/python -m kinn agent --cluster-cidr 10.244.0.0/16 --ip-masq\x00", "python -m kinn agent"),
+    ("nginx: worker process\x00", "nginx: worker process"),
+])
+def test_listener_named_by_its_command_up_to_the_first_option(cmdline: str, name: str) -> None:
+    assert command_name(cmdline) == name

@@ -134,11 +134,20 @@ def _listening(netns: str) -> dict[int, Listening]:
 
 def _command(pid: int, fallback: str) -> str:
     try:
-        argv = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        return command_name(Path(f"/proc/{pid}/cmdline").read_text()) or fallback
     except OSError:
         return fallback
-    words = list(itertools.takewhile(lambda word: word and not word.startswith("-") or word == "-m", argv))
-    return " ".join([Path(words[0]).name, *words[1:]]) if words else fallback
+
+
+def command_name(cmdline: str) -> str:
+    """A /proc/<pid>/cmdline up to its first option, the program by its base name. A process that
+    set its title (nginx's workers, kinn's forked agents: setproctitle) has one space-separated string
+    there instead of NUL-separated arguments."""
+    argv = [word for word in cmdline.split("\0") if word]
+    if len(argv) == 1:
+        argv = argv[0].split()
+    words = list(itertools.takewhile(lambda word: not word.startswith("-") or word == "-m", argv))
+    return " ".join([Path(words[0]).name, *words[1:]]) if words else ""
 
 
 def _route(place: Place, packet: Packet) -> str | None:
