@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kinn.storage.interface import (
-    RECENTLY_DECODED, CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError, WatchEvent,
+    RECENTLY_DECODED, CompactedError, KeyExistsError, KeyNotFoundError, RevisionConflictError, Trigger, WatchEvent,
 )
 from kinn.storage.sqlite import SQLiteStore
 
@@ -137,6 +137,33 @@ async def test_watch_replays_history_from_a_revision_then_follows_live(store):
     assert [(e.type, e.revision) for e in events] == [("MODIFIED", 3), ("DELETED", 4), ("ADDED", 5)]
     assert events[0].prev.obj["data"] == {"v": ""}
     assert events[1].object.obj["data"] == {"v": "1"}
+    assert store.watcher_count == 0
+
+
+async def test_a_triggered_watch_is_offered_only_its_values_events(store):
+    """As upstream's cacher with pods' spec.nodeName trigger: a kubelet's watch is offered its own
+    node's pods, and a pod leaving the node (its previous state matches) too; others see all."""
+    def pod(name: str, node: str) -> dict:
+        return {"metadata": {"name": name, "namespace": "default"}, "spec": {"nodeName": node}}
+
+    def node_of(stored) -> str:
+        return stored.obj["spec"]["nodeName"]
+
+    pods = "/registry/pods/"
+    n1 = store.watch(pods, store.revision, Trigger("pods:spec.nodeName", "n1", node_of))
+    unscheduled = store.watch(pods, store.revision, Trigger("pods:spec.nodeName", "", node_of))
+    everything = store.watch(pods, store.revision)
+    await store.create(pods + "default/a", pod("a", "n1"))   # rev 1
+    await store.create(pods + "default/b", pod("b", "n2"))   # rev 2: not n1's
+    await store.create(pods + "default/c", pod("c", ""))     # rev 3
+    await store.update(pods + "default/c", pod("c", "n1"))   # rev 4: bound to n1
+    await store.update(pods + "default/a", pod("a", "n2"))   # rev 5: a leaves n1
+    assert [e.revision for e in await drain(n1, 3)] == [1, 4, 5]
+    assert [e.revision for e in await drain(unscheduled, 2)] == [3, 4]
+    assert [e.revision for e in await drain(everything, 5)] == [1, 2, 3, 4, 5]
+    assert store.watcher_count == 3
+    for watcher in (n1, unscheduled, everything):
+        watcher.stop()
     assert store.watcher_count == 0
 
 

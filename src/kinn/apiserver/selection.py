@@ -9,7 +9,10 @@ from typing import Any, Callable, Mapping
 from kinn.api.fields import FieldSelector, Getter, parse_field_selector
 from kinn.api.resources import Resource
 from kinn.api.selectors import LabelSelector, parse_label_selector
-from kinn.storage.interface import StoredObject
+from kinn.storage.interface import StoredObject, Trigger
+
+# The fields upstream's registries declare as watch-cache triggers (pods: NodeNameTriggerFunc).
+TRIGGER_FIELDS = {("", "pods"): "spec.nodeName"}
 
 Obj = dict[str, Any]
 
@@ -50,10 +53,25 @@ class Selection:
 
     def matches(self, stored: StoredObject, decode: Callable[[StoredObject], Obj]) -> bool:
         """Whether the object `decode(stored)` is selected; it is decoded only the first time."""
+        seen = self._selectable(stored, decode)
+        return self.labels.matches(seen.labels) and self.fields.matches_values(seen.fields)
+
+    def _selectable(self, stored: StoredObject, decode: Callable[[StoredObject], Obj]) -> Selectable:
         seen = stored.selectable
         if seen is None or seen.getters is not self.fields.getters:
             seen = stored.selectable = Selectable(self.fields, decode(stored))
-        return self.labels.matches(seen.labels) and self.fields.matches_values(seen.fields)
+        return seen
+
+    def trigger(self, resource: Resource, decode: Callable[[StoredObject], Obj]) -> Trigger | None:
+        """The watch index this selection pins, if any: upstream's cacher indexes pods by
+        spec.nodeName, so that each kubelet's watch is offered its own node's pods only."""
+        field = TRIGGER_FIELDS.get((resource.group, resource.plural))
+        value = self.fields.exact_value(field) if field else None
+        if value is None:
+            return None
+        position = list(self.fields.getters).index(field)
+        return Trigger(f"{resource.group}/{resource.plural}:{field}", value,
+                       lambda stored: self._selectable(stored, decode).fields[position])
 
     def exact_name(self) -> str | None:
         """`metadata.name=X` lets a list read one key instead of scanning (kubectl wait, delete -w)."""

@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterable
 
-from kinn.storage.interface import CompactedError, StoredObject, WatchEvent, Watcher
+from kinn.storage.interface import CompactedError, StoredObject, Trigger, WatchEvent, Watcher
 
 # A watcher that falls this far behind is ended, as the API server's cacher ends slow watchers;
 # the client then re-lists, which is cheaper than buffering without bound.
@@ -35,9 +35,10 @@ class Tick:
 
 
 class QueueWatcher(Watcher):
-    def __init__(self, hub: "WatchHub", prefix: str) -> None:
+    def __init__(self, hub: "WatchHub", prefix: str, trigger: Trigger | None = None) -> None:
         self._hub = hub
         self.prefix = prefix
+        self.trigger = trigger
         self._queue: asyncio.Queue[WatchEvent | Tick | None] = asyncio.Queue()
         self.stopped = False
         # A consumer that can take events synchronously (a watch stream writing straight to its
@@ -96,7 +97,9 @@ class WatchHub:
         self.capacity = capacity
         self._events: deque[WatchEvent] = deque()
         self._revisions: deque[int] = deque()
-        self._watchers: set[QueueWatcher] = set()
+        self._watchers: set[QueueWatcher] = set()  # without a trigger: offered every event under their prefix
+        # Watchers with a trigger, by index name, then by value: offered only their value's events.
+        self._triggered: dict[str, tuple[Trigger, dict[str, set[QueueWatcher]]]] = {}
         # The revision just before the oldest event we can replay.
         self.floor = 0
 
@@ -112,9 +115,18 @@ class WatchHub:
         self._events.append(event)
         self._revisions.append(event.revision)
         self._trim()
+        key = event.object.key
         for watcher in list(self._watchers):
-            if event.object.key.startswith(watcher.prefix):
+            if key.startswith(watcher.prefix):
                 watcher.offer(event)
+        for index, buckets in self._triggered.values():
+            values = {index.value_of(event.object)}
+            if event.prev is not None:
+                values.add(index.value_of(event.prev))  # a pod moving off a node still concerns it
+            for value in values:
+                for watcher in list(buckets.get(value, ())):
+                    if key.startswith(watcher.prefix):
+                        watcher.offer(event)
 
     def _trim(self) -> None:
         while len(self._events) > self.capacity:
@@ -129,25 +141,40 @@ class WatchHub:
         start = bisect.bisect_right(self._revisions, after_revision)
         return [self._events[i] for i in range(start, len(self._events))]
 
-    def watch(self, prefix: str, after_revision: int) -> QueueWatcher:
+    def watch(self, prefix: str, after_revision: int, trigger: Trigger | None = None) -> QueueWatcher:
         backlog = self.since(after_revision)
-        watcher = QueueWatcher(self, prefix)
+        watcher = QueueWatcher(self, prefix, trigger)
         for event in backlog:
             if event.object.key.startswith(prefix):
                 watcher.offer(event)
-        self._watchers.add(watcher)
+        if trigger is None:
+            self._watchers.add(watcher)
+        else:
+            _, buckets = self._triggered.setdefault(trigger.name, (trigger, {}))
+            buckets.setdefault(trigger.value, set()).add(watcher)
         return watcher
 
     def unregister(self, watcher: QueueWatcher) -> None:
-        self._watchers.discard(watcher)
+        trigger = watcher.trigger
+        if trigger is None:
+            self._watchers.discard(watcher)
+            return
+        _, buckets = self._triggered[trigger.name]
+        bucket = buckets[trigger.value]
+        bucket.discard(watcher)
+        if not bucket:
+            del buckets[trigger.value]
+
+    def _all(self) -> list[QueueWatcher]:
+        return [*self._watchers, *(w for _, buckets in self._triggered.values() for b in buckets.values() for w in b)]
 
     def stop_all(self) -> None:
-        for watcher in list(self._watchers):
+        for watcher in self._all():
             watcher.stop()
 
     @property
     def watcher_count(self) -> int:
-        return len(self._watchers)
+        return len(self._all())
 
 
 def rewind(current: dict[str, StoredObject], events: list[WatchEvent]) -> dict[str, StoredObject]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import abc
 from collections import OrderedDict
+import dataclasses
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, Callable, Literal
 
 import orjson
 
@@ -130,6 +131,18 @@ class CompactedError(StorageError):
         self.oldest = oldest
 
 
+@dataclass(frozen=True)
+class Trigger:
+    """What a watcher wants, as an index key: the watcher is offered only the events whose object
+    (or its previous state) has `value` under the index `name` (upstream's cacher triggers: a
+    kubelet's pod watch, `fieldSelector=spec.nodeName=<node>`, is not offered every other node's
+    pods). `value_of` reads an object's value; watchers of one index share buckets by `name`."""
+
+    name: str
+    value: str
+    value_of: Callable[["StoredObject"], str] = dataclasses.field(compare=False, repr=False)
+
+
 class Watcher(abc.ABC):
     """A stream of events after a revision; `stop()` ends it (e.g. when the client goes away)."""
 
@@ -179,8 +192,9 @@ class Store(abc.ABC):
     async def delete(self, key: str, expected_revision: int | None = None) -> StoredObject: ...
 
     @abc.abstractmethod
-    def watch(self, prefix: str, after_revision: int) -> Watcher:
-        """Events under `prefix` with revision > `after_revision`, replayed from history first."""
+    def watch(self, prefix: str, after_revision: int, trigger: Trigger | None = None) -> Watcher:
+        """Events under `prefix` with revision > `after_revision`, replayed from history first; with
+        a trigger, live events only if they concern its value (the caller still filters)."""
 
     @abc.abstractmethod
     def compact(self) -> int:

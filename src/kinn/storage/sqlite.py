@@ -27,6 +27,7 @@ from kinn.storage.interface import (
     RevisionConflictError,
     Store,
     StoredObject,
+    Trigger,
     WatchEvent,
 )
 
@@ -215,8 +216,8 @@ class SQLiteStore(Store):
 
     # -- watch and maintenance -------------------------------------------------------------
 
-    def watch(self, prefix: str, after_revision: int) -> QueueWatcher:
-        return self._hub.watch(prefix, after_revision)
+    def watch(self, prefix: str, after_revision: int, trigger: Trigger | None = None) -> QueueWatcher:
+        return self._hub.watch(prefix, after_revision, trigger)
 
     def compact(self) -> int:
         floor = self._hub.floor
