@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from kinn.api.openapi import schemas
@@ -60,6 +60,11 @@ class ManagedEntry:
     fields: FieldSet
     time: str | None = None
     subresource: str = ""
+    # The FieldsV1 this entry was decoded from, valid while `fields` is still the very set decoded
+    # with it: most writes change one manager's fields, and encoding the others' unchanged sets
+    # again was a third of the bookkeeping's cost. Anything that changes an entry's fields assigns
+    # a new set (never mutates it), which is what invalidates this.
+    decoded: tuple[FieldSet, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def identity(self) -> tuple[str, str, str, str]:
         return (self.manager, self.operation, self.api_version if self.operation == UPDATE else "", self.subresource)
@@ -78,7 +83,10 @@ class ManagedEntry:
         if self.time is not None:
             entry["time"] = self.time
         entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = to_fields_v1(self.fields)
+        if self.decoded is not None and self.decoded[0] is self.fields:
+            entry["fieldsV1"] = self.decoded[1]
+        else:
+            entry["fieldsV1"] = to_fields_v1(self.fields)
         if self.subresource:
             entry["subresource"] = self.subresource
         return entry
@@ -108,13 +116,16 @@ def decode_managed_fields(entries: Any) -> list[ManagedEntry]:
             raise ValueError("managedFields entries must be objects")
         if raw.get("fieldsType", "FieldsV1") != "FieldsV1":
             raise ValueError(f"can only decode FieldsV1 formatted managedFields, got: {raw.get('fieldsType')}")
+        fields_v1 = raw.get("fieldsV1") or {}
+        fields = from_fields_v1(fields_v1)
         entry = ManagedEntry(
             manager=raw.get("manager", ""),
             operation=raw.get("operation", ""),
             api_version=raw.get("apiVersion", ""),
-            fields=from_fields_v1(raw.get("fieldsV1") or {}),
+            fields=fields,
             time=raw.get("time"),
             subresource=raw.get("subresource", ""),
+            decoded=(fields, fields_v1),
         )
         decoded[entry.identity()] = entry
     return list(decoded.values())
@@ -157,7 +168,8 @@ def strip_meta(paths: FieldSet) -> FieldSet:
 def release(entries: Iterable[ManagedEntry], changed: FieldSet, removed: FieldSet) -> None:
     """Take fields someone else just changed or removed away from these managers."""
     for entry in entries:
-        entry.fields = entry.fields - changed - removed
+        if not (entry.fields.isdisjoint(changed) and entry.fields.isdisjoint(removed)):
+            entry.fields = entry.fields - changed - removed
 
 
 def filtered(comparison: Comparison, subresource: str, schema: Schema | None) -> Comparison:
@@ -200,7 +212,8 @@ def update_managed_fields(
                 break
         else:
             entries.append(mine)
-        mine.fields = mine.fields | owned
+        if not owned <= mine.fields:
+            mine.fields = mine.fields | owned
         mine.time = now or now_rfc3339()
     new.setdefault("metadata", {})["managedFields"] = encode_managed_fields(entries)
     if not new["metadata"]["managedFields"]:
