@@ -141,6 +141,30 @@ def test_bad_timestamp_uses_time_parse_wording() -> None:
         'parsing time "yesterday" as "2006-01-02T15:04:05Z07:00": cannot parse "yesterday" as "2006"')
 
 
+@pytest.mark.parametrize(("written", "stored"), [
+    ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00Z"),         # canonical: kept as is
+    ("2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00Z"),    # marshalled back in UTC
+    ("2024-05-01T10:00:00.5Z", "2024-05-01T10:00:00Z"),       # metav1.Time keeps seconds
+])
+def test_timestamps_are_stored_as_go_marshals_them(written: str, stored: str) -> None:
+    body = _deployment()
+    body["metadata"]["creationTimestamp"] = written
+    assert _decode_json(body)[0]["metadata"]["creationTimestamp"] == stored
+
+
+def test_a_canonical_looking_timestamp_off_the_calendar_fails_as_time_parse_does() -> None:
+    body = _deployment()
+    body["metadata"]["creationTimestamp"] = "2024-02-30T10:00:00Z"
+    assert _error(json.dumps(body).encode()).message == PREFIX + 'parsing time "2024-02-30T10:00:00Z": day out of range'
+
+
+def test_managed_fields_with_a_repeated_key_are_still_reported() -> None:
+    raw = (b'{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "managedFields": '
+           b'[{"manager": "m", "fieldsV1": {"f:spec": {}, "f:spec": {}}}]}}')
+    with pytest.raises(StatusError, match=r'duplicate field "metadata.managedFields\[0\].fieldsV1.f:spec"'):
+        decode(raw, "application/json", "apps", "v1", "Deployment", "Strict")
+
+
 def test_secret_data_must_be_base64() -> None:
     raw = b"apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  password: hello\n"
     error = _error(raw, "application/yaml", kind="Secret", group="")

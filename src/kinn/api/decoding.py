@@ -462,12 +462,24 @@ def _zero(node: _GoType) -> Any:
 
 def _opaque(value: Any, node: _GoType | None, ctx: _Context, walk: _Walk) -> Any:
     """Raw JSON (RawExtension, FieldsV1, preserved unknown fields): no schema, but still no duplicates."""
+    if _plain(value):
+        return value  # nothing repeated anywhere inside (the usual case: every managedFields entry)
     if isinstance(value, dict):
         _report_duplicates(value, ctx, walk)
         return {key: _opaque(item, None, ctx.entry(key), walk) for key, item in value.items()}
     if isinstance(value, list):
         return [_opaque(item, None, ctx.index(i), walk) for i, item in enumerate(value)]
     return value
+
+
+def _plain(value: Any) -> bool:
+    """No object inside `value` repeated a key: only plain dicts (a body's objects with repeats are
+    decoded as a dict subclass that remembers them)."""
+    if type(value) is dict:
+        return all(_plain(item) for item in value.values())
+    if type(value) is list:
+        return all(_plain(item) for item in value)
+    return not isinstance(value, (dict, list))
 
 
 def _report_duplicates(value: dict[str, Any], ctx: _Context, walk: _Walk) -> None:
@@ -560,18 +572,29 @@ def _base64_error_offset(text: str) -> int:
 
 _LAYOUT = "2006-01-02T15:04:05Z07:00"
 # time.RFC3339 element by element; seconds may carry a fraction the layout does not spell.
-_LAYOUT_ELEMENTS = (("2006", r"\d{4}"), ("-", "-"), ("01", r"\d{2}"), ("-", "-"), ("02", r"\d{2}"), ("T", "T"),
-                    ("15", r"\d{2}"), (":", ":"), ("04", r"\d{2}"), (":", ":"), ("05", r"\d{2}(?:\.\d+)?"),
-                    ("Z07:00", r"Z|[+-]\d{2}:\d{2}"))
+_LAYOUT_ELEMENTS = tuple((element, re.compile(pattern)) for element, pattern in (
+    ("2006", r"\d{4}"), ("-", "-"), ("01", r"\d{2}"), ("-", "-"), ("02", r"\d{2}"), ("T", "T"),
+    ("15", r"\d{2}"), (":", ":"), ("04", r"\d{2}"), (":", ":"), ("05", r"\d{2}(?:\.\d+)?"),
+    ("Z07:00", r"Z|[+-]\d{2}:\d{2}")))
+# Already what marshalling writes back (UTC, seconds or microseconds), as every timestamp a
+# component or the server itself wrote is: then only the calendar needs checking.
+_CANONICAL = {False: re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"),
+              True: re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")}
 
 
 def _timestamp(text: str, micro: bool) -> str:
     """metav1.Time/MicroTime parse RFC 3339 and marshal back in UTC (seconds or microseconds);
     a bad value fails with time.Parse's message."""
+    if _CANONICAL[micro].fullmatch(text):
+        try:
+            datetime.fromisoformat(text[:-1])
+            return text
+        except ValueError:
+            pass  # out of range: the general path below says how, as Go does
     prefix = f'parsing time "{text}"'
     position = 0
     for element, pattern in _LAYOUT_ELEMENTS:
-        match = re.compile(pattern).match(text, position)
+        match = pattern.match(text, position)
         if not match:
             raise _TypeError(f'{prefix} as "{_LAYOUT}": cannot parse "{text[position:]}" as "{element}"')
         position = match.end()
