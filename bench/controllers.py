@@ -34,6 +34,9 @@ NAMESPACE = "default"
 # A /14 holds 1,024 node /24s, so every hollow node gets a podCIDR and its pods get IPs.
 CLUSTER_CIDR = "10.128.0.0/14"
 IDLE_SAMPLE = 10.0  # seconds: one full Lease renewal round
+# Seconds after the nodes are Ready before the idle sample: registration's aftermath (node CIDR
+# allocation, RegisteredNode events, the first node status writes) is over by then.
+IDLE_SETTLE = 10.0
 
 
 def deployment(name: str, replicas: int, image: str = "registry.k8s.io/pause:3.10") -> dict:
@@ -193,11 +196,12 @@ async def scale(client: Client, name: str, replicas: int) -> str:
 async def measure(cluster: Cluster, nodes: int, args: argparse.Namespace, largest: bool) -> None:
     async with Client.from_kubeconfig(str(cluster.kubeconfig)) as client:
         print(f"{nodes} hollow nodes Ready after {await wait_for_nodes(client, nodes):5.1f} s", flush=True)
+        await asyncio.sleep(IDLE_SETTLE)
         before = cluster.cpu()
         await asyncio.sleep(IDLE_SAMPLE)
         server, hollow = ((now - then) / IDLE_SAMPLE * 100 for now, then in zip(cluster.cpu(), before))
-        print(f"  idle (Lease renewals only): server {server:4.1f}% of a core, hollow nodes {hollow:4.1f}%; "
-              f"server {memory(cluster.server.pid)}; hollow nodes {memory(cluster.hollow_nodes.pid)}", flush=True)
+        print(f"  idle (Lease renewals only, {IDLE_SETTLE:.0f} s after Ready): server {server:4.1f}% of a core, "
+              f"hollow nodes {hollow:4.1f}%; server {memory(cluster.server.pid)}; hollow nodes {memory(cluster.hollow_nodes.pid)}", flush=True)
         before = cluster.cpu()
         print(await create_deployment(client, "bench", args.replicas), flush=True)
         print(f"    {cluster.cpu_since(before)}", flush=True)
