@@ -107,6 +107,8 @@ async def test_pods_are_bound_with_scheduled_events(cluster: Cluster, scheduler:
     assert sorted(placed) == ["bind-a", "bind-a", "bind-b", "bind-b"]  # equal nodes share the pods
     pod = await cluster.pod("web-0")
     assert any(c["type"] == "PodScheduled" and c["status"] == "True" for c in pod["status"]["conditions"])
+    # Upstream's BindingREST writes the pod without the field manager: nobody owns spec.nodeName.
+    assert all(entry.get("subresource") != "binding" for entry in pod["metadata"].get("managedFields", []))
     events = await wait_for(lambda: cluster.events("web-0", "Scheduled"), 5)
     assert events[0]["message"] == f"Successfully assigned {cluster.namespace}/web-0 to {placed[0]}"
     assert events[0]["source"]["component"] == "default-scheduler"

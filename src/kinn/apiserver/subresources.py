@@ -156,7 +156,9 @@ async def binding(
     body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
     name = (body.get("metadata") or {}).get("name") or info.name
     now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-    await pods.guaranteed_update(ctx, name, lambda pod: bind(pod, body, now), "binding")
+    # As upstream's BindingREST, which updates the pod in storage without the field manager: no
+    # managedFields entry for the scheduler's spec.nodeName (nor its cost, on every pod).
+    await pods.guaranteed_update(ctx, name, lambda pod: bind(pod, body, now), "binding", operation="")
     return encoding.respond(orjson.dumps(encoding.success_status(code=201)), fmt, 201)
 
 

@@ -217,6 +217,8 @@ class Registry:
         `mutate` receives a private copy of the current object and returns the desired one. A
         resourceVersion in the result that differs from the current one is the client's
         optimistic-concurrency precondition (PUT bodies, patches that carry one) → 409.
+        `operation` "Update" records the write in managedFields, "Apply" has recorded it already,
+        and "" records nothing: pods/binding, which upstream writes to storage directly.
         """
         key = self.key(ctx.namespace, name)
         for _ in range(MAX_UPDATE_RETRIES):
