@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from kinn.cni import CNIError
-from kinn.cni.plugins.flannel import delegate_config, read_subnet_env
+from kinn.cni.plugins.flannel import delegate_config, network_of, read_subnet_env
 
 LEASE = {"FLANNEL_NETWORK": "10.244.0.0/16", "FLANNEL_SUBNET": "10.244.1.1/24", "FLANNEL_MTU": "1450",
          "FLANNEL_IPMASQ": "false"}
@@ -35,3 +35,16 @@ def test_subnet_env_parsing_and_missing_file(tmp_path: Path) -> None:
     path.write_text("FLANNEL_NETWORK=10.244.0.0/16\n")
     with pytest.raises(CNIError, match="missing FLANNEL_SUBNET"):
         read_subnet_env(path)
+
+
+@pytest.mark.parametrize(("cidr", "network"), [
+    ("10.244.1.1/24", "10.244.1.0/24"), ("192.168.132.1/18", "192.168.128.0/18"), ("10.0.0.7/32", "10.0.0.7/32"),
+    ("10.1.2.3/0", "0.0.0.0/0"), ("fd00:10:244:1::1/64", "fd00:10:244:1::/64"),
+])
+def test_network_of_a_subnet_env_address(cidr: str, network: str) -> None:
+    assert network_of(cidr) == network
+
+
+def test_network_of_garbage_fails() -> None:
+    with pytest.raises(ValueError):
+        network_of("10.244.1/24")

@@ -15,7 +15,8 @@ from kinn.cni import CNIError, install
 from kinn.cni.invoke import exec_plugin
 
 # Modules that cost milliseconds each at every plugin start and that the plugin chain does without.
-HEAVY = {"typing", "subprocess", "pathlib", "importlib", "importlib.util", "runpy", "dataclasses", "inspect"}
+HEAVY = {"typing", "subprocess", "pathlib", "importlib", "importlib.util", "runpy", "dataclasses", "inspect",
+         "ipaddress"}
 
 
 def imported_by(module: str) -> set[str]:
