@@ -33,7 +33,7 @@ def test_plugin_import_chain_leaves_out_heavy_modules(module: str) -> None:
 
 def test_launcher_runs_the_plugin_without_a_shell_or_runpy(tmp_path: Path) -> None:
     flannel = install(tmp_path, ["flannel"])[0]
-    assert flannel.read_text().splitlines()[0] == f"#!{sys.executable} -I"
+    assert flannel.read_text().splitlines()[0] == f"#!{sys.executable} -IS"  # isolated, without site
     proc = subprocess.run([str(flannel)], env={**os.environ, "CNI_COMMAND": "VERSION"}, capture_output=True,
                           check=True)
     assert json.loads(proc.stdout)["supportedVersions"][-1] == "1.1.0"
