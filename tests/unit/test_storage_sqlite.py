@@ -150,14 +150,15 @@ async def test_a_triggered_watch_is_offered_only_its_values_events(store):
         return stored.obj["spec"]["nodeName"]
 
     pods = "/registry/pods/"
-    n1 = store.watch(pods, store.revision, Trigger("pods:spec.nodeName", "n1", node_of))
-    unscheduled = store.watch(pods, store.revision, Trigger("pods:spec.nodeName", "", node_of))
+    n1 = store.watch(pods, store.revision, Trigger(pods, "n1", node_of))
+    unscheduled = store.watch(pods, store.revision, Trigger(pods, "", node_of))
     everything = store.watch(pods, store.revision)
     await store.create(pods + "default/a", pod("a", "n1"))   # rev 1
     await store.create(pods + "default/b", pod("b", "n2"))   # rev 2: not n1's
     await store.create(pods + "default/c", pod("c", ""))     # rev 3
     await store.update(pods + "default/c", pod("c", "n1"))   # rev 4: bound to n1
     await store.update(pods + "default/a", pod("a", "n2"))   # rev 5: a leaves n1
+    await store.create(key("cm"), cm("cm"))                  # rev 6: not a pod: the index never reads it (node_of would fail)
     assert [e.revision for e in await drain(n1, 3)] == [1, 4, 5]
     assert [e.revision for e in await drain(unscheduled, 2)] == [3, 4]
     assert [e.revision for e in await drain(everything, 5)] == [1, 2, 3, 4, 5]

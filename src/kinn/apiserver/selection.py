@@ -62,16 +62,16 @@ class Selection:
             seen = stored.selectable = Selectable(self.fields, decode(stored))
         return seen
 
-    def trigger(self, resource: Resource, decode: Callable[[StoredObject], Obj]) -> Trigger | None:
-        """The watch index this selection pins, if any: upstream's cacher indexes pods by
-        spec.nodeName, so that each kubelet's watch is offered its own node's pods only."""
+    def trigger(self, resource: Resource, scope: str, decode: Callable[[StoredObject], Obj]) -> Trigger | None:
+        """The watch index this selection pins, if any, over the resource's keys (`scope`):
+        upstream's cacher indexes pods by spec.nodeName, so that each kubelet's watch is offered
+        its own node's pods only."""
         field = TRIGGER_FIELDS.get((resource.group, resource.plural))
         value = self.fields.exact_value(field) if field else None
         if value is None:
             return None
         position = list(self.fields.getters).index(field)
-        return Trigger(f"{resource.group}/{resource.plural}:{field}", value,
-                       lambda stored: self._selectable(stored, decode).fields[position])
+        return Trigger(scope, value, lambda stored: self._selectable(stored, decode).fields[position])
 
     def exact_name(self) -> str | None:
         """`metadata.name=X` lets a list read one key instead of scanning (kubectl wait, delete -w)."""

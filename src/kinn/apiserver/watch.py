@@ -76,8 +76,9 @@ class WatchStream:
                 initial = [o for o in await store.list_at(prefix, start) if self._matches(o)]
             else:
                 start = int(rv)
-            watcher = store.watch(prefix, start, self.selection.trigger(self.registry.resource,
-                                                                        self.registry.decode_external))
+            trigger = self.selection.trigger(self.registry.resource, self.registry.prefix(""),
+                                             self.registry.decode_external)
+            watcher = store.watch(prefix, start, trigger)
         except CompactedError as e:
             await response.prepare(request)
             # Upstream's watch cache names the revision just before its oldest event.

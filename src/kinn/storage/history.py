@@ -98,7 +98,7 @@ class WatchHub:
         self._events: deque[WatchEvent] = deque()
         self._revisions: deque[int] = deque()
         self._watchers: set[QueueWatcher] = set()  # without a trigger: offered every event under their prefix
-        # Watchers with a trigger, by index name, then by value: offered only their value's events.
+        # Watchers with a trigger, by index scope, then by value: offered only their value's events.
         self._triggered: dict[str, tuple[Trigger, dict[str, set[QueueWatcher]]]] = {}
         # The revision just before the oldest event we can replay.
         self.floor = 0
@@ -119,7 +119,9 @@ class WatchHub:
         for watcher in list(self._watchers):
             if key.startswith(watcher.prefix):
                 watcher.offer(event)
-        for index, buckets in self._triggered.values():
+        for scope, (index, buckets) in self._triggered.items():
+            if not key.startswith(scope):
+                continue  # another resource: nothing this index reads
             values = {index.value_of(event.object)}
             if event.prev is not None:
                 values.add(index.value_of(event.prev))  # a pod moving off a node still concerns it
@@ -150,7 +152,7 @@ class WatchHub:
         if trigger is None:
             self._watchers.add(watcher)
         else:
-            _, buckets = self._triggered.setdefault(trigger.name, (trigger, {}))
+            _, buckets = self._triggered.setdefault(trigger.scope, (trigger, {}))
             buckets.setdefault(trigger.value, set()).add(watcher)
         return watcher
 
@@ -159,14 +161,15 @@ class WatchHub:
         if trigger is None:
             self._watchers.discard(watcher)
             return
-        _, buckets = self._triggered[trigger.name]
+        _, buckets = self._triggered[trigger.scope]
         bucket = buckets[trigger.value]
         bucket.discard(watcher)
         if not bucket:
             del buckets[trigger.value]
 
     def _all(self) -> list[QueueWatcher]:
-        return [*self._watchers, *(w for _, buckets in self._triggered.values() for b in buckets.values() for w in b)]
+        triggered = (w for _, buckets in self._triggered.values() for bucket in buckets.values() for w in bucket)
+        return [*self._watchers, *triggered]
 
     def stop_all(self) -> None:
         for watcher in self._all():

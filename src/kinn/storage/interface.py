@@ -136,9 +136,10 @@ class Trigger:
     """What a watcher wants, as an index key: the watcher is offered only the events whose object
     (or its previous state) has `value` under the index `name` (upstream's cacher triggers: a
     kubelet's pod watch, `fieldSelector=spec.nodeName=<node>`, is not offered every other node's
-    pods). `value_of` reads an object's value; watchers of one index share buckets by `name`."""
+    pods). The index covers the keys under `scope` (`/registry/pods/`), the only objects `value_of`
+    is asked to read; watchers of one index share buckets by `scope`."""
 
-    name: str
+    scope: str
     value: str
     value_of: Callable[["StoredObject"], str] = dataclasses.field(compare=False, repr=False)
 
