@@ -27,7 +27,9 @@ pytestmark = pytest.mark.e2e
 POD = "test-pod"
 NODE = "worker-1"
 # crictl's columns are at least 20 wide; NAME grows with the longest pod name on the node (tabwriter).
-POD_HEADER = ("POD ID              CREATED             STATE               NAME  ",
+# crictl's tabwriter: columns at least 20 wide, 3 past their longest cell (so CREATED widens when a
+# sandbox was made "Less than a second ago"); the 13-character IDs keep the first at 20.
+POD_HEADER = ("POD ID              CREATED ",
               ["POD ID", "CREATED", "STATE", "NAME", "NAMESPACE", "ATTEMPT", "RUNTIME"])
 
 
