@@ -14,9 +14,10 @@ import pytest
 from kinn.cni import CNIError, install
 from kinn.cni.invoke import exec_plugin
 
-# Modules that cost milliseconds each at every plugin start and that the plugin chain does without.
+# Modules that cost milliseconds each at every plugin start and that the plugin chain does without
+# (json: its decoder compiles regular expressions at import, so it brings re and enum).
 HEAVY = {"typing", "subprocess", "pathlib", "importlib", "importlib.util", "runpy", "dataclasses", "inspect",
-         "ipaddress"}
+         "ipaddress", "json", "re", "enum"}
 
 
 def imported_by(module: str) -> set[str]:

@@ -7,9 +7,9 @@ neither subprocess, pathlib nor typing (~35 ms together, as much as starting the
 
 from __future__ import annotations
 
-import json
 import os
 
+from kinn.cni import codec
 from kinn.cni.errors import DECODING_FAILURE, INTERNAL, CNIError, PluginNotFound
 
 TYPE_CHECKING = False
@@ -52,7 +52,7 @@ def parse_output(returncode: int, stdout: bytes, stderr: bytes, plugin: str) -> 
     """The plugin's JSON answer, or CNIError from its error object (or its stderr if it wrote none)."""
     text = stdout.strip()
     try:
-        data = json.loads(text) if text else None
+        data = codec.loads(text) if text else None
     except ValueError as exc:
         if returncode == 0:
             raise CNIError(DECODING_FAILURE, f"plugin {plugin} wrote invalid JSON", text.decode(errors="replace")) from exc
@@ -70,7 +70,7 @@ def exec_plugin(plugin: str, command: str, config: dict[str, Any], env: Mapping[
     env = dict(os.environ if env is None else env)
     env["CNI_COMMAND"] = command
     binary = find_plugin(plugin, [p for p in env.get("CNI_PATH", "").split(os.pathsep) if p])
-    return parse_output(*_run(binary, json.dumps(config).encode(), env), plugin)
+    return parse_output(*_run(binary, codec.dumps(config).encode(), env), plugin)
 
 
 def _run(binary: str, stdin: bytes, env: dict[str, str]) -> tuple[int, bytes, bytes]:

@@ -11,9 +11,9 @@ that runs at every pod start and buys nothing here.
 
 from __future__ import annotations
 
-import json
 import os
 
+from kinn.cni import codec
 from kinn.cni.errors import INVALID_NETWORK_CONFIG, CNIError
 from kinn.cni.invoke import exec_plugin
 from kinn.cni.plugins.skel import CmdArgs, plugin_main
@@ -86,7 +86,7 @@ def _saved_path(cmd: CmdArgs) -> str:
 
 def _load_saved(path: str) -> dict[str, Any]:
     with open(path) as file:
-        return json.load(file)
+        return codec.loads(file.read())
 
 
 def add(cmd: CmdArgs) -> dict[str, Any]:
@@ -94,7 +94,7 @@ def add(cmd: CmdArgs) -> dict[str, Any]:
     delegate = delegate_config(cmd.config, env)
     os.makedirs(_data_dir(cmd), mode=0o700, exist_ok=True)
     with open(_saved_path(cmd), "w") as file:
-        file.write(json.dumps(delegate))
+        file.write(codec.dumps(delegate))
     return exec_plugin(delegate["type"], "ADD", delegate) or {}
 
 

@@ -3,10 +3,10 @@ dispatch on CNI_COMMAND, print the result or the error object and exit non-zero 
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
+from kinn.cni import codec
 from kinn.cni.errors import DECODING_FAILURE, INCOMPATIBLE_VERSION, INTERNAL, INVALID_ENVIRONMENT, CNIError
 from kinn.cni.invoke import parse_args
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 def _cmd_args(command: str) -> CmdArgs:
     try:
-        config = json.loads(sys.stdin.buffer.read() or b"{}")
+        config = codec.loads(sys.stdin.buffer.read() or b"{}")
     except ValueError as exc:
         raise CNIError(DECODING_FAILURE, "error decoding network config", str(exc)) from exc
     env = os.environ
@@ -92,7 +92,7 @@ def plugin_main(add: Handler, delete: Handler, check: Handler, about: str) -> No
 
 
 def _print(data: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(data))
+    sys.stdout.write(codec.dumps(data))
     sys.stdout.flush()
 
 
