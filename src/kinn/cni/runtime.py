@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 from kinn.cni.config import NetworkConfigList
 from kinn.cni.errors import CNIError
-from kinn.cni.invoke import find_plugin, parse_output, plugin_env
+from kinn.cni.invoke import find_plugin, parse_output, plugin_env, run_binary
 from kinn.cni.result import Result
 
 DEFAULT_BIN_DIRS = ("/opt/cni/bin",)
@@ -131,12 +131,10 @@ class CNIRuntime:
         return answer if command == "ADD" else prev
 
     async def _exec(self, plugin_type: str, config: dict[str, Any], env: dict[str, str]) -> dict[str, Any] | None:
+        """One plugin run, spawned and awaited on a worker thread: the event loop goes on meanwhile."""
         binary = find_plugin(plugin_type, self.bin_dirs)
-        proc = await asyncio.create_subprocess_exec(
-            str(binary), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE, env=env)
-        stdout, stderr = await proc.communicate(json.dumps(config).encode())
-        return parse_output(proc.returncode or 0, stdout, stderr, plugin_type)
+        returncode, stdout, stderr = await asyncio.to_thread(run_binary, str(binary), json.dumps(config).encode(), env)
+        return parse_output(returncode, stdout, stderr, plugin_type)
 
     async def _delete_quietly(self, container_id: str, netns: str, ifname: str, args: dict[str, str],
                               runtime_config: dict[str, Any]) -> None:
