@@ -16,7 +16,7 @@ import pytest
 
 from kinn.kubelet.runtime import (ContainerProcess, ContainerSpec, ContainerStartError, ExecError, Mount,
                                   container_log_path, exec_in_container, exec_sync, start_container)
-from kinn.kubelet.sandbox import Sandbox, create_sandbox, remove_sandbox
+from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
 
 pytestmark = pytest.mark.e2e
 
@@ -241,6 +241,38 @@ async def test_dead_pause_is_detected(sandbox: Sandbox) -> None:
 async def test_missing_command_is_a_start_error(sandbox: Sandbox, tmp_path: Path) -> None:
     with pytest.raises(ContainerStartError, match="kinn-test-no-such-command"):
         await start_container(sandbox, ContainerSpec("bad", ["kinn-test-no-such-command"], tmp_path / "bad.log"))
+
+
+async def test_pause_brings_lo_up_in_the_namespace_it_creates(tmp_path: Path) -> None:
+    pod = await create_sandbox("kinn-test-uid", "kinn-test-pod", netns_dir=tmp_path)
+    try:
+        lo = subprocess.run(["nsenter", f"--net={pod.netns_path}", "ip", "-o", "link", "show", "lo"],
+                            capture_output=True, text=True, check=True).stdout
+        assert "<LOOPBACK,UP,LOWER_UP>" in lo
+        assert Path(f"/proc/{pod.pid}/cmdline").read_bytes() == b"/pause\0"
+        assert children_named("pause") == [pod.pid]
+    finally:
+        await remove_sandbox(pod)
+    assert children_named("pause") == []  # reaped, not a zombie
+
+
+def children_named(name: str) -> list[int]:
+    """PIDs (zombies included) whose parent is this process and whose command is `name`."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            comm, rest = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        if comm.split("(", 1)[1] == name and int(rest.split()[1]) == os.getpid():
+            found.append(int(stat.parent.name))
+    return found
+
+
+async def test_a_sandbox_pause_cannot_create_is_an_error_that_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(SandboxError, match=r"pause failed to create the sandbox \(sethostname: Invalid argument\)"):
+        await create_sandbox("kinn-test-uid", "h" * 100, netns_dir=tmp_path)  # a hostname is at most 64 bytes
+    assert children_named("pause") == [] and list(tmp_path.iterdir()) == []
 
 
 async def test_remove_sandbox_leaves_nothing(tmp_path: Path) -> None:

@@ -7,16 +7,12 @@ calls that raise OSError with the errno, and import nothing at call time.
 from __future__ import annotations
 
 import ctypes
-import fcntl
 import os
-import socket
-import struct
 from pathlib import Path
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
 CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
 CLONE_NEWNET = 0x40000000
 
 MS_RDONLY = 0x1
@@ -81,19 +77,6 @@ def mount_sys(read_only: bool = False) -> None:
     flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
     mount("sysfs", "/sys", "sysfs", flags)
     mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
-
-
-SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-
-
-def set_loopback_up() -> None:
-    """Bring `lo` of the caller's (new) network namespace up with two ioctls: safe between fork and
-    exec, where no netlink library may run."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        request = bytearray(struct.pack("16sH", b"lo", 0))
-        fcntl.ioctl(sock, SIOCGIFFLAGS, request)
-        flags = struct.unpack_from("H", request, 16)[0]
-        fcntl.ioctl(sock, SIOCSIFFLAGS, struct.pack("16sH", b"lo", flags | IFF_UP))
 
 
 def namespace_path(pid: int, kind: str) -> Path:

@@ -2,20 +2,18 @@
 
 As with containerd, the network namespace is also bind-mounted at `/var/run/netns/cni-<uuid>`,
 so it outlives pause long enough for CNI DEL, `ip netns` lists it, and it is what the kubelet
-hands to CNI as CNI_NETNS. The namespaces are created by unsharing in the forked pause child,
-so they are new relative to whatever namespaces the caller runs in (a kinn node's netns, mount
-and UTS namespaces), and the bind mount lands in the caller's mount namespace.
+hands to CNI as CNI_NETNS. pause creates the namespaces itself before it settles (runc's job
+upstream; see pause.c), so they are new relative to whatever namespaces the caller runs in (a kinn
+node's netns, mount and UTS namespaces), and the bind mount lands in the caller's mount namespace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import errno
-import functools
 import os
 import secrets
 import signal
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from kinn.kubelet.pause import ensure_pause_binary
 DEFAULT_NETNS_DIR = Path("/var/run/netns")
 SANDBOX_NAMESPACES = ("net", "ipc", "uts")
 STOP_TIMEOUT = 5.0
+READY_FD = 3  # where pause reports "ok" (or the step that failed) once the namespaces exist
 
 
 class SandboxError(RuntimeError):
@@ -54,7 +53,9 @@ class Sandbox:
     pid: int
     start_time: int
     netns_path: Path
-    _process: asyncio.subprocess.Process | None = field(default=None, repr=False, compare=False)
+    # Resolves to pause's exit code once it has exited and been reaped; None for a sandbox found
+    # running (not this process's child).
+    _exited: asyncio.Future[int] | None = field(default=None, repr=False, compare=False)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc), compare=False)  # CRI createdAt
 
     def is_ready(self) -> bool:
@@ -66,13 +67,44 @@ class Sandbox:
         return nsutil.namespace_path(self.pid, kind)
 
 
-def _become_sandbox(hostname: str) -> None:
-    """Runs in the forked child before exec: new net/IPC/UTS namespaces, `lo` up (containerd runs
-    the CNI loopback plugin for it, dockershim set it up itself; this costs no plugin exec at
-    start-up), then the pod's hostname."""
-    nsutil.unshare(nsutil.CLONE_NEWNET | nsutil.CLONE_NEWIPC | nsutil.CLONE_NEWUTS)
-    nsutil.set_loopback_up()
-    socket.sethostname(hostname)
+def _spawn_pause(binary: Path, hostname: str) -> int:
+    """Start pause in a new session and wait for its report that the sandbox's namespaces exist.
+
+    posix_spawn (vfork) rather than fork: forking the kubelet's large process costs ~8 ms per pod.
+    argv[0] is "/pause", the path in the upstream image, so `lsns` and `ps` show what seed 003 shows.
+    """
+    ready_r, ready_w = os.pipe()
+    try:
+        with open(os.devnull, "rb+") as null:
+            pid = os.posix_spawn(binary, ["/pause"], {"KINN_SANDBOX_HOSTNAME": hostname}, setsid=True,
+                                 file_actions=[*((os.POSIX_SPAWN_DUP2, null.fileno(), fd) for fd in (0, 1, 2)),
+                                               (os.POSIX_SPAWN_DUP2, ready_w, READY_FD)])
+    finally:
+        os.close(ready_w)
+    with os.fdopen(ready_r, "rb") as ready:
+        report = ready.read().decode(errors="replace")
+    if report != "ok":
+        _, status = os.waitpid(pid, 0)
+        raise SandboxError(f"pause failed to create the sandbox ({report or 'no report'}), "
+                           f"exit code {os.waitstatus_to_exitcode(status)}")
+    return pid
+
+
+def _reap_on_exit(pid: int) -> asyncio.Future[int]:
+    """A future for the exit code of our child `pid`, which is reaped as soon as it exits: the loop
+    watches a pidfd (readable at exit), so no thread waits and no zombie stays behind."""
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[int] = loop.create_future()
+    pidfd = os.pidfd_open(pid)
+
+    def reap() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        _, status = os.waitpid(pid, 0)
+        exited.set_result(os.waitstatus_to_exitcode(status))
+
+    loop.add_reader(pidfd, reap)
+    return exited
 
 
 async def create_sandbox(pod_uid: str, hostname: str, *, netns_dir: Path = DEFAULT_NETNS_DIR,
@@ -82,18 +114,12 @@ async def create_sandbox(pod_uid: str, hostname: str, *, netns_dir: Path = DEFAU
     The loopback device is up, as every runtime leaves it before the pod's network is set up.
     """
     binary = pause_binary or ensure_pause_binary()
-    # argv[0] is "/pause", the path in the upstream image, so `lsns` and `ps` show what seed 003 shows
-    # (uvloop puts the path in argv[0] instead; pause then re-executes itself as "/pause").
-    process = await asyncio.create_subprocess_exec(
-        "/pause", executable=binary, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=functools.partial(_become_sandbox, hostname))
-    start_time = nsutil.process_start_time(process.pid)
+    pid = await asyncio.to_thread(_spawn_pause, binary, hostname)
+    exited = _reap_on_exit(pid)
+    start_time = nsutil.process_start_time(pid)
     if start_time is None:
-        await process.wait()
-        raise SandboxError(f"pause exited at start with code {process.returncode}")
-    sandbox = Sandbox(generate_id(), pod_uid, hostname, process.pid, start_time,
-                      netns_dir / netns_name(), process)
+        raise SandboxError(f"pause exited at start with code {await exited}")
+    sandbox = Sandbox(generate_id(), pod_uid, hostname, pid, start_time, netns_dir / netns_name(), exited)
     try:
         _pin_netns(sandbox.namespace("net"), sandbox.netns_path)
     except OSError as error:
@@ -120,8 +146,8 @@ async def stop_sandbox(sandbox: Sandbox, timeout: float = STOP_TIMEOUT) -> None:
     """
     if sandbox.is_ready():
         os.kill(sandbox.pid, signal.SIGKILL)
-    if sandbox._process is not None:
-        await asyncio.wait_for(sandbox._process.wait(), timeout)
+    if sandbox._exited is not None:
+        await asyncio.wait_for(asyncio.shield(sandbox._exited), timeout)
         return
     deadline = time.monotonic() + timeout
     while sandbox.is_ready():
