@@ -67,7 +67,7 @@ class Sandbox:
         return nsutil.namespace_path(self.pid, kind)
 
 
-def _spawn_pause(binary: Path, hostname: str) -> int:
+async def _spawn_pause(binary: Path, hostname: str) -> int:
     """Start pause in a new session and wait for its report that the sandbox's namespaces exist.
 
     posix_spawn (vfork) rather than fork: forking the kubelet's large process costs ~8 ms per pod.
@@ -79,15 +79,38 @@ def _spawn_pause(binary: Path, hostname: str) -> int:
             pid = os.posix_spawn(binary, ["/pause"], {"KINN_SANDBOX_HOSTNAME": hostname}, setsid=True,
                                  file_actions=[*((os.POSIX_SPAWN_DUP2, null.fileno(), fd) for fd in (0, 1, 2)),
                                                (os.POSIX_SPAWN_DUP2, ready_w, READY_FD)])
+    except BaseException:
+        os.close(ready_r)
+        raise
     finally:
         os.close(ready_w)
-    with os.fdopen(ready_r, "rb") as ready:
-        report = ready.read().decode(errors="replace")
+    report = (await _read_until_closed(ready_r)).decode(errors="replace")
     if report != "ok":
         _, status = os.waitpid(pid, 0)
         raise SandboxError(f"pause failed to create the sandbox ({report or 'no report'}), "
                            f"exit code {os.waitstatus_to_exitcode(status)}")
     return pid
+
+
+async def _read_until_closed(fd: int) -> bytes:
+    """Everything written to the pipe `fd` until its writer closes it; the loop reads, no thread."""
+    loop = asyncio.get_running_loop()
+    closed: asyncio.Future[bytes] = loop.create_future()
+    chunks: list[bytes] = []
+
+    def readable() -> None:
+        chunk = os.read(fd, 4096)
+        if chunk:
+            chunks.append(chunk)
+        elif not closed.done():
+            closed.set_result(b"".join(chunks))
+
+    loop.add_reader(fd, readable)
+    try:
+        return await closed
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
 
 
 def _reap_on_exit(pid: int) -> asyncio.Future[int]:
@@ -114,7 +137,7 @@ async def create_sandbox(pod_uid: str, hostname: str, *, netns_dir: Path = DEFAU
     The loopback device is up, as every runtime leaves it before the pod's network is set up.
     """
     binary = pause_binary or ensure_pause_binary()
-    pid = await asyncio.to_thread(_spawn_pause, binary, hostname)
+    pid = await _spawn_pause(binary, hostname)
     exited = _reap_on_exit(pid)
     start_time = nsutil.process_start_time(pid)
     if start_time is None:
