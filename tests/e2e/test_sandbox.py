@@ -275,6 +275,16 @@ async def test_a_sandbox_pause_cannot_create_is_an_error_that_leaves_nothing(tmp
     assert children_named("pause") == [] and list(tmp_path.iterdir()) == []
 
 
+async def test_a_sandbox_start_cancelled_before_pause_reports_leaves_no_process(tmp_path: Path) -> None:
+    silent = tmp_path / "silent-pause"  # keeps the report pipe open and never writes to it
+    silent.write_text("#!/bin/sh\nexec sleep 60\n")
+    silent.chmod(0o755)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(create_sandbox("kinn-test-uid", "p", netns_dir=tmp_path / "netns",
+                                              pause_binary=silent), 0.5)
+    assert children_named("sleep") == [] and not (tmp_path / "netns").exists()
+
+
 async def test_remove_sandbox_leaves_nothing(tmp_path: Path) -> None:
     pod = await create_sandbox("kinn-test-uid", "kinn-test-pod", netns_dir=tmp_path)
     container = await start_container(pod, ContainerSpec("sleeper", ["/bin/sleep", "60"], tmp_path / "s.log"))

@@ -76,9 +76,9 @@ def exec_plugin(plugin: str, command: str, config: dict[str, Any], env: Mapping[
 def run_binary(binary: str, stdin: bytes, env: Mapping[str, str]) -> tuple[int, bytes, bytes]:
     """What `subprocess.run([binary], input=stdin, capture_output=True, env=env)` returns, with
     os.posix_spawn: the kernel's vfork path, ~1 ms where fork() of a large process (the kubelet's
-    agent, whose event loop would fork for asyncio's subprocesses) costs ~8. The child's stdin, stdout and stderr are memory files (memfd), not pipes: it
-    reads and writes them like pipes, and with nothing to write or drain while it runs there is no
-    poll loop and no deadlock on a full pipe. The exit code is negative for a signal, as subprocess's."""
+    agent, whose event loop would fork for asyncio's subprocesses) costs ~8. The child's stdin,
+    stdout and stderr are memory files (memfd), not pipes: it reads and writes them like pipes, and
+    with nothing to write or drain while it runs there is no poll loop and no deadlock on a full pipe. The exit code is negative for a signal, as subprocess's."""
     files = [os.memfd_create(name) for name in ("stdin", "stdout", "stderr")]
     try:
         os.write(files[0], stdin)

@@ -84,7 +84,12 @@ async def _spawn_pause(binary: Path, hostname: str) -> int:
         raise
     finally:
         os.close(ready_w)
-    report = (await _read_until_closed(ready_r)).decode(errors="replace")
+    try:
+        report = (await _read_until_closed(ready_r)).decode(errors="replace")
+    except BaseException:  # cancelled while pause sets up: it must not outlive the attempt
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
     if report != "ok":
         _, status = os.waitpid(pid, 0)
         raise SandboxError(f"pause failed to create the sandbox ({report or 'no report'}), "
