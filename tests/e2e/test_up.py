@@ -208,20 +208,18 @@ def test_down_finds_a_cluster_whose_state_is_gone(tmp_path: Path) -> None:
 
 
 def test_seed_003_pause_owns_the_pod_netns(cluster: KinnCluster) -> None:
-    """Seed 003's look at a pod from its node: `ip netns` lists cni-…, `lsns -t net` names /pause as
-    the owner of that netns, and entering it shows eth0 with the pod's IP."""
+    """Seed 003's look at a pod from its node: `ip netns` lists cni-…, the one whose eth0 holds the pod's
+    IP is, per `lsns -t net`, owned by /pause. Only the pod's own netns is judged: pods of earlier tests
+    may still be terminating, and a netns whose pause has already gone has no owner to show."""
     pod = cluster.run_pod("netns-lab", "worker-1", "sleep", "3600", image="busybox")
-    netns_names = cluster.node_exec("worker-1", "ip", "netns", "list")
-    lsns = cluster.node_exec("worker-1", "lsns", "-t", "net", "-o", "PID,NSFS,COMMAND", "--noheadings")
-    owners = {fields[1]: (fields[0], fields[2]) for fields in map(str.split, lsns.splitlines()) if len(fields) == 3}
-    for name in (line.split()[0] for line in netns_names.splitlines() if line.startswith("cni-")):
-        pid, command = owners[f"/run/netns/{name}"]
-        assert command == "/pause"
-        addresses = cluster.node_exec("worker-1", "nsenter", "-t", pid, "-n", "ip", "-4", "-br", "addr", "show", "eth0")
-        if pod["status"]["podIP"] in addresses:
-            break
-    else:
-        raise AssertionError(f"no cni- netns owned by /pause holds {pod['status']['podIP']}:\n{netns_names}\n{lsns}")
+    netns_names = [line.split()[0] for line in cluster.node_exec("worker-1", "ip", "netns", "list").splitlines()
+                   if line.startswith("cni-")]
+    own = [name for name in netns_names if pod["status"]["podIP"] in cluster.node_exec(
+        "worker-1", "ip", "-n", name, "-4", "-br", "addr", "show", "eth0")]
+    assert len(own) == 1, f"no single cni- netns holds {pod['status']['podIP']}: {netns_names}"
+    lsns = json.loads(cluster.node_exec("worker-1", "lsns", "-J", "-t", "net", "-o", "PID,NSFS,COMMAND"))
+    owners = {ns["nsfs"]: ns["command"] for ns in lsns["namespaces"]}
+    assert owners.get(f"/run/netns/{own[0]}") == "/pause", lsns
 
 
 def test_seed_004_pod_eth0_pairs_with_a_node_veth_on_cni0(cluster: KinnCluster) -> None:
