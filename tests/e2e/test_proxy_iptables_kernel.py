@@ -83,6 +83,7 @@ def test_ten_thousand_endpoints_drop_comments_and_still_restore(netns: str) -> N
     saved = sync(netns, proxier, state)
     assert saved.count("-j DNAT --to-destination") == 10_000
     assert "odd-ns/big:http ->" not in saved  # large-cluster mode: no per-endpoint comments
+    assert proxier.last_restore.split("*nat\n")[1].startswith("-Z\n")  # and the whole table is loaded at once
     first = next(line for line in saved.splitlines() if "--probability" in line)
     assert abs(float(first.split("--probability ")[1].split()[0]) - 1 / 10_000) < 1e-8  # the first of 10,000
 
@@ -103,3 +104,22 @@ def test_a_flushed_table_is_noticed_and_rebuilt(netns: str) -> None:
     assert not netlink.netns.run_in(netns, flush_and_check)
     proxier.force_full_sync()  # what the proxy server does when the canary is gone
     assert "-j DNAT --to-destination 10.244.2.3:80" in sync(netns, proxier, state)
+
+
+def test_a_partial_sync_writes_only_what_changed_and_leaves_what_a_full_sync_would(netns: str) -> None:
+    state, proxier = ProxyState("worker-1"), IptablesProxier(CTX)
+    ports = [{"port": 80, "protocol": "TCP", "name": "http"}]
+    for name, ip, backend in (("web", "10.96.7.7", "10.244.2.3"), ("api", "10.96.7.8", "10.244.2.4")):
+        state.service_updated(service(name, ports, clusterIP=ip))
+        state.slice_updated(endpoint_slice(name, [backend], ports))
+    sync(netns, proxier, state)
+    state.slice_updated(endpoint_slice("web", ["10.244.2.9"], ports))  # web's pod replaced
+    assert "-j DNAT --to-destination 10.244.2.9:80" in sync(netns, proxier, state)
+    assert ":KUBE-SERVICES" not in proxier.last_restore  # its rules are as they were: not rewritten
+    assert "*filter" not in proxier.last_restore and "odd-ns/api" not in proxier.last_restore
+    state.service_updated(service("db", ports, clusterIP="10.96.7.9"))
+    state.slice_updated(endpoint_slice("db", ["10.244.2.5"], ports))
+    after = sync(netns, proxier, state)
+    assert ":KUBE-SERVICES - [0:0]" in proxier.last_restore  # a new dispatch rule: rewritten whole
+    proxier.force_full_sync()
+    assert sync(netns, proxier, state) == after

@@ -158,20 +158,31 @@ def test_load_balancer_source_ranges_go_through_the_firewall_chain() -> None:
 def test_render_restore_full_and_partial() -> None:
     changed, unchanged = fragment(svc("a"), endpoint_slice("a", "10.244.2.3")), \
         fragment(svc("b", clusterIP="10.96.0.51"), endpoint_slice("b", "10.244.2.4"))
-    partial = rules.render_restore([changed, unchanged], [changed], ["KUBE-SEP-STALESTALESTALE"], CTX)
+    shared = rules.shared_chains([changed, unchanged], CTX)
+    assert shared["nat", "KUBE-SERVICES"] == (*changed.dispatch, *unchanged.dispatch, (
+        '-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in '
+        'this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS'))
+    partial = rules.render_restore({("nat", "KUBE-SERVICES"): shared["nat", "KUBE-SERVICES"]}, [changed],
+                                   ["KUBE-SEP-STALESTALESTALE"])
     lines = partial.splitlines()
-    assert lines[0] == "*filter" and lines[-1] == "COMMIT"
+    assert lines[0] == "*nat" and lines[-1] == "COMMIT"  # no filter chain to write: no filter table
     assert all(f":{c} - [0:0]" in lines for c in changed.chains)
     assert not any(f":{c} - [0:0]" in lines for c in unchanged.chains)  # untouched chains stay as they are
+    assert ":KUBE-NODEPORTS - [0:0]" not in lines  # nor are the shared chains not asked for
     assert unchanged.dispatch[0] in lines  # KUBE-SERVICES is rewritten whole
     assert lines.index(":KUBE-SEP-STALESTALESTALE - [0:0]") < lines.index("-X KUBE-SEP-STALESTALESTALE")
-    assert lines[-2].startswith('-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this '
-                                'must be the last rule in this chain"')
-    full = rules.render_restore([changed, unchanged], [changed, unchanged], [], CTX, rules.JUMP_RULES, canaries=True)
+    assert rules.render_restore({}, [], []) == ""
+    full = rules.render_restore(shared, [changed, unchanged], [], rules.JUMP_RULES, canaries=True)
     assert full.startswith("*mangle\n:KUBE-PROXY-CANARY - [0:0]\nCOMMIT\n*filter\n")
     assert '-I INPUT 1 -m conntrack --ctstate NEW -m comment --comment "kubernetes externally-visible service ' \
            'portals" -j KUBE-EXTERNAL-SERVICES' in full
     assert "-I POSTROUTING 1 -m comment --comment \"kubernetes postrouting rules\" -j KUBE-POSTROUTING" in full
+    assert "-Z" not in full.splitlines()
+    large = rules.render_restore(shared, [changed, unchanged], [], load_all_chains=True)
+    assert large.split("*nat\n")[1].startswith("-Z\n:KUBE-SERVICES - [0:0]\n")
+    nat = full[full.index("*nat"):].splitlines()
+    services = [line for line in nat if line.startswith("-A KUBE-SERVICES ")]
+    assert services[-1].endswith("-j KUBE-NODEPORTS")  # the nodeports rule stays last in its chain
 
 
 def test_large_clusters_drop_per_endpoint_comments() -> None:
