@@ -3,6 +3,7 @@ FDB and sysctls, checked with iproute2 (`ip -n …`, `bridge -n …`). Everythin
 
 from __future__ import annotations
 
+import json
 import subprocess
 import uuid
 from typing import Iterator
@@ -135,3 +136,19 @@ def test_sysctls_stay_inside_the_namespace(two_netns: tuple[str, str]) -> None:
     netlink.set_sysctl("net/ipv4/conf/lo/route_localnet", 1, a)
     assert netlink.get_sysctl("net/ipv4/conf/lo/route_localnet", a) == "1"
     assert netlink.set_bridge_nf_call_iptables(True, a) in (True, False)
+
+
+def test_interface_addresses_match_ip_addr_without_pyroute2(two_netns: tuple[str, str]) -> None:
+    """The DNS pod's address listing (a plain RTM_GETADDR dump) sees what `ip addr` sees: secondary
+    IPv4 addresses, IPv6, and the local side of a point-to-point address, never its peer."""
+    a, _ = two_netns
+    sh("ip", "-n", a, "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+    sh("ip", "-n", a, "link", "set", "d0", "up")
+    sh("ip", "-n", a, "link", "set", "lo", "up")
+    for address in ("10.9.0.1/24", "10.9.0.2/24", "10.9.1.1 peer 10.9.1.2/32"):
+        sh("ip", "-n", a, "addr", "add", *address.split(), "dev", "d0")
+    sh("ip", "-n", a, "-6", "addr", "add", "fd00:9::1/64", "dev", "d0", "nodad")
+    listed = netlink.run_in(a, netlink.interface_addresses)
+    expected = [entry["local"] for link in json.loads(sh("ip", "-n", a, "-j", "addr")) for entry in link["addr_info"]]
+    assert sorted(listed) == sorted(expected)
+    assert {"10.9.0.2", "10.9.1.1", "fd00:9::1", "127.0.0.1"} <= set(listed) and "10.9.1.2" not in listed

@@ -144,9 +144,7 @@ def local_addresses(bind_address: str) -> tuple[str, ...]:
     """The server's own addresses, as CoreDNS finds them for its NS records: the bound address,
     or every interface's, without loopback and link-local ones."""
     if bind_address in ("0.0.0.0", "::"):
-        with netlink.iproute() as ipr:
-            candidates = [cidr.split("/")[0] for link in netlink.list_links(ipr)
-                          for cidr in netlink.list_addresses(ipr, link.index)]
+        candidates = netlink.interface_addresses()
     else:
         candidates = [bind_address]
     return tuple(ip for ip in candidates

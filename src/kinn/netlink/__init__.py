@@ -15,6 +15,7 @@ from typing import Any
 # namespaces only) do without.
 _NAMES = {
     "addresses": ["add_address", "delete_address", "ipv4_addresses", "list_addresses"],
+    "ifaddrs": ["interface_addresses"],
     "links": ["Link", "LinkNotFound", "add_bridge", "add_veth", "add_vxlan", "delete_link", "ensure_bridge",
               "find_link", "get_link", "index_of", "list_links", "move_to_netns", "rename",
               "set_bridge_port_hairpin", "set_down", "set_mac", "set_master", "set_mtu", "set_promisc", "set_up"],
