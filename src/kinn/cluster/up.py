@@ -178,9 +178,7 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
 
 
 def _create_underlay(paths: ClusterPaths, spec: ClusterSpec) -> None:
-    """The "physical" network: one bridge, the nodes' gateway address, no route out of it. Frames
-    cross it as they cross a switch, without netfilter: with br_netfilter loaded (the nodes' cni0
-    needs it), a new netns would otherwise pass every bridged frame to its (empty) iptables hooks."""
+    """The "physical" network: one bridge, the nodes' gateway address, no route out of it."""
     netlink.create(paths.underlay_netns)
     with netlink.iproute(paths.underlay_netns) as ipr:
         netlink.set_up(ipr, "lo")
@@ -188,7 +186,6 @@ def _create_underlay(paths: ClusterPaths, spec: ClusterSpec) -> None:
         netlink.add_address(ipr, UNDERLAY_BRIDGE, f"{spec.networking.gateway}/{spec.networking.node_subnet.prefixlen}")
         netlink.set_up(ipr, UNDERLAY_BRIDGE)
     netlink.enable_ip_forward(paths.underlay_netns)
-    netlink.set_bridge_nf_call_iptables(False, paths.underlay_netns)
 
 
 def _kinn(*args: str) -> list[str]:
