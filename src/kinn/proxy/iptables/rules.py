@@ -94,13 +94,18 @@ _BASE32_PAIRS = tuple(a + b for a in _BASE32 for b in _BASE32)  # 10 bits → tw
 def _hash(text: str) -> str:
     """The first 16 base32 characters of SHA-256, which encode exactly its first 10 bytes: eight
     10-bit pairs. (base64.b32encode, pure Python, was half the rendering time of 10,000 chains.)"""
-    bits = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big")
-    return "".join([_BASE32_PAIRS[bits >> shift & 1023] for shift in (70, 60, 50, 40, 30, 20, 10, 0)])
+    bits, pairs = int.from_bytes(hashlib.sha256(text.encode()).digest()[:10], "big"), _BASE32_PAIRS
+    return (pairs[bits >> 70] + pairs[bits >> 60 & 1023] + pairs[bits >> 50 & 1023] + pairs[bits >> 40 & 1023]
+            + pairs[bits >> 30 & 1023] + pairs[bits >> 20 & 1023] + pairs[bits >> 10 & 1023] + pairs[bits & 1023])
+
+
+def _service_hash(svc: ServicePort) -> str:
+    return _hash(f"{svc.name}{svc.protocol.lower()}")
 
 
 def service_chain(prefix: str, svc: ServicePort) -> str:
     """KUBE-SVC-/SVL-/EXT-/FW- + base32(sha256(`ns/svc:p` + protocol))[:16]."""
-    return prefix + _hash(f"{svc.name}{svc.protocol.lower()}")
+    return prefix + _service_hash(svc)
 
 
 def endpoint_chain(svc: ServicePort, endpoint: Endpoint) -> str:
@@ -127,8 +132,8 @@ def service_rules(svc: ServicePort, endpoints: list[Endpoint], ctx: NodeContext,
     name, proto = str(svc.name), svc.protocol.lower()
     match = ("-m", proto, "-p", proto)
     eps = categorize(endpoints, svc)
-    svc_chain, svl_chain = service_chain("KUBE-SVC-", svc), service_chain("KUBE-SVL-", svc)
-    ext_chain, fw_chain = service_chain("KUBE-EXT-", svc), service_chain("KUBE-FW-", svc)
+    digest = _service_hash(svc)  # the four chains of a service port share it
+    svc_chain, svl_chain, ext_chain, fw_chain = (f"KUBE-{kind}-{digest}" for kind in ("SVC", "SVL", "EXT", "FW"))
     uses_cluster_chain = bool(eps.cluster) and svc.uses_cluster_endpoints
     uses_local_chain = bool(eps.local) and svc.uses_local_endpoints
     internal_chain, has_internal = (svl_chain, eps.has_any and bool(eps.local)) if svc.internal_policy_local \
