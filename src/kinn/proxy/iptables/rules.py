@@ -53,9 +53,9 @@ class JumpRule:
         comment = ("-m", "comment", "--comment", quote(self.comment)) if self.comment else ()
         return " ".join((*self.extra, *comment, "-j", self.target))
 
-    def present_in(self, saved_table: str) -> bool:
-        """Whether `iptables-save -t <table>` output has it (iptables-save renders it as `spec`)."""
-        return f"-A {self.chain} {self.spec}" in saved_table
+    def present_in(self, listing: str) -> bool:
+        """Whether an `iptables -S <chain>` (or `iptables-save`) listing has it: both render it as `spec`."""
+        return f"-A {self.chain} {self.spec}" in listing
 
 
 _NEW = ("-m", "conntrack", "--ctstate", "NEW")
