@@ -23,6 +23,7 @@ import pytest
 from kinn import netlink
 from kinn.cluster.paths import ClusterPaths
 from kinn.proxy.changes import ProxyState
+from kinn.proxy.nftables import libnft
 from kinn.proxy.nftables.proxier import NftablesProxier, NftError
 from kinn.proxy.nftables.rules import hash_and_truncate
 from kinn.proxy.node import NodeContext
@@ -222,7 +223,7 @@ def _rebuild_after_deletion() -> None:
 
 def test_a_sync_that_could_not_run_nft_is_followed_by_a_full_one(monkeypatch: pytest.MonkeyPatch) -> None:
     """A partial sync records its changes as applied before nft runs; if nft then cannot even be run
-    (an OSError, not nft's refusal), the changes the server requeues must still reach the kernel."""
+    (its library fails to load: an OSError, not nft's refusal), the changes the server requeues must still reach the kernel."""
     netns = f"kinn-nfttest-{uuid.uuid4().hex[:6]}"
     netlink.netns.create(netns)
     try:
@@ -239,8 +240,11 @@ def _resync_after_unrunnable_nft(monkeypatch: pytest.MonkeyPatch) -> None:
     proxier.sync(state.snapshot(), state.take_changes())
     state.service_deleted({"metadata": {"namespace": "default", "name": "web"}})
     changes = state.take_changes()
+    def unloadable() -> None:
+        raise OSError("libnftables.so.1: cannot open shared object file")
+
     with monkeypatch.context() as patch:
-        patch.setenv("PATH", "/nonexistent")
+        patch.setattr(libnft, "_load", unloadable)
         with pytest.raises(OSError):
             proxier.sync(state.snapshot(), changes)
     state.requeue(changes)  # as the proxy server does after a failed sync

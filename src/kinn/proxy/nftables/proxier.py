@@ -1,5 +1,5 @@
 """The nftables proxier: keeps what the table holds, decides full or partial sync, and applies each
-sync with one `nft -f -` in the node's namespace.
+sync as one nft transaction in the node's namespace (through libnftables: see libnft.py).
 
 A full sync (at start, after a failed transaction, when the table vanished) lists the table's
 chains and sets and rebuilds it; otherwise a sync writes only the changed Services (see rules.py).
@@ -12,31 +12,23 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import time
 
 from kinn.proxy.changes import Change, ServiceKey, Snapshot
 from kinn.proxy.nftables import rules
+from kinn.proxy.nftables import libnft
+from kinn.proxy.nftables.libnft import NftError
 from kinn.proxy.node import NodeContext
 
 log = logging.getLogger("kinn.proxy")
 
-
-class NftError(RuntimeError):
-    pass
-
-
-def _nft(*args: str, stdin: str = "") -> str:
-    proc = subprocess.run(["nft", *args], input=stdin, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise NftError(f"nft {' '.join(args)}: {proc.stderr.strip()}")
-    return proc.stdout
+__all__ = ["NftError", "NftablesProxier", "table_names"]
 
 
 def table_names(kind: str) -> list[str]:
     """The names of our table's `chains` or `sets`, from `nft -j` (what knftables' List reads)."""
     try:
-        listing = json.loads(_nft("-j", "list", kind, rules.FAMILY))["nftables"]
+        listing = json.loads(libnft.run(f"list {kind} {rules.FAMILY}", json=True))["nftables"]
     except NftError:
         return []  # no table of the family yet
     singular = kind[:-1]
@@ -57,9 +49,10 @@ class NftablesProxier:
     def setup(self) -> None:
         """Fail at start-up, with the reason, if nft cannot program this namespace (knftables.New's check)."""
         try:
-            _nft("--check", "add", "table", rules.FAMILY, rules.TABLE)
-        except (NftError, FileNotFoundError) as exc:
-            raise RuntimeError(f"the nftables proxy mode needs a working nft (Debian's nftables package): {exc}") from exc
+            libnft.run(f"add table {rules.FAMILY} {rules.TABLE}", check=True)
+        except (NftError, OSError) as exc:
+            raise RuntimeError(f"the nftables proxy mode needs nft's library (Debian's nftables package): {exc}") \
+                from exc
 
     def force_full_sync(self) -> None:
         self._needs_full = True
@@ -67,12 +60,15 @@ class NftablesProxier:
     def canaries_present(self) -> bool:
         """The nftables mode has no canary chains: the table's small `nodeport-ips` set stands in for
         them (cheap to list at any table size); gone means the table was deleted or the ruleset flushed."""
-        return subprocess.run(["nft", "list", "set", rules.FAMILY, rules.TABLE, rules.NODEPORT_IPS],
-                              capture_output=True).returncode == 0
+        try:
+            libnft.run(f"list set {rules.FAMILY} {rules.TABLE} {rules.NODEPORT_IPS}")
+        except NftError:
+            return False
+        return True
 
     def sync(self, snapshot: Snapshot, changes: dict[ServiceKey, Change]) -> None:
-        """One sync. If it fails for any reason (nft refused the transaction, or nft could not even be
-        run: an OSError), it arms a full sync and re-raises: partial_sync has already recorded the
+        """One sync. If it fails for any reason (nft refused the transaction, or its library could not
+        even be loaded: an OSError), it arms a full sync and re-raises: partial_sync has already recorded the
         changes as applied, so only a full sync can make the table what the state says again."""
         now = time.monotonic()
         self._delete_stale_chains(now)
@@ -83,7 +79,7 @@ class NftablesProxier:
             else:
                 text = rules.partial_sync(self.state, snapshot, changes, self.ctx, now)
             if text:
-                _nft("-f", "-", stdin=text)
+                libnft.run(text)
         except Exception:
             self._needs_full = True  # the state no longer says what the kernel holds
             raise
@@ -100,7 +96,7 @@ class NftablesProxier:
         for chain in due:
             del self.state.stale_chains[chain]
         try:
-            _nft("-f", "-", stdin=rules.delete_chains(due))
+            libnft.run(rules.delete_chains(due))
         except (NftError, OSError) as exc:
             log.warning("unable to delete %d stale nftables chains; will retry later: %s", len(due), exc)
             self.state.stale_chains.update(dict.fromkeys(due, now))
