@@ -9,6 +9,7 @@ The same script text, the same parser, the same error messages; only the process
 from __future__ import annotations
 
 import ctypes
+import json as jsonlib
 
 NFT_CTX_OUTPUT_JSON = 1 << 4  # `nft -j`
 
@@ -73,3 +74,11 @@ def run(script: str, *, json: bool = False, check: bool = False) -> str:
     if failed:
         raise NftError(error or "nft failed without a message")
     return output
+
+
+def names(kind: str, family: str, table: str) -> list[str]:
+    """The names of a table's `chains` or `sets`, from `nft -j list <kind> <family>` (what
+    knftables' List reads); NftError if nft cannot list them."""
+    singular = kind[:-1]
+    listing = jsonlib.loads(run(f"list {kind} {family}", json=True))["nftables"]
+    return [item[singular]["name"] for item in listing if item.get(singular, {}).get("table") == table]

@@ -10,13 +10,11 @@ tried again later and the sync itself goes on.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from kinn.proxy.changes import Change, ServiceKey, Snapshot
-from kinn.proxy.nftables import rules
-from kinn.proxy.nftables import libnft
+from kinn.proxy.nftables import libnft, rules
 from kinn.proxy.nftables.libnft import NftError
 from kinn.proxy.node import NodeContext
 
@@ -26,14 +24,11 @@ __all__ = ["NftError", "NftablesProxier", "table_names"]
 
 
 def table_names(kind: str) -> list[str]:
-    """The names of our table's `chains` or `sets`, from `nft -j` (what knftables' List reads)."""
+    """The names of our table's `chains` or `sets`."""
     try:
-        listing = json.loads(libnft.run(f"list {kind} {rules.FAMILY}", json=True))["nftables"]
+        return libnft.names(kind, rules.FAMILY, rules.TABLE)
     except NftError:
         return []  # no table of the family yet
-    singular = kind[:-1]
-    return [item[singular]["name"] for item in listing
-            if singular in item and item[singular].get("table") == rules.TABLE]
 
 
 class NftablesProxier:
