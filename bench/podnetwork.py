@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """Benchmark pod→pod TCP throughput across the VXLAN overlay against two bare namespaces on a bridge.
 
-    .venv/bin/python bench/podnetwork.py [--seconds 5]
+    .venv/bin/python bench/podnetwork.py [--seconds 5] [--runs 5]
 
-Both are measured in one invocation, one after the other, on the same machine (median of 3 runs):
+Both are measured in one invocation on the same machine, in alternating pairs (baseline, then
+overlay, --runs times), and the ratio reported is the median of the pairs' ratios: on a shared VM
+the machine's speed drifts by a factor of two within minutes, so two medians taken minutes apart
+compare two different machines.
 - overlay: a client pod on worker-1 to a server pod on worker-2 of a fresh `kinn up` cluster —
   pod eth0 → veth → cni0 → flannel.1 (VXLAN, UDP 8472) → the underlay bridge → the other node's
   flannel.1 → cni0 → veth → pod, with the nodes' netfilter on the way;
@@ -21,13 +24,14 @@ import statistics
 import subprocess
 import time
 import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 from clusters import bench_cluster
 
 from kinn import netlink
 
 BASELINE_SUBNET = "10.255.77"
-RUNS = 3
 
 
 def iperf3_gbps(report: str) -> float | None:
@@ -53,39 +57,32 @@ def run_pod(name: str, node: str) -> str:
     return str(kubectl("get", "pod", name, "-o", "jsonpath={.status.podIP}"))
 
 
-def overlay(seconds: int) -> float:
+@contextmanager
+def serving(argv: list[str]) -> Iterator[None]:
+    """An iperf3 server (started with `argv`) for the duration of the block."""
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        server.kill()
+        server.wait()
+
+
+@contextmanager
+def overlay() -> Iterator[list[str]]:
+    """A fresh 2-worker cluster with an iperf3 server pod on worker-2 and a client pod on worker-1:
+    yields the command prefix that runs the client against the server."""
     with bench_cluster(workers=2, prefix="benchnet"):
         server_ip = run_pod("iperf-server", "worker-2")
         run_pod("iperf-client", "worker-1")
-        server = kubectl("exec", "iperf-server", "--", "iperf3", "-s", background=True)
-        try:
-            return median_run(["kubectl", "exec", "iperf-client", "--"], server_ip, seconds)
-        finally:
-            server.kill()  # type: ignore[union-attr]
-            server.wait()  # type: ignore[union-attr]
+        with serving(["kubectl", "exec", "iperf-server", "--", "iperf3", "-s"]):
+            yield ["kubectl", "exec", "iperf-client", "--", *client(server_ip)]
 
 
-def median_run(prefix: list[str], server_ip: str, seconds: int, runs: int = RUNS) -> float:
-    """The median of `runs` client runs: one busy moment of a 2-core machine must not decide."""
-    return statistics.median(until_connected(prefix, server_ip, seconds) for _ in range(runs))
-
-
-def until_connected(prefix: list[str], server_ip: str, seconds: int) -> float:
-    """Run the iperf3 client (through `prefix`) once the server listens; its throughput in Gbit/s.
-    The first second (TCP slow start) is left out, as `iperf3 -O 1` does."""
-    for _ in range(100):
-        result = subprocess.run([*prefix, "iperf3", "-c", server_ip, "-t", str(seconds), "-O", "1", "-J"],
-                                capture_output=True,
-                                text=True, timeout=seconds + 60)
-        gbps = iperf3_gbps(result.stdout) if result.returncode == 0 else None
-        if gbps is not None:
-            return gbps
-        time.sleep(0.1)
-    raise RuntimeError(f"iperf3 to {server_ip} failed: {result.stdout[-300:]}{result.stderr[-300:]}")
-
-
-def baseline(seconds: int) -> float:
-    """Two namespaces on one bridge inside a third (the bridge's), all created and removed here."""
+@contextmanager
+def baseline() -> Iterator[list[str]]:
+    """Two namespaces on one bridge inside a third (the bridge's), created here and removed
+    afterwards: yields the command prefix that runs the client in one against the server in the other."""
     tag = uuid.uuid4().hex[:6]
     bridge_ns, a, b = (f"kinn-bench-{tag}-{part}" for part in ("br", "a", "b"))
     for ns in (bridge_ns, a, b):
@@ -102,25 +99,43 @@ def baseline(seconds: int) -> float:
                     netlink.add_address(inner, "eth0", f"{BASELINE_SUBNET}.{index}/24")
                     netlink.set_up(inner, "eth0")
                     netlink.set_up(inner, "lo")
-        server = subprocess.Popen(["ip", "netns", "exec", b, "iperf3", "-s"], stdout=subprocess.DEVNULL)
-        try:
-            return median_run(["ip", "netns", "exec", a], f"{BASELINE_SUBNET}.2", seconds)
-        finally:
-            server.kill()
-            server.wait()
+        with serving(["ip", "netns", "exec", b, "iperf3", "-s"]):
+            yield ["ip", "netns", "exec", a, *client(f"{BASELINE_SUBNET}.2")]
     finally:
         for ns in (a, b, bridge_ns):
             netlink.delete(ns)
 
 
+def client(server_ip: str) -> list[str]:
+    """The iperf3 client; the first second (TCP slow start) is left out, as `-O 1` does."""
+    return ["iperf3", "-c", server_ip, "-O", "1", "-J"]
+
+
+def until_connected(argv: list[str], seconds: int) -> float:
+    """Run the iperf3 client once its server listens; its throughput in Gbit/s."""
+    for _ in range(100):
+        result = subprocess.run([*argv, "-t", str(seconds)], capture_output=True, text=True, timeout=seconds + 60)
+        gbps = iperf3_gbps(result.stdout) if result.returncode == 0 else None
+        if gbps is not None:
+            return gbps
+        time.sleep(0.1)
+    raise RuntimeError(f"iperf3 ({' '.join(argv)}) failed: {result.stdout[-300:]}{result.stderr[-300:]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    base = baseline(args.seconds)
-    over = overlay(args.seconds)
-    print(f"bare namespaces on one bridge: {base:.2f} Gbit/s")
-    print(f"pod → pod across nodes (VXLAN): {over:.2f} Gbit/s = {100 * over / base:.0f}% of the baseline (target ≥ 80%)")
+    ratios = []
+    with baseline() as bare, overlay() as pods:
+        for run in range(1, args.runs + 1):
+            base, over = until_connected(bare, args.seconds), until_connected(pods, args.seconds)
+            ratios.append(over / base)
+            print(f"  pair {run}: bare namespaces on one bridge {base:5.2f} Gbit/s, "
+                  f"pod → pod across nodes (VXLAN) {over:5.2f} Gbit/s = {over / base:4.0%}", flush=True)
+    print(f"overlay / baseline: median {statistics.median(ratios):.0%} of {len(ratios)} pairs "
+          f"(min {min(ratios):.0%}, max {max(ratios):.0%}; target ≥ 80%)")
 
 
 if __name__ == "__main__":
