@@ -164,8 +164,9 @@ async def run_dns(client: Client, options: DNSOptions) -> None:
     loop = asyncio.get_running_loop()
     try:
         await _wait_for_sync(factory)
-        # Modules and synced caches live as long as the process: frozen, they stay out of the
-        # collector's full passes (tens of milliseconds each), which would otherwise stall queries.
+        # The synced caches live as long as the process: frozen as run_daemon froze the modules,
+        # they stay out of the collector's full passes (tens of milliseconds each), which would
+        # otherwise stall queries.
         gc.freeze()
         udp, _ = await loop.create_datagram_endpoint(lambda: UDPServer(resolver),
                                                      local_addr=(options.bind_address, options.port))
