@@ -211,3 +211,30 @@ def test_check_fields_on_a_plain_dict_and_unknown_kind() -> None:
 
 def test_warning_header_format() -> None:
     assert warning_header('unknown field "spec.foo"') == '299 - "unknown field \\"spec.foo\\""'
+
+
+def test_members_unchanged_from_the_checked_object_are_not_walked_again() -> None:
+    """A patch's result is checked against the object it was applied to: identical members are
+    taken as they are; a changed member is walked, unknown fields and type errors included."""
+    stored = _deployment()
+    check_fields(stored, "apps", "v1", "Deployment")
+    patched = json.loads(json.dumps(stored))
+    patched["status"] = {"replicas": 2, "bogus": 1}
+    spec = patched["spec"]
+    warnings = check_fields(patched, "apps", "v1", "Deployment", checked=stored)
+    assert warnings == ['unknown field "status.bogus"']
+    assert patched["spec"] is spec  # kept, not rebuilt by a walk
+    assert patched["status"] == {"replicas": 2}
+    assert list(patched) == ["apiVersion", "kind", "metadata", "spec", "status"]
+
+
+@pytest.mark.parametrize("replicas", [True, 1.0])
+def test_a_member_equal_only_to_python_is_walked(replicas: Any) -> None:
+    """`true == 1 == 1.0` in Python, not to Go: a changed type is a change, and the decoder rejects it."""
+    stored = _deployment(replicas=1)
+    check_fields(stored, "apps", "v1", "Deployment")
+    patched = json.loads(json.dumps(stored))
+    patched["spec"]["replicas"] = replicas
+    with pytest.raises(StatusError) as info:
+        check_fields(patched, "apps", "v1", "Deployment", checked=stored)
+    assert "spec.replicas of type int32" in info.value.message

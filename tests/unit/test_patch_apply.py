@@ -8,7 +8,9 @@ from kinn.api.errors import StatusError
 from kinn.api.openapi import schemas
 from kinn.api.patch.apply import server_side_apply
 from kinn.api.patch.fieldpath import from_fields_v1, to_fields_v1
+from kinn.api.patch.json_patch import json_equal
 from kinn.api.patch.managed_fields import default_field_manager, update_managed_fields
+from kinn.api.patch.structured import compare, merge
 
 DEPLOYMENT = schemas.for_kind("apps", "v1", "Deployment")
 T1, T2, T3 = "2025-01-01T00:00:01Z", "2025-01-01T00:00:02Z", "2025-01-01T00:00:03Z"
@@ -158,6 +160,28 @@ def test_client_can_reset_managed_fields_with_an_empty_entry():
     new["metadata"]["managedFields"] = [{}]
     update_managed_fields(old, new, "x", "Update", "apps/v1", now=T2)
     assert "managedFields" not in new["metadata"]
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["spec"].update(replicas=3),
+    lambda d: d["spec"]["template"]["spec"]["containers"][0].update(image="nginx:2"),
+    lambda d: d["spec"]["template"]["spec"]["containers"].append({"name": "log", "image": "busybox"}),
+    lambda d: d["spec"]["strategy"].pop("rollingUpdate"),
+    lambda d: d["metadata"]["labels"].update(tier="web"),
+    lambda d: d["spec"].update(paused=True),
+    lambda d: d["spec"].update(replicas=True),  # == 1 to Python
+    lambda d: d["status"].update(replicas=2, conditions=[{"type": "Available", "status": "True"}]),
+    lambda d: None,
+])
+def test_compare_skips_equal_subtrees_and_finds_the_same_changes(change):
+    """compare() leaves out subtrees equal on both sides; what it reports is exactly what the
+    full merge walk reports, down to a number that became a boolean."""
+    old, new = deployment(replicas=1), deployment(replicas=1)
+    change(new)
+    full = merge(old, new, DEPLOYMENT)[1]
+    fast = compare(old, new, DEPLOYMENT)
+    assert (fast.added, fast.modified, fast.removed) == (full.added, full.modified, full.removed)
+    assert fast.is_same() == json_equal(old, new)
 
 
 @pytest.mark.parametrize(

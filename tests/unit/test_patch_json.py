@@ -1,9 +1,11 @@
 """JSON patch (RFC 6902) as kube-apiserver applies it."""
 
+from typing import Any
+
 import pytest
 
 from kinn.api.errors import StatusError
-from kinn.api.patch.json_patch import apply_json_patch
+from kinn.api.patch.json_patch import apply_json_patch, identical_json, json_equal
 
 POD = {"metadata": {"name": "web", "labels": {"app": "web", "a/b": "x", "t~n": "y"}}, "spec": {"args": ["a", "b"]}}
 
@@ -113,3 +115,18 @@ def test_too_many_operations_is_413():
         apply_json_patch(POD, [{"op": "test", "path": "/metadata/name", "value": "web"}] * 10001)
     assert caught.value.code == 413
     assert caught.value.message == "The allowed maximum operations in a JSON patch is 10000, got 10001"
+
+
+@pytest.mark.parametrize("a,b,equal,identical", [
+    ({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1}, True, True),
+    ({"a": 1}, {"a": True}, False, False),
+    ([0, {"x": False}], [0, {"x": 0}], False, False),
+    ({"a": 1}, {"a": 1.0}, True, False),
+    ({"a": 2**70}, {"a": 2**70}, True, False),
+    ({"a": [1, 2]}, {"a": [2, 1]}, False, False),
+])
+def test_json_equality_is_json_not_python(a: Any, b: Any, equal: bool, identical: bool) -> None:
+    """json_equal: numbers by value, but booleans are not numbers; identical_json: also the type of
+    every number (what a Go round trip would change); member order never matters."""
+    assert json_equal(a, b) is equal and json_equal(b, a) is equal
+    assert identical_json(a, b) is identical

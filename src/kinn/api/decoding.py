@@ -26,6 +26,7 @@ import yaml
 
 from kinn.api.errors import StatusError, bad_request
 from kinn.api.openapi import schemas
+from kinn.api.patch.json_patch import identical_json
 from kinn.api.quantity import QuantityError, canonical_quantity
 
 Mode = Literal["Strict", "Warn", "Ignore"]
@@ -235,20 +236,28 @@ class _Walk:
     strict_errors: list[str] = field(default_factory=list)
 
 
-def check_fields(obj: dict[str, Any], group: str, version: str, kind: str, mode: Mode = "Warn") -> list[str]:
+def check_fields(obj: dict[str, Any], group: str, version: str, kind: str, mode: Mode = "Warn",
+                 checked: dict[str, Any] | None = None) -> list[str]:
     """Prune `obj` to what the kind's schema knows and normalize it as a Go round trip would.
 
     Returns the warnings to send (mode Warn), or none (Ignore); raises a 400 StatusError for type
-    errors in any mode and for unknown or duplicate fields in Strict mode.
+    errors in any mode and for unknown or duplicate fields in Strict mode. `checked` is a version
+    of the object that went through here before (the stored one a patch was applied to): its
+    top-level members that `obj` has unchanged are not walked again — a status patch leaves the
+    spec and the metadata as they were, and they were most of the walk.
     """
     schema = schemas.for_kind(group, version, kind)
     if schema is None:
         return []
     walk = _Walk(list(getattr(obj, "yaml_errors", ())))
+    unchanged = _unchanged_members(obj, checked)
     try:
-        cleaned = _struct(obj, _GoType.of(schema), _Context(kind), walk)
+        cleaned = _struct({k: v for k, v in obj.items() if k not in unchanged} if unchanged else obj,
+                          _GoType.of(schema), _Context(kind), walk)
     except _TypeError as err:
         raise _cannot_handle(kind, version, str(err)) from None
+    if unchanged:
+        cleaned = {k: v if k in unchanged else cleaned[k] for k, v in obj.items() if k in unchanged or k in cleaned}
     obj.clear()
     obj.update(cleaned)
     if isinstance(obj, DecodedObject):  # reported once; the object is now clean
@@ -258,6 +267,15 @@ def check_fields(obj: dict[str, Any], group: str, version: str, kind: str, mode:
     if mode == "Strict":
         raise _cannot_handle(kind, version, "strict decoding error: " + ", ".join(walk.strict_errors))
     return walk.strict_errors
+
+
+def _unchanged_members(obj: dict[str, Any], checked: dict[str, Any] | None) -> set[str]:
+    """Objects and lists among `obj`'s members that are, to the type of every value, the ones in
+    `checked` (a plain decoded object; a body that repeated keys is always walked whole)."""
+    if checked is None or type(obj) is not dict:
+        return set()
+    return {key for key, value in obj.items()
+            if type(value) in (dict, list) and key in checked and identical_json(value, checked[key])}
 
 
 def decode(raw: bytes, content_type: str, group: str, version: str, kind: str,

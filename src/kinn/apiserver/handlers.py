@@ -187,14 +187,14 @@ class ResourceHandler:
         obj["kind"], obj["apiVersion"] = resource.kind, resource.api_version
 
     @staticmethod
-    def check_fields(registry: Registry, obj: Obj, request: web.Request) -> list[str]:
+    def check_fields(registry: Registry, obj: Obj, request: web.Request, checked: Obj | None = None) -> list[str]:
         resource = registry.resource
         mode = field_validation(request.query.get("fieldValidation"))
         if mode not in ("Strict", "Warn", "Ignore"):
             raise errors.bad_request(
                 f'fieldValidation parameter unsupported: "{mode}" (supported values: "Ignore", "Warn", "Strict")'
             )
-        return check_fields(obj, resource.group, resource.version, resource.kind, mode)
+        return check_fields(obj, resource.group, resource.version, resource.kind, mode, checked)
 
     async def _create(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
@@ -242,7 +242,7 @@ class ResourceHandler:
             else:
                 patched = apply_strategic_merge_patch(external, patch, schema)
             self.check_kind(registry, patched)
-            ctx.warnings[:] = self.check_fields(registry, patched, request)
+            ctx.warnings[:] = self.check_fields(registry, patched, request, checked=external)
             return registry.strategy.to_internal(patched)
 
         return await registry.guaranteed_update(ctx, info.name, mutate, info.subresource), False

@@ -13,6 +13,8 @@ import copy
 import re
 from typing import Any
 
+import orjson
+
 from kinn.api.errors import StatusError, bad_request
 
 # apiserver's maxJSONPatchOperations.
@@ -248,17 +250,36 @@ def _op_test(document: Any, operation: dict[str, Any]) -> None:
         raise JSONPatchError(f"testing value {path} failed: test failed")
 
 
+def identical_json(a: Any, b: Any) -> bool:
+    """The same JSON document, to the type of every number (`1` is neither `true` nor `1.0`);
+    members in any order. Encoded by orjson, a pod compares in microseconds, where a walk in
+    Python takes a hundred times longer: unchanged subtrees are the common case on every write."""
+    try:
+        return orjson.dumps(a, option=orjson.OPT_SORT_KEYS) == orjson.dumps(b, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # beyond JSON as orjson encodes it (integers over 64 bits): not proven identical
+        return False
+
+
 def json_equal(a: Any, b: Any) -> bool:
     """Equality of decoded JSON where `true` is not `1` (Python's bool is an int)."""
+    if type(a) in (dict, list):
+        if a != b:  # Python's equality is the looser one (True == 1): unequal here is unequal in JSON
+            return False
+        if identical_json(a, b):
+            return True
+    return _json_equal(a, b)
+
+
+def _json_equal(a: Any, b: Any) -> bool:
     kind = type(a)
     if kind is type(b) and (kind is str or kind is int or kind is bool):  # the common leaves
         return a == b
     if isinstance(a, bool) or isinstance(b, bool):
         return type(a) is type(b) and a == b
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
     if isinstance(a, (dict, list)) or isinstance(b, (dict, list)):
         return False
     return a == b

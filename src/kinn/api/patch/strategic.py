@@ -204,10 +204,17 @@ def _unique(values: list[Any]) -> list[Any]:
 
 
 def _key_of(item: dict[str, Any], merge_key: str) -> str:
-    """A hashable, type-exact form of an item's merge key value."""
+    """A hashable, type-exact form of an item's merge key value. Keys are nearly always strings
+    (a condition's type, a container's name) or port numbers: those skip the JSON encoder, and
+    their prefixes keep them apart from it (its output never starts with `s:` or `i:`)."""
     if merge_key not in item:
         raise PatchError(f"map: {_go_format(item)} does not contain declared merge key: {merge_key}")
-    return json.dumps(item[merge_key], sort_keys=True)
+    value = item[merge_key]
+    if type(value) is str:
+        return "s:" + value
+    if type(value) is int:
+        return f"i:{value}"
+    return json.dumps(value, sort_keys=True)
 
 
 def _apply_list_directives(
@@ -238,14 +245,16 @@ def _merge_by_key(
     original: list[dict[str, Any]], patch: list[dict[str, Any]], items: Schema | None, merge_key: str
 ) -> list[dict[str, Any]]:
     merged = list(original)
+    keys = [_live_key(live, merge_key) for live in merged]
     for item in patch:
         key = _key_of(item, merge_key)
-        for i, live in enumerate(merged):
-            if _live_key(live, merge_key) == key:
-                merged[i] = _merge_map(live, item, items)
+        for i, live_key in enumerate(keys):
+            if live_key == key:
+                merged[i] = _merge_map(merged[i], item, items)
                 break
         else:
             merged.append(prune_nulls(item))
+            keys.append(key)
     return merged
 
 
@@ -291,26 +300,34 @@ def _merge_ordered_lists(original: dict[str, Any], patch: dict[str, Any], schema
         original[key] = _normalize_order(in_order, server_only, order, live, merge_key)
 
 
-def _position(order: list[Any], item: Any, merge_key: str) -> int:
-    for i, candidate in enumerate(order):
-        if merge_key:
-            if _live_key(candidate, merge_key) == _key_of(item, merge_key):
-                return i
-        elif candidate == item:
+def _order_keys(order: list[Any], merge_key: str) -> list[Any]:
+    """What an item is looked up by in `order`: each entry's merge key, or the entry itself in a
+    list of primitives (computed once per list, not once per comparison)."""
+    return [_live_key(candidate, merge_key) for candidate in order] if merge_key else order
+
+
+def _position(keys: list[Any], item: Any, merge_key: str) -> int:
+    if not keys:
+        return -1
+    key = _key_of(item, merge_key) if merge_key else item
+    for i, candidate in enumerate(keys):
+        if candidate == key:
             return i
     return -1
 
 
 def _sort_by(values: list[Any], order: list[Any], merge_key: str) -> list[Any]:
     """Stable sort by position in `order`; items `order` lacks keep their place relative to others."""
+    keys = _order_keys(order, merge_key)
+    positions = [_position(keys, value, merge_key) for value in values]
 
-    def compare(a: Any, b: Any) -> int:
-        ia, ib = _position(order, a, merge_key), _position(order, b, merge_key)
+    def compare(a: int, b: int) -> int:
+        ia, ib = positions[a], positions[b]
         if ia >= 0 and ib >= 0:
             return (ia > ib) - (ia < ib)
         return 0
 
-    return sorted(values, key=cmp_to_key(compare))
+    return [values[i] for i in sorted(range(len(values)), key=cmp_to_key(compare))]
 
 
 def _normalize_order(
@@ -321,6 +338,7 @@ def _normalize_order(
     """
     left = _sort_by(server_only, server_order, merge_key)
     right = _sort_by(patch_items, patch_order, merge_key)
+    server_keys = _order_keys(server_order, merge_key)
     out: list[Any] = []
     i = j = 0
     while i < len(left) or j < len(right):
@@ -331,7 +349,7 @@ def _normalize_order(
             out.append(left[i])
             i += 1
         else:
-            li, ri = _position(server_order, left[i], merge_key), _position(server_order, right[j], merge_key)
+            li, ri = _position(server_keys, left[i], merge_key), _position(server_keys, right[j], merge_key)
             if li >= 0 and ri >= 0 and li < ri:
                 out.append(left[i])
                 i += 1

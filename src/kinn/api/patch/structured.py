@@ -25,6 +25,8 @@ class Comparison:
     added: FieldSet = field(default_factory=set)
     modified: FieldSet = field(default_factory=set)
     removed: FieldSet = field(default_factory=set)
+    # Only the comparison is wanted, not the merged value: equal subtrees are then not walked.
+    only: bool = False
 
     def is_same(self) -> bool:
         return not (self.added or self.modified or self.removed)
@@ -87,10 +89,16 @@ def merge(lhs: Any, rhs: Any, schema: Schema | None) -> tuple[Any, Comparison]:
 
 
 def compare(lhs: Any, rhs: Any, schema: Schema | None) -> Comparison:
-    return merge(lhs, rhs, schema)[1]
+    """What changed from `lhs` to `rhs`. Equal subtrees hold no change, so they are skipped whole:
+    a status write compares the status alone, not the spec it left as it was."""
+    comparison = Comparison(only=True)
+    _merge(lhs, rhs, typed.of(schema), (), comparison)
+    return comparison
 
 
 def _merge(lhs: Any, rhs: Any, node: Type, path: Path, c: Comparison) -> Any:
+    if c.only and type(rhs) in (dict, list) and json_equal(lhs, rhs):
+        return rhs
     if rhs is MISSING or rhs is None:
         shape = type(lhs)
     else:
