@@ -85,6 +85,83 @@ async def test_update_and_delete_honour_the_revision_precondition(store):
     assert await store.get(key("a")) is None
 
 
+async def test_writes_of_one_loop_turn_share_one_transaction(store):
+    """Group commit: fifty concurrent creates cost one COMMIT, and come out numbered in order."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    written = await asyncio.gather(*(store.create(key(f"cm-{i}"), cm(f"cm-{i}")) for i in range(50)))
+    store._db.set_trace_callback(None)
+    assert [o.mod_revision for o in written] == list(range(1, 51))
+    assert statements.count("COMMIT") == 1
+    assert store.revision == 50 and len(await store.list("/registry/configmaps/")) == 50
+
+
+async def test_pending_writes_are_invisible_until_committed(store):
+    """Reads see committed state only; a get of a key with a pending write waits for its commit."""
+    await store.create(key("a"), cm("a"))
+    seen: dict[str, object] = {}
+
+    async def reader() -> None:  # runs while the update below waits for its commit
+        seen["list"] = [o.obj["data"]["v"] for o in await store.list("/registry/configmaps/")]
+        seen["revision"] = store.revision
+        seen["get"] = (await store.get(key("a"))).obj["data"]["v"]
+
+    watcher = store.watch("/registry/configmaps/", 1)
+    await asyncio.gather(store.update(key("a"), cm("a", "new")), reader())
+    assert seen == {"list": [""], "revision": 1, "get": "new"}
+    assert [e.object.obj["data"]["v"] for e in await drain(watcher, 1)] == ["new"]
+
+
+async def test_writes_in_one_batch_see_each_other(store):
+    """Preconditions and existence are checked against pending writes too: a second update from
+    the same revision conflicts, a create of a key created in the same turn exists already."""
+    created = await store.create(key("a"), cm("a"))
+    results = await asyncio.gather(
+        store.update(key("a"), cm("a", "1"), expected_revision=created.mod_revision),
+        store.update(key("a"), cm("a", "2"), expected_revision=created.mod_revision),
+        store.create(key("b"), cm("b")), store.create(key("b"), cm("b", "again")),
+        store.delete(key("b")),
+        return_exceptions=True)
+    assert [type(r).__name__ for r in results] == [
+        "StoredObject", "RevisionConflictError", "StoredObject", "KeyExistsError", "StoredObject"]
+    assert (await store.get(key("a"))).obj["data"] == {"v": "1"} and await store.get(key("b")) is None
+    assert store.revision == created.mod_revision + 3
+
+
+class FailingCommit:
+    """The store's connection, except that COMMIT fails once (a full disk, say)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.failed = db, False
+
+    def execute(self, sql: str, *args):
+        if sql == "COMMIT" and not self.failed:
+            self.failed = True
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str):
+        return getattr(self.db, name)
+
+
+async def test_a_failed_commit_fails_its_whole_batch_and_leaves_nothing_behind(store, tmp_path):
+    await store.create(key("a"), cm("a"))
+    watcher = store.watch("/registry/configmaps/", 1)
+    store._db = FailingCommit(store._db)
+    results = await asyncio.gather(store.update(key("a"), cm("a", "lost")), store.create(key("b"), cm("b")),
+                                   return_exceptions=True)
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results)
+    assert store.revision == 1 and await store.get(key("b")) is None
+    assert (await store.get(key("a"))).obj["data"] == {"v": ""}
+    after = await store.create(key("c"), cm("c"))  # the next batch numbers on from what was committed
+    assert after.mod_revision == 2
+    assert [e.object.key for e in await drain(watcher, 1)] == [key("c")]
+    store.close()
+    reopened = SQLiteStore(tmp_path / "state.db", history=100)
+    assert [o.key for o in await reopened.list("/registry/")] == [key("a"), key("c")] and reopened.revision == 2
+    reopened.close()
+
+
 async def test_update_and_delete_of_a_missing_key_fail(store):
     with pytest.raises(KeyNotFoundError):
         await store.update(key("nope"), cm("nope"))

@@ -99,11 +99,20 @@ class LabelSelector:
     `nothing=True` is `labels.Nothing()`: what a nil `spec.selector` converts to.
     """
 
-    __slots__ = ("requirements", "nothing")
+    __slots__ = ("requirements", "nothing", "_key")
 
     def __init__(self, requirements: Sequence[Requirement] = (), *, nothing: bool = False) -> None:
         self.requirements = tuple(sorted(requirements, key=lambda r: r.key))
         self.nothing = nothing
+        self._key: str | None = None
+
+    @property
+    def key(self) -> str:
+        """The selector as one string, equal for equal selectors: a cache key whose hash Python
+        computes once (a tuple of requirements is hashed anew at every lookup)."""
+        if self._key is None:
+            self._key = "<nothing>" if self.nothing else str(self)
+        return self._key
 
     @property
     def empty(self) -> bool:

@@ -237,7 +237,7 @@ class NodeInfo:
         """
         if self._match_generation != self.generation:
             self._match_counts, self._match_generation = {}, self.generation
-        key = (selector.requirements, selector.nothing, namespace)
+        key = (selector.key, namespace)
         count = self._match_counts.get(key)
         if count is None:
             count = self._match_counts[key] = sum(

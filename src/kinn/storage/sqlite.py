@@ -9,10 +9,19 @@ the database, so reads never touch SQLite, which is what makes GET and LIST fast
 
 The log is compacted to the watch-history window (`history` revisions), so the database does not
 grow without bound under churn.
+
+Group commit: the writes made in one turn of the event loop share one transaction (as etcd's
+backend batches its bbolt transactions). Each write is numbered and checked against the latest
+state, pending writes included, at once; the transaction commits when the turn ends, and only
+then does anyone see the writes: they reach memory, the watchers and their writers together.
+Reads see committed state only; a `get` of a key with a pending write waits for that commit.
+Under load many requests are ready in one turn, and one COMMIT (the costly step: the log pages
+written out) serves them all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import sqlite3
 from pathlib import Path
@@ -79,7 +88,12 @@ class SQLiteStore(Store):
         self._objects: dict[str, StoredObject] = {}
         self._sorted_keys: list[str] | None = None
         self._hub = WatchHub(history)
-        self._revision = 0
+        self._revision = 0  # the last committed revision
+        # The batch being written (see the module docstring): its events in revision order, each
+        # key's latest pending state (None once deleted), and what its writers wait on.
+        self._pending: list[WatchEvent] = []
+        self._pending_keys: dict[str, StoredObject | None] = {}
+        self._committed: asyncio.Future[None] | None = None
         self._load()
 
     # -- loading ---------------------------------------------------------------------------
@@ -119,6 +133,10 @@ class SQLiteStore(Store):
         return self._hub.floor + 1
 
     async def get(self, key: str) -> StoredObject | None:
+        """The committed state; a pending write of `key` is waited for, so that a read-modify-write
+        cycle starting now sees it (and does not lose the race to it again and again)."""
+        if key in self._pending_keys:
+            await self._commit_of_pending()
         return self._objects.get(key)
 
     def _keys(self) -> list[str]:
@@ -144,66 +162,104 @@ class SQLiteStore(Store):
     # -- writes ----------------------------------------------------------------------------
 
     async def create(self, key: str, obj: Obj) -> StoredObject:
-        if key in self._objects:
+        if self._latest(key) is not None:
             raise KeyExistsError(key)
-        revision = self._revision + 1
+        revision = self._next_revision()
         obj, raw = stamp(obj, revision)
         stored = StoredObject(key, raw, revision, revision, obj)
-        self._commit(WatchEvent("ADDED", stored, None))
-        return stored
+        return await self._write(WatchEvent("ADDED", stored, None))
 
     async def update(self, key: str, obj: Obj, expected_revision: int | None = None) -> StoredObject:
         current = self._current(key, expected_revision)
-        revision = self._revision + 1
+        revision = self._next_revision()
         obj, raw = stamp(obj, revision)
         stored = StoredObject(key, raw, current.create_revision, revision, obj)
-        self._commit(WatchEvent("MODIFIED", stored, current))
-        return stored
+        return await self._write(WatchEvent("MODIFIED", stored, current))
 
     async def delete(self, key: str, expected_revision: int | None = None) -> StoredObject:
         current = self._current(key, expected_revision)
-        revision = self._revision + 1
+        revision = self._next_revision()
         # The DELETED event carries the last state at the deleting revision, as etcd watch does.
         obj, raw = stamp(_shallow_meta_copy(current.obj), revision)
         stored = StoredObject(key, raw, current.create_revision, revision, obj)
-        self._commit(WatchEvent("DELETED", stored, current))
-        return stored
+        return await self._write(WatchEvent("DELETED", stored, current))
+
+    def _latest(self, key: str) -> StoredObject | None:
+        """What the next write of `key` builds on: its pending state, else its committed one."""
+        return self._pending_keys[key] if key in self._pending_keys else self._objects.get(key)
+
+    def _next_revision(self) -> int:
+        return (self._pending[-1].revision if self._pending else self._revision) + 1
 
     def _current(self, key: str, expected_revision: int | None) -> StoredObject:
-        current = self._objects.get(key)
+        current = self._latest(key)
         if current is None:
             raise KeyNotFoundError(key)
         if expected_revision is not None and current.mod_revision != expected_revision:
             raise RevisionConflictError(key, expected_revision, current.mod_revision)
         return current
 
-    def _commit(self, event: WatchEvent) -> None:
-        """Persist one revision (kv + log + revision counter) atomically, then apply it in memory."""
-        obj, prev = event.object, event.prev
+    async def _write(self, event: WatchEvent) -> StoredObject:
+        """Add `event` to the batch and return once the batch is committed (or raise why not)."""
+        self._pending.append(event)
+        self._pending_keys[event.object.key] = None if event.type == "DELETED" else event.object
+        await self._commit_of_pending()
+        return event.object
+
+    async def _commit_of_pending(self) -> None:
+        if self._committed is None:
+            self._committed = asyncio.get_running_loop().create_future()
+            asyncio.get_running_loop().call_soon(self._flush)
+        # Shielded: a writer whose client went away must not cancel the others' commit.
+        await asyncio.shield(self._committed)
+
+    def _flush(self) -> None:
+        """Commit the batch, then apply it: memory, revision, watchers, and its writers resume.
+        If the commit fails, nothing of the batch happened; every writer in it gets the error."""
+        batch, committed = self._pending, self._committed
+        self._pending, self._pending_keys, self._committed = [], {}, None
+        if committed is None or committed.done():
+            return  # flushed already (close() does not wait for the loop)
+        try:
+            self._persist(batch)
+        except Exception as e:
+            committed.set_exception(e)
+            return
+        for event in batch:
+            self._apply(event)
+        committed.set_result(None)
+
+    def _persist(self, batch: list[WatchEvent]) -> None:
+        """One transaction: each revision's kv change and log row, and the revision counter."""
         db = self._db
         db.execute("BEGIN IMMEDIATE")
         try:
-            if event.type == "DELETED":
-                db.execute("DELETE FROM kv WHERE key=?", (obj.key,))
-            else:
+            for event in batch:
+                obj, prev = event.object, event.prev
+                if event.type == "DELETED":
+                    db.execute("DELETE FROM kv WHERE key=?", (obj.key,))
+                else:
+                    db.execute(
+                        "INSERT OR REPLACE INTO kv (key, create_revision, mod_revision, value) VALUES (?,?,?,?)",
+                        (obj.key, obj.create_revision, obj.mod_revision, obj.raw),
+                    )
                 db.execute(
-                    "INSERT OR REPLACE INTO kv (key, create_revision, mod_revision, value) VALUES (?,?,?,?)",
-                    (obj.key, obj.create_revision, obj.mod_revision, obj.raw),
+                    "INSERT INTO log VALUES (?,?,?,?,?,?,?,?)",
+                    (
+                        obj.mod_revision, obj.key, event.type, obj.create_revision, obj.raw,
+                        prev.mod_revision if prev else None,
+                        prev.create_revision if prev else None,
+                        prev.raw if prev else None,
+                    ),
                 )
-            db.execute(
-                "INSERT INTO log VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    obj.mod_revision, obj.key, event.type, obj.create_revision, obj.raw,
-                    prev.mod_revision if prev else None,
-                    prev.create_revision if prev else None,
-                    prev.raw if prev else None,
-                ),
-            )
-            db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (obj.mod_revision,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('revision', ?)", (batch[-1].revision,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
+
+    def _apply(self, event: WatchEvent) -> None:
+        obj = event.object
         self._revision = obj.mod_revision
         if event.type == "DELETED":
             del self._objects[obj.key]
@@ -232,6 +288,8 @@ class SQLiteStore(Store):
         return self._hub.watcher_count
 
     def close(self) -> None:
+        if self._pending:
+            self._flush()  # what was written before the end is committed, not dropped
         self._hub.stop_all()
         self._db.close()
 

@@ -154,8 +154,12 @@ class PodTopologySpread:
             for i, c in enumerate(constraints):
                 if c.topology_key in node.labels:
                     domains[i].add(node.labels[c.topology_key])
+        # A constraint whose key no considered node carries scores nothing anywhere (the system
+        # default's zone constraint on nodes without zones): not asked about node by node.
+        present = [i for i, d in enumerate(domains) if d]
+        constraints, domains = [constraints[i] for i in present], [domains[i] for i in present]
         counts: list[dict[str, int]] = [{} for _ in constraints]
-        spread_keys = [i for i, c in enumerate(constraints) if c.topology_key != LABEL_HOSTNAME and domains[i]]
+        spread_keys = [i for i, c in enumerate(constraints) if c.topology_key != LABEL_HOSTNAME]
         if spread_keys:
             for node in self.handle.snapshot.node_infos:
                 if not _eligible(pod, node, constraints, require_all):
