@@ -197,3 +197,21 @@ def test_bad_patch_bodies_change_nothing(apiserver, http):
                          headers={"Content-Type": "application/merge-patch+json"})
     assert (invalid.status_code, invalid.json()["reason"]) == (422, "Invalid")
     assert http.get(url).json() == before
+
+
+def test_a_container_without_a_name_is_422_not_a_500(apiserver):
+    """The typed walk behind managedFields cannot place a keyed list item without its key; as
+    upstream's UpdateNoErrors, the write drops managedFields and lets validation answer."""
+    apiserver.kubectl("create", "deployment", "nameless", "--image=nginx")
+    deployment = json.loads(apiserver.kubectl("get", "deployment", "nameless", "-o", "json").stdout)
+    del deployment["spec"]["template"]["spec"]["containers"][0]["name"]
+    replaced = apiserver.kubectl("replace", "-f", "-", input=json.dumps(deployment), check=False)
+    assert replaced.stderr.strip() == (
+        'The Deployment "nameless" is invalid: spec.template.spec.containers[0].name: Required value')
+    patched = apiserver.kubectl("patch", "deployment", "nameless", "--type=json", "-p",
+                                '[{"op":"add","path":"/spec/template/spec/containers/-","value":{"image":"busybox"}}]',
+                                check=False)
+    assert patched.stderr.strip().endswith("spec.template.spec.containers[1].name: Required value")
+    after = json.loads(apiserver.kubectl("get", "deployment", "nameless", "-o", "json").stdout)
+    assert after["metadata"]["resourceVersion"] == deployment["metadata"]["resourceVersion"]
+    apiserver.kubectl("delete", "deployment", "nameless")

@@ -7,10 +7,12 @@ names none (`kubectl-client-side-apply`, `kubectl-edit`, `OpenAPI-Generator` for
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kinn.api.patch.managed_fields import default_field_manager, update_managed_fields
+from kinn.api.patch.typed import SchemaError
 from kinn.api.resources import Resource
 
 if TYPE_CHECKING:
@@ -21,6 +23,9 @@ def manager_name(ctx: "RequestContext") -> str:
     return ctx.field_manager or default_field_manager(ctx.user_agent)
 
 
+log = logging.getLogger("kinn.apiserver.fieldmanager")
+
+
 def on_write(
     old: dict[str, Any] | None,
     new: dict[str, Any],
@@ -29,7 +34,15 @@ def on_write(
     now: datetime,
     subresource: str = "",
 ) -> None:
-    update_managed_fields(
-        old, new, manager_name(ctx), "Update", resource.api_version, subresource=subresource,
-        now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    )
+    """Record the write in `new`'s managedFields. An object the typed walk cannot follow (a keyed
+    list item without its key: a container without a name) loses its managedFields instead, as
+    upstream's UpdateNoErrors does, so that validation, which runs next, answers with its 422."""
+    try:
+        update_managed_fields(
+            old, new, manager_name(ctx), "Update", resource.api_version, subresource=subresource,
+            now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+    except SchemaError as err:
+        log.warning("failed to update managedFields of %s %s: %s", resource.kind,
+                    new.get("metadata", {}).get("name", ""), err)
+        new.get("metadata", {}).pop("managedFields", None)
