@@ -195,11 +195,13 @@ def test_service_ports_merge_by_port():
     assert [p["port"] for p in out["spec"]["ports"]] == [443, 80]
 
 
-def test_missing_merge_key_is_an_internal_error():
+def test_missing_merge_key_is_a_500_with_the_bare_text():
+    """As kube-apiserver: `Error from server: map: map[image:x] does not contain declared merge key: name`."""
     with pytest.raises(StatusError) as caught:
         patch({"spec": {"template": {"spec": {"containers": [{"image": "x"}]}}}})
-    assert caught.value.code == 500
-    assert "does not contain declared merge key: name" in caught.value.message
+    assert caught.value.status() == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                                     "message": "map: map[image:x] does not contain declared merge key: name",
+                                     "code": 500}
 
 
 def test_root_directive_replace():

@@ -29,8 +29,9 @@ class StatusError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        if self.reason:  # StatusReasonUnknown is "", which omitempty leaves out
+            body["reason"] = self.reason
         if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code
@@ -149,6 +150,12 @@ def resource_version_too_old(requested: int, oldest: int) -> StatusError:
 
 def too_many_requests(message: str, retry_after: int = 1) -> StatusError:
     return StatusError(429, "TooManyRequests", message, {"retryAfterSeconds": retry_after})
+
+
+def unknown_error(message: str) -> StatusError:
+    """What ErrorToAPIStatus makes of an error that is no Status: 500, no reason, the bare text
+    (kubectl prints `Error from server: <text>`)."""
+    return StatusError(500, "", message)
 
 
 def internal_error(message: str) -> StatusError:

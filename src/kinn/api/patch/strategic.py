@@ -21,7 +21,7 @@ import json
 from functools import cmp_to_key
 from typing import Any
 
-from kinn.api.errors import StatusError, bad_request, internal_error
+from kinn.api.errors import StatusError, bad_request, unknown_error
 from kinn.api.openapi import schemas
 from kinn.api.openapi.schemas import Schema
 from kinn.api.patch import typed
@@ -45,7 +45,8 @@ NO_LIST_OF_LISTS = "lists of lists are not supported"
 
 
 class PatchError(Exception):
-    """A patch strategicpatch refuses; apiserver answers 500 with its text unless listed above."""
+    """A patch strategicpatch refuses; apiserver answers 500 with its bare text (no reason, not an
+    "Internal error occurred"), as ErrorToAPIStatus does, unless listed above."""
 
 
 def apply_strategic_merge_patch(original: dict[str, Any], patch: Any, schema: Schema | None) -> dict[str, Any]:
@@ -63,7 +64,7 @@ def _status(message: str) -> StatusError:
         return bad_request(message)
     if message == NO_LIST_OF_LISTS:
         return StatusError(422, "Invalid", "the server rejected our request due to an error in our request", {})
-    return internal_error(message)
+    return unknown_error(message)
 
 
 # --- schema ------------------------------------------------------------------------------------
