@@ -334,3 +334,15 @@ def test_applied_managed_fields_are_rejected():
     with pytest.raises(StatusError) as caught:
         apply(None, config)
     assert (caught.value.code, caught.value.message) == (400, "metadata.managedFields must be nil")
+
+
+def test_an_applied_configuration_the_typed_walk_cannot_follow_is_a_500_without_reason():
+    """As upstream's untyped `failed to create typed patch object` error: kubectl prints `Error from
+    server: failed to create typed patch object (...)`, not an InternalError."""
+    config = copy.deepcopy(CONFIG)
+    del config["spec"]["template"]["spec"]["containers"][0]["name"]
+    with pytest.raises(StatusError) as caught:
+        apply(None, config)
+    status = caught.value.status()
+    assert status["code"] == 500 and "reason" not in status
+    assert status["message"].startswith("failed to create typed patch object (/web; apps/v1, Kind=Deployment): ")

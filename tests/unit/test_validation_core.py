@@ -102,6 +102,28 @@ def test_policies_and_tolerations() -> None:
     ]
 
 
+def test_topology_spread_constraints() -> None:
+    p = pod()
+    p["spec"]["topologySpreadConstraints"] = [
+        {"maxSkew": 0},
+        {"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway", "minDomains": 0,
+         "nodeTaintsPolicy": "Maybe", "labelSelector": {"matchLabels": {"app": "-x"}}},
+        {"maxSkew": 2, "topologyKey": "zone", "whenUnsatisfiable": "ScheduleAnyway"},
+        {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "DoNotSchedule", "minDomains": 2},
+    ]
+    c = "spec.topologySpreadConstraints"
+    assert errors("Pod", p) == [
+        f"{c}[0].maxSkew: Invalid value: 0: must be greater than zero",
+        f"{c}[0].topologyKey: Required value: can not be empty",
+        f'{c}[0].whenUnsatisfiable: Unsupported value: "": supported values: "DoNotSchedule", "ScheduleAnyway"',
+        f'{c}[1].{{topologyKey, whenUnsatisfiable}}: Duplicate value: "{{zone, ScheduleAnyway}}"',
+        f"{c}[1].minDomains: Invalid value: 0: must be greater than zero",
+        f"{c}[1].minDomains: Invalid value: 0: can only use minDomains if whenUnsatisfiable=DoNotSchedule, not ScheduleAnyway",
+        f'{c}[1].nodeTaintsPolicy: Unsupported value: "Maybe": supported values: "Honor", "Ignore"',
+        f"{c}[1].labelSelector.matchLabels: Invalid value: \"-x\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+    ]
+
+
 def test_probe_handler_required_and_liveness_success_threshold() -> None:
     p = pod(livenessProbe={"successThreshold": 2}, readinessProbe={"exec": {"command": ["true"]}, "tcpSocket": {"port": 80}})
     assert errors("Pod", p) == [

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from kinn.api.errors import StatusError, bad_request
+from kinn.api.errors import StatusError, bad_request, unknown_error
 from kinn.api.openapi.schemas import Schema
 from kinn.api.patch.fieldpath import FieldSet, describe, iterate
 from kinn.api.patch.managed_fields import (
@@ -76,11 +76,11 @@ def server_side_apply(
 
 
 def _typed_error(applied: dict[str, Any], err: SchemaError) -> StatusError:
-    """Upstream returns an untyped error here, which reaches the client as a 500."""
+    """Upstream returns an untyped error here, which reaches the client as a 500 with no reason."""
     metadata = applied.get("metadata", {})
     group_version, kind = applied.get("apiVersion", ""), applied.get("kind", "")
     subject = f"{metadata.get('namespace', '')}/{metadata.get('name', '')}; {group_version}, Kind={kind}"
-    return StatusError(500, "InternalError", f"failed to create typed patch object ({subject}): {err}")
+    return unknown_error(f"failed to create typed patch object ({subject}): {err}")
 
 
 def _applier(

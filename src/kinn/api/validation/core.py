@@ -542,6 +542,42 @@ def _validate_volumes(volumes: list[Obj], path: Path) -> tuple[set[str], ErrorLi
 # --- scheduling constraints ---
 
 
+_WHEN_UNSATISFIABLE = ("DoNotSchedule", "ScheduleAnyway")
+_NODE_INCLUSION_POLICIES = ("Honor", "Ignore")
+
+
+def validate_topology_spread_constraints(constraints: list[Obj], path: Path) -> ErrorList:
+    """Upstream `validateTopologySpreadConstraints`: a positive maxSkew, a topologyKey, a supported
+    whenUnsatisfiable, no two constraints on one {topologyKey, whenUnsatisfiable}, minDomains only
+    positive and only with DoNotSchedule, known node inclusion policies, a valid labelSelector."""
+    errs: ErrorList = []
+    for i, constraint in enumerate(constraints):
+        idx = path.index(i)
+        skew, key = constraint.get("maxSkew") or 0, constraint.get("topologyKey") or ""
+        when = constraint.get("whenUnsatisfiable") or ""
+        if skew <= 0:
+            errs.append(field.invalid(idx.child("maxSkew"), skew, "must be greater than zero"))
+        if not key:
+            errs.append(field.required(idx.child("topologyKey"), "can not be empty"))
+        if when not in _WHEN_UNSATISFIABLE:
+            errs.append(field.not_supported(idx.child("whenUnsatisfiable"), when, _WHEN_UNSATISFIABLE))
+        if any((later.get("topologyKey") or "", later.get("whenUnsatisfiable") or "") == (key, when)
+               for later in constraints[i + 1:]):
+            errs.append(field.duplicate(idx.child("{topologyKey, whenUnsatisfiable}"), f"{{{key}, {when}}}"))
+        min_domains = constraint.get("minDomains")
+        if min_domains is not None:
+            if min_domains <= 0:
+                errs.append(field.invalid(idx.child("minDomains"), min_domains, "must be greater than zero"))
+            if when != "DoNotSchedule":
+                errs.append(field.invalid(idx.child("minDomains"), min_domains,
+                                          f"can only use minDomains if whenUnsatisfiable=DoNotSchedule, not {when}"))
+        for policy in ("nodeAffinityPolicy", "nodeTaintsPolicy"):
+            if constraint.get(policy) is not None and constraint[policy] not in _NODE_INCLUSION_POLICIES:
+                errs.append(field.not_supported(idx.child(policy), constraint[policy], _NODE_INCLUSION_POLICIES))
+        errs += metav.validate_label_selector(constraint.get("labelSelector"), idx.child("labelSelector"))
+    return errs
+
+
 def validate_tolerations(tolerations: list[Obj], path: Path) -> ErrorList:
     errs: ErrorList = []
     for i, toleration in enumerate(tolerations):
@@ -691,6 +727,8 @@ def validate_pod_spec(spec: Obj, path: Path) -> ErrorList:
             errs += _msgs(path.child(key), spec[key], names.is_dns1123_label(spec[key]))
     errs += validate_tolerations(spec.get("tolerations") or [], path.child("tolerations"))
     errs += _validate_affinity(spec.get("affinity"), path.child("affinity"))
+    errs += validate_topology_spread_constraints(spec.get("topologySpreadConstraints") or [],
+                                                 path.child("topologySpreadConstraints"))
     errs += _validate_host_network_ports(spec, path)
     if spec.get("priorityClassName"):
         errs += _msgs(path.child("priorityClassName"), spec["priorityClassName"],
