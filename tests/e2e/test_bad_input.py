@@ -215,3 +215,19 @@ def test_a_container_without_a_name_is_422_not_a_500(apiserver):
     after = json.loads(apiserver.kubectl("get", "deployment", "nameless", "-o", "json").stdout)
     assert after["metadata"]["resourceVersion"] == deployment["metadata"]["resourceVersion"]
     apiserver.kubectl("delete", "deployment", "nameless")
+
+
+@pytest.mark.parametrize("method,query,body,message", [
+    ("GET", "?limit=abc", None, 'strconv.ParseInt: parsing "abc": invalid syntax'),
+    ("GET", "?watch=true&timeoutSeconds=1.5", None, 'strconv.ParseInt: parsing "1.5": invalid syntax'),
+    ("DELETE", "/target?gracePeriodSeconds=soon", None, 'strconv.ParseInt: parsing "soon": invalid syntax'),
+    ("DELETE", "/target", {"gracePeriodSeconds": "x"}, 'DeleteOptions in version "v1" cannot be handled as a '
+     "DeleteOptions: json: cannot unmarshal string into Go struct field DeleteOptions.gracePeriodSeconds of type int64"),
+    ("DELETE", "/target", {"preconditions": "x"}, 'DeleteOptions in version "v1" cannot be handled as a '
+     "DeleteOptions: json: cannot unmarshal string into Go struct field DeleteOptions.preconditions of type v1.Preconditions"),
+], ids=["limit", "timeoutSeconds", "gracePeriodSeconds-query", "gracePeriodSeconds-body", "preconditions-body"])
+def test_malformed_parameters_and_delete_options_are_400_not_500(apiserver, http, method, query, body, message):
+    http.post(apiserver.url + CONFIGMAPS, json={"metadata": {"name": "target"}})
+    response = http.request(method, apiserver.url + CONFIGMAPS + query, json=body)
+    assert (response.status_code, response.json()["reason"], response.json()["message"]) == (400, "BadRequest", message)
+    assert http.get(apiserver.url + CONFIGMAPS + "/target").status_code == 200

@@ -25,7 +25,7 @@ from kinn.apiserver import encoding, negotiation
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.fieldmanager import manager_name
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
-from kinn.apiserver.requestinfo import RequestInfo
+from kinn.apiserver.requestinfo import RequestInfo, int_parameter
 from kinn.apiserver.selection import Selection
 from kinn.apiserver.serviceaccount.jwt import TokenGenerator
 from kinn.apiserver.subresources import binding, handle_subresource
@@ -135,7 +135,7 @@ class ResourceHandler:
             decode = registry.decode_external
             objects = [o for o in objects if selection.matches(o, decode)]
         list_meta: Obj = {"resourceVersion": str(revision)}
-        limit = int(query.get("limit", "0") or 0)
+        limit = int_parameter(query, "limit") or 0
         if limit > 0 and len(objects) > limit:
             rest = len(objects) - limit
             objects = objects[:limit]
@@ -292,10 +292,13 @@ class ResourceHandler:
 
     @staticmethod
     async def read_delete_options(request: web.Request) -> Obj | None:
+        """The DeleteOptions body, if any, decoded as meta/v1 DeleteOptions (a value of the wrong
+        type is a 400 naming the field, as the decoder words it; unknown fields are dropped)."""
         raw = await encoding.read_body(request)
         if not raw.strip():
             return None
         body = encoding.decode_body(raw, request.headers.get("Content-Type"))
+        check_fields(body, "", "v1", "DeleteOptions", "Ignore")
         return dict(body)
 
     async def _deletecollection(

@@ -8,6 +8,9 @@ Every resource request has the same shape, so one resolver serves all routes:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping
+
+from kinn.api import errors
 
 _VERB_BY_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch"}
 
@@ -67,3 +70,15 @@ def resolve(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     else:
         verb = _VERB_BY_METHOD.get(method, method.lower())
     return RequestInfo(True, path, verb, prefix, group, version, namespace, resource, subresource, name)
+
+
+def int_parameter(query: Mapping[str, str], name: str) -> int | None:
+    """An integer query parameter (`limit`, `timeoutSeconds`, `gracePeriodSeconds`), or None if
+    absent. What is not one is a 400 worded as the parameter codec's strconv failure, not a 500."""
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value, 10)
+    except ValueError:
+        raise errors.bad_request(f'strconv.ParseInt: parsing "{value}": invalid syntax') from None

@@ -23,6 +23,7 @@ from kinn.api import errors
 from kinn.apiserver import encoding
 from kinn.apiserver.negotiation import ResponseFormat
 from kinn.apiserver.registry.generic import Registry, RequestContext
+from kinn.apiserver.requestinfo import int_parameter
 from kinn.apiserver.selection import Selection
 from kinn.storage.history import QueueWatcher, Tick
 from kinn.storage.interface import CompactedError, StoredObject, WatchEvent
@@ -48,7 +49,7 @@ class WatchStream:
         self.fmt = fmt
         self.bookmarks = query.get("allowWatchBookmarks") in ("true", "1")
         self.send_initial = query.get("sendInitialEvents") in ("true", "1")
-        timeout = query.get("timeoutSeconds")
+        timeout = int_parameter(query, "timeoutSeconds")
         self.timeout = float(timeout) if timeout else MIN_REQUEST_TIMEOUT * (1 + random.random())
         self.resource_version = query.get("resourceVersion", "")
         self.encode_object = self._encoder()

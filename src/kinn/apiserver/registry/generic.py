@@ -23,6 +23,7 @@ from kinn.api.resources import Resource
 from kinn.apiserver.admission import AdmissionChain, Operation
 from kinn.apiserver.encoding import Served
 from kinn.apiserver.registry import fieldmanager
+from kinn.apiserver.requestinfo import int_parameter
 from kinn.apiserver.registry.strategy import Strategy, nothing_to_finish, rfc3339
 from kinn.storage.interface import (
     KeyExistsError,
@@ -61,7 +62,7 @@ class DeleteOptions:
     @classmethod
     def from_body(cls, body: Obj | None, query: dict[str, str]) -> "DeleteOptions":
         body = body or {}
-        grace = body.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+        grace = body.get("gracePeriodSeconds", int_parameter(query, "gracePeriodSeconds"))
         policy = body.get("propagationPolicy", query.get("propagationPolicy"))
         orphan = body.get("orphanDependents", query.get("orphanDependents"))
         if policy is None and orphan is not None:
