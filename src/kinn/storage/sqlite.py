@@ -208,18 +208,20 @@ class SQLiteStore(Store):
 
     async def _commit_of_pending(self) -> None:
         if self._committed is None:
-            self._committed = asyncio.get_running_loop().create_future()
-            asyncio.get_running_loop().call_soon(self._flush)
+            loop = asyncio.get_running_loop()
+            self._committed = loop.create_future()
+            loop.call_soon(self._flush)
         # Shielded: a writer whose client went away must not cancel the others' commit.
         await asyncio.shield(self._committed)
 
     def _flush(self) -> None:
         """Commit the batch, then apply it: memory, revision, watchers, and its writers resume.
         If the commit fails, nothing of the batch happened; every writer in it gets the error."""
+        if not self._pending:
+            return  # flushed already: close() does not wait for the loop
         batch, committed = self._pending, self._committed
+        assert committed is not None  # a pending write always has its batch's future
         self._pending, self._pending_keys, self._committed = [], {}, None
-        if committed is None or committed.done():
-            return  # flushed already (close() does not wait for the loop)
         try:
             self._persist(batch)
         except Exception as e:

@@ -18,12 +18,11 @@ from kinn.api.resources import Resource
 if TYPE_CHECKING:
     from kinn.apiserver.registry.generic import RequestContext
 
+log = logging.getLogger("kinn.apiserver.fieldmanager")
+
 
 def manager_name(ctx: "RequestContext") -> str:
     return ctx.field_manager or default_field_manager(ctx.user_agent)
-
-
-log = logging.getLogger("kinn.apiserver.fieldmanager")
 
 
 def on_write(

@@ -23,8 +23,8 @@ from kinn.api.resources import Resource
 from kinn.apiserver.admission import AdmissionChain, Operation
 from kinn.apiserver.encoding import Served
 from kinn.apiserver.registry import fieldmanager
-from kinn.apiserver.requestinfo import int_parameter
 from kinn.apiserver.registry.strategy import Strategy, nothing_to_finish, rfc3339
+from kinn.apiserver.requestinfo import int_parameter
 from kinn.storage.interface import (
     KeyExistsError,
     KeyNotFoundError,
