@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+import aiohttp
 import pytest
 
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory
 from kinn.client.leaderelection import LEASES, LeaderElector
-from kinn.client.rest import resource, wait_for
+from kinn.client.rest import Client, resource, wait_for
 
 from workload_harness import make_namespace
 
@@ -80,12 +81,39 @@ async def test_only_one_of_two_candidates_leads_and_the_other_takes_over(client)
     stop["a"].set()  # a finishes its work and releases
     await run_a
     await a.release()
-    await wait_for(lambda: b.is_leader, 5)
-    assert leading == ["a", "b"]
+    await wait_for(lambda: leading == ["a", "b"], 5)  # b's work starts a loop turn after is_leader is set
+    assert b.is_leader
     lease = await client.get(LEASES, "test-lock", "kube-system")
     assert lease["spec"]["holderIdentity"] == "b" and lease["spec"]["leaseTransitions"] == 1
     stop["b"].set()
     await run_b
+
+
+class DroppingClient(Client):
+    """A client whose first `drops` requests lose their connection as a closed keep-alive one does."""
+
+    def __init__(self, client: Client, drops: int) -> None:
+        super().__init__(client.config)
+        self.drops = drops
+
+    async def request(self, *args, **kwargs):
+        if self.drops:
+            self.drops -= 1
+            raise aiohttp.ServerDisconnectedError()
+        return await super().request(*args, **kwargs)
+
+
+async def test_a_candidate_survives_dropped_connections(client):
+    """aiohttp's ServerDisconnectedError is no OSError: it must count as a failed attempt, not end the campaign."""
+    async with DroppingClient(client, drops=3) as flaky:
+        candidate = LeaderElector(flaky, "flaky-lock", "f", lease_duration=2, renew_deadline=1.5, retry_period=0.1)
+        done = asyncio.Event()
+        run = asyncio.create_task(candidate.run(done.wait))
+        await wait_for(lambda: candidate.is_leader or run.done(), 5)
+        assert not run.done(), run.exception()
+        done.set()
+        await run
+        await candidate.release()
 
 
 async def test_a_candidate_times_a_lease_by_its_own_observation(client):

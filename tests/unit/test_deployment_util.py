@@ -79,6 +79,15 @@ def test_scale_down_budget_counts_unavailable_new_pods():
     assert (target["metadata"]["name"], size) == ("v1", 8)
 
 
+def test_scale_down_counts_no_more_available_pods_than_a_set_wants():
+    """The old set was just scaled 4 -> 3 and its status still shows 4 available: it has at most 3."""
+    d = deployment(4, 1, 1)
+    old, new = rs("v1", 3, available=4), rs("v2", 2, available=1)
+    assert du.max_scaled_down([old, new], new, d) == 1
+    [(target, size)] = du.rolling_scale_down_plan([old, new], [old], d)
+    assert (target["metadata"]["name"], size) == ("v1", 2)   # 2 + 1 available = replicas - maxUnavailable
+
+
 def test_unhealthy_old_replicas_go_first_and_oldest_set_first():
     older = rs("v0", 2, available=1, created="2024-01-01T00:00:00Z")
     old = rs("v1", 6, available=3, created="2024-01-02T00:00:00Z")

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from kinn.api.errors import StatusError
-from kinn.client.rest import Client, resource
+from kinn.client.rest import REQUEST_ERRORS, Client, resource
 
 log = logging.getLogger("kinn.client.events")
 EVENTS = resource("v1", "events")
@@ -185,7 +185,7 @@ class EventRecorder:
         except StatusError as e:
             self._observed.pop(write.key)
             log.debug("event %s dropped: %s", write.name, e.message)
-        except OSError as e:
+        except REQUEST_ERRORS as e:
             self._observed.pop(write.key)
             log.debug("event %s dropped: %s", write.name, e)
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 from kinn.api.errors import StatusError
 from kinn.api.resources import Resource
-from kinn.client.rest import Client
+from kinn.client.rest import REQUEST_ERRORS, Client
 
 Obj = dict[str, Any]
 IndexFunc = Callable[[Obj], Iterable[str]]
@@ -154,7 +154,7 @@ class SharedInformer:
                     self.resource_version = ""  # too old: start over with a fresh list
                     continue
                 log.warning("%s: watch failed: %s", self.resource.plural, e.message)
-            except (OSError, asyncio.TimeoutError, ConnectionError) as e:
+            except REQUEST_ERRORS as e:
                 log.info("%s: connection lost (%s), resuming", self.resource.plural, e)
             except Exception as e:  # aiohttp raises a zoo of errors; the loop must survive all
                 if isinstance(e, asyncio.CancelledError):

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from kinn.api.errors import StatusError
-from kinn.client.rest import Client, resource
+from kinn.client.rest import REQUEST_ERRORS, Client, resource
 
 log = logging.getLogger("kinn.client.leaderelection")
 LEASES = resource("coordination.k8s.io/v1", "leases")
@@ -100,14 +100,14 @@ class LeaderElector:
         """Give the lease up on a clean shutdown so a successor need not wait for expiry."""
         try:
             lease = await self.client.get(LEASES, self.name, self.namespace)
-        except StatusError:
+        except (StatusError, *REQUEST_ERRORS):
             return
         if lease.get("spec", {}).get("holderIdentity") == self.identity:
             lease["spec"]["holderIdentity"] = None
             lease["spec"]["leaseDurationSeconds"] = 1
             try:
                 await self.client.update(LEASES, lease)
-            except StatusError:
+            except (StatusError, *REQUEST_ERRORS):
                 pass
 
     async def _try_acquire_or_renew(self) -> bool:
@@ -118,7 +118,7 @@ class LeaderElector:
             if e.code != 404:
                 return False
             return await self._create(now)
-        except (OSError, asyncio.TimeoutError):
+        except REQUEST_ERRORS:
             return False
         spec: dict[str, Any] = lease.setdefault("spec", {})
         holder = spec.get("holderIdentity")
@@ -131,7 +131,7 @@ class LeaderElector:
                     renewTime=micro_time(now))
         try:
             await self.client.update(LEASES, lease)  # carries resourceVersion: a lost race is a 409
-        except (StatusError, OSError, asyncio.TimeoutError):
+        except (StatusError, *REQUEST_ERRORS):
             return False
         return True
 
@@ -152,6 +152,6 @@ class LeaderElector:
         }
         try:
             await self.client.create(LEASES, lease)
-        except (StatusError, OSError, asyncio.TimeoutError):
+        except (StatusError, *REQUEST_ERRORS):
             return False
         return True

@@ -37,6 +37,10 @@ REQUEST_CONNECTIONS = 16
 # Idle connections are kept a minute (aiohttp's default is 15 s), less than the API server's 75 s,
 # so the pool survives the gaps between bursts instead of handshaking again.
 KEEPALIVE_SECONDS = 60.0
+# What a request fails with when it never got an answer (the API server's answers are StatusError):
+# socket errors, timeouts, and aiohttp's own, such as ServerDisconnectedError on a kept-alive
+# connection the server closed, which is not an OSError. Loops that retry must survive all of them.
+REQUEST_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, aiohttp.ClientError)
 
 
 def resource(api_version: str, plural: str) -> Resource:

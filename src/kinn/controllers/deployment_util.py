@@ -503,9 +503,16 @@ def unhealthy_cleanup_plan(old: list[Obj], max_cleanup: int) -> list[tuple[Obj, 
 
 def rolling_scale_down_plan(all_sets: list[Obj | None], old: list[Obj], d: Obj) -> list[tuple[Obj, int]]:
     """(set, new size) pairs scaling old sets down by what availability allows, oldest first
-    (scaleDownOldReplicaSetsForRollingUpdate)."""
+    (scaleDownOldReplicaSetsForRollingUpdate).
+
+    A set counts at most spec.replicas available pods. Its status still shows the pods it had until
+    the ReplicaSet controller has synced its new size (and upstream's status is computed before the
+    pods it deletes go), so counting status alone, as upstream does, scales an old set down twice
+    for one step and drops below replicas-maxUnavailable for a moment.
+    """
     min_available = replicas(d) - max_unavailable(d)
-    available = available_replicas(all_sets)
+    available = sum(min(rs_replicas(rs), (rs.get("status") or {}).get("availableReplicas", 0))
+                    for rs in all_sets if rs is not None)
     if available <= min_available:
         return []
     budget = available - min_available

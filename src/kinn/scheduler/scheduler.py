@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformer, SharedInformerFactory, object_key
-from kinn.client.rest import Client, resource
+from kinn.client.rest import REQUEST_ERRORS, Client, resource
 from kinn.scheduler.cache import Cache
 from kinn.scheduler.framework.interface import (
     NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, FitError, Handle, Listers,
@@ -214,7 +214,7 @@ class Scheduler:
                 if not status.is_success:
                     raise SchedulingError(status.message)
             await self.bind(info, node)
-        except (StatusError, SchedulingError, OSError, asyncio.TimeoutError) as e:
+        except (StatusError, SchedulingError, *REQUEST_ERRORS) as e:
             message = e.message if isinstance(e, StatusError) else str(e)
             log.info("binding %s to %s failed: %s", info.key, node, message)
             self.cache.forget_pod(info.key)
