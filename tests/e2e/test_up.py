@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -191,13 +192,25 @@ def test_down_leaves_nothing(tmp_path: Path) -> None:
     assert c.kinn("down", "--name", c.name).stdout.startswith(f'No cluster "{c.name}"')  # repeatable
 
 
+def lose_state(state: Path) -> None:
+    """Remove a running cluster's state dir, as a crash that lost it would. Its processes still write
+    there (a CNI ADD for an add-on pod creates files under var/lib/cni), so rmtree can meet a directory
+    that filled up after it was emptied: it is tried again until nothing is left."""
+    for _ in range(50):
+        shutil.rmtree(state, ignore_errors=True)
+        if not state.exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{state} kept being written to")
+
+
 def test_down_finds_a_cluster_whose_state_is_gone(tmp_path: Path) -> None:
     """After a crash that lost the state dir, the cluster's namespaces and processes are still found
     by name (what `kinn down --all` lists) and `kinn down --name` removes them."""
     c = KinnCluster(f"kl{uuid.uuid4().hex[:6]}", tmp_path / "home", tmp_path / "kubeconfig")
     try:
         c.kinn("up", "--name", c.name, "--workers", "1")
-        shutil.rmtree(c.home / "clusters" / c.name)
+        lose_state(c.home / "clusters" / c.name)
         listed = subprocess.run([sys.executable, "-c", "from kinn.cluster.down import leftover_names; "
                                  "print(' '.join(leftover_names()))"], env=c.env, capture_output=True, text=True)
         assert c.name in listed.stdout.split()
