@@ -26,7 +26,9 @@ def _path(*keys: str) -> Getter:
     def get(obj: Mapping[str, Any]) -> str:
         value: Any = obj
         for key in keys:
-            if not isinstance(value, Mapping):
+            # Objects are decoded JSON: dict, not the Mapping ABC, whose isinstance check through
+            # typing's alias cost more than the lookup itself on every watch event's selector.
+            if not isinstance(value, dict):
                 return ""
             value = value.get(key)
         return _as_field_value(value)
