@@ -245,6 +245,26 @@ async def test_a_triggered_watch_is_offered_only_its_values_events(store):
     assert store.watcher_count == 0
 
 
+async def test_a_watch_index_that_cannot_read_an_event_ends_its_watches_not_the_write(store):
+    """Publishing runs inside the commit: an index failing on one object must neither fail nor hang
+    the writes of the batch, and watchers outside that index still get the event."""
+    def node_of(stored) -> str:
+        return stored.obj["spec"]["nodeName"]   # a pod without spec cannot be placed
+
+    pods = "/registry/pods/"
+    placed = store.watch(pods, store.revision, Trigger(pods, "n1", node_of))
+    everything = store.watch(pods, store.revision)
+    writes = [store.create(pods + "default/odd", {"metadata": {"name": "odd", "namespace": "default"}}),
+              store.create(pods + "default/b", {"metadata": {"name": "b", "namespace": "default"},
+                                                "spec": {"nodeName": "n1"}})]
+    created = await asyncio.wait_for(asyncio.gather(*writes), 2)
+    assert [c.mod_revision for c in created] == [1, 2]
+    assert [e.revision for e in await drain(everything, 2)] == [1, 2]
+    assert placed.stopped and [e async for e in placed] == []
+    assert (await store.get(pods + "default/b")).mod_revision == 2
+    everything.stop()
+
+
 async def test_watch_and_list_at_beyond_history_are_compacted(tmp_path):
     store = SQLiteStore(tmp_path / "state.db", history=5)
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import AsyncIterator, Callable, Iterable
@@ -21,6 +22,8 @@ from kinn.storage.interface import CompactedError, StoredObject, Trigger, WatchE
 WATCHER_QUEUE_LIMIT = 100_000
 
 _CLOSED = None
+
+log = logging.getLogger("kinn.storage")
 
 
 @dataclass(frozen=True)
@@ -119,12 +122,22 @@ class WatchHub:
         for watcher in list(self._watchers):
             if key.startswith(watcher.prefix):
                 watcher.offer(event)
-        for scope, (index, buckets) in self._triggered.items():
+        for scope, (index, buckets) in list(self._triggered.items()):
             if not key.startswith(scope):
                 continue  # another resource: nothing this index reads
-            values = {index.value_of(event.object)}
-            if event.prev is not None:
-                values.add(index.value_of(event.prev))  # a pod moving off a node still concerns it
+            try:
+                values = {index.value_of(event.object)}
+                if event.prev is not None:
+                    values.add(index.value_of(event.prev))  # a pod moving off a node still concerns it
+            except Exception:
+                # Publishing runs inside the writers' commit and must not fail it: the watches this
+                # index cannot place the event for are ended instead, and re-list, as the cacher
+                # ends a watcher it cannot serve.
+                log.exception("watch index of %s cannot read %s at %d: ending its watches",
+                              scope, key, event.revision)
+                for watcher in [w for bucket in buckets.values() for w in bucket]:
+                    watcher.stop()
+                continue
             for value in values:
                 for watcher in list(buckets.get(value, ())):
                     if key.startswith(watcher.prefix):

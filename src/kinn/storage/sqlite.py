@@ -227,9 +227,11 @@ class SQLiteStore(Store):
         except Exception as e:
             committed.set_exception(e)
             return
-        for event in batch:
-            self._apply(event)
-        committed.set_result(None)
+        try:
+            for event in batch:
+                self._apply(event)
+        finally:
+            committed.set_result(None)  # durable now: no writer may wait forever on what follows
 
     def _persist(self, batch: list[WatchEvent]) -> None:
         """One transaction: each revision's kv change and log row, and the revision counter."""
