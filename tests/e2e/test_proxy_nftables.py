@@ -9,6 +9,7 @@ The proxier's recovery when its table is deleted is checked on its own, in a scr
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import socket
@@ -23,7 +24,7 @@ import pytest
 from kinn import netlink
 from kinn.cluster.paths import ClusterPaths
 from kinn.proxy.changes import ProxyState
-from kinn.proxy.nftables import libnft
+from kinn.proxy.nftables.nfnetlink import Connection
 from kinn.proxy.nftables.proxier import NftablesProxier, NftError
 from kinn.proxy.nftables.rules import hash_and_truncate
 from kinn.proxy.node import NodeContext
@@ -221,18 +222,19 @@ def _rebuild_after_deletion() -> None:
                                               text=True, check=True).stdout
 
 
-def test_a_sync_that_could_not_run_nft_is_followed_by_a_full_one(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A partial sync records its changes as applied before nft runs; if nft then cannot even be run
-    (its library fails to load: an OSError, not nft's refusal), the changes the server requeues must still reach the kernel."""
+def test_a_sync_that_could_not_reach_the_kernel_is_followed_by_a_full_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partial sync records its changes as applied before it is committed; if its netlink batch then
+    cannot even be sent (an OSError, not the kernel's refusal), the changes the server requeues must
+    still reach the kernel — through the full sync that follows, which libnftables applies."""
     netns = f"kinn-nfttest-{uuid.uuid4().hex[:6]}"
     netlink.netns.create(netns)
     try:
-        netlink.netns.run_in(netns, _resync_after_unrunnable_nft, monkeypatch)
+        netlink.netns.run_in(netns, _resync_after_unsendable_batch, monkeypatch)
     finally:
         netlink.netns.delete(netns)
 
 
-def _resync_after_unrunnable_nft(monkeypatch: pytest.MonkeyPatch) -> None:
+def _resync_after_unsendable_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     state, proxier = ProxyState("node"), NftablesProxier(NodeContext("10.240.0.21", cluster_cidr="10.244.0.0/16"))
     state.service_updated({"metadata": {"namespace": "default", "name": "web"},
                            "spec": {"clusterIP": "10.96.0.80", "ports": [{"port": 80, "protocol": "TCP"}]}})
@@ -240,11 +242,11 @@ def _resync_after_unrunnable_nft(monkeypatch: pytest.MonkeyPatch) -> None:
     proxier.sync(state.snapshot(), state.take_changes())
     state.service_deleted({"metadata": {"namespace": "default", "name": "web"}})
     changes = state.take_changes()
-    def unloadable() -> None:
-        raise OSError("libnftables.so.1: cannot open shared object file")
+    def unsendable(self: Connection, batch: object) -> None:
+        raise OSError(errno.ENOBUFS, "No buffer space available")
 
     with monkeypatch.context() as patch:
-        patch.setattr(libnft, "_load", unloadable)
+        patch.setattr(Connection, "commit", unsendable)
         with pytest.raises(OSError):
             proxier.sync(state.snapshot(), changes)
     state.requeue(changes)  # as the proxy server does after a failed sync

@@ -49,7 +49,8 @@ def tracked(*objects: dict[str, Any]) -> ProxyState:
 
 def full(snapshot: Snapshot, existing_chains: tuple[str, ...] = (), existing_sets: tuple[str, ...] = (),
          ctx: NodeContext = CTX) -> tuple[str, rules.TableState]:
-    return rules.full_sync(snapshot, ctx, 100.0, existing_chains, existing_sets)
+    tx, state = rules.full_sync(snapshot, ctx, 100.0, existing_chains, existing_sets)
+    return tx.text(), state
 
 
 def lines(text: str) -> str:
@@ -319,7 +320,7 @@ def scaled(state: ProxyState, table: rules.TableState, *objects: dict[str, Any],
             state.service_updated(obj)
     for obj in deleted:
         state.service_deleted(obj)
-    return rules.partial_sync(table, state.snapshot(), state.take_changes(), CTX, now)
+    return rules.partial_sync(table, state.snapshot(), state.take_changes(), CTX, now).text()
 
 
 def svc1_chains(*endpoints: tuple[str, str]) -> str:
@@ -354,7 +355,7 @@ def test_scaling_to_zero_and_back_moves_the_elements_and_retires_chains_a_second
     assert table.stale_chains == {EP1: 200.0, SVC1: 200.0}
     assert rules.due_stale_chains(table, 200.9) == []
     assert rules.due_stale_chains(table, 201.0) == [EP1, SVC1]
-    assert rules.delete_chains([EP1, SVC1]) == f"delete chain ip kube-proxy {EP1}\ndelete chain ip kube-proxy {SVC1}\n"
+    assert rules.delete_chains([EP1, SVC1]).text() == f"delete chain ip kube-proxy {EP1}\ndelete chain ip kube-proxy {SVC1}\n"
 
     assert scaled(tracker, table, endpoint_slice("ns1", "svc1", "10.180.0.2"), now=200.5) == \
         svc1_chains((EP2, "10.180.0.2")) + lines(f"""

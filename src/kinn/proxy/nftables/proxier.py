@@ -1,5 +1,7 @@
 """The nftables proxier: keeps what the table holds, decides full or partial sync, and applies each
-sync as one nft transaction in the node's namespace (through libnftables: see libnft.py).
+sync as one nft transaction in the node's namespace: a partial sync as a netlink batch of its own
+(commands.py: nft 1.0.6 would first read every chain of the table), anything else through
+libnftables (libnft.py).
 
 A full sync (at start, after a failed transaction, when the table vanished) lists the table's
 chains and sets and rebuilds it; otherwise a sync writes only the changed Services (see rules.py).
@@ -15,12 +17,15 @@ import time
 
 from kinn.proxy.changes import Change, ServiceKey, Snapshot
 from kinn.proxy.nftables import libnft, rules
+from kinn.proxy.nftables.commands import compile_transaction
 from kinn.proxy.nftables.libnft import NftError
+from kinn.proxy.nftables.nfnetlink import Connection, Unsupported
+from kinn.proxy.nftables.transaction import Transaction
 from kinn.proxy.node import NodeContext
 
 log = logging.getLogger("kinn.proxy")
 
-__all__ = ["NftError", "NftablesProxier", "table_names"]
+__all__ = ["NftError", "NftablesProxier", "apply", "table_names"]
 
 
 def table_names(kind: str) -> list[str]:
@@ -29,6 +34,18 @@ def table_names(kind: str) -> list[str]:
         return libnft.names(kind, rules.FAMILY, rules.TABLE)
     except NftError:
         return []  # no table of the family yet
+
+
+def apply(tx: Transaction, connection: Connection) -> None:
+    """Commit `tx` atomically: as one netlink batch through `connection` when every command is one
+    commands.py encodes (what partial syncs and stale-chain deletions write), else through
+    libnftables; NftError if refused."""
+    try:
+        batch = compile_transaction(tx)
+    except Unsupported:
+        libnft.run(tx.text())
+        return
+    connection.commit(batch)
 
 
 class NftablesProxier:
@@ -40,6 +57,7 @@ class NftablesProxier:
         self.state = rules.TableState()
         self._needs_full = True
         self.last_transaction = ""  # for tests and debugging, as the iptables proxier's last_restore
+        self._netlink = Connection()  # opened in the namespace of the first sync's thread, the node's
 
     def setup(self) -> None:
         """Fail at start-up, with the reason, if nft cannot program this namespace (knftables.New's check)."""
@@ -70,17 +88,17 @@ class NftablesProxier:
         full = self._needs_full
         try:
             if full:
-                text, state = rules.full_sync(snapshot, self.ctx, now, table_names("chains"), table_names("sets"))
+                tx, state = rules.full_sync(snapshot, self.ctx, now, table_names("chains"), table_names("sets"))
             else:
-                text = rules.partial_sync(self.state, snapshot, changes, self.ctx, now)
-            if text:
-                libnft.run(text)
+                tx = rules.partial_sync(self.state, snapshot, changes, self.ctx, now)
+            if tx:
+                apply(tx, self._netlink)
         except Exception:
             self._needs_full = True  # the state no longer says what the kernel holds
             raise
         if full:
             self.state, self._needs_full = state, False
-        self.last_transaction = text
+        self.last_transaction = tx.text()
         log.info("%s sync: %d services, %d changed, %d stale chains pending", "full" if full else "partial",
                  len(snapshot.services), len(changes), len(self.state.stale_chains))
 
@@ -91,7 +109,7 @@ class NftablesProxier:
         for chain in due:
             del self.state.stale_chains[chain]
         try:
-            libnft.run(rules.delete_chains(due))
+            apply(rules.delete_chains(due), self._netlink)
         except (NftError, OSError) as exc:
             log.warning("unable to delete %d stale nftables chains; will retry later: %s", len(due), exc)
             self.state.stale_chains.update(dict.fromkeys(due, now))

@@ -379,7 +379,7 @@ def _objects_of(key: ServiceKey, snapshot: Snapshot, ctx: NodeContext) -> tuple[
 
 
 def full_sync(snapshot: Snapshot, ctx: NodeContext, now: float, existing_chains: Iterable[str],
-              existing_sets: Iterable[str]) -> tuple[str, TableState]:
+              existing_sets: Iterable[str]) -> tuple[Transaction, TableState]:
     """The transaction rebuilding the table, and the state it leaves. `existing_*` are the table's
     chains and sets before it (listed from the kernel): service chains and affinity sets no Service
     uses any more are flushed (chains, deleted later) or deleted (sets)."""
@@ -401,12 +401,12 @@ def full_sync(snapshot: Snapshot, ctx: NodeContext, now: float, existing_chains:
         if is_affinity_set(name) and name not in active_sets:
             tx.delete_set(name)
     state.elements.reconcile(tx, touched)
-    return tx.text(), state
+    return tx, state
 
 
 def partial_sync(state: TableState, snapshot: Snapshot, changes: dict[ServiceKey, Change], ctx: NodeContext,
-                 now: float) -> str:
-    """The transaction for the changed Services only ("" when nothing changed), updating `state` as
+                 now: float) -> Transaction:
+    """The transaction for the changed Services only (empty when nothing changed), updating `state` as
     if it succeeded: a failed transaction is followed by a full sync, which starts from scratch."""
     tx = Transaction(FAMILY, TABLE)
     touched: list[ElementKey] = []
@@ -424,7 +424,7 @@ def partial_sync(state: TableState, snapshot: Snapshot, changes: dict[ServiceKey
         state.stale_chains.update(dict.fromkeys(gone_chains, now))
         touched += state.elements.claim(key, (e for o in old for e in o.elements), (e for o in new for e in o.elements))
     state.elements.reconcile(tx, touched)
-    return tx.text()
+    return tx
 
 
 def _write_objects(tx: Transaction, objects: Iterable[ServiceObjects], gone_chains: Iterable[str] = (),
@@ -452,8 +452,8 @@ def due_stale_chains(state: TableState, now: float) -> list[str]:
     return sorted(chain for chain, since in state.stale_chains.items() if now - since >= STALE_CHAIN_GRACE)
 
 
-def delete_chains(chains: Iterable[str]) -> str:
+def delete_chains(chains: Iterable[str]) -> Transaction:
     tx = Transaction(FAMILY, TABLE)
     for chain in chains:
         tx.delete_chain(chain)
-    return tx.text()
+    return tx
