@@ -223,3 +223,18 @@ def node_netns() -> Iterator[str]:
         yield netns
     finally:
         netlink.delete(netns)  # takes the bridge and any veth with it
+
+
+@pytest.fixture
+def two_netns() -> Iterator[tuple[str, str]]:
+    """Two fresh scratch namespaces, deleted afterwards (with all the rules and links they hold)."""
+    from kinn import netlink
+
+    names = [f"kinn-test-{uuid.uuid4().hex[:6]}-{side}" for side in ("a", "b")]
+    try:
+        for name in names:
+            netlink.netns.create(name)
+        yield names[0], names[1]
+    finally:
+        for name in names:
+            netlink.netns.delete(name)

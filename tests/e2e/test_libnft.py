@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import uuid
-from typing import Iterator
 
 import pytest
 
@@ -16,18 +14,6 @@ from kinn.proxy.nftables import libnft
 from kinn.proxy.nftables.libnft import NftError
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def two_netns() -> Iterator[tuple[str, str]]:
-    names = [f"kinn-test-nft-{uuid.uuid4().hex[:6]}-{side}" for side in ("a", "b")]
-    try:
-        for name in names:
-            netlink.netns.create(name)
-        yield names[0], names[1]
-    finally:
-        for name in names:
-            netlink.netns.delete(name)
 
 
 def tables_in(netns: str) -> str:

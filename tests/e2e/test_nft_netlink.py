@@ -12,8 +12,7 @@ byte boundary and one that is not. A refused batch commits nothing and names the
 from __future__ import annotations
 
 import subprocess
-import uuid
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -69,18 +68,6 @@ STEPS: list[tuple[list[dict[str, Any]], list[dict[str, Any]]]] = [
       endpoints("edge", "10.1.0.5", "10.1.1.5")], []),
     ([], [service("sctp", "10.96.0.30", "SCTP", 9999)]),
 ]
-
-
-@pytest.fixture
-def two_netns() -> Iterator[tuple[str, str]]:
-    names = [f"kinn-test-nl-{uuid.uuid4().hex[:6]}-{side}" for side in ("nft", "nl")]
-    try:
-        for name in names:
-            netlink.netns.create(name)
-        yield names[0], names[1]
-    finally:
-        for name in names:
-            netlink.netns.delete(name)
 
 
 def listing(netns: str, *flags: str) -> str:
