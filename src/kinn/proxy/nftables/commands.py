@@ -20,10 +20,9 @@ from kinn.proxy.nftables.transaction import Command, Transaction
 def compile_transaction(tx: Transaction) -> Batch:
     """The batch for `tx`, or Unsupported if any of its commands is not one this module encodes."""
     batch = Batch(tx.family, tx.table)
-    prefix = f"{tx.family} {tx.table}"
+    prefix, table = f"{tx.family} {tx.table}", string(nl.TABLE, tx.table)
     for command in tx.commands:
         line = command.text(prefix)
-        table = string(nl.CHAIN_TABLE, tx.table)  # NFTA_*_TABLE is 1 for every object
         kind = (command.verb, command.object)
         if command.object == "chain" and not command.base and not command.comment and kind != ("flush", "chain"):
             batch.add(nl.NEWCHAIN if command.verb == "add" else nl.DELCHAIN,
@@ -38,7 +37,8 @@ def compile_transaction(tx: Transaction) -> Batch:
                 attrs.append(attr(nl.RULE_USERDATA, nl.udata_comment(command.comment)))
             batch.add(nl.NEWRULE, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_APPEND, attrs, line)
         elif kind == ("add", "set"):
-            batch.add(nl.NEWSET, nl.NLM_F_REQUEST | nl.NLM_F_CREATE, _affinity_set(command, table, batch.next_set_id()), line)
+            attrs = _affinity_set(command, table, batch.next_set_id())
+            batch.add(nl.NEWSET, nl.NLM_F_REQUEST | nl.NLM_F_CREATE, attrs, line)
         elif kind == ("delete", "set"):
             batch.add(nl.DELSET, nl.NLM_F_REQUEST, [table, string(nl.SET_NAME, command.name)], line)
         elif command.object == "element":
@@ -57,7 +57,8 @@ def _affinity_set(command: Command, table: bytes, set_id: int) -> list[bytes]:
         raise Unsupported(f"set {command.name} of type {command.type!r} flags {command.flags!r}")
     return [table, string(nl.SET_NAME, command.name), u32(nl.SET_FLAGS, nl.SET_F_EVAL | nl.SET_F_TIMEOUT),
             u32(nl.SET_KEY_TYPE, nl.TYPE_IPADDR), u32(nl.SET_KEY_LEN, 4), u32(nl.SET_ID, set_id),
-            attr(nl.SET_TIMEOUT, struct.pack(">Q", command.timeout * 1000)), attr(nl.SET_USERDATA, nl.SET_UDATA_KEY_BIG_ENDIAN)]
+            attr(nl.SET_TIMEOUT, struct.pack(">Q", command.timeout * 1000)),
+            attr(nl.SET_USERDATA, nl.SET_UDATA_KEY_BIG_ENDIAN)]
 
 
 def _element(command: Command) -> bytes:

@@ -31,24 +31,26 @@ FAMILIES = {"ip": socket.AF_INET}
 
 # enum nf_tables_msg_types
 NEWCHAIN, DELCHAIN, NEWRULE, DELRULE, NEWSET, DELSET, NEWSETELEM, DELSETELEM = 3, 5, 6, 8, 9, 11, 12, 14
-# NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_*, NFTA_SET_ELEM_LIST_*, NFTA_SET_ELEM_* attributes used here
-CHAIN_TABLE, CHAIN_NAME = 1, 3
-RULE_TABLE, RULE_CHAIN, RULE_EXPRESSIONS, RULE_USERDATA = 1, 2, 4, 7
-SET_TABLE, SET_NAME, SET_FLAGS, SET_KEY_TYPE, SET_KEY_LEN, SET_DATA_TYPE, SET_DATA_LEN = 1, 2, 3, 4, 5, 6, 7
+# NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_*, NFTA_SET_ELEM_LIST_*, NFTA_SET_ELEM_* attributes used here;
+# the table is attribute 1 of each of them.
+TABLE = 1
+CHAIN_NAME = 3
+RULE_CHAIN, RULE_EXPRESSIONS, RULE_USERDATA = 2, 4, 7
+SET_NAME, SET_FLAGS, SET_KEY_TYPE, SET_KEY_LEN, SET_DATA_TYPE, SET_DATA_LEN = 2, 3, 4, 5, 6, 7
 SET_DESC, SET_ID, SET_TIMEOUT, SET_USERDATA, SET_DESC_SIZE = 9, 10, 11, 13, 1
-ELEM_LIST_TABLE, ELEM_LIST_SET, ELEM_LIST_ELEMENTS, ELEM_LIST_SET_ID = 1, 2, 3, 4
+ELEM_LIST_SET, ELEM_LIST_ELEMENTS, ELEM_LIST_SET_ID = 2, 3, 4
 ELEM_KEY, ELEM_DATA, ELEM_USERDATA = 1, 2, 6
 LIST_ELEM, EXPR_NAME, EXPR_DATA = 1, 1, 2
 DATA_VALUE, DATA_VERDICT, VERDICT_CODE, VERDICT_CHAIN = 1, 2, 1, 2
 # Set flags, and the types nft tells the kernel (nft's datatype ids; verdict data is NFT_DATA_VERDICT).
 SET_F_ANONYMOUS, SET_F_CONSTANT, SET_F_MAP, SET_F_TIMEOUT, SET_F_EVAL = 0x1, 0x2, 0x8, 0x10, 0x20
-TYPE_INTEGER, TYPE_IPADDR, TYPE_INETPROTO, TYPE_INETSERVICE, DATA_TYPE_VERDICT = 4, 7, 12, 13, 0xFFFFFF00
+TYPE_INTEGER, TYPE_IPADDR, DATA_TYPE_VERDICT = 4, 7, 0xFFFFFF00
 # User data (libnftnl's udata TLVs: one byte type, one byte length): comments, and what nft records
 # about a set's key so that it prints the elements back as it was given them.
 UDATA_COMMENT = 0
 SET_UDATA_KEY_BIG_ENDIAN = b"\x00\x04\x02\x00\x00\x00"
 # nft 1.0.6's user data for `numgen random mod N vmap { … }`'s anonymous map (`nft --debug=mnl`).
-NUMGEN_VMAP_UDATA = bytes.fromhex("0004010000000104000000000408000401000000010006040000 0000".replace(" ", ""))
+NUMGEN_VMAP_UDATA = bytes.fromhex("00040100000001040000000004080004010000000100060400000000")
 
 VERDICTS = {"drop": 0, "accept": 1, "return": -5}
 JUMPS = {"jump": -3, "goto": -4}
@@ -128,7 +130,7 @@ class Batch:
         this batch; the rule's lookup names it by (name template, id), as nft does."""
         name, set_id = "__map%d", self.next_set_id()
         self.add(NEWSET, NLM_F_REQUEST | NLM_F_CREATE, [
-            string(SET_TABLE, self.table), string(SET_NAME, name),
+            string(TABLE, self.table), string(SET_NAME, name),
             u32(SET_FLAGS, SET_F_ANONYMOUS | SET_F_CONSTANT | SET_F_MAP), u32(SET_KEY_TYPE, TYPE_INTEGER),
             u32(SET_KEY_LEN, 4), u32(SET_DATA_TYPE, DATA_TYPE_VERDICT), u32(SET_DATA_LEN, 0),
             u32(SET_ID, set_id), nest(SET_DESC, u32(SET_DESC_SIZE, len(elements))),
@@ -136,7 +138,7 @@ class Batch:
         items = [nest(LIST_ELEM, value_data(ELEM_KEY, struct.pack("=I", key)), verdict_data(ELEM_DATA, verdict))
                  for key, verdict in elements]
         self.add(NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, [
-            string(ELEM_LIST_TABLE, self.table), string(ELEM_LIST_SET, name), u32(ELEM_LIST_SET_ID, set_id),
+            string(TABLE, self.table), string(ELEM_LIST_SET, name), u32(ELEM_LIST_SET_ID, set_id),
             nest(ELEM_LIST_ELEMENTS, *items)], line)
         return name, set_id
 
