@@ -125,7 +125,8 @@ def _compile(words: list[str], batch: Batch, line: str) -> list[bytes]:
             out += address_match(rest[0], "!=" if inverted else "==", value)
             i += 4 if inverted else 3
         elif word in PROTOCOLS and rest[:1] == ["dport"]:
-            out += meta_l4proto(word) + [payload(BASE_TRANSPORT, DPORT, 2), cmp(CMP_EQ, struct.pack(">H", int(rest[1])))]
+            port = struct.pack(">H", int(rest[1]))
+            out += meta_l4proto(word) + [payload(BASE_TRANSPORT, DPORT, 2), cmp(CMP_EQ, port)]
             i += 3
         elif word == "meta" and rest[:1] == ["l4proto"]:
             out += meta_l4proto(rest[1])
@@ -143,7 +144,7 @@ def _compile(words: list[str], batch: Batch, line: str) -> list[bytes]:
         elif word == "numgen" and rest[:2] == ["random", "mod"] and rest[3:5] == ["vmap", "{"] and words[-1] == "}":
             out += numgen_vmap(rest[2], words[i + 6:-1], batch, line)
             i = len(words)
-        elif word == "update" and rest[:1] and rest[0].startswith("@") and rest[1:] [:4] == ["{", "ip", "saddr", "}"]:
+        elif word == "update" and rest[:1] and rest[0].startswith("@") and rest[1:5] == ["{", "ip", "saddr", "}"]:
             out += [payload(BASE_NETWORK, IP_SADDR, 4),
                     expression("dynset", string(1, rest[0][1:]), u32(3, DYNSET_OP_UPDATE), u32(4, REG_1))]
             i += 6
