@@ -340,7 +340,9 @@ def test_nginx_pod_serves_its_welcome_page(node: Node) -> None:
 def test_busybox_pods_reach_each_other_with_ping_wget_and_nc(node: Node) -> None:
     create_pod(node, "bb-server", [
         {"name": "httpd", "image": "busybox:1.36", "command": ["httpd", "-f", "-p", "8080", "-h", "/etc"]},
-        {"name": "nc", "image": "busybox:1.36", "command": ["nc", "-l", "-p", "9000"]}])
+        # nc's stdin is a pipe that stays open: on a container's /dev/null, busybox's `nc -l` closes the
+        # connection it accepts as soon as it reads that EOF, racing the client's data (seen in CI).
+        {"name": "nc", "image": "busybox:1.36", "command": ["sh", "-c", "sleep 3600 | nc -l -p 9000"]}])
     server = wait_until("pod bb-server Running", lambda: running(node, "bb-server"), node)
     ip = server["status"]["podIP"]
     script = (f"ping -c 1 -W 5 {ip} && wget -qO- http://{ip}:8080/hostname && "
@@ -357,7 +359,7 @@ def test_busybox_pods_reach_each_other_with_ping_wget_and_nc(node: Node) -> None
     client = wait_until("pod bb-client Succeeded", succeeded, node)
     log = container_log(node, client, "client")
     assert "1 packets transmitted, 1 packets received" in log and "stdout F bb-server" in log
-    # `nc -l` exits after one connection and is restarted: the line is in whichever instance took it.
+    # `nc -l` exits after one connection (its container stays up, for the sleep); any instance will do.
     wait_until("nc received", lambda: "stdout F hello-from-client" in all_container_logs(node, server, "nc"), node)
     assert container_status(client, "client")["image"] == "docker.io/library/busybox:latest"
     assert container_status(server, "httpd")["image"] == "docker.io/library/busybox:1.36"
