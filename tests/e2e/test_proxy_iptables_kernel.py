@@ -41,10 +41,12 @@ def endpoint_slice(name: str, ips: list[str], ports: list[dict]) -> dict:
 
 
 def sync(netns: str, proxier: IptablesProxier, state: ProxyState) -> str:
-    """One sync in `netns`; returns the nat table as iptables-save prints it."""
+    """One sync in `netns`; returns the tables as iptables-save prints them, less its `# Generated … on
+    <time>` / `# Completed on <time>` lines (two saves a second apart would differ there alone)."""
     def inside() -> str:
         proxier.sync(state.snapshot(), state.take_changes())
-        return subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+        saved = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+        return "".join(line for line in saved.splitlines(keepends=True) if not line.startswith("#"))
     return netlink.netns.run_in(netns, inside)
 
 
