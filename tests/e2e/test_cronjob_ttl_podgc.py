@@ -93,8 +93,13 @@ async def test_cronjob_creates_a_job_per_activation_and_forbids_overlap(client):
         controller.queue.add(f"{NS}/tick")
         await wait_for(lambda: _count(client, "tick-", 2), 10)
         await wait_for(lambda: _event(client, "tick", "SawCompletedJob"), 10)
-        status = (await client.get(CRONJOBS, "tick", NS))["status"]
-        assert status["lastSuccessfulTime"] and len(status["active"]) == 1
+
+        # The event is recorded during the sync, the status written at its end (as upstream).
+        async def completion_recorded() -> bool:
+            status = (await client.get(CRONJOBS, "tick", NS))["status"]
+            return bool(status.get("lastSuccessfulTime")) and len(status.get("active") or []) == 1
+
+        await wait_for(completion_recorded, 10)
 
 
 async def _event(client: Client, name: str, reason: str) -> bool:
