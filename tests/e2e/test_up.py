@@ -110,14 +110,30 @@ def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
     assert "kinn-" not in cluster.node_exec("worker-1", "ip", "netns", "list")  # the host's names stay outside
 
 
+def agent_process(cluster: KinnCluster, node: str) -> tuple[str, str]:
+    """(pid, command line) of the node's agent: of the processes in its agent cgroup titled `kinn
+    agent`, the one whose parent is not one of them. A child the agent has just forked (a container
+    on its way to exec) carries the agent's title for a moment; helpers may come and go meanwhile."""
+    procs = (ClusterPaths(cluster.name).node(node).cgroup / "agent" / "cgroup.procs").read_text().split()
+    agents: dict[str, tuple[str, str]] = {}  # pid → (command line, parent pid)
+    for pid in procs:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_text()
+            parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if " kinn agent " in argv:
+            agents[pid] = (argv, parent)
+    [(pid, argv)] = [(pid, argv) for pid, (argv, parent) in agents.items() if parent not in agents]
+    return pid, argv
+
+
 def test_each_node_agent_runs_inside_its_node_sharing_the_forked_imports(cluster: KinnCluster) -> None:
     """The agents are forked from one interpreter (kinn.cluster.forkserver): each is still one process
     per node, titled with its own command line, in its node's namespaces and agent cgroup, and most
     of its anonymous memory (the imports) is shared with the other agents instead of private."""
     for node in ("control-plane", "worker-1", "worker-2"):
-        procs = (ClusterPaths(cluster.name).node(node).cgroup / "agent" / "cgroup.procs").read_text().split()
-        titles = {pid: Path(f"/proc/{pid}/cmdline").read_text() for pid in procs}  # also the agents' helpers
-        [(pid, argv)] = [(pid, argv) for pid, argv in titles.items() if " kinn agent " in argv]
+        pid, argv = agent_process(cluster, node)
         assert argv.startswith(f"{sys.executable} -m kinn agent ") and f"--hostname-override {node} " in argv
         kinds = ("net", "mnt", "uts")
         inside = cluster.node_exec(node, "readlink", *(f"/proc/self/ns/{kind}" for kind in kinds)).split()
