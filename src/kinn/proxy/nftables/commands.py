@@ -20,34 +20,33 @@ from kinn.proxy.nftables.transaction import Command, Transaction
 def compile_transaction(tx: Transaction) -> Batch:
     """The batch for `tx`, or Unsupported if any of its commands is not one this module encodes."""
     batch = Batch(tx.family, tx.table)
-    prefix, table = f"{tx.family} {tx.table}", string(nl.TABLE, tx.table)
+    table = string(nl.TABLE, tx.table)
     for command in tx.commands:
-        line = command.text(prefix)
         kind = (command.verb, command.object)
         if command.object == "chain" and not command.base and not command.comment and kind != ("flush", "chain"):
             batch.add(nl.NEWCHAIN if command.verb == "add" else nl.DELCHAIN,
                       nl.NLM_F_REQUEST | (nl.NLM_F_CREATE if command.verb == "add" else 0),
-                      [table, string(nl.CHAIN_NAME, command.name)], line)
+                      [table, string(nl.CHAIN_NAME, command.name)], command)
         elif kind == ("flush", "chain"):
-            batch.add(nl.DELRULE, nl.NLM_F_REQUEST, [table, string(nl.RULE_CHAIN, command.name)], line)
+            batch.add(nl.DELRULE, nl.NLM_F_REQUEST, [table, string(nl.RULE_CHAIN, command.name)], command)
         elif kind == ("add", "rule"):
-            expressions = compile_rule(command.statement, batch, line)
+            expressions = compile_rule(command, batch)
             attrs = [table, string(nl.RULE_CHAIN, command.name), nest(nl.RULE_EXPRESSIONS, *expressions)]
             if command.comment:
                 attrs.append(attr(nl.RULE_USERDATA, nl.udata_comment(command.comment)))
-            batch.add(nl.NEWRULE, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_APPEND, attrs, line)
+            batch.add(nl.NEWRULE, nl.NLM_F_REQUEST | nl.NLM_F_CREATE | nl.NLM_F_APPEND, attrs, command)
         elif kind == ("add", "set"):
             attrs = _affinity_set(command, table, batch.next_set_id())
-            batch.add(nl.NEWSET, nl.NLM_F_REQUEST | nl.NLM_F_CREATE, attrs, line)
+            batch.add(nl.NEWSET, nl.NLM_F_REQUEST | nl.NLM_F_CREATE, attrs, command)
         elif kind == ("delete", "set"):
-            batch.add(nl.DELSET, nl.NLM_F_REQUEST, [table, string(nl.SET_NAME, command.name)], line)
+            batch.add(nl.DELSET, nl.NLM_F_REQUEST, [table, string(nl.SET_NAME, command.name)], command)
         elif command.object == "element":
             batch.add(nl.NEWSETELEM if command.verb == "add" else nl.DELSETELEM,
                       nl.NLM_F_REQUEST | (nl.NLM_F_CREATE if command.verb == "add" else 0),
                       [table, string(nl.ELEM_LIST_SET, command.name),
-                       nest(nl.ELEM_LIST_ELEMENTS, _element(command))], line)
+                       nest(nl.ELEM_LIST_ELEMENTS, _element(command))], command)
         else:
-            raise Unsupported(line)
+            raise Unsupported(command.text(f"{tx.family} {tx.table}"))
     return batch
 
 

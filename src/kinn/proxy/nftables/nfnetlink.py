@@ -19,6 +19,7 @@ import struct
 from typing import Iterable
 
 from kinn.proxy.nftables.libnft import NftError
+from kinn.proxy.nftables.transaction import Command
 
 NETLINK_NETFILTER = 12
 NFNL_SUBSYS_NFTABLES = 10
@@ -111,21 +112,25 @@ class Batch:
     def __init__(self, family: str, table: str) -> None:
         if family not in FAMILIES:
             raise Unsupported(f"family {family}")
-        self.family, self.table = FAMILIES[family], table
+        self.family, self.table, self._prefix = FAMILIES[family], table, f"{family} {table}"
         self.messages: list[tuple[int, int, bytes]] = []  # (type, flags, attributes)
-        self.lines: list[str] = []  # what each message came from, for errors
+        self._sources: list[Command] = []  # what each message came from, for errors
         self._set_ids = 0
 
-    def add(self, kind: int, flags: int, attrs: Iterable[bytes], line: str) -> None:
+    def add(self, kind: int, flags: int, attrs: Iterable[bytes], source: Command) -> None:
         self.messages.append((kind, flags, b"".join(attrs)))
-        self.lines.append(line)
+        self._sources.append(source)
+
+    def source_of(self, seq: int) -> str:
+        """The command (as nft text) that message `seq` came from; rendered only for an error."""
+        return self._sources[seq - 1].text(self._prefix) if 0 < seq <= len(self._sources) else "the batch"
 
     def next_set_id(self) -> int:
         """An id for a set this batch adds (a reference to it within the batch may use it)."""
         self._set_ids += 1
         return self._set_ids
 
-    def anonymous_vmap(self, elements: list[tuple[int, str]], line: str) -> tuple[str, int]:
+    def anonymous_vmap(self, elements: list[tuple[int, str]], source: Command) -> tuple[str, int]:
         """`numgen random mod N vmap { i : verdict … }`'s map: created constant with its elements, in
         this batch; the rule's lookup names it by (name template, id), as nft does."""
         name, set_id = "__map%d", self.next_set_id()
@@ -134,12 +139,12 @@ class Batch:
             u32(SET_FLAGS, SET_F_ANONYMOUS | SET_F_CONSTANT | SET_F_MAP), u32(SET_KEY_TYPE, TYPE_INTEGER),
             u32(SET_KEY_LEN, 4), u32(SET_DATA_TYPE, DATA_TYPE_VERDICT), u32(SET_DATA_LEN, 0),
             u32(SET_ID, set_id), nest(SET_DESC, u32(SET_DESC_SIZE, len(elements))),
-            attr(SET_USERDATA, NUMGEN_VMAP_UDATA)], line)
+            attr(SET_USERDATA, NUMGEN_VMAP_UDATA)], source)
         items = [nest(LIST_ELEM, value_data(ELEM_KEY, struct.pack("=I", key)), verdict_data(ELEM_DATA, verdict))
                  for key, verdict in elements]
         self.add(NEWSETELEM, NLM_F_REQUEST | NLM_F_CREATE, [
             string(TABLE, self.table), string(ELEM_LIST_SET, name), u32(ELEM_LIST_SET_ID, set_id),
-            nest(ELEM_LIST_ELEMENTS, *items)], line)
+            nest(ELEM_LIST_ELEMENTS, *items)], source)
         return name, set_id
 
     def encode(self) -> bytes:
@@ -185,8 +190,8 @@ class Connection:
             raise
         if failures:
             seq, code = failures[0]
-            line = batch.lines[seq - 1] if 0 < seq <= len(batch.lines) else "the batch"
-            raise NftError(f"Error: {os.strerror(code)} (netlink, errno {errno.errorcode.get(code, code)}) in: {line}")
+            raise NftError(f"Error: {os.strerror(code)} (netlink, errno {errno.errorcode.get(code, code)}) "
+                           f"in: {batch.source_of(seq)}")
 
     def close(self) -> None:
         if self._sock is not None:

@@ -19,6 +19,7 @@ import struct
 
 from kinn.proxy.nftables.nfnetlink import (JUMPS, VERDICTS, Batch, Unsupported, expression, string, u32, value_data,
                                            verdict_data)
+from kinn.proxy.nftables.transaction import Command
 
 PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 
@@ -78,7 +79,7 @@ def address_match(field: str, op: str, value: str) -> list[bytes]:
     return [payload(BASE_NETWORK, offset, 4), mask, cmp(op_code, network.network_address.packed)]
 
 
-def numgen_vmap(modulus: str, choices: list[str], batch: Batch, line: str) -> list[bytes]:
+def numgen_vmap(modulus: str, choices: list[str], batch: Batch, source: Command) -> list[bytes]:
     """`numgen random mod N vmap { 0 : goto A , 1 : goto B … }`; `choices` are the words in the braces."""
     entries = " ".join(choices).split(" , ")
     elements = []
@@ -89,7 +90,7 @@ def numgen_vmap(modulus: str, choices: list[str], batch: Batch, line: str) -> li
         elements.append((index, verdict))
     if int(modulus) != len(elements):
         raise Unsupported(f"numgen modulus {modulus} for {len(elements)} choices")
-    name, set_id = batch.anonymous_vmap(elements, line)
+    name, set_id = batch.anonymous_vmap(elements, source)
     return [expression("numgen", u32(1, REG_1), u32(2, int(modulus)), u32(3, NG_RANDOM)),
             expression("lookup", string(1, name), u32(4, set_id), u32(2, REG_1), u32(3, REG_VERDICT))]
 
@@ -106,15 +107,16 @@ def dnat(target: str) -> list[bytes]:
                        u32(7, NAT_RANGE_PROTO_SPECIFIED))]
 
 
-def compile_rule(statement: str, batch: Batch, line: str) -> list[bytes]:
-    """The expressions of one rule (and, in `batch`, the anonymous map it looks up, if any)."""
+def compile_rule(rule: Command, batch: Batch) -> list[bytes]:
+    """The expressions of one `add rule` command (and, in `batch`, the anonymous map it looks up, if any)."""
+    statement = rule.statement
     try:
-        return _compile(statement.split(), batch, line)
+        return _compile(statement.split(), batch, rule)
     except (Unsupported, IndexError, ValueError) as exc:
         raise Unsupported(f"{exc or 'incomplete statement'} in rule {statement!r}") from None
 
 
-def _compile(words: list[str], batch: Batch, line: str) -> list[bytes]:
+def _compile(words: list[str], batch: Batch, rule: Command) -> list[bytes]:
     out: list[bytes] = []
     i = 0
     while i < len(words):
@@ -142,7 +144,7 @@ def _compile(words: list[str], batch: Batch, line: str) -> list[bytes]:
             out.append(immediate_verdict(word))
             i += 1
         elif word == "numgen" and rest[:2] == ["random", "mod"] and rest[3:5] == ["vmap", "{"] and words[-1] == "}":
-            out += numgen_vmap(rest[2], words[i + 6:-1], batch, line)
+            out += numgen_vmap(rest[2], words[i + 6:-1], batch, rule)
             i = len(words)
         elif word == "update" and rest[:1] and rest[0].startswith("@") and rest[1:5] == ["{", "ip", "saddr", "}"]:
             out += [payload(BASE_NETWORK, IP_SADDR, 4),

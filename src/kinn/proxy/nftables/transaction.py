@@ -6,7 +6,7 @@ same statements in the same syntax means a kinn node's transaction reads like a 
 `--v=9` log, and `nft` parses it exactly as it parses upstream's.
 
 A transaction is a list of commands kept as data; its text is rendered from them. The data is what
-nfnetlink.py sends to the kernel without nft, for the commands it knows.
+commands.py encodes for the kernel without nft, for the commands it knows.
 """
 
 from __future__ import annotations
