@@ -31,7 +31,8 @@ def test_least_allocated(requested: int, capacity: int, score: int) -> None:
 def _plugin_score(plugin_type: type, nodes: list, pods: list, pending: dict) -> dict[str, int]:
     harness = Harness(nodes, pods)
     plugin = plugin_type(harness.handle)
-    return {n.name: plugin.score(CycleState(), PodInfo(pending), n) for n in harness.snapshot.node_infos}
+    nodes = harness.snapshot.node_infos
+    return dict(zip((n.name for n in nodes), plugin.score(CycleState(), PodInfo(pending), nodes)))
 
 
 def test_least_allocated_counts_defaults_for_best_effort_pods() -> None:

@@ -96,10 +96,9 @@ class Framework:
     def run_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         totals = [0] * len(nodes)
         for plugin in state[_SCORERS]:
-            scores = [plugin.score(state, pod, node) for node in nodes]
+            scores = plugin.score(state, pod, nodes)
             if plugin.name in self._normalizers:
                 plugin.normalize_score(state, pod, nodes, scores)
             weight = self.weights[plugin.name]
-            for i, score in enumerate(scores):
-                totals[i] += score * weight
+            totals = [total + score * weight for total, score in zip(totals, scores)]
         return totals

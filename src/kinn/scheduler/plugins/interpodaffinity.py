@@ -165,9 +165,10 @@ class InterPodAffinity:
         state[_SCORE_STATE] = scores
         return SUCCESS
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+    def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         scores: dict[Pair, int] = state[_SCORE_STATE]
-        return sum(score for (key, value), score in scores.items() if node.labels.get(key) == value)
+        return [sum(score for (key, value), score in scores.items() if node.labels.get(key) == value)
+                for node in nodes]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         """Min-max scaling to 0..100, as upstream (negative totals from anti-affinity become low scores)."""

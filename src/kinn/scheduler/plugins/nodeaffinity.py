@@ -38,10 +38,11 @@ class NodeAffinity:
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
         return SUCCESS if _node_affinity(pod).get("preferredDuringSchedulingIgnoredDuringExecution") else SKIP
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+    def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         preferred = _node_affinity(pod)["preferredDuringSchedulingIgnoredDuringExecution"]
-        return sum(term.get("weight", 0) for term in preferred
-                   if node_selector_term_matches(term.get("preference") or {}, node.name, node.labels))
+        return [sum(term.get("weight", 0) for term in preferred
+                    if node_selector_term_matches(term.get("preference") or {}, node.name, node.labels))
+                for node in nodes]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         default_normalize_score(scores)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from kinn.scheduler.framework.interface import (
     ASSIGNED_POD_DELETE, MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SUCCESS, Status,
 )
-from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
+from kinn.scheduler.nodeinfo import NodeInfo, PodInfo, memoized
 
 NAME = "NodeResourcesFit"
 
@@ -58,11 +58,11 @@ class NodeResourcesFit:
             return Status.unresolvable(*reasons, plugin=NAME)
         return Status.unschedulable(*reasons, plugin=NAME)
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        requested, allocatable = node.non_zero_requested, node.allocatable
-        cpu = least_allocated(requested.milli_cpu + pod.non_zero.milli_cpu, allocatable.milli_cpu)
-        memory = least_allocated(requested.memory + pod.non_zero.memory, allocatable.memory)
-        return (cpu + memory) // 2
+    def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        cpu, memory = pod.non_zero.milli_cpu, pod.non_zero.memory
+        return memoized(nodes, (NAME, cpu, memory), lambda n: (
+            least_allocated(n.non_zero_requested.milli_cpu + cpu, n.allocatable.milli_cpu)
+            + least_allocated(n.non_zero_requested.memory + memory, n.allocatable.memory)) // 2)
 
 
 def least_allocated(requested: int, capacity: int) -> int:

@@ -18,7 +18,7 @@ from kinn.scheduler.framework.interface import (
     ASSIGNED_POD_CHANGE, MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS,
     Status,
 )
-from kinn.scheduler.nodeinfo import LABEL_HOSTNAME, LABEL_ZONE, NodeInfo, PodInfo
+from kinn.scheduler.nodeinfo import LABEL_HOSTNAME, LABEL_ZONE, NodeInfo, PodInfo, memoized
 from kinn.scheduler.plugins.helpers import compile_selector
 
 NAME = "PodTopologySpread"
@@ -74,6 +74,17 @@ class ScoreState(NamedTuple):
     counts: list[dict[str, int]]
     weights: list[float]
     ignored: set[str]
+
+
+def _terms(c: Constraint, counts: dict[str, int], weight: float, namespace: str, nodes: list[NodeInfo]) -> list[float]:
+    """Each node's part of the score from one constraint: the matching pods in its domain × the
+    constraint's weight + maxSkew − 1, or 0 for a node without the topology label. With the hostname
+    as the key a node is its own domain, so its part is remembered on the node until its pods change."""
+    key, skew = c.topology_key, c.max_skew - 1
+    if key == LABEL_HOSTNAME:
+        return memoized(nodes, (NAME, c.selector.key, namespace, weight, skew), lambda n: (
+            n.count_matching(c.selector, namespace) * weight + skew if key in n.labels else 0.0))
+    return [counts.get(n.labels[key], 0) * weight + skew if key in n.labels else 0.0 for n in nodes]
 
 
 class PodTopologySpread:
@@ -146,14 +157,10 @@ class PodTopologySpread:
         if not constraints:
             return SKIP
         ignored: set[str] = set()
-        domains: list[set[str]] = [set() for _ in constraints]
-        for node in nodes:
-            if require_all and not all(c.topology_key in node.labels for c in constraints):
-                ignored.add(node.name)
-                continue
-            for i, c in enumerate(constraints):
-                if c.topology_key in node.labels:
-                    domains[i].add(node.labels[c.topology_key])
+        if require_all:
+            ignored = {n.name for n in nodes if not all(c.topology_key in n.labels for c in constraints)}
+        domains = [{n.labels[c.topology_key] for n in nodes if c.topology_key in n.labels and n.name not in ignored}
+                   for c in constraints]
         # A constraint whose key no considered node carries scores nothing anywhere (the system
         # default's zone constraint on nodes without zones): not asked about node by node.
         present = [i for i, d in enumerate(domains) if d]
@@ -173,21 +180,13 @@ class PodTopologySpread:
         state[_SCORE_STATE] = ScoreState(constraints, counts, weights, ignored)
         return SUCCESS
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+    def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         s: ScoreState = state[_SCORE_STATE]
-        if node.name in s.ignored:
-            return 0
-        total = 0.0
+        totals = [0.0] * len(nodes)
         for c, counts, weight in zip(s.constraints, s.counts, s.weights):
-            value = node.labels.get(c.topology_key)
-            if value is None:
-                continue
-            if c.topology_key == LABEL_HOSTNAME:
-                count = node.count_matching(c.selector, pod.namespace)
-            else:
-                count = counts.get(value, 0)
-            total += count * weight + (c.max_skew - 1)
-        return int(total + 0.5)  # Go's math.Round: halves away from zero
+            totals = [total + term for total, term in zip(totals, _terms(c, counts, weight, pod.namespace, nodes))]
+        # Go's math.Round: halves away from zero
+        return [0 if node.name in s.ignored else int(total + 0.5) for node, total in zip(nodes, totals)]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         """Fewer matching pods → higher score: 100 × (max + min − s) / max over the non-ignored nodes."""

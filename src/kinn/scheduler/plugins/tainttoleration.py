@@ -40,10 +40,10 @@ class TaintToleration:
         state[_PREFERRED] = [t for t in tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
         return SUCCESS
 
-    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+    def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         tolerations = state[_PREFERRED]
-        return sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
-                   and not tolerations_tolerate(tolerations, taint))
+        return [sum(1 for taint in node.taints if taint.get("effect") == "PreferNoSchedule"
+                    and not tolerations_tolerate(tolerations, taint)) for node in nodes]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         default_normalize_score(scores, reverse=True)
