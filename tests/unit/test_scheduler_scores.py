@@ -53,6 +53,27 @@ def test_balanced_allocation_prefers_even_use() -> None:
     assert scores == {"a": 100, "b": 75}
 
 
+@pytest.mark.parametrize("plugin_type", [NodeResourcesFit, BalancedAllocation])
+def test_a_remembered_score_is_forgotten_when_the_node_changes(plugin_type: type) -> None:
+    """Scores are remembered per node (NodeInfo.memo): a pod added or removed, or new allocatable,
+    must give the node its new score at once."""
+    harness = Harness([node("a", cpu="4", memory="4Gi")])
+    plugin, pending = plugin_type(harness.handle), PodInfo(pod("p", cpu="1", memory="1Gi"))
+    nodes = harness.snapshot.node_infos
+
+    def score() -> int:
+        return plugin.score(CycleState(), pending, nodes)[0]
+
+    empty = score()
+    harness.bind(pod("x", cpu="2", node_name="a"), "a")
+    busy = score()
+    assert busy != empty
+    nodes[0].remove_pod("default/x")
+    assert score() == empty
+    nodes[0].set_node(node("a", cpu="8", memory="4Gi"))
+    assert score() != empty
+
+
 def _best(harness: Harness, pending: dict) -> set[str]:
     scores = harness.scores(pending)
     top = max(scores.values())
