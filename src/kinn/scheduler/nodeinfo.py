@@ -163,16 +163,20 @@ T = TypeVar("T")
 
 def memoized(nodes: list["NodeInfo"], key: Hashable, compute: Callable[["NodeInfo"], T]) -> list[T]:
     """`compute(node)` for each node, taken from the node's memo where it is already known. `key`
-    names the question and everything it depends on besides the node (the pod's requests …)."""
-    answers = []
-    for node in nodes:
-        memo = node.memo
-        if key in memo:
-            answers.append(memo[key])
-        else:
-            answer = memo[key] = compute(node)
-            answers.append(answer)
-    return answers
+    names the question and everything it depends on besides the node (the pod's requests …);
+    an answer is never None. The known answers are gathered in one pass and only the few unknown
+    ones (None) are looked for and computed: a cycle usually finds one. The key is looked up as its
+    repr: a tuple is hashed anew at every lookup, a string once."""
+    key = repr(key)
+    answers: list[T | None] = [node.memo.get(key) for node in nodes]
+    i = 0
+    try:
+        while True:
+            i = answers.index(None, i)
+            node = nodes[i]
+            answers[i] = node.memo[key] = compute(node)
+    except ValueError:  # no unknown answer left
+        return answers  # type: ignore[return-value]
 
 
 def claim_names(pod: Obj) -> list[str]:

@@ -159,12 +159,15 @@ class PodTopologySpread:
         ignored: set[str] = set()
         if require_all:
             ignored = {n.name for n in nodes if not all(c.topology_key in n.labels for c in constraints)}
-        domains = [{n.labels[c.topology_key] for n in nodes if c.topology_key in n.labels and n.name not in ignored}
-                   for c in constraints]
+        considered = [n for n in nodes if n.name not in ignored] if ignored else nodes
         # A constraint whose key no considered node carries scores nothing anywhere (the system
         # default's zone constraint on nodes without zones): not asked about node by node.
-        present = [i for i, d in enumerate(domains) if d]
-        constraints, domains = [constraints[i] for i in present], [domains[i] for i in present]
+        constraints = [c for c in constraints if any(c.topology_key in n.labels for n in considered)]
+        # The domains of each key; under the hostname each node is its own, and upstream counts
+        # the considered nodes rather than collecting their names.
+        domains = [{n.labels[c.topology_key] for n in considered if c.topology_key in n.labels}
+                   if c.topology_key != LABEL_HOSTNAME else set() for c in constraints]
+        sizes = [len(considered) if c.topology_key == LABEL_HOSTNAME else len(d) for c, d in zip(constraints, domains)]
         counts: list[dict[str, int]] = [{} for _ in constraints]
         spread_keys = [i for i, c in enumerate(constraints) if c.topology_key != LABEL_HOSTNAME]
         if spread_keys:
@@ -176,17 +179,17 @@ class PodTopologySpread:
                     if value in domains[i]:
                         counts[i][value] = counts[i].get(value, 0) + node.count_matching(
                             constraints[i].selector, pod.namespace)
-        weights = [math.log(len(d) + 2) for d in domains]
+        weights = [math.log(size + 2) for size in sizes]
         state[_SCORE_STATE] = ScoreState(constraints, counts, weights, ignored)
         return SUCCESS
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         s: ScoreState = state[_SCORE_STATE]
-        totals = [0.0] * len(nodes)
-        for c, counts, weight in zip(s.constraints, s.counts, s.weights):
-            totals = [total + term for total, term in zip(totals, _terms(c, counts, weight, pod.namespace, nodes))]
-        # Go's math.Round: halves away from zero
-        return [0 if node.name in s.ignored else int(total + 0.5) for node, total in zip(nodes, totals)]
+        terms = [_terms(c, counts, weight, pod.namespace, nodes) for c, counts, weight in zip(s.constraints, s.counts, s.weights)]
+        scores = [int(sum(parts) + 0.5) for parts in zip(*terms)] if terms else [0] * len(nodes)  # Go's math.Round
+        if s.ignored:
+            scores = [0 if node.name in s.ignored else score for node, score in zip(nodes, scores)]
+        return scores
 
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         """Fewer matching pods → higher score: 100 × (max + min − s) / max over the non-ignored nodes."""
