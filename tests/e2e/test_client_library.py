@@ -9,7 +9,7 @@ import pytest
 
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
-from kinn.client.informer import EventHandler, SharedInformerFactory
+from kinn.client.informer import EventHandler, SharedInformerFactory, strip_managed_fields
 from kinn.client.leaderelection import LEASES, LeaderElector
 from kinn.client.rest import Client, resource, wait_for
 
@@ -57,6 +57,35 @@ async def test_informer_cache_matches_the_server_after_churn(client):
         assert ("add", "before") in seen and ("update", "cm-2") in seen and ("delete", "cm-3") in seen
     finally:
         await factory.stop()
+
+
+async def test_two_components_in_one_process_cache_one_copy_of_each_object(client):
+    """As the scheduler and the controller manager in `kinn server`: each has its own client and
+    informers, and each revision they both cache is decoded into one object they share."""
+    await make_namespace(client, "sharing")
+    for i in range(5):
+        await client.create(CONFIGMAPS, {"metadata": {"name": f"cm-{i}", "namespace": "sharing"}, "data": {"n": "0"}})
+    async with Client(client.config, "second-component") as other:
+        factories = [SharedInformerFactory(c, strip_managed_fields) for c in (client, other)]
+        first, second = (f.informer(CONFIGMAPS, namespace="sharing") for f in factories)
+        for factory in factories:
+            factory.start()
+        try:
+            for factory in factories:
+                await factory.wait_for_cache_sync(10)
+            await client.patch(CONFIGMAPS, "cm-0", {"data": {"n": "1"}}, "sharing")
+
+            async def both_saw_the_patch() -> bool:
+                return all((i.indexer.get("sharing/cm-0") or {}).get("data", {}).get("n") == "1" for i in (first, second))
+
+            await wait_for(both_saw_the_patch, 10)
+            for i in range(5):
+                key = f"sharing/cm-{i}"
+                assert first.indexer.get(key) is second.indexer.get(key)
+                assert "managedFields" not in first.indexer.get(key)["metadata"]
+        finally:
+            for factory in factories:
+                await factory.stop()
 
 
 async def test_only_one_of_two_candidates_leads_and_the_other_takes_over(client):

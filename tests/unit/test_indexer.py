@@ -1,6 +1,12 @@
 """The informer cache: keys and secondary indexes stay consistent through updates and deletes."""
 
-from kinn.client.informer import Indexer, object_key
+import gc
+
+from kinn.client import informer
+from kinn.client.informer import Indexer, object_key, shared, strip_managed_fields
+from kinn.client.rest import resource
+
+PODS = resource("v1", "pods")
 
 
 def pod(name: str, node: str, ns: str = "default") -> dict:
@@ -30,3 +36,15 @@ def test_indexer_added_later_indexes_existing_objects():
 
 def test_cluster_scoped_keys_have_no_namespace():
     assert object_key({"metadata": {"name": "node-1"}}) == "node-1"
+
+
+def test_one_revision_is_shared_and_forgotten_when_no_cache_holds_it():
+    first = shared(pod("a", "n1"), PODS, strip_managed_fields)
+    assert shared(pod("a", "n1"), PODS, strip_managed_fields) is first
+    assert first == pod("a", "n1")
+    assert shared(pod("a", "n1"), PODS, None) is not first  # cached differently: not the same object
+    newer = {**pod("a", "n1"), "metadata": {"name": "a", "namespace": "default", "resourceVersion": "2"}}
+    assert shared(newer, PODS, strip_managed_fields) is not first
+    del first
+    gc.collect()
+    assert not any(key[3] == "a" and key[5] is strip_managed_fields and key[4] == "1" for key in informer._CACHED)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Protocol
 
@@ -29,6 +30,43 @@ def strip_managed_fields(obj: Obj) -> Obj:
     scheduler install on their informers: no controller reads them, and they are half a pod."""
     obj.get("metadata", {}).pop("managedFields", None)
     return obj
+
+
+class CachedObject(dict):  # type: ignore[type-arg]
+    """An object as informers cache it: a dict that can be referenced weakly (see `shared`)."""
+
+    __slots__ = ("__weakref__",)
+
+
+# Every revision an informer of this process caches, by (resource, namespace, name,
+# resourceVersion, transform); an entry goes when no informer holds its object any more.
+_CACHED: dict[tuple[object, ...], weakref.ref[CachedObject]] = {}
+
+
+def shared(obj: Obj, resource: Resource, transform: Callable[[Obj], Obj] | None) -> Obj:
+    """The one decoded copy of this revision of the object in the process.
+
+    `kinn server` runs the scheduler and the controller manager in one process, each over informers
+    of its own, as they would run apart; both cache every pod and node. Each decodes its own watch
+    events, but the second to see a revision keeps the first one's copy (a pod is ~13 KB decoded):
+    at 10,000 pods the process holds 360 MB instead of 505. Cached objects are read-only to
+    everyone, as client-go's listers require, so sharing them changes nothing a reader can see."""
+    meta = obj.get("metadata") or {}
+    version = meta.get("resourceVersion")
+    if not version:
+        return obj
+    key = (resource.api_version, resource.plural, meta.get("namespace", ""), meta.get("name"), version, transform)
+    ref = _CACHED.get(key)
+    cached = ref() if ref is not None else None
+    if cached is None:
+        cached = CachedObject(obj)
+        _CACHED[key] = weakref.ref(cached, lambda gone: _forget(key, gone))
+    return cached
+
+
+def _forget(key: tuple[object, ...], gone: weakref.ref[CachedObject]) -> None:
+    if _CACHED.get(key) is gone:
+        del _CACHED[key]
 
 
 def object_key(obj: Obj) -> str:
@@ -194,6 +232,7 @@ class SharedInformer:
                 self._upserted(obj)
 
     def _upserted(self, obj: Obj) -> None:
+        obj = shared(obj, self.resource, self.transform)
         old = self.indexer.upsert(obj)
         if old is not None and old.get("metadata", {}).get("resourceVersion") == obj["metadata"].get("resourceVersion"):
             return
