@@ -74,6 +74,50 @@ def test_a_remembered_score_is_forgotten_when_the_node_changes(plugin_type: type
     assert score() != empty
 
 
+def test_default_spreading_counts_zones_once_a_node_has_one() -> None:
+    """The system default's zone constraint scores nothing while no node carries a zone, and counts
+    as soon as one does (Snapshot.label_keys follows node updates)."""
+    zone = "topology.kubernetes.io/zone"
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web", "namespace": "default"},
+          "spec": {"selector": {"matchLabels": {"app": "web"}}}}
+    running = [pod("w1", node_name="a", labels={"app": "web"}), pod("w2", node_name="b", labels={"app": "web"})]
+    harness = Harness([node("a"), node("b"), node("c")], running, {"ReplicaSet": [rs]})
+    plugin, pending = harness.framework.plugin("PodTopologySpread"), PodInfo(pod("p", labels={"app": "web"}))
+
+    def normalized() -> dict[str, int]:
+        state, nodes = CycleState(), harness.snapshot.node_infos
+        plugin.pre_score(state, pending, nodes)
+        scores = plugin.score(state, pending, nodes)
+        plugin.normalize_score(state, pending, nodes, scores)
+        return dict(zip((n.name for n in nodes), scores))
+
+    assert zone not in harness.snapshot.label_keys
+    # hostname only: raw 1×ln 5 + 2 for a and b (rounded to 4), 2 for c
+    assert normalized() == {"a": 50, "b": 50, "c": 100}
+    for name, where in (("a", "z1"), ("b", "z2"), ("c", "z1")):
+        harness.snapshot.set_node(node(name, labels={zone: where}))
+    assert zone in harness.snapshot.label_keys
+    # + zone (one pod in each): 1×ln 4 + 4 everywhere, so a and b 9, c 7
+    assert normalized() == {"a": 77, "b": 77, "c": 100}
+
+
+def test_spread_constraints_score_zero_on_nodes_without_their_key() -> None:
+    """With constraints of its own, a node lacking a topology key is ignored: 0, and left out of the
+    min/max that normalizes the others (a: one matching pod in z1, b: none in z2)."""
+    zone = "topology.kubernetes.io/zone"
+    web = {"app": "web"}
+    harness = Harness([node("a", labels={zone: "z1"}), node("b", labels={zone: "z2"}), node("c")],
+                      [pod("w1", node_name="a", labels=web)])
+    pending = PodInfo(pod("p", labels=web, topologySpreadConstraints=[
+        {"maxSkew": 1, "topologyKey": zone, "whenUnsatisfiable": "ScheduleAnyway",
+         "labelSelector": {"matchLabels": web}}]))
+    plugin, state, nodes = harness.framework.plugin("PodTopologySpread"), CycleState(), harness.snapshot.node_infos
+    plugin.pre_score(state, pending, nodes)
+    scores = plugin.score(state, pending, nodes)
+    plugin.normalize_score(state, pending, nodes, scores)
+    assert dict(zip((n.name for n in nodes), scores)) == {"a": 0, "b": 100, "c": 0}
+
+
 def _best(harness: Harness, pending: dict) -> set[str]:
     scores = harness.scores(pending)
     top = max(scores.values())

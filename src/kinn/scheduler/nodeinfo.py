@@ -290,6 +290,7 @@ class Snapshot:
         self.infos: dict[str, NodeInfo] = {}
         self.claim_users: dict[str, set[str]] = {}
         self._order: list[NodeInfo] | None = None
+        self._label_keys: set[str] | None = None
 
     @classmethod
     def from_objects(cls, nodes: Iterable[Obj], pods: Iterable[Obj] = ()) -> "Snapshot":
@@ -312,6 +313,14 @@ class Snapshot:
             self._order = _interleave_zones([i for i in self.infos.values() if i.node is not None])
         return self._order
 
+    @property
+    def label_keys(self) -> set[str]:
+        """Every label key some node carries: a topology key that none has (a zone, on most kinn
+        clusters) is known absent without asking each node."""
+        if self._label_keys is None:
+            self._label_keys = {key for info in self.node_infos for key in info.labels}
+        return self._label_keys
+
     def have_pods_with_affinity(self) -> list[NodeInfo]:
         return [i for i in self.node_infos if i.pods_with_affinity]
 
@@ -329,6 +338,7 @@ class Snapshot:
 
     def set_node(self, node: Obj) -> NodeInfo:
         name = node["metadata"]["name"]
+        self._label_keys = None
         info = self.infos.get(name)
         if info is None:
             info = self.infos[name] = NodeInfo(node)
@@ -344,7 +354,7 @@ class Snapshot:
         info = self.infos.get(name)
         if info is None:
             return
-        self._order = None
+        self._order, self._label_keys = None, None
         if info.pods:
             info.node = None  # keep accounting for pods whose deletion has not arrived yet
         else:

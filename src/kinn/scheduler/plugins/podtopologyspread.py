@@ -162,7 +162,9 @@ class PodTopologySpread:
         considered = [n for n in nodes if n.name not in ignored] if ignored else nodes
         # A constraint whose key no considered node carries scores nothing anywhere (the system
         # default's zone constraint on nodes without zones): not asked about node by node.
-        constraints = [c for c in constraints if any(c.topology_key in n.labels for n in considered)]
+        known = self.handle.snapshot.label_keys
+        constraints = [c for c in constraints
+                       if c.topology_key in known and any(c.topology_key in n.labels for n in considered)]
         # The domains of each key; under the hostname each node is its own, and upstream counts
         # the considered nodes rather than collecting their names.
         domains = [{n.labels[c.topology_key] for n in considered if c.topology_key in n.labels}
@@ -194,15 +196,14 @@ class PodTopologySpread:
     def normalize_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], scores: list[int]) -> None:
         """Fewer matching pods → higher score: 100 × (max + min − s) / max over the non-ignored nodes."""
         ignored = state[_SCORE_STATE].ignored
-        considered = [s for n, s in zip(nodes, scores) if n.name not in ignored]
+        considered = [s for n, s in zip(nodes, scores) if n.name not in ignored] if ignored else scores
         if not considered:
             scores[:] = [0] * len(scores)
             return
         low, high = min(considered), max(considered)
-        for i, node in enumerate(nodes):
-            if node.name in ignored:
-                scores[i] = 0
-            elif high == 0:
-                scores[i] = MAX_NODE_SCORE
-            else:
-                scores[i] = MAX_NODE_SCORE * (high + low - scores[i]) // high
+        if high == 0:
+            scores[:] = [MAX_NODE_SCORE] * len(scores)
+        else:
+            scores[:] = [MAX_NODE_SCORE * (high + low - s) // high for s in scores]
+        if ignored:
+            scores[:] = [0 if n.name in ignored else s for n, s in zip(nodes, scores)]
