@@ -88,8 +88,12 @@ def is_pod_active(pod: Obj) -> bool:
 
 
 def get_condition(status: Obj, type_: str) -> Obj | None:
-    """The condition of `type_` in an object's status (pods, nodes, Deployments … keep them alike)."""
-    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), None)
+    """The condition of `type_` in an object's status (pods, nodes, Deployments … keep them alike).
+    A plain loop: controllers ask this of every pod they count, and a generator costs more than the search."""
+    for condition in status.get("conditions") or ():
+        if condition.get("type") == type_:
+            return condition
+    return None
 
 
 def pod_condition(pod: Obj, type_: str) -> Obj | None:

@@ -171,8 +171,9 @@ def calculate_status(rs: Obj, pods: list[Obj], desired: int, manage_error: Excep
     now = datetime.now(timezone.utc)
     status["replicas"] = len(pods)
     status["fullyLabeledReplicas"] = sum(1 for p in pods if template_labels.matches(p["metadata"].get("labels")))
-    status["readyReplicas"] = sum(1 for p in pods if is_pod_ready(p))
-    status["availableReplicas"] = sum(1 for p in pods if is_pod_available(p, min_ready, now))
+    ready = [p for p in pods if is_pod_ready(p)]
+    status["readyReplicas"] = len(ready)
+    status["availableReplicas"] = sum(1 for p in ready if is_pod_available(p, min_ready, now))
     failure = replica_failure(rs.get("status") or {})
     if manage_error is not None and failure is None:
         diff = len(pods) - desired
