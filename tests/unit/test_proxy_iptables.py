@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kinn.proxy.changes import ProxyState
 from kinn.proxy.iptables import rules
+from kinn.proxy.iptables.proxier import restore_environment
 from kinn.proxy.node import NodeContext
 from kinn.proxy.serviceport import service_ports, slice_endpoints
 
@@ -222,3 +223,12 @@ def test_local_internal_and_external_policies_still_short_circuit_pods_through_t
     f = fragment(service, endpoint_slice("web", "10.244.2.3", node="worker-2"), node="worker-1")
     jumped = {rule.split(" -j ")[-1] for rule in f.rules + f.dispatch if " -j KUBE-S" in rule}
     assert jumped <= set(f.chains), jumped - set(f.chains)
+
+
+def test_iptables_restore_runs_without_fastbins_and_keeps_the_callers_tunables(monkeypatch) -> None:
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    monkeypatch.setenv("PATH", "/usr/sbin:/usr/bin")
+    env = restore_environment()
+    assert env["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=0" and env["PATH"] == "/usr/sbin:/usr/bin"
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=2")
+    assert restore_environment()["GLIBC_TUNABLES"] == "glibc.malloc.arena_max=2:glibc.malloc.mxfast=0"

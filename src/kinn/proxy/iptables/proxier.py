@@ -17,6 +17,7 @@ table's counters (see rules.render_restore for why).
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import time
 
@@ -39,8 +40,8 @@ class RestoreError(RuntimeError):
     pass
 
 
-def _run(argv: list[str], stdin: str = "") -> str:
-    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True)
+def _run(argv: list[str], stdin: str = "", env: dict[str, str] | None = None) -> str:
+    proc = subprocess.run(argv, input=stdin, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
         raise RestoreError(f"{' '.join(argv)}: {proc.stderr.strip()}")
     return proc.stdout
@@ -52,7 +53,15 @@ def iptables_save(table: str) -> str:
 
 def iptables_restore(text: str) -> None:
     """One `iptables-restore --noflush` transaction (all or nothing); RestoreError says why not."""
-    _run(RESTORE, text)
+    _run(RESTORE, text, env=restore_environment())
+
+
+def restore_environment() -> dict[str, str]:
+    """iptables-restore's environment: this one, with glibc's fastbins off. It allocates and frees
+    small blocks for every rule it parses; with fastbins, each larger allocation first consolidates
+    them all (malloc_consolidate), a sixth of its user time for 30,000 rules (0.30 → 0.25 s)."""
+    tunables = [os.environ["GLIBC_TUNABLES"]] if os.environ.get("GLIBC_TUNABLES") else []
+    return {**os.environ, "GLIBC_TUNABLES": ":".join([*tunables, "glibc.malloc.mxfast=0"])}
 
 
 def chain_names(table: str) -> set[str]:
