@@ -21,13 +21,13 @@ import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
 import uvloop
 import yaml
+from scratch import scratch_dir
 
 COUNTER = re.compile(rb'"data":\{"n":"(\d+)"')
 TABLE_ACCEPT = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
@@ -65,7 +65,7 @@ class Bench:
     def __init__(self, kubeconfig: Path) -> None:
         config = yaml.safe_load(kubeconfig.read_text())
         self.base = config["clusters"][0]["cluster"]["server"]
-        tmp = Path(tempfile.mkdtemp())
+        tmp = kubeconfig.parent  # the bench's scratch directory
         user = config["users"][0]["user"]
         for name, field in (("ca.crt", None), ("client.crt", "client-certificate-data"), ("client.key", "client-key-data")):
             data = config["clusters"][0]["cluster"]["certificate-authority-data"] if field is None else user[field]
@@ -216,28 +216,27 @@ def main() -> None:
     parser.add_argument("--probe", type=int, default=300, help="creates timed one at a time per checkpoint")
     parser.add_argument("--get-seconds", type=float, default=5.0)
     args = parser.parse_args()
-    data_dir = Path(tempfile.mkdtemp(prefix="kinn-bench-"))
-    kubeconfig = data_dir / "kubeconfig"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kinn", "apiserver", "--data-dir", str(data_dir), "--secure-port", "0",
-         "--kubeconfig-out", str(kubeconfig), "-v", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while not kubeconfig.exists():
-            if server.poll() is not None or time.monotonic() > deadline:
-                sys.exit("kinn apiserver did not start")
-            time.sleep(0.05)
-        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            runner.run(run(args, kubeconfig))
-        size = sum(f.stat().st_size for f in data_dir.glob("state.db*"))
-        print(f"\nstore on disk: {size / 1e6:.1f} MB (state.db + WAL)")
-        print(f"server resident memory: {resident_mb(server.pid):.0f} MB (VmRSS)")
-    finally:
-        server.terminate()
-        server.wait()
-        subprocess.run(["rm", "-rf", str(data_dir)], check=False)
+    with scratch_dir("kinn-bench-apiserver-") as data_dir:
+        kubeconfig = data_dir / "kubeconfig"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kinn", "apiserver", "--data-dir", str(data_dir), "--secure-port", "0",
+             "--kubeconfig-out", str(kubeconfig), "-v", "0"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not kubeconfig.exists():
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit("kinn apiserver did not start")
+                time.sleep(0.05)
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(run(args, kubeconfig))
+            size = sum(f.stat().st_size for f in data_dir.glob("state.db*"))
+            print(f"\nstore on disk: {size / 1e6:.1f} MB (state.db + WAL)")
+            print(f"server resident memory: {resident_mb(server.pid):.0f} MB (VmRSS)")
+        finally:
+            server.terminate()
+            server.wait()
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from scratch import scratch_dir
 
 from kinn.cluster import cgroups, config
 from kinn.cluster.cluster import Cluster
@@ -17,10 +18,13 @@ from kinn.cluster.down import down
 from kinn.cluster.up import up
 
 
-def isolate_home() -> None:
-    """Clusters of this process get their own state dir and kubeconfig (~/.kube/config is left alone)."""
-    home = Path(tempfile.mkdtemp(prefix="kinn-bench-"))
-    os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
+@contextmanager
+def isolated_home() -> Iterator[None]:
+    """Clusters made inside get their own state dir and kubeconfig (~/.kube/config is left alone),
+    removed at the end."""
+    with scratch_dir("kinn-bench-home-") as home:
+        os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
+        yield
 
 
 def bench_spec(prefix: str, workers: int = 2, proxy_mode: str = "iptables") -> config.ClusterSpec:
@@ -33,14 +37,14 @@ def bench_spec(prefix: str, workers: int = 2, proxy_mode: str = "iptables") -> c
 def bench_cluster(workers: int = 2, prefix: str = "bench", proxy_mode: str = "iptables") -> Iterator[Cluster]:
     """A fresh cluster in an isolated home, removed afterwards. It is handed over once its add-on
     pods (DNS, ingress controller) run: their start-up would otherwise be measured as the bench's."""
-    isolate_home()
-    cluster = asyncio.run(up(bench_spec(prefix, workers, proxy_mode), echo=lambda line: None))
-    try:
-        subprocess.run(["kubectl", "wait", "--for=condition=Ready", "pods", "--all", "--all-namespaces",
-                        "--timeout=60s"], check=True, capture_output=True)
-        yield cluster
-    finally:
-        down(cluster.name)
+    with isolated_home():
+        cluster = asyncio.run(up(bench_spec(prefix, workers, proxy_mode), echo=lambda line: None))
+        try:
+            subprocess.run(["kubectl", "wait", "--for=condition=Ready", "pods", "--all", "--all-namespaces",
+                            "--timeout=60s"], check=True, capture_output=True)
+            yield cluster
+        finally:
+            down(cluster.name)
 
 
 def memory_mib(cluster: Cluster) -> tuple[float, float]:

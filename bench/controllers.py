@@ -20,10 +20,11 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from scratch import scratch_dir
 
 from kinn.client.rest import Client, resource
 
@@ -226,12 +227,13 @@ def main() -> None:
     parser.add_argument("--profile", default="", help="Run the server under cProfile, writing its stats here.")
     args = parser.parse_args()
     for nodes in args.nodes:
-        cluster = Cluster(Path(tempfile.mkdtemp(prefix="kinn-bench-controllers-")))
-        try:
-            cluster.start(nodes, args.profile)
-            asyncio.run(measure(cluster, nodes, args, largest=nodes == max(args.nodes)))
-        finally:
-            cluster.stop()
+        with scratch_dir("kinn-bench-controllers-") as data_dir:
+            cluster = Cluster(data_dir)
+            try:
+                cluster.start(nodes, args.profile)
+                asyncio.run(measure(cluster, nodes, args, largest=nodes == max(args.nodes)))
+            finally:
+                cluster.stop()
 
 
 if __name__ == "__main__":

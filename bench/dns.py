@@ -25,12 +25,12 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 from dnslib import DNSRecord
+from scratch import scratch_dir
 
 from kinn.client.rest import Client, resource
 
@@ -167,7 +167,12 @@ def main() -> None:
     for tool in ("dnsperf", "dnsmasq"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not installed (hack/setup.sh installs dnsperf and dnsmasq-base)")
-    work = Path(tempfile.mkdtemp(prefix="kinn-bench-dns-"))
+    with scratch_dir("kinn-bench-dns-") as work:
+        run_benchmark(args, work)
+
+
+def run_benchmark(args: argparse.Namespace, work: Path) -> None:
+    """The API server, kinn dns and both dnsmasq instances, all started here and stopped afterwards."""
     kubeconfig = work / "kubeconfig"
     processes: list[subprocess.Popen[bytes]] = []
     try:
@@ -201,7 +206,6 @@ def main() -> None:
         for process in reversed(processes):
             process.terminate()
             process.wait(timeout=10)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ import argparse
 import asyncio
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from scratch import scratch_dir
 
 from kinn.client.rest import Client, resource
 
@@ -102,13 +103,13 @@ def main() -> None:
     parser.add_argument("--pods", type=int, default=3000)
     args = parser.parse_args()
     for nodes in args.nodes:
-        data_dir = Path(tempfile.mkdtemp(prefix="kinn-bench-scheduler-"))
-        server, kubeconfig = start_apiserver(data_dir)
-        try:
-            print(asyncio.run(measure(kubeconfig, nodes, args.pods, data_dir / "scheduler.log")), flush=True)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
+        with scratch_dir("kinn-bench-scheduler-") as data_dir:
+            server, kubeconfig = start_apiserver(data_dir)
+            try:
+                print(asyncio.run(measure(kubeconfig, nodes, args.pods, data_dir / "scheduler.log")), flush=True)
+            finally:
+                server.terminate()
+                server.wait(timeout=10)
 
 
 if __name__ == "__main__":

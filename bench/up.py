@@ -16,7 +16,7 @@ import asyncio
 import statistics
 import time
 
-from clusters import bench_spec, isolate_home, memory_mib
+from clusters import bench_spec, isolated_home, memory_mib
 
 from kinn.cluster import cgroups
 from kinn.cluster.down import down
@@ -28,21 +28,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--idle", type=float, default=15.0, help="seconds to wait before measuring memory")
     args = parser.parse_args()
-    isolate_home()
-    ups, downs = [], []
-    for run in range(args.runs):
-        spec = bench_spec("benchup")
-        start = time.monotonic()
-        cluster = asyncio.run(up(spec, echo=lambda line: None))
-        ups.append(time.monotonic() - start)
-        if run == 0:
-            time.sleep(args.idle)
-            rss, pss = memory_mib(cluster)
-            processes = len(cgroups.members(cluster.paths.cgroup))
-        start = time.monotonic()
-        down(cluster.name)
-        downs.append(time.monotonic() - start)
-        print(f"run {run + 1}: up {ups[-1]:.2f}s, down {downs[-1]:.2f}s")
+    with isolated_home():
+        ups, downs = [], []
+        for run in range(args.runs):
+            spec = bench_spec("benchup")
+            start = time.monotonic()
+            cluster = asyncio.run(up(spec, echo=lambda line: None))
+            ups.append(time.monotonic() - start)
+            if run == 0:
+                time.sleep(args.idle)
+                rss, pss = memory_mib(cluster)
+                processes = len(cgroups.members(cluster.paths.cgroup))
+            start = time.monotonic()
+            down(cluster.name)
+            downs.append(time.monotonic() - start)
+            print(f"run {run + 1}: up {ups[-1]:.2f}s, down {downs[-1]:.2f}s")
     print(f"kinn up to 3 nodes Ready: median {statistics.median(ups):.2f}s, min {min(ups):.2f}s, max {max(ups):.2f}s "
           "(target < 5 s)")
     print(f"kinn down: median {statistics.median(downs):.2f}s")
