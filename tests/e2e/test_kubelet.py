@@ -337,6 +337,39 @@ def test_nginx_pod_serves_its_welcome_page(node: Node) -> None:
     delete_and_check_nothing_leaked(node, "web")
 
 
+def test_each_container_has_its_own_empty_tmp(node: Node) -> None:
+    """As in an image's writable layer: what a container writes to /tmp is seen neither by the host
+    nor by the pod's other containers, and a restarted container starts with an empty /tmp. A volume
+    mounted under /tmp gets its mount point there, not on the host."""
+    mark = f"kinn-private-{uuid.uuid4().hex[:8]}"
+    writes = (f"echo hi > /tmp/{mark}; ls -ld /tmp; cat /tmp/{mark}; "
+              f"echo v > /tmp/{mark}-cache/v; cat /tmp/{mark}-cache/v; sleep 3600")
+    create_pod(node, "scratch", [
+        {"name": "writer", "image": "busybox", "command": ["sh", "-c", writes],
+         "volumeMounts": [{"name": "cache", "mountPath": f"/tmp/{mark}-cache"}]},
+        {"name": "reader", "image": "busybox", "command": ["sh", "-c", f"sleep 1; ls -a /tmp; "
+                                                                         f"[ ! -e /tmp/{mark} ]; sleep 3600"]},
+        {"name": "again", "image": "busybox", "command": ["sh", "-c", "echo run >> /tmp/runs; wc -l < /tmp/runs; "
+                                                                        "exit 1"]}],
+        volumes=[{"name": "cache", "emptyDir": {}}])
+
+    def restarted() -> dict[str, Any] | None:
+        pod = get(node, "pod", "scratch")
+        statuses = (pod or {}).get("status", {}).get("containerStatuses", [])
+        return pod if any(s["name"] == "again" and s["restartCount"] >= 2 for s in statuses) else None
+
+    pod = wait_until("container `again` restarted twice", restarted, node, timeout=30)
+    assert not (Path("/tmp") / mark).exists() and not (Path("/tmp") / f"{mark}-cache").exists()
+    writer = container_log(node, pod, "writer")
+    assert re.search(r" stdout F drwxrwxrwt .* /tmp\n", writer) and " stdout F hi\n" in writer, writer
+    assert " stdout F v\n" in writer, writer
+    reader = container_log(node, pod, "reader")
+    assert mark not in reader and container_status(pod, "reader")["restartCount"] == 0, reader
+    runs = [line.rsplit(" ", 1)[1] for line in all_container_logs(node, pod, "again").splitlines()]
+    assert runs[:3] == ["1", "1", "1"], runs
+    delete_and_check_nothing_leaked(node, "scratch")
+
+
 def test_busybox_pods_reach_each_other_with_ping_wget_and_nc(node: Node) -> None:
     create_pod(node, "bb-server", [
         {"name": "httpd", "image": "busybox:1.36", "command": ["httpd", "-f", "-p", "8080", "-h", "/etc"]},

@@ -71,9 +71,11 @@ class ContainerExit:
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
                cgroup_procs: Path | None) -> None:
     """Runs in the forked child before exec: join the sandbox and the container's cgroup, then build
-    the private mount view: the pod's own read-only /sys, as runc mounts it, then the volumes.
+    the private mount view: the pod's own read-only /sys, as runc mounts it, then `mounts` in order.
 
-    Mount propagation is made private first, so the mounts never show up in the node.
+    Mount propagation is made private first, so the mounts never show up in the node. Every source
+    is opened before the first mount and mounted through its descriptor, as runc does: a mount
+    may cover where later sources live (the container's own /tmp covers a kubelet dir under /tmp).
     """
     for fd in namespace_fds:
         nsutil.setns(fd)
@@ -82,35 +84,39 @@ def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_di
     nsutil.unshare(nsutil.CLONE_NEWNS)
     nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_PRIVATE)
     nsutil.mount_sys(read_only=True)
-    for mount in mounts:
-        nsutil.bind_mount(mount.host_path, mount.container_path, mount.read_only)
+    sources = [os.open(mount.host_path, os.O_PATH | os.O_CLOEXEC) for mount in mounts]
+    for mount, fd in zip(mounts, sources):
+        nsutil.bind_mount(f"/proc/self/fd/{fd}", mount.container_path, mount.read_only)
     os.chdir(working_dir)
 
 
 def _prepare_mount_points(mounts: Sequence[Mount]) -> None:
     """Check sources and create missing targets, before fork, where errors can still be reported.
 
-    Containers share the node's root filesystem, so a missing mount point is created there, as
-    runc creates it in an image's root filesystem.
+    Containers share the node's root filesystem, so a missing mount point is created where the
+    container will see it through the mounts before it (in the container's own /tmp for a volume
+    under /tmp, else in the node's filesystem), as runc creates it in an image's root filesystem.
     """
-    for mount in mounts:
+    for index, mount in enumerate(mounts):
         if not mount.host_path.exists():
             raise ContainerStartError(f"mount source {mount.host_path} for {mount.container_path} does not exist")
-        if mount.container_path.exists():
+        point = _host_view(mount.container_path, mounts[:index])
+        if point.exists():
             continue
         if mount.host_path.is_dir():
-            mount.container_path.mkdir(parents=True)
+            point.mkdir(parents=True)
         else:
-            mount.container_path.parent.mkdir(parents=True, exist_ok=True)
-            mount.container_path.touch()
+            point.parent.mkdir(parents=True, exist_ok=True)
+            point.touch()
 
 
 def _host_view(path: Path, mounts: Sequence[Mount]) -> Path:
-    """Where a container path lives outside the container: under the innermost mount covering it."""
+    """Where a container path lives outside the container: under the innermost mount covering it
+    (of two at the same place, the later one, which is mounted over the other)."""
     covering = [mount for mount in mounts if path.is_relative_to(mount.container_path)]
     if not covering:
         return path
-    mount = max(covering, key=lambda mount: len(mount.container_path.parts))
+    mount = max(reversed(covering), key=lambda mount: len(mount.container_path.parts))
     return mount.host_path / path.relative_to(mount.container_path)
 
 
