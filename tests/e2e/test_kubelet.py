@@ -339,16 +339,27 @@ def test_nginx_pod_serves_its_welcome_page(node: Node) -> None:
 
 def test_each_container_has_its_own_empty_tmp(node: Node) -> None:
     """As in an image's writable layer: what a container writes to /tmp is seen neither by the host
-    nor by the pod's other containers, and a restarted container starts with an empty /tmp. A volume
-    mounted under /tmp gets its mount point there, not on the host."""
+    nor by the pod's other containers, and a restarted container starts with an empty /tmp. What the
+    node has in /tmp stays readable (kinn itself may be installed there) but is not changed. A
+    volume mounted under /tmp gets its mount point there, not on the host."""
     mark = f"kinn-private-{uuid.uuid4().hex[:8]}"
+    node_file = Path("/tmp") / f"{mark}-node"
+    node_file.write_text("from the node\n")
+    try:
+        _check_private_tmp(node, mark, node_file)
+    finally:
+        node_file.unlink()
+
+
+def _check_private_tmp(node: Node, mark: str, node_file: Path) -> None:
     writes = (f"echo hi > /tmp/{mark}; ls -ld /tmp; cat /tmp/{mark}; "
               f"echo v > /tmp/{mark}-cache/v; cat /tmp/{mark}-cache/v; sleep 3600")
     create_pod(node, "scratch", [
         {"name": "writer", "image": "busybox", "command": ["sh", "-c", writes],
          "volumeMounts": [{"name": "cache", "mountPath": f"/tmp/{mark}-cache"}]},
-        {"name": "reader", "image": "busybox", "command": ["sh", "-c", f"sleep 1; ls -a /tmp; "
-                                                                         f"[ ! -e /tmp/{mark} ]; sleep 3600"]},
+        {"name": "reader", "image": "busybox", "command": ["sh", "-c", f"sleep 1; ls -a /tmp; [ ! -e /tmp/{mark} ]; "
+                                                                         f"cat {node_file}; echo x > {node_file}; "
+                                                                         "sleep 3600"]},
         {"name": "again", "image": "busybox", "command": ["sh", "-c", "echo run >> /tmp/runs; wc -l < /tmp/runs; "
                                                                         "exit 1"]}],
         volumes=[{"name": "cache", "emptyDir": {}}])
@@ -363,8 +374,10 @@ def test_each_container_has_its_own_empty_tmp(node: Node) -> None:
     writer = container_log(node, pod, "writer")
     assert re.search(r" stdout F drwxrwxrwt .* /tmp\n", writer) and " stdout F hi\n" in writer, writer
     assert " stdout F v\n" in writer, writer
-    reader = container_log(node, pod, "reader")
-    assert mark not in reader and container_status(pod, "reader")["restartCount"] == 0, reader
+    reader = wait_until("the reader's output", lambda: "from the node" in container_log(node, pod, "reader") and
+                        container_log(node, pod, "reader"), node)
+    assert f"{mark}\n" not in reader and container_status(pod, "reader")["restartCount"] == 0, reader
+    assert " stdout F from the node\n" in reader and node_file.read_text() == "from the node\n", reader
     runs = [line.rsplit(" ", 1)[1] for line in all_container_logs(node, pod, "again").splitlines()]
     assert runs[:3] == ["1", "1", "1"], runs
     delete_and_check_nothing_leaked(node, "scratch")

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -118,24 +116,6 @@ def test_nginx_container_gets_a_private_config_and_the_images_conf_d(tmp_path: P
     check = subprocess.run([*nginx.argv(["nginx"], ["-t", "-c", str(tmp_path / "nginx.conf")], tmp_path)],
                            capture_output=True, text=True)
     assert "syntax is ok" in check.stderr, check.stderr
-
-
-def test_every_container_start_gets_an_empty_tmp_of_its_own(tmp_path: Path) -> None:
-    busybox = images.resolve("busybox")
-    mounts = busybox.mounts(tmp_path)
-    tmp = tmp_path / "tmp"
-    # tmp_path lies under /tmp, so the container's directory is bound back in over its own /tmp.
-    assert [(m.host_path, m.container_path) for m in mounts] == [(tmp, Path("/tmp")), (tmp_path, tmp_path)]
-    assert oct(tmp.stat().st_mode & 0o7777) == "0o1777"
-    (tmp / "left-over").write_text("from the last run")
-    busybox.mounts(tmp_path)
-    assert list(tmp.iterdir()) == []
-    assert [m.container_path for m in images.resolve("nginx").mounts(tmp_path)][-1] == Path("/etc/nginx/conf.d")
-    outside = Path(tempfile.mkdtemp(dir="/var/tmp"))  # a kubelet root off /tmp: nothing to bind back
-    try:
-        assert [(m.host_path, m.container_path) for m in busybox.mounts(outside)] == [(outside / "tmp", Path("/tmp"))]
-    finally:
-        shutil.rmtree(outside)
 
 
 def ended(name: str, code: int) -> ContainerRecord:

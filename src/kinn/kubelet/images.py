@@ -56,17 +56,6 @@ def _no_mounts(directory: Path) -> Sequence[Mount]:
     return ()
 
 
-def private_tmp(directory: Path) -> Mount:
-    """The container's own /tmp, empty at each start, as an image's /tmp is in a new container's
-    writable layer. Without it a container, which sees the node's root filesystem, would share /tmp
-    with every other pod and with the host."""
-    tmp = directory / "tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    tmp.chmod(0o1777)  # as in every image: anyone may create, only the owner may remove
-    return Mount(tmp, Path("/tmp"))
-
-
 @dataclass(frozen=True)
 class Image:
     """A resolved image: its names as the runtime reports them, ENTRYPOINT and CMD, how argv[0]
@@ -80,15 +69,6 @@ class Image:
     cmd: tuple[str, ...] = ()
     program: Program = _as_is
     prepare: Callable[[Path], Sequence[Mount]] = _no_mounts
-
-    def mounts(self, directory: Path) -> list[Mount]:
-        """What the image's filesystem lays over the node's for one container start, in the
-        container's private `directory`: its own /tmp, then the image's own setup. The image's
-        programs find their files in `directory` (nginx's prefix): when that lies under /tmp (a
-        kubelet --root-dir there, as in tests), it is bound back in at its own path."""
-        tmp = private_tmp(directory)
-        kept = [Mount(directory, directory)] if directory.is_relative_to(tmp.container_path) else []
-        return [tmp, *kept, *self.prepare(directory)]
 
     def argv(self, command: Sequence[str], args: Sequence[str], directory: Path) -> list[str]:
         """Docker's rules, as the kubelet applies them: `command` replaces ENTRYPOINT (and drops CMD),

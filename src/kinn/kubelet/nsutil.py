@@ -52,10 +52,12 @@ def setns(fd: int, nstype: int = 0) -> None:
     _check(_libc.setns(fd, nstype), "setns")
 
 
-def mount(source: str | Path | None, target: str | Path, fstype: str | None = None, flags: int = 0) -> None:
-    """mount(2); `source`/`fstype` may be None for bind remounts and propagation changes."""
-    _check(_libc.mount(_optional_bytes(source), os.fsencode(target), _optional_bytes(fstype), flags, None),
-           f"mount {target}")
+def mount(source: str | Path | None, target: str | Path, fstype: str | None = None, flags: int = 0,
+          data: str | None = None) -> None:
+    """mount(2); `source`/`fstype` may be None for bind remounts and propagation changes, `data` is
+    the filesystem's options."""
+    _check(_libc.mount(_optional_bytes(source), os.fsencode(target), _optional_bytes(fstype), flags,
+                       _optional_bytes(data)), f"mount {target}")
 
 
 def bind_mount(source: str | Path, target: str | Path, read_only: bool = False) -> None:
@@ -77,6 +79,22 @@ def mount_sys(read_only: bool = False) -> None:
     flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
     mount("sysfs", "/sys", "sysfs", flags)
     mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
+
+
+def private_tmp() -> None:
+    """Give the caller's mount namespace a /tmp of its own, as an image's writable layer gives a
+    container: an overlay whose lower layer is the node's /tmp, so that what is there stays readable
+    (a program installed under /tmp keeps working), and whose upper layer, where every write and
+    deletion goes, is a fresh tmpfs mounted on /tmp underneath it."""
+    lower = os.open("/tmp", os.O_PATH | os.O_CLOEXEC)
+    try:
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700")
+        os.mkdir("/tmp/upper")
+        os.chmod("/tmp/upper", 0o1777)  # the mode /tmp shows: anyone may create, only owners remove
+        os.mkdir("/tmp/work", 0o700)
+        mount("overlay", "/tmp", "overlay", 0, f"lowerdir=/proc/self/fd/{lower},upperdir=/tmp/upper,workdir=/tmp/work")
+    finally:
+        os.close(lower)
 
 
 def namespace_path(pid: int, kind: str) -> Path:

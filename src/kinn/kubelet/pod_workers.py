@@ -358,7 +358,7 @@ class PodWorker:
             env = envvars.container_environment(self.pod, spec, self.ctx.services(), self.pod_ips, self.ctx.node_ip,
                                                 *self._objects, self.ctx.allocatable)
             directory = self.dir / "containers" / record.name
-            image_mounts = image.mounts(directory)
+            image_mounts = image.prepare(directory)
             argv = image.argv([envvars.expand(a, env) for a in spec.get("command") or []],
                               [envvars.expand(a, env) for a in spec.get("args") or []], directory)
         except (envvars.EnvError, images.ImagePullError) as error:

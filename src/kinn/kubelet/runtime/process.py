@@ -71,11 +71,12 @@ class ContainerExit:
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
                cgroup_procs: Path | None) -> None:
     """Runs in the forked child before exec: join the sandbox and the container's cgroup, then build
-    the private mount view: the pod's own read-only /sys, as runc mounts it, then `mounts` in order.
+    the private mount view: the pod's own read-only /sys, as runc mounts it, the container's own
+    /tmp, then `mounts` in order, each on a mount point made here if it is missing (those under /tmp).
 
     Mount propagation is made private first, so the mounts never show up in the node. Every source
-    is opened before the first mount and mounted through its descriptor, as runc does: a mount
-    may cover where later sources live (the container's own /tmp covers a kubelet dir under /tmp).
+    is opened before the first mount and mounted through its descriptor, as runc does: a mount may
+    cover where a later source lives.
     """
     for fd in namespace_fds:
         nsutil.setns(fd)
@@ -85,8 +86,12 @@ def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_di
     nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_PRIVATE)
     nsutil.mount_sys(read_only=True)
     sources = [os.open(mount.host_path, os.O_PATH | os.O_CLOEXEC) for mount in mounts]
+    nsutil.private_tmp()
     for mount, fd in zip(mounts, sources):
-        nsutil.bind_mount(f"/proc/self/fd/{fd}", mount.container_path, mount.read_only)
+        source = f"/proc/self/fd/{fd}"
+        _make_mount_point(mount.container_path, os.path.isdir(source))
+        nsutil.bind_mount(source, mount.container_path, mount.read_only)
+    os.makedirs(working_dir, exist_ok=True)  # runc creates a missing cwd, in the container's view
     os.chdir(working_dir)
 
 
@@ -94,20 +99,27 @@ def _prepare_mount_points(mounts: Sequence[Mount]) -> None:
     """Check sources and create missing targets, before fork, where errors can still be reported.
 
     Containers share the node's root filesystem, so a missing mount point is created where the
-    container will see it through the mounts before it (in the container's own /tmp for a volume
-    under /tmp, else in the node's filesystem), as runc creates it in an image's root filesystem.
+    container will see it through the mounts before it, as runc creates it in an image's root
+    filesystem: in the node's filesystem, or in a volume. One under the container's own /tmp is
+    made by the container (_enter_pod), not in the node's /tmp.
     """
     for index, mount in enumerate(mounts):
         if not mount.host_path.exists():
             raise ContainerStartError(f"mount source {mount.host_path} for {mount.container_path} does not exist")
         point = _host_view(mount.container_path, mounts[:index])
-        if point.exists():
+        if point == mount.container_path and point.is_relative_to("/tmp"):
             continue
-        if mount.host_path.is_dir():
-            point.mkdir(parents=True)
-        else:
-            point.parent.mkdir(parents=True, exist_ok=True)
-            point.touch()
+        _make_mount_point(point, mount.host_path.is_dir())
+
+
+def _make_mount_point(point: Path, directory: bool) -> None:
+    if point.exists():
+        return
+    if directory:
+        point.mkdir(parents=True)
+    else:
+        point.parent.mkdir(parents=True, exist_ok=True)
+        point.touch()
 
 
 def _host_view(path: Path, mounts: Sequence[Mount]) -> Path:
@@ -210,7 +222,6 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     if not sandbox.is_ready():
         raise ContainerStartError(f"sandbox {sandbox.id} is not ready: pause (pid {sandbox.pid}) is gone")
     _prepare_mount_points(spec.mounts)
-    _host_view(spec.working_dir, spec.mounts).mkdir(parents=True, exist_ok=True)  # runc creates a missing cwd
     container_id = generate_id()
     cgroup_path = None
     if spec.limits is not None and cgroup_parent is not None:
