@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +29,17 @@ def sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
 def start(node: Node, name: str, containers: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     create_pod(node, name, containers, **spec)
     return wait_until(f"pod {name} Running", lambda: running(node, name), node)
+
+
+def trigger_volume(node: Node, name: str) -> tuple[Path, dict[str, Any], dict[str, Any]]:
+    """A file the test creates on the node to let a container go on (`/trigger/go` inside), through a
+    hostPath volume: a container's /tmp is its own, so the node's paths are not a channel.
+    Returns the file, the container's volumeMounts and the pod's volumes."""
+    directory = node.tmp / f"{name}-trigger"
+    directory.mkdir()
+    mounts = {"volumeMounts": [{"name": "trigger", "mountPath": "/trigger"}]}
+    volumes = {"volumes": [{"name": "trigger", "hostPath": {"path": str(directory), "type": "Directory"}}]}
+    return directory / "go", mounts, volumes
 
 
 def restarted(node: Node, name: str, container: str) -> dict[str, Any] | None:
@@ -81,9 +93,9 @@ def test_logs_previous_after_a_restart(node: Node) -> None:
 
 
 def test_logs_follow_streams_new_lines_until_the_container_ends(node: Node) -> None:
-    trigger = node.tmp / "follow-trigger"
-    start(node, "follower", [sh("app", f"echo first; until [ -e {trigger} ]; do sleep 0.1; done; echo second")],
-          restartPolicy="Never")
+    trigger, mounts, volumes = trigger_volume(node, "follow")
+    start(node, "follower", [sh("app", "echo first; until [ -e /trigger/go ]; do sleep 0.1; done; echo second",
+                                **mounts)], restartPolicy="Never", **volumes)
     with node.server.kubectl_stream("logs", "-f", "follower") as follow:
         follow.wait_for_line(lambda line: line == "first")
         assert "second" not in follow.lines
@@ -121,9 +133,9 @@ def test_exec_errors(node: Node) -> None:
 
 
 def test_attach_shows_output_from_now_on(node: Node) -> None:
-    trigger = node.tmp / "attach-trigger"
-    start(node, "speaker", [sh("app", f"echo before; until [ -e {trigger} ]; do echo tick; sleep 0.1; done; "
-                                      "echo after")], restartPolicy="Never")
+    trigger, mounts, volumes = trigger_volume(node, "attach")
+    start(node, "speaker", [sh("app", "echo before; until [ -e /trigger/go ]; do echo tick; sleep 0.1; done; "
+                                      "echo after", **mounts)], restartPolicy="Never", **volumes)
     with node.server.kubectl_stream("attach", "speaker") as attach:
         attach.wait_for_line(lambda line: line == "tick")  # attached: new output arrives
         trigger.touch()
