@@ -165,7 +165,8 @@ async def test_volumes_env_and_working_dir(sandbox: Sandbox, tmp_path: Path,
     data.mkdir()
     config.mkdir()
     (config / "greeting").write_text("hello")
-    inside_data, inside_config = tmp_path / "mnt" / "data", tmp_path / "mnt" / "config"  # created as mount points
+    # Created as mount points: in the container's own /tmp, since tmp_path is under the node's.
+    inside_data, inside_config = tmp_path / "mnt" / "data", tmp_path / "mnt" / "config"
     script = (f"pwd; cat {inside_config}/greeting; echo; echo $GREETING $HOSTNAME; echo written > out;"
               f"echo x > {inside_config}/x || echo read-only")
     container = await start_container(sandbox, ContainerSpec(
@@ -179,7 +180,7 @@ async def test_volumes_env_and_working_dir(sandbox: Sandbox, tmp_path: Path,
     assert "Read-only file system" in output and "stdout read-only" in output
     assert (data / "work" / "out").read_text() == "written\n"
     assert str(inside_data) not in Path("/proc/self/mountinfo").read_text()  # only in the container's view
-    assert not any(inside_data.iterdir())  # the work dir was created in the volume, not under it
+    assert not (tmp_path / "mnt").exists()  # neither mount point nor work dir was made in the node's /tmp
 
 
 async def test_exec_joins_the_container(sandbox: Sandbox, tmp_path: Path,
