@@ -6,6 +6,7 @@ import asyncio
 import os
 import subprocess
 import uuid
+from array import array
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -16,6 +17,9 @@ from kinn.cluster import cgroups, config
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.down import down
 from kinn.cluster.up import up
+
+PAGE = os.sysconf("SC_PAGE_SIZE")
+PRESENT, FRAME = 1 << 63, (1 << 55) - 1  # /proc/PID/pagemap: page present, its frame number
 
 
 @contextmanager
@@ -48,16 +52,32 @@ def bench_cluster(workers: int = 2, prefix: str = "bench", proxy_mode: str = "ip
 
 
 def memory_mib(cluster: Cluster) -> tuple[float, float]:
-    """(RSS, PSS) of every process of the cluster, in MiB. RSS counts shared pages once per process
-    (an upper bound); PSS splits them among their sharers, so PSS sums to the cluster's real footprint."""
-    rss = pss = 0
+    """(RSS, footprint) of every process of the cluster, in MiB. RSS counts a shared page once per
+    process that maps it (an upper bound). The footprint counts each resident page once, however
+    many of the cluster's processes map it, from their page tables (/proc/PID/pagemap, root only).
+    PSS would split shared pages with every process on the machine that maps them, this benchmark
+    included (it has imported kinn and its libraries), and so report less than the cluster holds."""
+    rss, frames = 0, set()
     for pid in cgroups.members(cluster.paths.cgroup):
         try:
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Rss:"):
-                    rss += int(line.split()[1])
-                elif line.startswith("Pss:"):
-                    pss += int(line.split()[1])
+            rss += sum(int(line.split()[1]) for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+                       if line.startswith("Rss:"))
+            frames |= resident_frames(pid)
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return rss / 1024, pss / 1024
+    if frames == {0}:
+        raise PermissionError("/proc/PID/pagemap shows page frames to root only")
+    return rss / 1024, len(frames) * PAGE / 2**20
+
+
+def resident_frames(pid: int) -> set[int]:
+    """The physical page frames a process has resident: one 64-bit pagemap entry per virtual page,
+    bit 63 = present, bits 0–54 = frame number."""
+    frames: set[int] = set()
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pagemap:
+        for line in maps:
+            start, end = (int(address, 16) for address in line.split(None, 1)[0].split("-"))
+            pagemap.seek(start // PAGE * 8)
+            entries = array("Q", pagemap.read((end - start) // PAGE * 8))
+            frames.update(entry & FRAME for entry in entries if entry & PRESENT)
+    return frames

@@ -158,7 +158,7 @@ async def run_dns(client: Client, options: DNSOptions) -> None:
     factory = SharedInformerFactory(client, transform=strip_managed_fields)
     watch_cluster(factory, records, resolver.invalidate)
     ready = asyncio.Event()
-    runners = await start_probes(options.bind_address, options.health_port, options.ready_port, ready)
+    probes = await start_probes(options.bind_address, options.health_port, options.ready_port, ready)
     factory.start()
     transports: list[asyncio.BaseTransport] = []
     loop = asyncio.get_running_loop()
@@ -181,8 +181,9 @@ async def run_dns(client: Client, options: DNSOptions) -> None:
         for transport in transports:
             transport.close()
         await factory.stop()
-        for runner in runners:
-            await runner.cleanup()
+        for probe in probes:
+            probe.close()
+            await probe.wait_closed()
 
 
 async def _wait_for_sync(factory: SharedInformerFactory) -> None:

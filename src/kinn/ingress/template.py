@@ -21,6 +21,10 @@ from kinn.ingress.model import DEFAULT_SERVER, DEFAULT_UPSTREAM, Certificate, Co
 
 HTTP_PORT, HTTPS_PORT, HEALTH_PORT = 80, 443, 10254
 UPSTREAM_KEEPALIVE = 320  # upstream-keepalive-connections
+# ingress-nginx runs a worker per CPU with 16,384 connections each (max-worker-connections). kinn
+# runs one worker with 4,096: nginx allocates every connection slot when the worker starts (~430
+# bytes each, 7 MB at 16,384), and a cluster on one machine never holds thousands of connections.
+WORKER_CONNECTIONS = 4096
 BACKLOG = 4096
 # A location path nginx reads as one bare word; anything else is written as a quoted string.
 _BARE = re.compile(r"[A-Za-z0-9/._~%:@!&()*+,=-]+")
@@ -52,7 +56,7 @@ pid {directory}/nginx.pid;
 error_log /dev/stderr notice;
 
 events {{
-    worker_connections 16384;
+    worker_connections {WORKER_CONNECTIONS};
 }}
 
 http {{
