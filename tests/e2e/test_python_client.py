@@ -299,6 +299,30 @@ def test_watch_beyond_history_is_410_expired(short_history):
         assert [(e["type"], e["object"].data) for e in events] == [("MODIFIED", {"i": "10"})]
 
 
+def test_periodic_compaction_expires_what_the_previous_interval_saw(tmp_path_factory):
+    """--etcd-compaction-interval: each compaction drops the history up to the revision the previous
+    one ended at, as kube-apiserver compacts etcd, however few revisions there were."""
+    server = start_apiserver(tmp_path_factory.mktemp("compaction"), ("--etcd-compaction-interval", "1s"))
+    try:
+        with server.api_client() as api_client:
+            core = client.CoreV1Api(api_client)
+            stale = core.create_namespaced_config_map("default", {"metadata": {"name": "idle"}}).metadata
+            core.patch_namespaced_config_map("idle", "default", {"data": {"a": "0"}})
+            time.sleep(2.5)  # two compactions: the second reaches past the patch, so the create's view is gone
+            with pytest.raises(ApiException) as e:
+                list(watch.Watch().stream(core.list_namespaced_config_map, "default",
+                                          resource_version=stale.resource_version, timeout_seconds=5))
+            assert e.value.status == 410 and "too old resource version" in e.value.reason
+            fresh = core.list_namespaced_config_map("default").metadata.resource_version
+            core.patch_namespaced_config_map("idle", "default", {"data": {"a": "b"}})
+            w = watch.Watch()
+            events = collect(w.stream(core.list_namespaced_config_map, "default", resource_version=fresh,
+                                      timeout_seconds=10), w, 1)
+            assert [(e["type"], e["object"].data) for e in events] == [("MODIFIED", {"a": "b"})]
+    finally:
+        server.stop()
+
+
 # -- create_from_yaml and the DynamicClient ---------------------------------------------------------
 
 

@@ -347,6 +347,30 @@ async def test_reopen_restores_objects_revision_and_history(tmp_path):
         store.close()
 
 
+async def test_compaction_to_a_revision_drops_the_history_up_to_it(tmp_path):
+    path = tmp_path / "state.db"
+    store = SQLiteStore(path, history=100)
+    try:
+        await store.create(key("a"), cm("a"))
+        for i in range(4):
+            await store.update(key("a"), cm("a", str(i)))        # revisions 2..5
+        assert store.compact(3) == 4 and store.oldest_revision == 4
+        assert log_rows(path) == 2
+        with pytest.raises(CompactedError):
+            store.watch("/registry/", 2)
+        watcher = store.watch("/registry/", 3)
+        assert [e.revision for e in await drain(watcher, 2)] == [4, 5]
+        watcher.stop()
+        assert store.compact(2) == 4  # an older revision changes nothing
+        assert store.compact(store.revision) == 6 and log_rows(path) == 0
+        watcher = store.watch("/registry/", 5)  # from the newest revision on: nothing missed
+        await store.update(key("a"), cm("a", "new"))
+        assert [e.revision for e in await drain(watcher, 1)] == [6]
+        watcher.stop()
+    finally:
+        store.close()
+
+
 async def test_reopen_after_compaction_keeps_the_floor(tmp_path):
     path = tmp_path / "state.db"
     store = SQLiteStore(path, history=3)

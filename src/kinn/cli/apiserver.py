@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -11,6 +12,7 @@ import click
 
 from kinn.apiserver.server import APIServer, APIServerOptions
 from kinn.cli.daemon import run_daemon, setup_logging
+from kinn.cli.flags import DURATION
 from kinn.storage.sqlite import DEFAULT_HISTORY
 
 
@@ -30,14 +32,20 @@ def apiserver_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--service-node-port-range", default="30000-32767", show_default=True),
         click.option("--watch-history", type=int, default=DEFAULT_HISTORY, hidden=True,
                      help="Revisions kept for watch replay (tests shrink it to provoke 410 Expired)."),
+        click.option("--etcd-compaction-interval", "compaction_interval", type=DURATION, default="5m",
+                     show_default=True, help="How often the history is compacted, to the revision of the "
+                                             "previous compaction: it keeps one to two intervals of changes."),
     ]
     for option in reversed(options):
         f = option(f)
     return f
 
 
-def build_apiserver_options(**flags: Any) -> APIServerOptions:
-    return APIServerOptions(**flags)
+def build_apiserver_options(compaction_interval: timedelta, **flags: Any) -> APIServerOptions:
+    if compaction_interval.total_seconds() <= 0:  # kube-apiserver's 0 leaves it to etcd; kinn has no etcd
+        raise click.BadParameter("must be positive: nothing else compacts kinn's store",
+                                 param_hint="--etcd-compaction-interval")
+    return APIServerOptions(compaction_interval=compaction_interval.total_seconds(), **flags)
 
 
 @click.command()

@@ -143,11 +143,18 @@ class WatchHub:
                     if key.startswith(watcher.prefix):
                         watcher.offer(event)
 
+    def compact(self, revision: int) -> None:
+        """Forget the events at and before `revision`, as etcd's compaction does."""
+        while self._revisions and self._revisions[0] <= revision:
+            self._drop_oldest()
+
     def _trim(self) -> None:
         while len(self._events) > self.capacity:
-            dropped = self._events.popleft()
-            self._revisions.popleft()
-            self.floor = dropped.revision
+            self._drop_oldest()
+
+    def _drop_oldest(self) -> None:
+        self._events.popleft()
+        self.floor = self._revisions.popleft()
 
     def since(self, after_revision: int) -> list[WatchEvent]:
         """Events with revision > after_revision; CompactedError if some were already dropped."""

@@ -198,8 +198,9 @@ class Store(abc.ABC):
         a trigger, live events only if they concern its value (the caller still filters)."""
 
     @abc.abstractmethod
-    def compact(self) -> int:
-        """Drop history beyond the retention window; returns the new oldest revision."""
+    def compact(self, revision: int = 0) -> int:
+        """Drop the history at and before `revision`, and in any case beyond the retention window;
+        returns the new oldest revision."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

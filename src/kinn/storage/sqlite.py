@@ -7,8 +7,9 @@ client hears of it; WAL mode makes that survive `kill -9` (the process, not powe
 trade k3s makes by default). The whole current state is also kept in memory: the API server owns
 the database, so reads never touch SQLite, which is what makes GET and LIST fast.
 
-The log is compacted to the watch-history window (`history` revisions), so the database does not
-grow without bound under churn.
+The log is compacted to the watch-history window (`history` revisions), and further to the
+revision the API server's periodic compaction names, so neither the database nor the memory
+holding the history grows without bound, under churn or over an idle day.
 
 Group commit: the writes made in one turn of the event loop share one transaction (as etcd's
 backend batches its bbolt transactions). Each write is numbered and checked against the latest
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 
 # Revisions kept for watch resumption and paginated lists. A superseded revision lives only
 # here, as its JSON (~3 KB for a running pod): 10,000 is ~30 MB, where 50,000 took most of the
-# control plane's memory budget at 10,000 pods. kine keeps 1,000; etcd about five minutes' worth.
+# control plane's memory budget at 10,000 pods. kine keeps 1,000; etcd what the API server's
+# compaction every five minutes leaves, as here (APIServer._compact_periodically).
 DEFAULT_HISTORY = 10_000
 
 
@@ -279,7 +281,8 @@ class SQLiteStore(Store):
     def watch(self, prefix: str, after_revision: int, trigger: Trigger | None = None) -> QueueWatcher:
         return self._hub.watch(prefix, after_revision, trigger)
 
-    def compact(self) -> int:
+    def compact(self, revision: int = 0) -> int:
+        self._hub.compact(revision)
         floor = self._hub.floor
         self._db.execute("BEGIN IMMEDIATE")
         self._db.execute("DELETE FROM log WHERE revision <= ?", (floor,))
