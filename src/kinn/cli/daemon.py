@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import logging
 import signal
 import sys
-from typing import Any, Awaitable, Coroutine
+from typing import Any, Awaitable, Callable, Coroutine
 
 import uvloop
 
@@ -26,6 +27,10 @@ def setup_logging(verbosity: int) -> None:
 # thousands of API objects a second (trees that reference counting frees) spent ~7 % of its CPU
 # there, finding next to nothing: the API server during a 1,000-pod Deployment, 0.97 s of 13 s.
 GC_THRESHOLDS = (10_000, 10, 10)
+# glibc keeps what a process frees inside its heap. An idle 3-node cluster's daemons grew ~0.8 MiB
+# a minute in RSS while their live Python objects did not grow at all (tracemalloc); malloc_trim
+# hands the free pages back: 4 MiB after three and a half minutes.
+TRIM_INTERVAL = 60.0
 
 
 def run_daemon(main: Coroutine[Any, Any, None]) -> None:
@@ -37,7 +42,35 @@ def run_daemon(main: Coroutine[Any, Any, None]) -> None:
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(main)
+        runner.run(_trimming_the_heap(main))
+
+
+def malloc_trim() -> Callable[[], object] | None:
+    """glibc's malloc_trim(0), or None where the C library has none (musl)."""
+    trim = getattr(ctypes.CDLL(None), "malloc_trim", None)
+    if trim is None:
+        return None
+    trim.argtypes = (ctypes.c_size_t,)
+    return lambda: trim(0)
+
+
+async def _trimming_the_heap(main: Coroutine[Any, Any, None]) -> None:
+    """Run `main` while a task returns the heap's free pages to the system every TRIM_INTERVAL."""
+    trim = malloc_trim()
+    if trim is None:
+        return await main
+    trimmer = asyncio.create_task(_trim_every(TRIM_INTERVAL, trim), name="malloc-trim")
+    try:
+        await main
+    finally:
+        trimmer.cancel()
+        await asyncio.gather(trimmer, return_exceptions=True)
+
+
+async def _trim_every(interval: float, trim: Callable[[], object]) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        trim()
 
 
 async def until_signalled(work: Awaitable[None]) -> None:
