@@ -2,6 +2,8 @@
 
 import gc
 
+import orjson
+
 from kinn.client import informer
 from kinn.client.informer import Indexer, object_key, shared, strip_managed_fields
 from kinn.client.rest import resource
@@ -48,3 +50,14 @@ def test_one_revision_is_shared_and_forgotten_when_no_cache_holds_it():
     del first
     gc.collect()
     assert not any(key[3] == "a" and key[5] is strip_managed_fields and key[4] == "1" for key in informer._CACHED)
+
+
+def test_cached_objects_share_equal_string_values():
+    """Two pods decoded apart hold one copy of each value they have in common, lists included."""
+    def decoded(name: str) -> dict:
+        return orjson.loads(orjson.dumps({**pod(name, "node-7"), "status": {"conditions": [{"type": "Ready"}]}}))
+
+    a, b = shared(decoded("a"), PODS, None), shared(decoded("b"), PODS, None)
+    assert a["spec"]["nodeName"] is b["spec"]["nodeName"]
+    assert a["status"]["conditions"][0]["type"] is b["status"]["conditions"][0]["type"]
+    assert a["metadata"]["name"] == "a" and b["metadata"]["name"] == "b"
