@@ -9,6 +9,12 @@ other nodes.
 from __future__ import annotations
 
 import ipaddress
+import os
+import socket
+import stat
+from pathlib import Path
+
+import yaml
 
 from conftest import start_hollow_nodes
 from kubectl_output import get_json, wait_until
@@ -122,3 +128,27 @@ def test_a_silent_node_is_marked_unknown_tainted_and_its_pods_move(control_plane
         return len(running) == 8 and all(p["spec"]["nodeName"] != "lonely-0" for p in pods)
 
     wait_until(replaced_elsewhere, timeout=60, what="the ReplicaSet to replace the evicted pods on other nodes")
+
+
+def test_scheduler_and_controller_manager_watch_over_the_loopback_socket(control_plane):
+    """They run inside `kinn server`: their dozens of watches go over its private Unix socket, not
+    TLS to its own port, and nobody else can authenticate there."""
+    sock = control_plane.data_dir / "apiserver.sock"
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    with socket.socket(socket.AF_UNIX) as anonymous:
+        anonymous.connect(str(sock))
+        anonymous.sendall(b"GET /api/v1/pods HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        reply = b"".join(iter(lambda: anonymous.recv(65536), b""))
+    assert reply.startswith(b"HTTP/1.1 401") and b'"reason":"Unauthorized"' in reply
+
+    pid = control_plane.process.pid
+    inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[len("socket:["):-1] for fd in os.listdir(f"/proc/{pid}/fd")
+              if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+    unix = [line.split() for line in Path("/proc/net/unix").read_text().splitlines()[1:]]
+    on_loopback = [f for f in unix if len(f) == 8 and f[7] == str(sock) and f[5] == "03" and f[6] in inodes]
+    assert len(on_loopback) >= 20  # the accepted ends of the informers' watches and the requests
+    server = yaml.safe_load(control_plane.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    port = int(server.rsplit(":", 1)[1])
+    tcp = [line.split() for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]]
+    dialled_itself = [f for f in tcp if int(f[2].split(":")[1], 16) == port and f[9] in inodes]
+    assert dialled_itself == []

@@ -4,13 +4,15 @@ The TLS layer has already verified any client certificate against the CA; the us
 Common Name and the groups its Organizations, as upstream's x509 authenticator reads them.
 Bearer tokens come from `<pki>/tokens.csv` (`token,user,uid,"group1,group2"`, the format of
 kube-apiserver's --token-auth-file), for components that do not carry certificates, or are
-service-account JWTs this API server issued (`system:serviceaccount:<ns>:<name>`). Every
+service-account JWTs this API server issued (`system:serviceaccount:<ns>:<name>`), or loopback
+tokens it gave the components running in its own process (see APIServer.loopback_config). Every
 authenticated user is also in `system:authenticated`, as upstream's union authenticator adds.
 """
 
 from __future__ import annotations
 
 import csv
+import secrets
 from pathlib import Path
 
 from aiohttp import web
@@ -27,6 +29,13 @@ class Authenticator:
     def __init__(self, pki: PKI, store: Store) -> None:
         self.tokens = _load_tokens(pki.directory / "tokens.csv")
         self.service_accounts = TokenAuthenticator(pki.load_service_account_public_key(), store)
+
+    def issue_token(self, user: str, groups: tuple[str, ...] = ()) -> str:
+        """A fresh bearer token for `user`, known to this process only (kube-apiserver's loopback
+        token): how the components it runs in-process prove who they are on its loopback socket."""
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = (user, groups + (AUTHENTICATED_GROUP,))
+        return token
 
     async def authenticate(self, request: web.Request) -> User | None:
         header = request.headers.get("Authorization", "")

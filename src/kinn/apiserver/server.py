@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 import time
@@ -36,7 +37,7 @@ from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.services import ServiceStrategy
 from kinn.apiserver.requestinfo import resolve
 from kinn.apiserver.serviceaccount.jwt import TokenGenerator
-from kinn.client.kubeconfig import build_kubeconfig, write_kubeconfig
+from kinn.client.kubeconfig import ClusterConfig, build_kubeconfig, write_kubeconfig
 from kinn.storage.sqlite import DEFAULT_HISTORY, SQLiteStore
 
 log = logging.getLogger("kinn.apiserver")
@@ -75,6 +76,7 @@ class APIServer:
         self._runner: web.AppRunner | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.port = options.secure_port
+        self._loopback: tuple[Path, str] | None = None  # the socket's path, and its address here
 
     def _hosts(self) -> list[str]:
         hosts = ["127.0.0.1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
@@ -113,6 +115,32 @@ class APIServer:
             self.write_kubeconfig(self.options.kubeconfig_out)
         log.info("serving on %s", self.url)
 
+    async def serve_loopback(self) -> None:
+        """Also serve plain HTTP on `<data-dir>/apiserver.sock` (mode 0600), for the scheduler and the
+        controller manager that `kinn server` runs in this process.
+
+        Upstream's components multiplex every request and watch over one HTTP/2 connection; kinn's
+        HTTP/1.1 client needs a connection per watch, and the two components hold ~70. Over TLS
+        each costs ~130 KB (both ends' OpenSSL state and buffers, both in this process) and every
+        byte is encrypted and decrypted again; over a Unix socket, ~28 KB and no crypto. Requests
+        there authenticate with the tokens `loopback_config` issues, so the components remain
+        `system:kube-scheduler` and `system:kube-controller-manager` to the API server."""
+        path = self.options.data_dir / LOOPBACK_SOCKET
+        path.unlink(missing_ok=True)  # left by a killed server
+        address = unix_address(path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.bind(address)
+        path.chmod(0o600)
+        assert self._runner is not None
+        await web.SockSite(self._runner, sock, backlog=2048).start()
+        self._loopback = (path, address)
+
+    def loopback_config(self, user: str, groups: tuple[str, ...] = ()) -> ClusterConfig:
+        """How a component in this process reaches the API server as `user` (see serve_loopback)."""
+        assert self._loopback is not None, "serve_loopback() first"
+        return ClusterConfig("http://localhost", token=self.authenticator.issue_token(user, groups),
+                             unix_socket=self._loopback[1])
+
     async def _listen_in_cluster(self) -> None:
         """Serve the nodes on the control-plane node's IP inside the cluster, as a real API server
         on its node does, while the user keeps 127.0.0.1 on the host."""
@@ -130,6 +158,8 @@ class APIServer:
         self.store.close()  # ends every watch, so the runner's shutdown does not wait on them
         if self._runner:
             await self._runner.cleanup()
+        if self._loopback is not None:
+            self._loopback[0].unlink(missing_ok=True)
 
     def write_kubeconfig(self, path: Path, name: str = "kinn") -> None:
         write_kubeconfig(path, build_kubeconfig(self.url, self.pki.ca_cert, self.pki.admin_cert,
@@ -235,6 +265,18 @@ class APIServer:
 
 
 _PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
+LOOPBACK_SOCKET = "apiserver.sock"
+_SUN_PATH_MAX = 107  # bytes of a Unix socket's path (sockaddr_un.sun_path, less the final NUL)
+
+
+def unix_address(path: Path) -> str:
+    """`path` as a Unix socket address. One too long for sun_path is reached through this process's
+    descriptor of its directory, /proc/self/fd/N/NAME (the kernel resolves it like any path): valid
+    only inside this process, which is where the loopback socket's clients live."""
+    if len(os.fsencode(path)) <= _SUN_PATH_MAX:
+        return str(path)
+    directory = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)  # held for the process's life
+    return f"/proc/self/fd/{directory}/{path.name}"
 
 
 def _openapi_v2(request: web.Request) -> web.Response:

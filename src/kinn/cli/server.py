@@ -1,42 +1,30 @@
 """`kinn server`: API server, scheduler and controller manager in one process (as k3s runs them).
 
-The three stay separate components: the scheduler and the controller manager reach the API server
-over HTTPS on loopback with their own client certificates (`system:kube-scheduler`,
-`system:kube-controller-manager`), exactly as they would from other machines.
+The three stay separate components: the scheduler and the controller manager talk to the API server
+only through the client library, as `system:kube-scheduler` and `system:kube-controller-manager`,
+with informers, leader election and all, as they would from other machines. Being in its process,
+they reach it on its loopback socket (APIServer.serve_loopback) rather than over TLS on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import click
 
-from kinn.apiserver.certs import ensure_client_certificate
 from kinn.apiserver.server import APIServer
 from kinn.cli.apiserver import apiserver_options, build_apiserver_options, serve_until_signalled
 from kinn.cli.controllermanager import build_options, controller_manager_options
 from kinn.cli.daemon import run_daemon, setup_logging
-from kinn.client.kubeconfig import build_kubeconfig, write_kubeconfig
 from kinn.client.rest import Client
 from kinn.controllers.base import ControllerManagerOptions
 from kinn.controllers.manager import run_controller_manager
 from kinn.scheduler.server import SchedulerOptions, run_scheduler
 
-# Component → (kubeconfig file, certificate CN), as kubeadm names them.
-COMPONENTS = {
-    "scheduler": ("scheduler.conf", "system:kube-scheduler"),
-    "controller-manager": ("controller-manager.conf", "system:kube-controller-manager"),
-}
-
-
-def component_kubeconfig(server: APIServer, component: str) -> Path:
-    filename, common_name = COMPONENTS[component]
-    cert, key = ensure_client_certificate(server.pki, component, common_name)
-    path = server.options.data_dir / filename
-    write_kubeconfig(path, build_kubeconfig(server.url, server.pki.ca_cert, cert, key, component))
-    return path
+# The users the components are to the API server, as their kubeadm certificates name them.
+SCHEDULER_USER = "system:kube-scheduler"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
 
 
 @click.command()
@@ -57,6 +45,7 @@ def server(disable_scheduler: bool, disable_controller_manager: bool, leader_ele
     cm_options = build_options(**cm_flags)
 
     async def components() -> None:
+        await api.serve_loopback()
         tasks = []
         if not disable_scheduler:
             tasks.append(_scheduler(api, leader_elect))
@@ -68,11 +57,10 @@ def server(disable_scheduler: bool, disable_controller_manager: bool, leader_ele
 
 
 async def _scheduler(api: APIServer, leader_elect: bool) -> None:
-    async with Client.from_kubeconfig(str(component_kubeconfig(api, "scheduler")), "kube-scheduler") as client:
+    async with Client(api.loopback_config(SCHEDULER_USER), "kube-scheduler") as client:
         await run_scheduler(client, SchedulerOptions(), leader_elect)
 
 
 async def _controller_manager(api: APIServer, options: ControllerManagerOptions, leader_elect: bool) -> None:
-    kubeconfig = component_kubeconfig(api, "controller-manager")
-    async with Client.from_kubeconfig(str(kubeconfig), "kube-controller-manager") as client:
+    async with Client(api.loopback_config(CONTROLLER_MANAGER_USER), "kube-controller-manager") as client:
         await run_controller_manager(client, options, leader_elect)

@@ -94,6 +94,9 @@ class ClusterConfig:
     client_key_data: bytes | None = None
     token: str | None = None
     insecure: bool = False
+    # Dial this Unix socket instead of the server's host and port: the API server's loopback
+    # socket, which only components running inside the API server's own process are given.
+    unix_socket: str | None = None
 
     def ssl_context(self) -> ssl.SSLContext | bool:
         if not self.server.startswith("https://"):

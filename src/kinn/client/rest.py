@@ -102,8 +102,12 @@ class Client:
     def _new_session(self, limit: int) -> aiohttp.ClientSession:
         if self._ssl is None:
             self._ssl = self.config.ssl_context()  # loads the CA bundle: once per client, not per pool
-        connector = aiohttp.TCPConnector(ssl=self._ssl, limit=limit, keepalive_timeout=KEEPALIVE_SECONDS,
-                                         socket_factory=self._socket_factory)
+        connector: aiohttp.BaseConnector
+        if self.config.unix_socket:
+            connector = aiohttp.UnixConnector(self.config.unix_socket, limit=limit, keepalive_timeout=KEEPALIVE_SECONDS)
+        else:
+            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=limit, keepalive_timeout=KEEPALIVE_SECONDS,
+                                             socket_factory=self._socket_factory)
         return aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
 
     async def close(self) -> None:
