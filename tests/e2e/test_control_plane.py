@@ -8,6 +8,7 @@ other nodes.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import os
 import socket
@@ -152,3 +153,10 @@ def test_scheduler_and_controller_manager_watch_over_the_loopback_socket(control
     tcp = [line.split() for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]]
     dialled_itself = [f for f in tcp if int(f[2].split(":")[1], 16) == port and f[9] in inodes]
     assert dialled_itself == []
+
+    # The controller manager still publishes the cluster's CA, which pods verify the API server with.
+    cluster_ca = base64.b64decode(yaml.safe_load(control_plane.kubeconfig.read_text())["clusters"][0]["cluster"][
+        "certificate-authority-data"]).decode()
+    published = wait_until(lambda: get_json(control_plane, "configmap", "kube-root-ca.crt", "-n", "default"),
+                           what="kube-root-ca.crt")
+    assert published["data"]["ca.crt"] == cluster_ca

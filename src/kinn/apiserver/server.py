@@ -136,10 +136,12 @@ class APIServer:
         self._loopback = (path, address)
 
     def loopback_config(self, user: str, groups: tuple[str, ...] = ()) -> ClusterConfig:
-        """How a component in this process reaches the API server as `user` (see serve_loopback)."""
+        """How a component in this process reaches the API server as `user` (see serve_loopback).
+        It carries the cluster's CA, unused on the socket, as a kubeconfig would: the controller
+        manager publishes it to every namespace (`kube-root-ca.crt`), where pods verify us with it."""
         assert self._loopback is not None, "serve_loopback() first"
-        return ClusterConfig("http://localhost", token=self.authenticator.issue_token(user, groups),
-                             unix_socket=self._loopback[1])
+        return ClusterConfig("http://localhost", ca_data=self.pki.ca_cert.read_bytes(),
+                             token=self.authenticator.issue_token(user, groups), unix_socket=self._loopback[1])
 
     async def _listen_in_cluster(self) -> None:
         """Serve the nodes on the control-plane node's IP inside the cluster, as a real API server
