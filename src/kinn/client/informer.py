@@ -43,9 +43,11 @@ class CachedObject(dict):  # type: ignore[type-arg]
 _CACHED: dict[tuple[object, ...], weakref.ref[CachedObject]] = {}
 
 # One copy of each string value cached objects hold (see `share_strings`). Emptied when full, so
-# values seen once (uids, names, timestamps) do not pile up; common ones come straight back.
+# values seen once (uids, resourceVersions, timestamps) do not pile up, even in an idle process
+# whose lease and node updates bring new ones all day (at most ~0.5 MB); common values come
+# straight back, and the objects cached before still share theirs.
 _STRINGS: dict[str, str] = {}
-_STRINGS_LIMIT = 20_000
+_STRINGS_LIMIT = 4096
 
 
 def shared(obj: Obj, resource: Resource, transform: Callable[[Obj], Obj] | None) -> Obj:
