@@ -61,3 +61,9 @@ def test_cached_objects_share_equal_string_values():
     assert a["spec"]["nodeName"] is b["spec"]["nodeName"]
     assert a["status"]["conditions"][0]["type"] is b["status"]["conditions"][0]["type"]
     assert a["metadata"]["name"] == "a" and b["metadata"]["name"] == "b"
+
+
+def test_the_shared_strings_stay_bounded_however_many_unique_values_pass():
+    for revision in range(informer._STRINGS_LIMIT + 10):
+        informer.share_strings({"metadata": {"resourceVersion": f"rv-{revision}"}})
+    assert len(informer._STRINGS) <= informer._STRINGS_LIMIT
