@@ -6,6 +6,7 @@ import pytest
 
 from kinn.scheduler.framework.interface import CycleState, Diagnosis, FitError, Status, fit_error_message
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
+from kinn.scheduler.plugins.noderesources import NodeResourcesFit
 from kinn.scheduler.schedule_one import num_feasible_nodes_to_find
 from scheduler_util import Harness, node, pod
 
@@ -90,6 +91,47 @@ def test_large_cluster_filters_a_sample_and_moves_on() -> None:
     first = harness.algorithm.schedule(CycleState(), PodInfo(pod("p")))
     assert first.feasible == 420 and first.evaluated == 420
     assert harness.algorithm.next_start_node_index == 420
+
+
+def counting_filter_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The nodes NodeResourcesFit is asked about, in order (it runs in every cycle of these tests)."""
+    asked: list[str] = []
+    original = NodeResourcesFit.filter
+
+    def counted(self: NodeResourcesFit, state: CycleState, pending: PodInfo, info: NodeInfo) -> Status:
+        asked.append(info.name)
+        return original(self, state, pending, info)
+
+    monkeypatch.setattr(NodeResourcesFit, "filter", counted)
+    return asked
+
+
+def test_filter_verdicts_are_remembered_per_node_for_pods_of_one_signature(monkeypatch) -> None:
+    """Pods alike in all the node-local filters read (requests, tolerations …) ask a node that did
+    not change for nothing: its verdict is remembered, until a pod lands on it."""
+    asked = counting_filter_calls(monkeypatch)
+    harness = Harness([node("full", cpu="1"), node("a"), node("b")], [pod("hog", cpu="1", node_name="full")])
+    first = harness.algorithm.schedule(CycleState(), PodInfo(pod("p0", cpu="500m")))
+    assert sorted(asked) == ["a", "b", "full"]
+    harness.bind(pod("p0", cpu="500m"), first.node)
+    asked.clear()
+    second = harness.algorithm.schedule(CycleState(), PodInfo(pod("p1", cpu="500m")))
+    assert asked == [first.node] and second.feasible == 2  # "full" is still rejected, from memory
+    with pytest.raises(FitError) as raised:
+        harness.algorithm.schedule(CycleState(), PodInfo(pod("big", cpu="8")))  # another signature
+    assert raised.value.diagnosis.node_to_status["full"].message == "Insufficient cpu"
+
+
+def test_a_cycle_with_a_filter_that_cannot_sign_remembers_nothing(monkeypatch) -> None:
+    """PodTopologySpread's verdict depends on pods of other nodes: no memo while it filters."""
+    asked = counting_filter_calls(monkeypatch)
+    harness = Harness([node("a"), node("b")], [])
+    spread = {"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                             "whenUnsatisfiable": "DoNotSchedule",
+                                             "labelSelector": {"matchLabels": {"app": "x"}}}]}
+    for name in ("p0", "p1"):
+        harness.algorithm.schedule(CycleState(), PodInfo(pod(name, cpu="100m", labels={"app": "x"}, **spread)))
+    assert sorted(asked) == ["a", "a", "b", "b"]
 
 
 # -- preemption ----------------------------------------------------------------------------------------

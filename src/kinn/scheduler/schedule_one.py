@@ -89,7 +89,7 @@ class Algorithm:
             if node.name in crowded:
                 status = framework.run_filters_with_nominated_pods(state, pod, node)
             else:
-                status = framework.run_filters(state, pod, node)
+                status = framework.run_filters_remembered(state, pod, node)
             if status is SUCCESS:
                 feasible.append(node)
                 if len(feasible) >= wanted:

@@ -7,23 +7,14 @@ that enters the API server (create, update, patch result), before validation.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import Any
 
 from kinn.api.resources import Resource
-from kinn.api.validation import GROUP_MODULES
+from kinn.api.validation import group_module
 
 
 def apply_defaults(resource: Resource, obj: dict[str, Any]) -> None:
-    name = GROUP_MODULES.get(resource.group)
-    if name is None:
-        return
-    try:
-        module = import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as e:
-        if e.name != f"{__name__}.{name}":
-            raise
-        return
+    module = group_module(__name__, resource.group)
     defaulter = getattr(module, "DEFAULTERS", {}).get(resource.kind)
     if defaulter:
         defaulter(obj)

@@ -7,6 +7,7 @@ Each group module (`core`, `apps`, …) exports three dicts keyed by Kind:
 
 from __future__ import annotations
 
+import functools
 from importlib import import_module
 from types import ModuleType
 from typing import Any
@@ -33,31 +34,36 @@ GROUP_MODULES = {
 Obj = dict[str, Any]
 
 
-def _module(group: str) -> ModuleType | None:
+@functools.cache
+def group_module(package: str, group: str) -> ModuleType | None:
+    """`package`'s module for an API group (`kinn.api.validation.core` for ""), None if it has none.
+
+    Cached: every write asks for its group's validation and defaulting modules, and importlib takes
+    its module lock even for a module already imported (~5 µs a call, 2% of a Lease renewal)."""
     name = GROUP_MODULES.get(group)
     if name is None:
         return None
     try:
-        return import_module(f"{__name__}.{name}")
+        return import_module(f"{package}.{name}")
     except ModuleNotFoundError as e:
-        if e.name != f"{__name__}.{name}":
+        if e.name != f"{package}.{name}":
             raise
         return None
 
 
 def validate_create(resource: Resource, obj: Obj) -> ErrorList:
-    module = _module(resource.group)
+    module = group_module(__name__, resource.group)
     check = getattr(module, "CREATE", {}).get(resource.kind)
     return check(obj) if check else []
 
 
 def validate_update(resource: Resource, new: Obj, old: Obj) -> ErrorList:
-    module = _module(resource.group)
+    module = group_module(__name__, resource.group)
     check = getattr(module, "UPDATE", {}).get(resource.kind)
     return check(new, old) if check else []
 
 
 def validate_status_update(resource: Resource, new: Obj, old: Obj) -> ErrorList:
-    module = _module(resource.group)
+    module = group_module(__name__, resource.group)
     check = getattr(module, "STATUS_UPDATE", {}).get(resource.kind)
     return check(new, old) if check else []

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Iterable, Mapping, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Hashable, Iterable, Mapping, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from kinn.client.informer import Indexer
@@ -201,6 +201,18 @@ class PreFilterPlugin(Protocol):
 @runtime_checkable
 class FilterPlugin(Protocol):
     def filter(self, state: CycleState, pod: "PodInfo", node: "NodeInfo") -> Status: ...
+
+
+@runtime_checkable
+class SignPlugin(Protocol):
+    """A Filter whose verdict on a node depends on nothing but that node (its object and its pods)
+    and the part of the pod `sign` returns. When every filter of a cycle signs, the verdicts are
+    remembered per node under the pod's signature (Framework.run_filters_remembered), as upstream's
+    equivalence cache once did and its pod signatures (KEP-5598) do again: the pods of one
+    ReplicaSet ask every node the same question, and only the node that took the last one has a
+    new answer."""
+
+    def sign(self, pod: "PodInfo") -> Hashable: ...
 
 
 @runtime_checkable

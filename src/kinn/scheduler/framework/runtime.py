@@ -11,11 +11,12 @@ from typing import Any
 
 from kinn.scheduler.framework.interface import (
     Code, CycleState, FilterPlugin, Handle, NormalizeScorePlugin, PostFilterPlugin, PostFilterResult, PreBindPlugin,
-    PreFilterPlugin, PreScorePlugin, ScorePlugin, Status, SUCCESS,
+    PreFilterPlugin, PreScorePlugin, ScorePlugin, SignPlugin, Status, SUCCESS,
 )
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
 
 _FILTERS = "framework/filters"
+_SIGNATURE = "framework/signature"
 _SCORERS = "framework/scorers"
 
 
@@ -33,6 +34,7 @@ class Framework:
         self.pre_bind_plugins = [p for p in plugins if isinstance(p, PreBindPlugin)]
         # Protocol isinstance checks are slow: resolve the per-plugin capabilities once.
         self._normalizers = {p.name for p in self.score_plugins if isinstance(p, NormalizeScorePlugin)}
+        self._signers = {p.name for p in self.filter_plugins if isinstance(p, SignPlugin)}
 
     def plugin(self, name: str) -> Any:
         return next(p for p in self.plugins if p.name == name)
@@ -47,7 +49,9 @@ class Framework:
                 skipped.add(plugin.name)
             elif not status.is_success:
                 return status.with_plugin(plugin.name)
-        state[_FILTERS] = [p for p in self.filter_plugins if p.name not in skipped]
+        filters = state[_FILTERS] = [p for p in self.filter_plugins if p.name not in skipped]
+        signable = all(p.name in self._signers for p in filters)
+        state[_SIGNATURE] = repr(("filters", *(p.sign(pod) for p in filters))) if signable else None
         return SUCCESS
 
     def run_filters(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
@@ -56,6 +60,19 @@ class Framework:
             if status is not SUCCESS:
                 return status.with_plugin(plugin.name)
         return SUCCESS
+
+    def run_filters_remembered(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
+        """`run_filters`, answered from the node's memo when this cycle's filters all sign the pod
+        and a pod with the same signature asked the node since it last changed (see SignPlugin)."""
+        signature = state[_SIGNATURE]
+        if signature is None:
+            return self.run_filters(state, pod, node)
+        status = node.memo.get(signature)
+        if status is None:
+            status = self.run_filters(state, pod, node)
+            if status is SUCCESS or status.is_rejected:  # an error is not an answer to keep
+                node.memo[signature] = status
+        return status
 
     def run_filters_with_nominated_pods(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """Filter as if pods nominated to this node with at least our priority were already there, then

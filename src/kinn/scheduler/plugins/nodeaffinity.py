@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Hashable
+
 from kinn.scheduler.framework.interface import (
     NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status, default_normalize_score,
 )
@@ -34,6 +36,9 @@ class NodeAffinity:
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         return SUCCESS if required_node_affinity_matches(pod.pod["spec"], node.name, node.labels) else _REJECT
+
+    def sign(self, pod: PodInfo) -> Hashable:
+        return pod.pod["spec"].get("nodeSelector"), _node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
         return SUCCESS if _node_affinity(pod).get("preferredDuringSchedulingIgnoredDuringExecution") else SKIP

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Hashable
+
 from kinn.scheduler.framework.interface import NODE_ADD, SKIP, ClusterEvent, CycleState, Handle, SUCCESS, Status
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -27,3 +29,6 @@ class NodeName:
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         wanted = pod.pod.get("spec", {}).get("nodeName")
         return _REJECT if wanted and wanted != node.name else SUCCESS
+
+    def sign(self, pod: PodInfo) -> Hashable:
+        return pod.pod.get("spec", {}).get("nodeName")

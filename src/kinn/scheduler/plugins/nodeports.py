@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Hashable
+
 from kinn.scheduler.framework.interface import ASSIGNED_POD_DELETE, NODE_ADD, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -34,3 +36,6 @@ class NodePorts:
             if any(_conflicts(wanted, used) for used in node.used_ports):
                 return _REJECT
         return SUCCESS
+
+    def sign(self, pod: PodInfo) -> Hashable:
+        return pod.ports

@@ -3,6 +3,8 @@ prefers the least allocated node (LeastAllocated over cpu and memory, weight 1 e
 
 from __future__ import annotations
 
+from typing import Hashable
+
 from kinn.scheduler.framework.interface import (
     ASSIGNED_POD_DELETE, MAX_NODE_SCORE, NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SUCCESS, Status,
 )
@@ -57,6 +59,9 @@ class NodeResourcesFit:
         if unresolvable:
             return Status.unresolvable(*reasons, plugin=NAME)
         return Status.unschedulable(*reasons, plugin=NAME)
+
+    def sign(self, pod: PodInfo) -> Hashable:
+        return pod.requests
 
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         cpu, memory = pod.non_zero.milli_cpu, pod.non_zero.memory

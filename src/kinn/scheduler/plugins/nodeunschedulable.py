@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Hashable
+
 from kinn.api.taints import tolerations_tolerate
 from kinn.scheduler.framework.interface import NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SUCCESS, Status
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo
@@ -26,3 +28,6 @@ class NodeUnschedulable:
             return SUCCESS
         tolerations = pod.pod.get("spec", {}).get("tolerations") or ()
         return SUCCESS if tolerations_tolerate(tolerations, TAINT_NODE_UNSCHEDULABLE) else _REJECT
+
+    def sign(self, pod: PodInfo) -> Hashable:
+        return pod.pod.get("spec", {}).get("tolerations")

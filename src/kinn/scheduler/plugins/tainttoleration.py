@@ -4,6 +4,8 @@ lifecycle controller), so this is also how not-ready nodes are avoided, as upstr
 
 from __future__ import annotations
 
+from typing import Hashable
+
 from kinn.api.taints import DO_NOT_SCHEDULE_EFFECTS, find_untolerated_taint, tolerations_tolerate
 from kinn.scheduler.framework.interface import (
     NODE_ADD, NODE_UPDATE, ClusterEvent, CycleState, Handle, SKIP, SUCCESS, Status, default_normalize_score,
@@ -32,6 +34,9 @@ class TaintToleration:
             return SUCCESS
         return Status.unresolvable(
             f"node(s) had untolerated taint {{{taint.get('key', '')}: {taint.get('value', '')}}}", plugin=NAME)
+
+    def sign(self, pod: PodInfo) -> Hashable:
+        return pod.pod.get("spec", {}).get("tolerations")
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
         if not any(t.get("effect") == "PreferNoSchedule" for n in nodes for t in n.taints):
