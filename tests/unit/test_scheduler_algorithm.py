@@ -91,6 +91,21 @@ def test_large_cluster_filters_a_sample_and_moves_on() -> None:
     first = harness.algorithm.schedule(CycleState(), PodInfo(pod("p")))
     assert first.feasible == 420 and first.evaluated == 420
     assert harness.algorithm.next_start_node_index == 420
+    harness.bind(pod("p"), first.node)
+    # The next pods of the same signature read their verdicts from memory: the same sample size,
+    # moving on around the ring.
+    for start in (840, 260):
+        harness.algorithm.schedule(CycleState(), PodInfo(pod("q")))
+        assert harness.algorithm.next_start_node_index == start
+
+
+def test_a_sample_counts_remembered_rejections_as_evaluated() -> None:
+    """Of 200 nodes, every other one is cordoned: 100 fit. The second pod reads its verdicts
+    from memory; it starts where the first stopped, at the last cordoned node."""
+    nodes = [node(f"n{i:03}", unschedulable=i % 2 == 1) for i in range(200)]
+    harness = Harness(nodes, [])
+    results = [harness.algorithm.schedule(CycleState(), PodInfo(pod(name))) for name in ("p", "q")]
+    assert [(r.feasible, r.evaluated) for r in results] == [(100, 199), (100, 200)]
 
 
 def counting_filter_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:

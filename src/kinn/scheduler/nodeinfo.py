@@ -291,6 +291,10 @@ class Snapshot:
         self.claim_users: dict[str, set[str]] = {}
         self._order: list[NodeInfo] | None = None
         self._label_keys: set[str] | None = None
+        # The nodes with pods that have (anti-)affinity terms, which InterPodAffinity walks every
+        # cycle: recomputed only after such a pod or a node came or went, not per cycle.
+        self._with_affinity: list[NodeInfo] | None = None
+        self._with_required_anti_affinity: list[NodeInfo] | None = None
 
     @classmethod
     def from_objects(cls, nodes: Iterable[Obj], pods: Iterable[Obj] = ()) -> "Snapshot":
@@ -322,10 +326,17 @@ class Snapshot:
         return self._label_keys
 
     def have_pods_with_affinity(self) -> list[NodeInfo]:
-        return [i for i in self.node_infos if i.pods_with_affinity]
+        if self._with_affinity is None:
+            self._with_affinity = [i for i in self.node_infos if i.pods_with_affinity]
+        return self._with_affinity
 
     def have_pods_with_required_anti_affinity(self) -> list[NodeInfo]:
-        return [i for i in self.node_infos if i.pods_with_required_anti_affinity]
+        if self._with_required_anti_affinity is None:
+            self._with_required_anti_affinity = [i for i in self.node_infos if i.pods_with_required_anti_affinity]
+        return self._with_required_anti_affinity
+
+    def _forget_affinity_nodes(self) -> None:
+        self._with_affinity = self._with_required_anti_affinity = None
 
     def with_node(self, replacement: NodeInfo) -> "Snapshot":
         """A view identical to this one except for one node (preemption evaluates victims on clones)."""
@@ -339,6 +350,7 @@ class Snapshot:
     def set_node(self, node: Obj) -> NodeInfo:
         name = node["metadata"]["name"]
         self._label_keys = None
+        self._forget_affinity_nodes()
         info = self.infos.get(name)
         if info is None:
             info = self.infos[name] = NodeInfo(node)
@@ -355,6 +367,7 @@ class Snapshot:
         if info is None:
             return
         self._order, self._label_keys = None, None
+        self._forget_affinity_nodes()
         if info.pods:
             info.node = None  # keep accounting for pods whose deletion has not arrived yet
         else:
@@ -365,6 +378,8 @@ class Snapshot:
         if node is None:
             node = self.infos[node_name] = NodeInfo(name=node_name)
         node.add_pod(info)
+        if info.has_affinity:
+            self._forget_affinity_nodes()
         for claim in info.claims:
             self.claim_users.setdefault(f"{info.namespace}/{claim}", set()).add(info.key)
 
@@ -373,6 +388,8 @@ class Snapshot:
         if node is None:
             return
         info = node.remove_pod(key)
+        if info is not None and info.has_affinity:
+            self._forget_affinity_nodes()
         if info is not None:
             for claim in info.claims:
                 users = self.claim_users.get(f"{info.namespace}/{claim}")

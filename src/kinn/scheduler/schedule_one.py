@@ -80,27 +80,47 @@ class Algorithm:
         nominator = framework.handle.nominator
         crowded = set(nominator.nominated_nodes()) if nominator is not None else set()
         wanted = num_feasible_nodes_to_find(len(nodes), self.percentage)
-        feasible: list[NodeInfo] = []
         count, start = len(nodes), self.next_start_node_index % len(nodes)
+        order = nodes[start:] + nodes[:start]
+        feasible: list[NodeInfo] = []
         processed = 0
-        for i in range(count):
-            node = nodes[(start + i) % count]
-            processed += 1
-            if node.name in crowded:
-                status = framework.run_filters_with_nominated_pods(state, pod, node)
-            else:
-                status = framework.run_filters_remembered(state, pod, node)
+        while processed < count and len(feasible) < wanted:
+            run = order[processed:processed + wanted]
+            processed += self._filter_run(state, pod, run, crowded, wanted, feasible, diagnosis)
+        self.next_start_node_index = (start + processed) % count
+        return feasible, diagnosis
+
+    def _filter_run(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], crowded: set[str], wanted: int,
+                    feasible: list[NodeInfo], diagnosis: Diagnosis) -> int:
+        """Filter `nodes` in order into `feasible` (rejections into `diagnosis`) until it holds
+        `wanted`; returns how many nodes were processed. Stretches of nodes already known to fit
+        are taken whole; each other node is filtered, or its remembered rejection read, in turn."""
+        verdicts = self.framework.remembered_verdicts(state, nodes, crowded)
+        position = 0
+        for stop in [i for i, verdict in enumerate(verdicts) if verdict is not SUCCESS] + [len(nodes)]:
+            taken = nodes[position:min(stop, position + wanted - len(feasible))]
+            feasible.extend(taken)
+            if len(feasible) >= wanted or stop == len(nodes):
+                return position + len(taken)
+            node, status = nodes[stop], verdicts[stop]
+            if status is None:
+                status = self._filter(state, pod, node, node.name in crowded)
             if status is SUCCESS:
                 feasible.append(node)
                 if len(feasible) >= wanted:
-                    break
+                    return stop + 1
             elif status.is_rejected:
                 diagnosis.node_to_status[node.name] = status
                 diagnosis.unschedulable_plugins.add(status.plugin)
             else:
                 raise SchedulingError(status.message)
-        self.next_start_node_index = (start + processed) % count
-        return feasible, diagnosis
+            position = stop + 1
+        return len(nodes)
+
+    def _filter(self, state: CycleState, pod: PodInfo, node: NodeInfo, crowded: bool) -> Status:
+        if crowded:
+            return self.framework.run_filters_with_nominated_pods(state, pod, node)
+        return self.framework.run_filters_remembered(state, pod, node)
 
     def _evaluate_nominated_node(self, state: CycleState, pod: PodInfo) -> NodeInfo | None:
         """A pod that preempted tries its nominated node first (evaluateNominatedNode)."""

@@ -61,6 +61,16 @@ class Framework:
                 return status.with_plugin(plugin.name)
         return SUCCESS
 
+    def remembered_verdicts(self, state: CycleState, nodes: list[NodeInfo], crowded: set[str]) -> list[Status | None]:
+        """Each node's remembered filter verdict for this cycle's pod, None where there is none (or
+        where pods nominated to the node make the remembered answer beside the point)."""
+        signature = state[_SIGNATURE]
+        if signature is None:
+            return [None] * len(nodes)
+        if crowded:
+            return [None if node.name in crowded else node.memo.get(signature) for node in nodes]
+        return [node.memo.get(signature) for node in nodes]
+
     def run_filters_remembered(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
         """`run_filters`, answered from the node's memo when this cycle's filters all sign the pod
         and a pod with the same signature asked the node since it last changed (see SignPlugin)."""
