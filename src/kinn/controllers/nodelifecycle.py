@@ -65,8 +65,13 @@ class NodeLifecycleController(Controller):
         return informer
 
     def _pod_changed(self, pod: Obj) -> None:
-        for node in pod_node(pod):
-            self.queue.add(node)
+        """Only a pod on a node that is not ready or has NoExecute taints has anything to be done
+        to it (upstream's processPod and the taint manager's pod handler): a Deployment landing on
+        healthy nodes costs no node sync per pod change."""
+        for name in pod_node(pod):
+            node = self.nodes.indexer.get(name)
+            if node is not None and (ready_status(node) != "True" or no_execute_taints(node)):
+                self.queue.add(name)
 
     def _pod_deleted(self, pod: Obj) -> None:
         self.evictions.cancel(pod["metadata"].get("uid", ""))
