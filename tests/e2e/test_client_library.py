@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from kinn.api.errors import StatusError
@@ -12,6 +11,7 @@ from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory, strip_managed_fields
 from kinn.client.leaderelection import LEASES, LeaderElector
 from kinn.client.rest import Client, resource, wait_for
+from kinn.client.transport import ConnectionClosed
 
 from workload_harness import make_namespace
 
@@ -128,12 +128,12 @@ class DroppingClient(Client):
     async def request(self, *args, **kwargs):
         if self.drops:
             self.drops -= 1
-            raise aiohttp.ServerDisconnectedError()
+            raise ConnectionClosed("connection closed in the response's body")
         return await super().request(*args, **kwargs)
 
 
 async def test_a_candidate_survives_dropped_connections(client):
-    """aiohttp's ServerDisconnectedError is no OSError: it must count as a failed attempt, not end the campaign."""
+    """A connection lost mid-answer must count as a failed attempt, not end the campaign."""
     async with DroppingClient(client, drops=3) as flaky:
         candidate = LeaderElector(flaky, "flaky-lock", "f", lease_duration=2, renew_deadline=1.5, retry_period=0.1)
         done = asyncio.Event()

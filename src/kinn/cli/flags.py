@@ -10,7 +10,7 @@ import click
 
 from kinn.loadbalancer.pool import AddressPool, PoolError
 
-if TYPE_CHECKING:  # the client library (aiohttp) is imported by the commands that need it
+if TYPE_CHECKING:  # the client library is imported by the commands that need it
     from kinn.client.leaderelection import LeaderElectionTimings
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")

@@ -223,7 +223,7 @@ class SharedInformer:
                 log.warning("%s: watch failed: %s", self.resource.plural, e.message)
             except REQUEST_ERRORS as e:
                 log.info("%s: connection lost (%s), resuming", self.resource.plural, e)
-            except Exception as e:  # aiohttp raises a zoo of errors; the loop must survive all
+            except Exception as e:  # a bad event or a handler's bug: the loop must survive all
                 if isinstance(e, asyncio.CancelledError):
                     raise
                 log.warning("%s: informer error: %r", self.resource.plural, e)

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import socket
-import ssl
 from typing import Any, AsyncIterator, Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlencode, urlsplit
 
-import aiohttp
 import orjson
 
 from kinn.api.errors import StatusError
 from kinn.api.resources import TABLE, Resource
 from kinn.client.kubeconfig import ClusterConfig, load_kubeconfig
+from kinn.client.transport import Endpoint, SocketFactory, Transport
 
 Obj = dict[str, Any]
 
@@ -34,13 +32,10 @@ PATCH_TYPES = {
 # Connections kept for requests (watches have their own); enough to keep a single-threaded API
 # server busy, few enough that a burst of writes does not open dozens of TLS sessions.
 REQUEST_CONNECTIONS = 16
-# Idle connections are kept a minute (aiohttp's default is 15 s), less than the API server's 75 s,
-# so the pool survives the gaps between bursts instead of handshaking again.
-KEEPALIVE_SECONDS = 60.0
 # What a request fails with when it never got an answer (the API server's answers are StatusError):
-# socket errors, timeouts, and aiohttp's own, such as ServerDisconnectedError on a kept-alive
-# connection the server closed, which is not an OSError. Loops that retry must survive all of them.
-REQUEST_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, aiohttp.ClientError)
+# socket errors, timeouts (TimeoutError is an OSError) and the transport's ConnectionClosed, such as
+# a kept-alive connection the server closed. Loops that retry must survive all of them.
+REQUEST_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError)
 
 
 def resource(api_version: str, plural: str) -> Resource:
@@ -64,56 +59,54 @@ def _error(status: int, body: bytes) -> StatusError:
 
 class Client:
     def __init__(self, config: ClusterConfig, user_agent: str = "kinn",
-                 socket_factory: Callable[..., socket.socket] | None = None) -> None:
-        """`socket_factory` opens the connections (aiohttp's hook): a kubelet living in its node's
-        network namespace uses it to reach the API server from the host namespace."""
+                 socket_factory: SocketFactory | None = None) -> None:
+        """`socket_factory(addr_info)` makes the TCP sockets: a kubelet living in its node's network
+        namespace uses it to reach the API server from the host namespace."""
         self.config = config
         self._socket_factory = socket_factory
         headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
         self._headers = headers
-        self._session: aiohttp.ClientSession | None = None
-        self._watch_session: aiohttp.ClientSession | None = None
-        self._ssl: ssl.SSLContext | bool | None = None
+        self._requests: Transport | None = None
+        self._watches: Transport | None = None
+        self._endpoint: Endpoint | None = None
 
     @classmethod
     def from_kubeconfig(cls, path: str, user_agent: str = "kinn") -> "Client":
         return cls(load_kubeconfig(path), user_agent)
 
     @property
-    def session(self) -> aiohttp.ClientSession:
+    def requests(self) -> Transport:
         """Requests share a small pool of kept-alive connections: HTTP/1.1 needs one per request in
         flight, and more than REQUEST_CONNECTIONS in flight only queue inside the API server while
         each extra connection costs a TLS handshake on both ends (client-go multiplexes all of them
         over one HTTP/2 connection)."""
-        if self._session is None or self._session.closed:
-            self._session = self._new_session(REQUEST_CONNECTIONS)
-        return self._session
+        if self._requests is None:
+            self._requests = self._transport(REQUEST_CONNECTIONS)
+        return self._requests
 
     @property
-    def watch_session(self) -> aiohttp.ClientSession:
+    def watches(self) -> Transport:
         """Watches hold their connection for minutes, one each: a pool of their own, unbounded, so
         a component with many informers never starves its requests (or the reverse)."""
-        if self._watch_session is None or self._watch_session.closed:
-            self._watch_session = self._new_session(0)
-        return self._watch_session
+        if self._watches is None:
+            self._watches = self._transport(None)
+        return self._watches
 
-    def _new_session(self, limit: int) -> aiohttp.ClientSession:
-        if self._ssl is None:
-            self._ssl = self.config.ssl_context()  # loads the CA bundle: once per client, not per pool
-        connector: aiohttp.BaseConnector
-        if self.config.unix_socket:
-            connector = aiohttp.UnixConnector(self.config.unix_socket, limit=limit, keepalive_timeout=KEEPALIVE_SECONDS)
-        else:
-            connector = aiohttp.TCPConnector(ssl=self._ssl, limit=limit, keepalive_timeout=KEEPALIVE_SECONDS,
-                                             socket_factory=self._socket_factory)
-        return aiohttp.ClientSession(self.config.server, connector=connector, headers=self._headers)
+    def _transport(self, limit: int | None) -> Transport:
+        url = urlsplit(self.config.server)
+        if self._endpoint is None:
+            context = self.config.ssl_context() or None  # loads the CA bundle: once per client
+            self._endpoint = Endpoint(url.hostname or "localhost", url.port or (443 if url.scheme == "https" else 80),
+                                      context, self.config.unix_socket, self._socket_factory)
+        return Transport(self._endpoint, url.netloc or "localhost", self._headers, limit)
 
     async def close(self) -> None:
-        for session in (self._session, self._watch_session):
-            if session is not None:
-                await session.close()
+        for transport in (self._requests, self._watches):
+            if transport is not None:
+                await transport.close()
+        self._requests = self._watches = None
 
     async def __aenter__(self) -> "Client":
         return self
@@ -144,13 +137,12 @@ class Client:
         data = None
         headers = {}
         if body is not None:
-            data = body if isinstance(body, (bytes, str)) else orjson.dumps(body)
+            data = body.encode() if isinstance(body, str) else body if isinstance(body, bytes) else orjson.dumps(body)
             headers["Content-Type"] = content_type
-        async with self.session.request(method, path, params=params, data=data, headers=headers) as response:
-            payload = await response.read()
-            if response.status >= 400:
-                raise _error(response.status, payload)
-            return orjson.loads(payload) if payload else {}
+        status, payload = await self.requests.fetch(method, _target(path, params), headers, data)
+        if status >= 400:
+            raise _error(status, payload)
+        return orjson.loads(payload) if payload else {}
 
     async def get(self, r: Resource, name: str, namespace: str = "", subresource: str = "") -> Obj:
         return await self.request("GET", self.path(r, namespace, name, subresource))
@@ -226,11 +218,11 @@ class Client:
                            ("allowWatchBookmarks", "true" if allow_bookmarks else "")):
             if value:
                 params[key] = value
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=(timeout_seconds or 0) + 30 if timeout_seconds else None)
-        async with self.watch_session.get(self.path(r, namespace), params=params, timeout=timeout) as response:
-            if response.status >= 400:
-                raise _error(response.status, await response.read())
-            async for line in response.content:
+        read_timeout = timeout_seconds + 30 if timeout_seconds else None
+        async with self.watches.stream(_target(self.path(r, namespace), params), {}, read_timeout) as (status, body):
+            if status >= 400:
+                raise _error(status, await body.read())
+            async for line in body:
                 if not line.strip():
                     continue
                 event = orjson.loads(line)
@@ -239,6 +231,10 @@ class Client:
                     raise StatusError(status.get("code", 500), status.get("reason", ""), status.get("message", ""),
                                       status.get("details"))
                 yield event["type"], event["object"]
+
+
+def _target(path: str, params: dict[str, str] | None) -> str:
+    return f"{path}?{urlencode(params)}" if params else path
 
 
 async def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.05) -> Any:

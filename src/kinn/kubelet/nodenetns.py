@@ -30,5 +30,5 @@ class NodeNetns:
             os.close(node)
 
     def socket_factory(self, addr_info: tuple[Any, ...]) -> socket.socket:
-        """aiohttp's socket_factory: a socket created in the host netns (the one this process started in)."""
+        """The API client's socket_factory: a socket created in the host netns (the one this process started in)."""
         return netlink.socket_in(f"/proc/self/fd/{self._host}", addr_info[0], addr_info[1], addr_info[2])
