@@ -39,5 +39,6 @@ def hollow_nodes(kubeconfig: str, count: int, name_prefix: str, cpu: str, memory
 
 
 async def _run(kubeconfig: str, config: HollowNodeConfig) -> None:
-    async with Client.from_kubeconfig(kubeconfig, user_agent="kinn-hollow-node") as client:
-        await HollowNodes(client, config).run()
+    async with (Client.from_kubeconfig(kubeconfig, user_agent="kinn-hollow-node") as client,
+                Client.from_kubeconfig(kubeconfig, user_agent="kinn-hollow-node-lease") as leases):
+        await HollowNodes(client, config, leases).run()

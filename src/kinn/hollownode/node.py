@@ -136,8 +136,12 @@ def completed_status(pod: Obj) -> Obj:
 class HollowNodes:
     """N simulated nodes in one process, sharing one pod informer."""
 
-    def __init__(self, client: Client, config: HollowNodeConfig) -> None:
+    def __init__(self, client: Client, config: HollowNodeConfig, leases: Client | None = None) -> None:
+        """`leases` renews the Leases over connections of its own (default: `client`'s). Every
+        node renews in one burst per interval: in one pool, each node's pod status updates
+        would queue behind a thousand renewals, where real kubelets each have their own."""
         self.client = client
+        self.leases = leases or client
         self.config = config
         self.names = [f"{config.name_prefix}{i}" for i in range(config.count)]
         self._mine = set(self.names)
@@ -180,7 +184,7 @@ class HollowNodes:
     async def _renew(self, name: str) -> None:
         now = micro_time(datetime.now(timezone.utc))
         try:
-            await self.client.patch(LEASES, name, {"spec": {"renewTime": now, "holderIdentity": name,
+            await self.leases.patch(LEASES, name, {"spec": {"renewTime": now, "holderIdentity": name,
                                                             "leaseDurationSeconds": LEASE_DURATION}},
                                     "kube-node-lease")
         except StatusError as e:
@@ -188,7 +192,7 @@ class HollowNodes:
                 raise
             node = self.nodes.indexer.get(name)
             owner = [{"apiVersion": "v1", "kind": "Node", "name": name, "uid": node["metadata"]["uid"]}] if node else []
-            await self.client.create(LEASES, {
+            await self.leases.create(LEASES, {
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": name, "namespace": "kube-node-lease", "ownerReferences": owner},
                 "spec": {"holderIdentity": name, "leaseDurationSeconds": LEASE_DURATION, "renewTime": now},
