@@ -108,6 +108,16 @@ def test_a_sample_counts_remembered_rejections_as_evaluated() -> None:
     assert [(r.feasible, r.evaluated) for r in results] == [(100, 199), (100, 200)]
 
 
+def test_a_pod_that_tolerates_what_the_last_did_not_is_not_answered_from_memory() -> None:
+    """Tolerating the cordon is part of the signature: the second pod is not refused from memory."""
+    harness = Harness([node("cordoned", unschedulable=True)], [])
+    with pytest.raises(FitError):
+        harness.algorithm.schedule(CycleState(), PodInfo(pod("plain")))
+    tolerant = pod("tolerant", tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists",
+                                             "effect": "NoSchedule"}])
+    assert harness.algorithm.schedule(CycleState(), PodInfo(tolerant)).node == "cordoned"
+
+
 def counting_filter_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The nodes NodeResourcesFit is asked about, in order (it runs in every cycle of these tests)."""
     asked: list[str] = []

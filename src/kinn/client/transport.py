@@ -54,7 +54,6 @@ class Endpoint:
     async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         if self.unix_socket:
             return await asyncio.open_unix_connection(self.unix_socket, limit=_READ_LIMIT)
-        sock = None
         if self.socket_factory is not None:
             loop = asyncio.get_running_loop()
             family, kind, proto, _, address = (await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM))[0]
@@ -102,9 +101,9 @@ class Connection:
             headers["connection"] = "close"
         return status, headers
 
-    async def read_body(self, headers: dict[str, str]) -> bytes:
+    async def read_body(self, headers: dict[str, str], read_timeout: float | None = None) -> bytes:
         """The whole body, however it is framed."""
-        return b"".join([piece async for piece in self.body(headers)])
+        return b"".join([piece async for piece in self.body(headers, read_timeout)])
 
     async def body(self, headers: dict[str, str], read_timeout: float | None = None) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive, unframed; waiting longer than `read_timeout` for the
@@ -150,7 +149,8 @@ class Transport:
     def __init__(self, endpoint: Endpoint, host_header: str, headers: dict[str, str], limit: int | None) -> None:
         self.endpoint = endpoint
         self._common = "".join(f"{k}: {v}\r\n" for k, v in {"Host": host_header, **headers}.items())
-        self._slots = asyncio.Semaphore(limit) if limit else None
+        self._slots: contextlib.AbstractAsyncContextManager[object] = (
+            asyncio.Semaphore(limit) if limit else contextlib.nullcontext())
         self._idle: list[Connection] = []
         self._busy: set[Connection] = set()
 
@@ -182,20 +182,12 @@ class Transport:
         else:
             connection.close()
 
-    @contextlib.asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        if self._slots is None:
-            yield
-        else:
-            async with self._slots:
-                yield
-
     async def fetch(self, method: str, target: str, headers: dict[str, str], body: bytes | None) -> tuple[int, bytes]:
         """One request and its whole response body. A kept-alive connection the server closed
         meanwhile fails before any byte of the answer: an idempotent request is then sent again
         on a new connection (as net/http does); any other failure is the caller's."""
         head = self._head(method, target, headers, len(body) if body is not None else None)
-        async with self._slot(), asyncio.timeout(REQUEST_TIMEOUT):
+        async with self._slots, asyncio.timeout(REQUEST_TIMEOUT):
             while True:
                 connection = await self._acquire()
                 reusable = False
@@ -216,7 +208,7 @@ class Transport:
                      read_timeout: float | None) -> AsyncIterator[tuple[int, "Lines"]]:
         """GET `target` and stream its body as lines (a watch). The connection goes back to the
         pool only if the body was read to its end."""
-        async with self._slot():
+        async with self._slots:
             connection = await self._acquire()
             lines = None
             try:
@@ -243,7 +235,7 @@ class Lines:
         self.finished = False
 
     async def read(self) -> bytes:
-        body = b"".join([piece async for piece in self.connection.body(self.headers, self.read_timeout)])
+        body = await self.connection.read_body(self.headers, self.read_timeout)
         self.finished = True
         return body
 

@@ -30,4 +30,4 @@ class NodeUnschedulable:
         return SUCCESS if tolerations_tolerate(tolerations, TAINT_NODE_UNSCHEDULABLE) else _REJECT
 
     def sign(self, pod: PodInfo) -> Hashable:
-        return pod.pod.get("spec", {}).get("tolerations")
+        return tolerations_tolerate(pod.pod.get("spec", {}).get("tolerations") or (), TAINT_NODE_UNSCHEDULABLE)
