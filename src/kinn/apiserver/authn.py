@@ -37,7 +37,7 @@ class Authenticator:
         self.tokens[token] = (user, groups + (AUTHENTICATED_GROUP,))
         return token
 
-    async def authenticate(self, request: web.Request) -> User | None:
+    async def authenticate(self, request: web.BaseRequest) -> User | None:
         header = request.headers.get("Authorization", "")
         if header.startswith("Bearer "):
             token = header[len("Bearer "):].strip()

@@ -31,7 +31,7 @@ Obj = dict[str, Any]
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
 
 
-async def read_body(request: web.Request) -> bytes:
+async def read_body(request: web.BaseRequest) -> bytes:
     if request.content_length is not None and request.content_length > MAX_REQUEST_BODY_BYTES:
         raise errors.request_entity_too_large(MAX_REQUEST_BODY_BYTES)
     chunks: list[bytes] = []

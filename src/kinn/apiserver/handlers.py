@@ -22,6 +22,7 @@ from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
 from kinn.api.resources import TABLE, split_api_version
 from kinn.apiserver import encoding, negotiation
+from kinn.apiserver.proxy import KubeletDialer
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.fieldmanager import manager_name
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
@@ -35,7 +36,7 @@ from kinn.storage.interface import CompactedError, StoredObject
 Obj = dict[str, Any]
 
 
-def request_context(request: web.Request, info: RequestInfo) -> RequestContext:
+def request_context(request: web.BaseRequest, info: RequestInfo) -> RequestContext:
     query = request.query
     return RequestContext(
         namespace=info.namespace if info.resource != "namespaces" else "",
@@ -48,11 +49,12 @@ def request_context(request: web.Request, info: RequestInfo) -> RequestContext:
 
 
 class ResourceHandler:
-    def __init__(self, registries: Registries, tokens: TokenGenerator) -> None:
+    def __init__(self, registries: Registries, tokens: TokenGenerator, kubelets: KubeletDialer) -> None:
         self.registries = registries
         self.tokens = tokens  # signs what `serviceaccounts/<name>/token` returns
+        self.kubelets = kubelets  # pods/log, exec, attach and portforward reach the kubelets through it
 
-    async def handle(self, request: web.Request, info: RequestInfo) -> web.StreamResponse:
+    async def handle(self, request: web.BaseRequest, info: RequestInfo) -> web.StreamResponse:
         registry = self.registries.get(info.group, info.version, info.resource)
         if registry is None:
             raise errors.no_such_route()
@@ -75,7 +77,7 @@ class ResourceHandler:
 
     # -- reads -----------------------------------------------------------------------------
 
-    async def _get(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+    async def _get(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"), request.query.get("includeObject", ""))
         stored = await registry.get(ctx, info.name)
         return self.respond_stored(registry, stored, fmt)
@@ -90,7 +92,7 @@ class ResourceHandler:
         body = encoding.object_body(registry.resource, served, fmt)
         return encoding.respond(body, fmt, status, ctx.warnings)
 
-    async def _list(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+    async def _list(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         query = request.query
         fmt = negotiation.negotiate_object(request.headers.get("Accept"), query.get("includeObject", ""))
         selection = Selection.from_query(query, registry.resource)
@@ -144,7 +146,7 @@ class ResourceHandler:
                 list_meta["remainingItemCount"] = rest
         return objects, list_meta
 
-    async def _watch(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.StreamResponse:
+    async def _watch(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.StreamResponse:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"), request.query.get("includeObject", ""))
         selection = Selection.from_query(request.query, registry.resource)
         if info.name:
@@ -153,7 +155,7 @@ class ResourceHandler:
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def read_object(self, request: web.Request, registry: Registry, ctx: RequestContext) -> Obj:
+    async def read_object(self, request: web.BaseRequest, registry: Registry, ctx: RequestContext) -> Obj:
         """Decode, type-check and prune a body of this endpoint's kind (fieldValidation applies)."""
         raw = await encoding.read_body(request)
         obj = encoding.decode_body(raw, request.content_type if request.headers.get("Content-Type") else None,
@@ -187,7 +189,7 @@ class ResourceHandler:
         obj["kind"], obj["apiVersion"] = resource.kind, resource.api_version
 
     @staticmethod
-    def check_fields(registry: Registry, obj: Obj, request: web.Request, checked: Obj | None = None) -> list[str]:
+    def check_fields(registry: Registry, obj: Obj, request: web.BaseRequest, checked: Obj | None = None) -> list[str]:
         resource = registry.resource
         mode = field_validation(request.query.get("fieldValidation"))
         if mode not in ("Strict", "Warn", "Ignore"):
@@ -196,7 +198,7 @@ class ResourceHandler:
             )
         return check_fields(obj, resource.group, resource.version, resource.kind, mode, checked)
 
-    async def _create(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+    async def _create(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         if info.name:
             raise errors.method_not_supported(registry.resource.plural, registry.resource.group, "create")
@@ -206,19 +208,19 @@ class ResourceHandler:
         created = await registry.create(ctx, obj)
         return self.respond_object(registry, created, fmt, 201, ctx)
 
-    async def _update(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+    async def _update(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         obj = await self.read_object(request, registry, ctx)
         result, created = await registry.update(ctx, info.name, obj, info.subresource)
         return self.respond_object(registry, result, fmt, 201 if created else 200, ctx)
 
-    async def _patch(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+    async def _patch(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         result, created = await self.patch(request, info, registry, ctx)
         return self.respond_object(registry, result, fmt, 201 if created else 200, ctx)
 
     async def patch(
-        self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+        self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext
     ) -> tuple[Obj, bool]:
         patch_type = negotiation.body_type(request.headers.get("Content-Type"))
         if patch_type not in negotiation.PATCH_TYPES:
@@ -248,7 +250,7 @@ class ResourceHandler:
         return await registry.guaranteed_update(ctx, info.name, mutate, info.subresource), False
 
     async def apply(
-        self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext, raw: bytes
+        self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext, raw: bytes
     ) -> tuple[Obj, bool]:
         """Server-side apply: create if absent, else merge the applied configuration as its manager."""
         resource = registry.resource
@@ -277,7 +279,7 @@ class ResourceHandler:
 
         return await registry.guaranteed_update(ctx, info.name, mutate, info.subresource, operation="Apply"), False
 
-    async def _delete(self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
+    async def _delete(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         options = DeleteOptions.from_body(await self.read_delete_options(request), request.query)
         result = await registry.delete(ctx, info.name, options)
@@ -291,7 +293,7 @@ class ResourceHandler:
         return self.respond_object(registry, result.object, fmt, 200, ctx)
 
     @staticmethod
-    async def read_delete_options(request: web.Request) -> Obj | None:
+    async def read_delete_options(request: web.BaseRequest) -> Obj | None:
         """The DeleteOptions body, if any, decoded as meta/v1 DeleteOptions (a value of the wrong
         type is a 400 naming the field, as the decoder words it; unknown fields are dropped)."""
         raw = await encoding.read_body(request)
@@ -302,7 +304,7 @@ class ResourceHandler:
         return dict(body)
 
     async def _deletecollection(
-        self, request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+        self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext
     ) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         options = DeleteOptions.from_body(await self.read_delete_options(request), request.query)

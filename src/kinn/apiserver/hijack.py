@@ -41,7 +41,7 @@ class Hijacked:
         await self.response.write(data)
 
 
-async def switch_protocols(request: web.Request, headers: Mapping[str, str]) -> Hijacked:
+async def switch_protocols(request: web.BaseRequest, headers: Mapping[str, str]) -> Hijacked:
     """Answer 101 with `headers` and hand over the raw connection."""
     if request.protocol is None or request.transport is None:
         raise ConnectionResetError("Connection lost")

@@ -73,9 +73,6 @@ class KubeletDialer:
         return await asyncio.open_connection(sock=sock, ssl=self.tls, server_hostname=host)
 
 
-KUBELET_DIALER = web.AppKey("kubelet_dialer", KubeletDialer)
-
-
 # -- locating the kubelet -----------------------------------------------------------------
 
 def query_bool(query: Mapping[str, str], name: str) -> bool:
@@ -169,8 +166,8 @@ def kubelet_error(status: int, body: str, pod_name: str) -> errors.StatusError:
 
 # -- pods/log -----------------------------------------------------------------------------
 
-async def pod_log(request: web.Request, pods: Registry, registries: Registries, ctx: RequestContext,
-                  name: str) -> web.StreamResponse:
+async def pod_log(request: web.BaseRequest, kubelets: KubeletDialer, pods: Registry, registries: Registries,
+                  ctx: RequestContext, name: str) -> web.StreamResponse:
     """GET pods/{name}/log: an unscheduled pod has no log yet (an empty reply, as upstream)."""
     query = request.query
     validate_log_options(name, query)
@@ -185,7 +182,7 @@ async def pod_log(request: web.Request, pods: Registry, registries: Registries, 
     params += [(option, query[option]) for option in ("sinceSeconds", "sinceTime", "tailLines", "limitBytes")
                if option in query]
     url = f"https://{host}:{port}/containerLogs/{ctx.namespace}/{name}/{container}"
-    async with request.app[KUBELET_DIALER].session() as session:
+    async with kubelets.session() as session:
         try:
             async with session.get(url, params=params) as upstream:
                 if not 200 <= upstream.status <= 206:
@@ -211,12 +208,12 @@ def stream_params(verb: str, query: Mapping[str, str], commands: list[str]) -> l
     return params
 
 
-def is_upgrade(request: web.Request) -> bool:
+def is_upgrade(request: web.BaseRequest) -> bool:
     return "upgrade" in request.headers.get("Connection", "").lower() and "Upgrade" in request.headers
 
 
-async def pod_stream(request: web.Request, pods: Registry, registries: Registries, ctx: RequestContext,
-                     name: str, verb: str) -> web.StreamResponse:
+async def pod_stream(request: web.BaseRequest, kubelets: KubeletDialer, pods: Registry, registries: Registries,
+                     ctx: RequestContext, name: str, verb: str) -> web.StreamResponse:
     """pods/{name}/exec or /attach, GET or POST: an upgrade relayed to the kubelet."""
     pod = (await pods.get(ctx, name)).obj
     container = validate_container(pod, request.query.get("container", ""))
@@ -228,7 +225,7 @@ async def pod_stream(request: web.Request, pods: Registry, registries: Registrie
     host, port = await kubelet_address(registries, node_name)
     path = f"/{verb}/{ctx.namespace}/{name}/{container}?" + urlencode(
         stream_params(verb, request.query, request.query.getall("command", [])))
-    reader, writer = await _dial_kubelet(request, host, port)
+    reader, writer = await _dial_kubelet(kubelets, host, port)
     try:
         status, headers, body = await _handshake(reader, writer, host, port, request.method, path, request.headers)
         if status != 101:
@@ -244,10 +241,10 @@ async def pod_stream(request: web.Request, pods: Registry, registries: Registrie
             await writer.wait_closed()
 
 
-async def _dial_kubelet(request: web.Request, host: str, port: int) -> tuple[asyncio.StreamReader,
-                                                                              asyncio.StreamWriter]:
+async def _dial_kubelet(kubelets: KubeletDialer, host: str, port: int) -> tuple[asyncio.StreamReader,
+                                                                                asyncio.StreamWriter]:
     try:
-        return await request.app[KUBELET_DIALER].open(host, port)
+        return await kubelets.open(host, port)
     except (OSError, asyncio.TimeoutError) as error:
         raise errors.internal_error(f"error dialing backend: {error or type(error).__name__}") from error
 
@@ -307,8 +304,8 @@ async def _relay(client: web.WebSocketResponse, reader: asyncio.StreamReader, wr
 
 # -- pods/portforward ----------------------------------------------------------------------
 
-async def pod_port_forward(request: web.Request, pods: Registry, registries: Registries, ctx: RequestContext,
-                           name: str) -> web.StreamResponse:
+async def pod_port_forward(request: web.BaseRequest, kubelets: KubeletDialer, pods: Registry,
+                           registries: Registries, ctx: RequestContext, name: str) -> web.StreamResponse:
     """pods/{name}/portforward: the kubelet's leg is a SPDY/3.1 upgrade; the client's is the same
     (its bytes relayed as they are) or, as kubectl 1.31+ tries first, a WebSocket with subprotocol
     SPDY/3.1+portforward.k8s.io whose binary messages carry the SPDY byte stream (the API server's
@@ -322,7 +319,7 @@ async def pod_port_forward(request: web.Request, pods: Registry, registries: Reg
     tunneled = request.headers["Upgrade"].lower() == "websocket"
     host, port = await kubelet_address(registries, node_name)
     path = f"/portForward/{ctx.namespace}/{name}?" + urlencode([("port", p) for p in request.query.getall("ports", [])])
-    reader, writer = await _dial_kubelet(request, host, port)
+    reader, writer = await _dial_kubelet(kubelets, host, port)
     try:
         writer.write((f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\n"
                       f"Connection: Upgrade\r\nUpgrade: {SPDY_UPGRADE}\r\n"

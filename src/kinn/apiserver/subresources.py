@@ -33,7 +33,7 @@ Obj = dict[str, Any]
 
 
 async def handle_subresource(
-    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+    handler: "ResourceHandler", request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.StreamResponse:
     sub, verb = info.subresource, info.verb
     if registry.resource.plural == "pods" and sub in ("log", "exec", "attach", "portforward"):
@@ -67,15 +67,15 @@ async def handle_subresource(
 
 
 async def _kubelet_subresource(
-    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+    handler: "ResourceHandler", request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.StreamResponse:
     """pods/log (get), pods/exec, attach and portforward (get or create): served by the pod's kubelet."""
     if info.subresource == "log" and info.verb == "get":
-        return await proxy.pod_log(request, registry, handler.registries, ctx, info.name)
+        return await proxy.pod_log(request, handler.kubelets, registry, handler.registries, ctx, info.name)
     if info.subresource in ("exec", "attach") and info.verb in ("get", "create"):
-        return await proxy.pod_stream(request, registry, handler.registries, ctx, info.name, info.subresource)
+        return await proxy.pod_stream(request, handler.kubelets, registry, handler.registries, ctx, info.name, info.subresource)
     if info.subresource == "portforward" and info.verb in ("get", "create"):
-        return await proxy.pod_port_forward(request, registry, handler.registries, ctx, info.name)
+        return await proxy.pod_port_forward(request, handler.kubelets, registry, handler.registries, ctx, info.name)
     raise errors.method_not_supported(f"pods/{info.subresource}", "", info.verb)
 
 
@@ -103,7 +103,7 @@ def scale_of(obj: Obj) -> Obj:
 
 
 async def _scale(
-    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext,
+    handler: "ResourceHandler", request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext,
     fmt: negotiation.ResponseFormat,
 ) -> web.Response:
     if info.verb == "get":
@@ -150,7 +150,7 @@ def _patch_scale(scale: Obj, raw: bytes, patch_type: str) -> Obj:
 
 
 async def binding(
-    request: web.Request, info: RequestInfo, pods: Registry, ctx: RequestContext, fmt: negotiation.ResponseFormat
+    request: web.BaseRequest, info: RequestInfo, pods: Registry, ctx: RequestContext, fmt: negotiation.ResponseFormat
 ) -> web.Response:
     """Assign a pod to a node: `pods/{name}/binding`, or the `bindings` collection naming the pod."""
     body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
@@ -163,7 +163,7 @@ async def binding(
 
 
 async def _eviction(
-    handler: "ResourceHandler", request: web.Request, info: RequestInfo, registry: Registry, ctx: RequestContext
+    handler: "ResourceHandler", request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext
 ) -> web.Response:
     """Evict unless a PodDisruptionBudget forbids it (429), as upstream's eviction REST.
 

@@ -64,7 +64,7 @@ class WatchStream:
 
         return encode
 
-    async def serve(self, request: web.Request) -> web.StreamResponse:
+    async def serve(self, request: web.BaseRequest) -> web.StreamResponse:
         store = self.registry.store
         prefix = self.registry.prefix(self.ctx.namespace)
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -101,7 +101,7 @@ class WatchStream:
             watcher.stop()
         return response
 
-    async def _pump(self, request: web.Request, watcher: QueueWatcher, start: int) -> None:
+    async def _pump(self, request: web.BaseRequest, watcher: QueueWatcher, start: int) -> None:
         """Deliver events as they are published, straight onto the connection.
 
         Events queued while the initial state was being sent are flushed first; then the watcher
