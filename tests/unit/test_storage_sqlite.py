@@ -63,7 +63,18 @@ async def test_objects_are_decoded_on_demand_and_only_the_recent_ones_kept(store
     written = [await store.create(key(f"cm-{i}"), cm(f"cm-{i}", str(i))) for i in range(RECENTLY_DECODED + 50)]
     assert [o.obj["data"]["v"] for o in written] == [str(i) for i in range(len(written))]
     assert sum(o._obj is not None for o in written) == RECENTLY_DECODED
+    assert sum(o._raw is not None for o in written) == RECENTLY_DECODED  # the JSON goes with it
     assert written[0].obj is written[0].obj  # a decoding is reused while it is recent
+
+
+async def test_a_recent_object_is_not_inflated_again(store):
+    """A write's JSON is read back to persist it and to send its event: while the object is
+    recent, that is the same bytes, not a new inflation; once dropped, the packed form serves."""
+    written = [await store.create(key(f"cm-{i}"), cm(f"cm-{i}", "the same long value " * 40))
+               for i in range(RECENTLY_DECODED + 1)]
+    newest, oldest = written[-1], written[0]
+    assert len(newest._packed) < len(newest.raw) and newest.raw is newest.raw
+    assert oldest._raw is None and oldest.raw is not oldest.raw and oldest.raw == orjson.dumps(oldest.obj)
 
 
 async def test_objects_are_kept_deflated_against_a_sibling_and_read_back_exactly(store):

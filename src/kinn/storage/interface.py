@@ -28,13 +28,13 @@ class StoredObject:
     Only the encoding is kept, deflated (see `_Packer`): a decoded pod is four to five times its
     JSON, and the API server holds every current object plus the watch history. `raw` inflates
     it; `obj` decodes (metadata.resourceVersion == str(mod_revision); never mutate) and the last
-    `RECENTLY_DECODED` decodings stay cached, so the write that follows a read, or the write's own
-    event, does not decode again. What label and field selectors read is cached apart, in
+    `RECENTLY_DECODED` objects keep both their decoding and their JSON, so the write that follows
+    a read, or the write's own persisting and event, neither decodes nor inflates again. What label and field selectors read is cached apart, in
     `selectable`, by the API server (see kinn.apiserver.selection): filtering a list or a watch
     never decodes twice.
     """
 
-    __slots__ = ("key", "_packed", "_dictionary", "create_revision", "mod_revision", "selectable", "_obj")
+    __slots__ = ("key", "_packed", "_dictionary", "create_revision", "mod_revision", "selectable", "_obj", "_raw")
 
     def __init__(
         self, key: str, raw: bytes, create_revision: int, mod_revision: int, obj: Obj | None = None
@@ -44,12 +44,15 @@ class StoredObject:
         self.create_revision, self.mod_revision = create_revision, mod_revision
         self.selectable: Any = None
         self._obj: Obj | None = None
+        self._raw: bytes | None = None
         if obj is not None:
-            _recent.keep(self, obj)
+            _recent.keep(self, obj, raw)
 
     @property
     def raw(self) -> bytes:
         """The JSON encoding, as written."""
+        if self._raw is not None:
+            return self._raw
         dictionary = self._dictionary
         if dictionary is None:
             return self._packed
@@ -59,8 +62,9 @@ class StoredObject:
     def obj(self) -> Obj:
         obj = self._obj
         if obj is None:
-            obj = orjson.loads(self.raw)
-            _recent.keep(self, obj)
+            raw = self.raw
+            obj = orjson.loads(raw)
+            _recent.keep(self, obj, raw)
         else:
             _recent.touch(self)
         return obj
@@ -74,23 +78,25 @@ class StoredObject:
         return f"StoredObject({self.key!r}, rev={self.mod_revision})"
 
 
-# Decoded objects kept at once, across all stores of the process (a pod decodes to ~16 KB).
+# Decoded objects kept at once, across all stores of the process (a pod decodes to ~16 KB, and
+# keeps its ~4.5 KB of JSON beside).
 RECENTLY_DECODED = 256
 
 
 class _RecentlyDecoded:
-    """The least-recently-used bound on decoded objects: the oldest is dropped as a new one comes."""
+    """The least-recently-used bound on decoded (and inflated) objects: the oldest is dropped as a
+    new one comes."""
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
         self._order: OrderedDict[StoredObject, None] = OrderedDict()
 
-    def keep(self, stored: StoredObject, obj: Obj) -> None:
-        stored._obj = obj
+    def keep(self, stored: StoredObject, obj: Obj, raw: bytes) -> None:
+        stored._obj, stored._raw = obj, raw
         self._order[stored] = None
         if len(self._order) > self.capacity:
             oldest, _ = self._order.popitem(last=False)
-            oldest._obj = None
+            oldest._obj = oldest._raw = None
 
     def touch(self, stored: StoredObject) -> None:
         self._order.move_to_end(stored)
