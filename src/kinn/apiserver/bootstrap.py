@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from kinn.api import errors
 from kinn.apiserver.registry.generic import Registry, RequestContext
-from kinn.apiserver.registry.strategy import rfc3339
+from kinn.api.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from kinn.apiserver.server import APIServer

@@ -21,6 +21,7 @@ from kinn.api.patch.json_patch import apply_json_patch
 from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
 from kinn.api.resources import TABLE, split_api_version
+from kinn.api.timestamps import rfc3339
 from kinn.apiserver import encoding, negotiation
 from kinn.apiserver.proxy import KubeletDialer
 from kinn.apiserver.registry import Registries
@@ -267,7 +268,7 @@ class ResourceHandler:
         force = request.query.get("force") in ("true", "1")
         schema = schemas.for_kind(resource.group, resource.version, resource.kind)
         manager = manager_name(ctx)
-        now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339(ctx.now())
         existing = await registry.store.get(registry.key(ctx.namespace, info.name))
         if existing is None and not info.subresource:
             applied.setdefault("metadata", {})["name"] = info.name

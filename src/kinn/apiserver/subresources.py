@@ -19,6 +19,7 @@ from kinn.api.patch.json_patch import apply_json_patch
 from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
 from kinn.api.selectors import format_label_selector, label_selector_from_object
+from kinn.api.timestamps import rfc3339
 from kinn.apiserver import encoding, negotiation, proxy
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.registry.namespaces import finalize
@@ -155,7 +156,7 @@ async def binding(
     """Assign a pod to a node: `pods/{name}/binding`, or the `bindings` collection naming the pod."""
     body = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
     name = (body.get("metadata") or {}).get("name") or info.name
-    now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    now = rfc3339(ctx.now())
     # As upstream's BindingREST, which updates the pod in storage without the field manager: no
     # managedFields entry for the scheduler's spec.nodeName (nor its cost, on every pod).
     await pods.guaranteed_update(ctx, name, lambda pod: bind(pod, body, now), "binding", operation="")
@@ -177,7 +178,7 @@ async def _eviction(
     if pod.get("status", {}).get("phase") == "Running":
         pdbs = handler.registries.get("policy", "v1", "poddisruptionbudgets")
         assert pdbs is not None
-        now = ctx.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = rfc3339(ctx.now())
         for stored in await pdbs.store.list(pdbs.prefix(ctx.namespace)):
             selector = label_selector_from_object(stored.obj.get("spec", {}).get("selector"))
             if selector.matches(pod["metadata"].get("labels")):

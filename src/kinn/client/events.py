@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import rfc3339
 from kinn.client.rest import REQUEST_ERRORS, Client, resource
 
 log = logging.getLogger("kinn.client.events")
@@ -35,10 +36,6 @@ QUEUE_LIMIT = 1000  # maxQueuedEvents: the broadcaster's channel
 
 Obj = dict[str, Any]
 V = TypeVar("V")
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: Obj) -> Obj:
@@ -141,19 +138,19 @@ class EventRecorder:
         observed = self._observed.get(key)
         count = observed.count + 1 if observed else 1
         name = observed.name if observed else f"{ref['name']}.{time.time_ns():x}"
-        first = observed.first_timestamp if observed else _rfc3339(now)
+        first = observed.first_timestamp if observed else rfc3339(now)
         self._observed.put(key, _Observed(name, namespace, count, first))
         if not self._accept(ref):
             return
         if observed:
-            write: Obj = {"count": count, "lastTimestamp": _rfc3339(now), "message": message}
+            write: Obj = {"count": count, "lastTimestamp": rfc3339(now), "message": message}
         else:
             source: Obj = {"component": self.component}
             if self.host:
                 source["host"] = self.host
             write = {"apiVersion": "v1", "kind": "Event", "metadata": {"name": name, "namespace": namespace},
                      "involvedObject": ref, "reason": reason, "message": message, "type": type_,
-                     "source": source, "firstTimestamp": first, "lastTimestamp": _rfc3339(now), "count": 1,
+                     "source": source, "firstTimestamp": first, "lastTimestamp": rfc3339(now), "count": 1,
                      "reportingComponent": self.component, "reportingInstance": self.host}
         try:
             self._queue.put_nowait(_Write(key, name, namespace, bool(observed), write))

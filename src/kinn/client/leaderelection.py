@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import micro_time
 from kinn.client.rest import REQUEST_ERRORS, Client, resource
 
 log = logging.getLogger("kinn.client.leaderelection")
@@ -35,11 +36,6 @@ class LeaderElectionTimings:
     lease_duration: float = 15.0
     renew_deadline: float = 10.0
     retry_period: float = 2.0
-
-
-def micro_time(moment: datetime) -> str:
-    """metav1.MicroTime as it is serialized: RFC 3339 with microseconds."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class LeaderElector:

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import rfc3339
 from kinn.api.validation.batch import ScheduleError
 from kinn.client.informer import object_key
 from kinn.client.rest import resource
@@ -28,10 +29,6 @@ CRONJOBS = resource("batch/v1", "cronjobs")
 JOBS = resource("batch/v1", "jobs")
 SCHEDULED_TIMESTAMP_ANNOTATION = "batch.kubernetes.io/cronjob-scheduled-timestamp"
 MAX_MISSED_TIMES = 100
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def job_name(cronjob: Obj, scheduled: datetime) -> str:

@@ -13,7 +13,8 @@ import math
 from typing import Any, Iterable
 
 from kinn.controllers.history import hash_revision
-from kinn.controllers.podutil import get_condition, is_terminating, now_rfc3339, parse_time
+from kinn.api.timestamps import now_rfc3339
+from kinn.controllers.podutil import get_condition, is_terminating, parse_time
 
 Obj = dict[str, Any]
 

@@ -17,7 +17,8 @@ from kinn.api.selectors import SelectorError, label_selector_from_object
 from kinn.client.informer import EventHandler, SharedInformer, object_key
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
-from kinn.controllers.podutil import controller_of, is_pod_ready, is_terminating, now_rfc3339, parse_time
+from kinn.api.timestamps import now_rfc3339
+from kinn.controllers.podutil import controller_of, is_pod_ready, is_terminating, parse_time
 
 Obj = dict[str, Any]
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import rfc3339
 from kinn.client.informer import EventHandler, Indexer, object_key
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
@@ -172,7 +173,7 @@ class TriggerTimeTracker:
         self._states[key] = _ServiceState(pod_times, created)
         if not known or not changed:
             return None
-        return min(changed).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return rfc3339(min(changed))
 
     def delete_service(self, key: str) -> None:
         self._states.pop(key, None)

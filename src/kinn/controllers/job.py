@@ -28,9 +28,10 @@ from kinn.controllers.job_util import (
     completion_index, find_condition, finished_condition, format_indexes, has_tracking_finalizer, is_pod_failed,
     is_pod_succeeded, parse_indexes, set_condition,
 )
+from kinn.api.timestamps import now_rfc3339
 from kinn.controllers.podutil import (
     PODS, PodControl, controller_uid_index, is_pod_active, is_pod_ready, is_pod_terminal, is_terminating,
-    now_rfc3339, owner_key, parse_time, pod_from_template, pods_prefix,
+    owner_key, parse_time, pod_from_template, pods_prefix,
 )
 
 Obj = dict[str, Any]

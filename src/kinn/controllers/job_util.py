@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from kinn.controllers.podutil import is_terminating, now_rfc3339
+from kinn.api.timestamps import now_rfc3339
+from kinn.controllers.podutil import is_terminating
 
 Obj = dict[str, Any]
 COMPLETION_INDEX_KEY = "batch.kubernetes.io/job-completion-index"

@@ -18,7 +18,8 @@ from typing import Any
 from kinn.api.errors import StatusError
 from kinn.api.resources import TABLE, Resource
 from kinn.client.rest import Client, resource
-from kinn.controllers.podutil import now_rfc3339, parse_time
+from kinn.api.timestamps import now_rfc3339
+from kinn.controllers.podutil import parse_time
 
 Obj = dict[str, Any]
 NAMESPACES = resource("v1", "namespaces")

@@ -23,7 +23,8 @@ from kinn.client.leaderelection import LEASES
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
 from kinn.controllers.nodehealth import NodeHealth, ready_status, reconcile_taints, unknown_conditions
-from kinn.controllers.podutil import is_pod_ready, is_terminating, now_rfc3339
+from kinn.api.timestamps import now_rfc3339
+from kinn.controllers.podutil import is_pod_ready, is_terminating
 from kinn.controllers.tainteviction import (
     EvictionSchedule, disruption_target, no_execute_taints, toleration_time,
 )

@@ -15,7 +15,8 @@ from typing import Any
 from kinn.api.errors import StatusError
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
-from kinn.controllers.podutil import PODS, is_pod_terminal, is_terminating, now_rfc3339
+from kinn.api.timestamps import now_rfc3339
+from kinn.controllers.podutil import PODS, is_pod_terminal, is_terminating
 
 Obj = dict[str, Any]
 NODES = resource("v1", "nodes")

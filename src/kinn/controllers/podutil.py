@@ -20,10 +20,6 @@ Obj = dict[str, Any]
 PODS = resource("v1", "pods")
 
 
-def now_rfc3339() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def parse_time(value: str | None) -> datetime | None:
     """An RFC 3339 timestamp as the API writes them (second precision, `Z`), or None."""
     if not value:

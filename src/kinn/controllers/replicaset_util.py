@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from kinn.api.selectors import LabelSelector, Operator, new_requirement
+from kinn.api.timestamps import now_rfc3339
 from kinn.controllers.podutil import (
-    is_pod_active, is_pod_available, is_pod_ready, now_rfc3339, parse_time, pod_condition,
+    is_pod_active, is_pod_available, is_pod_ready, parse_time, pod_condition,
 )
 
 Obj = dict[str, Any]

@@ -16,7 +16,7 @@ from kinn.api.errors import StatusError
 from kinn.client.informer import EventHandler, object_key
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
-from kinn.controllers.podutil import now_rfc3339
+from kinn.api.timestamps import now_rfc3339
 from kinn.controllers.volumematch import claim_class, find_best_match
 
 Obj = dict[str, Any]

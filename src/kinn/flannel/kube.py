@@ -11,8 +11,8 @@ import asyncio
 import enum
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
+from kinn.api.timestamps import now_rfc3339
 from kinn.client.informer import EventHandler, SharedInformerFactory
 from kinn.client.rest import Client, Obj, resource
 from kinn.flannel.subnet import (Lease, LeaseAttrs, NetConfig, annotations_patch, lease_changed, node_pod_cidr,
@@ -95,7 +95,7 @@ class KubeSubnetManager:
 
     async def complete_lease(self) -> None:
         """Set NodeNetworkUnavailable=False (reason FlannelIsUp), as CompleteLease does."""
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = now_rfc3339()
         condition = {"type": "NetworkUnavailable", "status": "False", "reason": "FlannelIsUp",
                      "message": "Flannel is running on this node", "lastTransitionTime": now,
                      "lastHeartbeatTime": now}

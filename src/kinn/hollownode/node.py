@@ -10,8 +10,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import micro_time, now_rfc3339
 from kinn.client.informer import EventHandler, SharedInformerFactory
-from kinn.client.leaderelection import micro_time
 from kinn.client.rest import Client, resource
 
 log = logging.getLogger("kinn.hollow-node")
@@ -25,8 +25,6 @@ LEASE_DURATION = 40  # seconds, the kubelet's default nodeLeaseDurationSeconds
 Obj = dict[str, Any]
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -44,7 +42,7 @@ class HollowNodeConfig:
 def node_object(name: str, index: int, config: HollowNodeConfig) -> Obj:
     capacity = {"cpu": config.cpu, "memory": config.memory, "pods": str(config.pods),
                 "ephemeral-storage": config.ephemeral_storage}
-    now = _now()
+    now = now_rfc3339()
     conditions = [
         {"type": t, "status": "False", "reason": r, "message": m, "lastHeartbeatTime": now, "lastTransitionTime": now}
         for t, r, m in (
@@ -100,7 +98,7 @@ class PodIPs:
 
 def running_status(pod: Obj, node: Obj, pod_ip: str) -> Obj:
     """The status a kubelet reports once every container started."""
-    now = _now()
+    now = now_rfc3339()
     host_ip = next((a["address"] for a in node["status"].get("addresses", []) if a["type"] == "InternalIP"), "")
 
     def container_status(c: Obj) -> Obj:
@@ -118,7 +116,7 @@ def running_status(pod: Obj, node: Obj, pod_ip: str) -> Obj:
 
 
 def completed_status(pod: Obj) -> Obj:
-    now = _now()
+    now = now_rfc3339()
     statuses = []
     for c in pod["spec"]["containers"]:
         statuses.append({"name": c["name"], "image": c.get("image", ""), "imageID": f"hollow://{c.get('image', '')}",

@@ -24,7 +24,7 @@ from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory
-from kinn.client.leaderelection import micro_time
+from kinn.api.timestamps import micro_time
 from kinn.client.rest import Client, resource
 from kinn.cni import ConfigError, load_conf_dir
 from kinn.cni.config import config_files

@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import rfc3339
 from kinn.client.rest import Client, resource
 from kinn.kubelet.runtime import ContainerExit, ContainerProcess
 
@@ -22,10 +23,6 @@ PODS = resource("v1", "pods")
 CONTAINER_ID_SCHEME = "kinn://"
 
 Obj = dict[str, Any]
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def now() -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import now_rfc3339
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformer, SharedInformerFactory, object_key
 from kinn.client.rest import REQUEST_ERRORS, Client, resource
@@ -57,10 +57,6 @@ class SchedulerOptions:
     percentage_of_nodes_to_score: int = 0  # 0: adaptive
     pod_initial_backoff_seconds: float = 1.0
     pod_max_backoff_seconds: float = 10.0
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _assigned(pod: Obj) -> bool:
@@ -266,7 +262,7 @@ class Scheduler:
             return
         transition = previous.get("lastTransitionTime") if previous.get("status") == "False" else None
         condition = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
-                     "lastProbeTime": None, "lastTransitionTime": transition or _now()}
+                     "lastProbeTime": None, "lastTransitionTime": transition or now_rfc3339()}
         patch: Obj = {"status": {"conditions": [condition]}}
         if not same_nomination:
             patch["status"]["nominatedNodeName"] = nominated or None

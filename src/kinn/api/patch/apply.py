@@ -21,7 +21,6 @@ from kinn.api.patch.managed_fields import (
     encode_managed_fields,
     filtered,
     live_entries,
-    now_rfc3339,
     release,
     reset_fields,
     strip_meta,
@@ -29,6 +28,7 @@ from kinn.api.patch.managed_fields import (
 )
 from kinn.api.patch.structured import compare, ensure_named_fields_are_members, merge, remove_items, to_field_set
 from kinn.api.patch.typed import SchemaError
+from kinn.api.timestamps import now_rfc3339
 
 
 def server_side_apply(

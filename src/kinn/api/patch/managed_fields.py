@@ -9,7 +9,6 @@ fields it changed away from every other manager and adds them to its own `Update
 
 from __future__ import annotations
 
-import datetime
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -19,6 +18,7 @@ from kinn.api.openapi.schemas import Schema
 from kinn.api.patch import typed
 from kinn.api.patch.fieldpath import FieldSet, Path, from_fields_v1, path, to_fields_v1, without_prefixes
 from kinn.api.patch.structured import Comparison, compare
+from kinn.api.timestamps import now_rfc3339
 
 APPLY = "Apply"
 UPDATE = "Update"
@@ -98,10 +98,6 @@ def default_field_manager(user_agent: str) -> str:
     prefix = user_agent.split("/", 1)[0]
     printable = [ch for ch in prefix if ch == " " or not unicodedata.category(ch).startswith(("C", "Z"))]
     return "".join(printable)[:FIELD_MANAGER_MAX_LENGTH]
-
-
-def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def decode_managed_fields(entries: Any) -> list[ManagedEntry]:

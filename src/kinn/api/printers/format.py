@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
+from kinn.api import timestamps
+
 UNKNOWN = "<unknown>"
 NONE = "<none>"
 
@@ -78,7 +80,7 @@ def rfc3339(timestamp: str | None) -> str:
     at = parse_time(timestamp)
     if at is None:
         return "0001-01-01T00:00:00Z"
-    return datetime.fromtimestamp(int(at), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return timestamps.rfc3339(datetime.fromtimestamp(int(at), timezone.utc))
 
 
 def name_of(obj: Mapping[str, Any]) -> str:

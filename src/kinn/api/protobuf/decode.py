@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from kinn.api.protobuf.schema import Field, Message, lookup
 from kinn.api.protobuf.wire import WireError, iter_fields, signed
+from kinn.api.timestamps import rfc3339
 
 Raw = int | bytes
 ZERO: dict[str, Any] = {"string": "", "int32": 0, "int64": 0, "bool": False, "bytes": ""}
@@ -100,7 +101,7 @@ def _time(data: bytes) -> str | None:
     for number, _, raw in iter_fields(data):
         if number == 1:
             seconds = signed(_as_int(raw))
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return rfc3339(datetime.fromtimestamp(seconds, timezone.utc))
 
 
 def _int_or_string(data: bytes) -> int | str:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from kinn.api.patch.managed_fields import default_field_manager, update_managed_fields
 from kinn.api.patch.typed import SchemaError
 from kinn.api.resources import Resource
+from kinn.api.timestamps import rfc3339
 
 if TYPE_CHECKING:
     from kinn.apiserver.registry.generic import RequestContext
@@ -39,7 +40,7 @@ def on_write(
     try:
         update_managed_fields(
             old, new, manager_name(ctx), "Update", resource.api_version, subresource=subresource,
-            now=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            now=rfc3339(now),
         )
     except SchemaError as err:
         log.warning("failed to update managedFields of %s %s: %s", resource.kind,

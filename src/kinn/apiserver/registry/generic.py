@@ -20,10 +20,11 @@ import orjson
 from kinn.api import errors
 from kinn.api.field import not_supported, required
 from kinn.api.resources import Resource
+from kinn.api.timestamps import rfc3339
 from kinn.apiserver.admission import AdmissionChain, Operation
 from kinn.apiserver.encoding import Served
 from kinn.apiserver.registry import fieldmanager
-from kinn.apiserver.registry.strategy import Strategy, nothing_to_finish, rfc3339
+from kinn.apiserver.registry.strategy import Strategy, nothing_to_finish
 from kinn.apiserver.requestinfo import int_parameter
 from kinn.storage.interface import (
     KeyExistsError,

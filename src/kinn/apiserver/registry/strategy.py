@@ -8,7 +8,6 @@ delete is graceful. Kinds with extra machinery (pods, services, namespaces) subc
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Callable
 
 from kinn.api.defaults import apply_defaults
@@ -153,6 +152,3 @@ class Strategy:
     def to_internal(self, obj: Obj) -> Obj:
         return obj
 
-
-def rfc3339(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -14,7 +14,7 @@ from kinn.api import errors
 from kinn.api.field import Path, invalid
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.generic import RequestContext
-from kinn.apiserver.registry.strategy import rfc3339
+from kinn.api.timestamps import rfc3339
 from kinn.apiserver.serviceaccount.claims import claims
 from kinn.apiserver.serviceaccount.jwt import TokenGenerator
 

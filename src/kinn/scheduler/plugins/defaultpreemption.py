@@ -11,10 +11,10 @@ victims get a DisruptionTarget condition, a `Preempted` event and are deleted.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import now_rfc3339
 from kinn.client.rest import resource
 from kinn.scheduler.framework.interface import (
     Code, CycleState, Diagnosis, Handle, PostFilterResult, SUCCESS, Status, fit_error_message,
@@ -166,7 +166,7 @@ class DefaultPreemption:
     async def prepare_candidate(self, candidate: Candidate, pod: PodInfo) -> None:
         """Evict the victims (condition, event, delete) and take the node back from lower-priority nominees."""
         client, recorder = self.handle.client, self.handle.recorder
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = now_rfc3339()
         for victim in candidate.victims:
             condition = {"type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
                          "message": f"{self.handle.scheduler_name}: preempting to accommodate a higher priority pod",
