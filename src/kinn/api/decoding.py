@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import json
 import re
@@ -600,15 +601,24 @@ _CANONICAL = {False: re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z"),
               True: re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")}
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_canonical(text: str, micro: bool) -> bool:
+    """Already as marshalling writes it, and a real date. Remembered: the few seconds of a burst
+    of writes recur in every object, condition and managedFields entry written in them."""
+    if not _CANONICAL[micro].fullmatch(text):
+        return False
+    try:
+        datetime.fromisoformat(text[:-1])
+        return True
+    except ValueError:
+        return False  # out of range: the general path says how, as Go does
+
+
 def _timestamp(text: str, micro: bool) -> str:
     """metav1.Time/MicroTime parse RFC 3339 and marshal back in UTC (seconds or microseconds);
     a bad value fails with time.Parse's message."""
-    if _CANONICAL[micro].fullmatch(text):
-        try:
-            datetime.fromisoformat(text[:-1])
-            return text
-        except ValueError:
-            pass  # out of range: the general path below says how, as Go does
+    if _is_canonical(text, micro):
+        return text
     prefix = f'parsing time "{text}"'
     position = 0
     for element, pattern in _LAYOUT_ELEMENTS:
