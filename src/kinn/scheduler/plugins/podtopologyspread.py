@@ -188,7 +188,10 @@ class PodTopologySpread:
     def score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
         s: ScoreState = state[_SCORE_STATE]
         terms = [_terms(c, counts, weight, pod.namespace, nodes) for c, counts, weight in zip(s.constraints, s.counts, s.weights)]
-        scores = [int(sum(parts) + 0.5) for parts in zip(*terms)] if terms else [0] * len(nodes)  # Go's math.Round
+        if len(terms) == 1:  # the usual case: the hostname alone (a system default's zone has no nodes)
+            scores = [int(part + 0.5) for part in terms[0]]  # Go's math.Round
+        else:
+            scores = [int(sum(parts) + 0.5) for parts in zip(*terms)] if terms else [0] * len(nodes)
         if s.ignored:
             scores = [0 if node.name in s.ignored else score for node, score in zip(nodes, scores)]
         return scores
