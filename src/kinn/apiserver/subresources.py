@@ -74,7 +74,8 @@ async def _kubelet_subresource(
     if info.subresource == "log" and info.verb == "get":
         return await proxy.pod_log(request, handler.kubelets, registry, handler.registries, ctx, info.name)
     if info.subresource in ("exec", "attach") and info.verb in ("get", "create"):
-        return await proxy.pod_stream(request, handler.kubelets, registry, handler.registries, ctx, info.name, info.subresource)
+        return await proxy.pod_stream(request, handler.kubelets, registry, handler.registries, ctx, info.name,
+                                      info.subresource)
     if info.subresource == "portforward" and info.verb in ("get", "create"):
         return await proxy.pod_port_forward(request, handler.kubelets, registry, handler.registries, ctx, info.name)
     raise errors.method_not_supported(f"pods/{info.subresource}", "", info.verb)

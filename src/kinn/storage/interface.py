@@ -29,9 +29,9 @@ class StoredObject:
     JSON, and the API server holds every current object plus the watch history. `raw` inflates
     it; `obj` decodes (metadata.resourceVersion == str(mod_revision); never mutate) and the last
     `RECENTLY_DECODED` objects keep both their decoding and their JSON, so the write that follows
-    a read, or the write's own persisting and event, neither decodes nor inflates again. What label and field selectors read is cached apart, in
-    `selectable`, by the API server (see kinn.apiserver.selection): filtering a list or a watch
-    never decodes twice.
+    a read, or the write's own persisting and event, neither decodes nor inflates again. What
+    label and field selectors read is cached apart, in `selectable`, by the API server (see
+    kinn.apiserver.selection): filtering a list or a watch never decodes twice.
     """
 
     __slots__ = ("key", "_packed", "_dictionary", "create_revision", "mod_revision", "selectable", "_obj", "_raw")
