@@ -24,7 +24,7 @@ from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
 from kinn.api.errors import StatusError
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory
-from kinn.api.timestamps import micro_time
+from kinn.api.timestamps import micro_time, now_rfc3339
 from kinn.client.rest import Client, resource
 from kinn.cni import ConfigError, load_conf_dir
 from kinn.cni.config import config_files
@@ -37,7 +37,7 @@ from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
 from kinn.kubelet.server import KubeletServer, serving_context
 from kinn.kubelet.sandbox import DEFAULT_NETNS_DIR
 from kinn.kubelet.static_pods import StaticPods, is_mirror_pod
-from kinn.kubelet.status import StatusManager, now
+from kinn.kubelet.status import StatusManager
 
 log = logging.getLogger("kinn.kubelet")
 NODES = resource("v1", "nodes")
@@ -99,7 +99,7 @@ def node_labels(config: KubeletConfig) -> dict[str, str]:
 
 
 def ready_condition(network_error: str | None, transition: str) -> Obj:
-    stamp = now()
+    stamp = now_rfc3339()
     if network_error is None:
         return {"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "kubelet is posting ready status",
                 "lastHeartbeatTime": stamp, "lastTransitionTime": transition}
@@ -110,7 +110,7 @@ def ready_condition(network_error: str | None, transition: str) -> Obj:
 
 
 def node_status(config: KubeletConfig, network_error: str | None, transition: str) -> Obj:
-    stamp = now()
+    stamp = now_rfc3339()
     pressure = [{"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": stamp,
                  "lastTransitionTime": transition}
                 for kind, reason, message in (
@@ -153,7 +153,7 @@ class Kubelet:
         self.server = KubeletServer(self.pod_worker, config.log_root)
         self.runtime_service = RuntimeService(lambda: list(self.workers.values()), config.log_root)
         self._network_error: str | None = ""  # "" = not yet checked
-        self._ready_since = now()
+        self._ready_since = now_rfc3339()
 
     async def run(self) -> None:
         await self._start_server()
@@ -229,7 +229,7 @@ class Kubelet:
             error = self._check_network()
             changed = error != self._network_error
             if changed:
-                self._network_error, self._ready_since = error, now()
+                self._network_error, self._ready_since = error, now_rfc3339()
             if changed or asyncio.get_running_loop().time() - last_report >= NODE_STATUS_REPORT:
                 await self._patch_status()
                 last_report = asyncio.get_running_loop().time()

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from kinn.api.errors import StatusError
+from kinn.api.timestamps import now_rfc3339
 from kinn.client.events import EventRecorder
 from kinn.client.rest import Client, resource
 from kinn.cni import CNIError, CNIRuntime, ConfigError, NetworkConfigList, kubernetes_args, load_conf_dir
@@ -29,7 +30,7 @@ from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
 from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, container_log_path, \
     pod_log_dir, start_container
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
-from kinn.kubelet.status import ContainerRecord, StatusManager, now, pod_phase, pod_status
+from kinn.kubelet.status import ContainerRecord, StatusManager, pod_phase, pod_status
 from kinn.kubelet.token_manager import TokenManager
 
 log = logging.getLogger("kinn.kubelet")
@@ -93,7 +94,7 @@ class PodWorker:
         self.sandbox_attempt = -1  # metadata.attempt of the current sandbox: 0, then +1 per re-creation
         self.network: NetworkConfigList | None = None
         self.pod_ips: list[str] = []
-        self.start_time = now()
+        self.start_time = now_rfc3339()
         self.init = [ContainerRecord(c["name"], c.get("image", ""), waiting_reason="PodInitializing")
                      for c in pod["spec"].get("initContainers") or []]
         self.containers = [ContainerRecord(c["name"], c.get("image", ""),

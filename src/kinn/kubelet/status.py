@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from kinn.api.errors import StatusError
-from kinn.api.timestamps import rfc3339
+from kinn.api.timestamps import now_rfc3339, rfc3339
 from kinn.client.rest import Client, resource
 from kinn.kubelet.runtime import ContainerExit, ContainerProcess
 
@@ -23,10 +22,6 @@ PODS = resource("v1", "pods")
 CONTAINER_ID_SCHEME = "kinn://"
 
 Obj = dict[str, Any]
-
-
-def now() -> str:
-    return rfc3339(datetime.now(timezone.utc))
 
 
 class ContainerProbes(Protocol):
@@ -187,7 +182,7 @@ class StatusManager:
     def _with_transition_times(self, uid: str, status: Obj) -> Obj:
         """Keep lastTransitionTime for conditions whose status did not change, stamp the others now."""
         previous = {c["type"]: c for c in self._written.get(uid, ("", {}))[1].get("conditions", [])}
-        stamp = now()
+        stamp = now_rfc3339()
         for condition in status["conditions"]:
             if "lastTransitionTime" in condition and condition["type"] == "PodScheduled":
                 continue
