@@ -63,7 +63,28 @@ def test_cached_objects_share_equal_string_values():
     assert a["metadata"]["name"] == "a" and b["metadata"]["name"] == "b"
 
 
-def test_the_shared_strings_stay_bounded_however_many_unique_values_pass():
-    for revision in range(informer._STRINGS_LIMIT + 10):
-        informer.share_strings({"metadata": {"resourceVersion": f"rv-{revision}"}})
+def test_cached_objects_share_equal_members_and_keep_their_own_unequal_ones():
+    """The pods of one template hold one tolerations list and one labels dict; a member that
+    differs, or one not in SHARED_MEMBERS, stays each pod's own; every pod reads as sent."""
+    tolerations = [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]
+
+    def decoded(name: str, ready_at: str) -> dict:
+        obj = {**pod(name, "node-7"), "status": {"conditions": [{"type": "Ready", "lastTransitionTime": ready_at}]}}
+        obj["metadata"]["labels"] = {"app": "web"}
+        obj["spec"].update(tolerations=tolerations, nodeSelector={"disk": "ssd"})
+        return orjson.loads(orjson.dumps(obj))
+
+    a, b, c = (shared(decoded(name, at), PODS, None) for name, at in (("a", "t1"), ("b", "t1"), ("c", "t2")))
+    assert a["spec"]["tolerations"] is b["spec"]["tolerations"] is c["spec"]["tolerations"]
+    assert a["metadata"]["labels"] is c["metadata"]["labels"]
+    assert a["status"]["conditions"] is b["status"]["conditions"] is not c["status"]["conditions"]
+    assert a["spec"]["nodeSelector"] is not b["spec"]["nodeSelector"]
+    assert a["metadata"] is not b["metadata"]
+    assert c == decoded("c", "t2") and a["spec"]["tolerations"] == tolerations
+
+
+def test_what_is_shared_stays_bounded_however_many_unique_values_pass():
+    for revision in range(max(informer._STRINGS_LIMIT, informer._MEMBERS_LIMIT) + 10):
+        informer.share_values({"metadata": {"resourceVersion": f"rv-{revision}", "labels": {"n": str(revision)}}})
     assert len(informer._STRINGS) <= informer._STRINGS_LIMIT
+    assert len(informer._MEMBERS) <= informer._MEMBERS_LIMIT
