@@ -18,7 +18,7 @@ from aiohttp import web
 from kinn.kubelet.actions import (ActionError, Outcome, dial_error, http_get_request, http_probe,
                                   resolve_container_port, tcp_probe)
 from kinn.kubelet.probes import PodProbes, ProbeSpec, ProbeType, Result, ResultRun, kill_message, static_environment
-from kinn.kubelet.status import ContainerRecord, pod_status
+from kinn.kubelet.status import ContainerRecord, StatusManager, pod_status
 
 Obj = dict[str, Any]
 
@@ -133,6 +133,16 @@ async def test_startup_gates_readiness_and_readiness_starts_false(probes: tuple[
     status = status_of(pod_probes, target)
     assert all(s["ready"] and s["started"] for s in status["containerStatuses"])
     assert conditions(status)["Ready"] == ("True", "", "") and conditions(status)["ContainersReady"] == ("True", "", "")
+
+
+async def test_the_status_stamps_its_own_copy_of_the_schedulers_condition(probes: tuple[PodProbes, Target]) -> None:
+    """The pod is the informer's cached object, read-only, its conditions shared with other pods."""
+    pod_probes, target = probes
+    target.pod["status"] = {"conditions": [{"type": "PodScheduled", "status": "True"}]}
+    manager = StatusManager(client=None)  # type: ignore[arg-type]
+    status = manager._with_transition_times("uid", status_of(pod_probes, target))
+    assert "lastTransitionTime" in next(c for c in status["conditions"] if c["type"] == "PodScheduled")
+    assert target.pod["status"]["conditions"] == [{"type": "PodScheduled", "status": "True"}]
 
 
 async def test_results_wake_the_pod_worker_only_when_they_change(probes: tuple[PodProbes, Target]) -> None:

@@ -152,9 +152,11 @@ def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, s
     """The complete PodStatus the kubelet reports for this pod now."""
     phase = pod_phase(pod, init, containers)
     # The scheduler's condition if it set one; the kubelet reports a pod it runs as scheduled anyway
-    # (static pods, pods created with spec.nodeName), as generateAPIPodStatus does.
-    scheduled = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == "PodScheduled"] \
-        or [_condition("PodScheduled", True)]
+    # (static pods, pods created with spec.nodeName), as generateAPIPodStatus does. A copy: the pod
+    # is the informer's, read-only and its conditions shared with other pods, and the status
+    # manager stamps a transition time on the status it writes.
+    reported = (pod.get("status") or {}).get("conditions") or []
+    scheduled = [dict(c) for c in reported if c.get("type") == "PodScheduled"] or [_condition("PodScheduled", True)]
     conditions = pod_conditions(phase, sandbox_ready, init, containers, probes)
     status: Obj = {"phase": phase, "conditions": conditions + scheduled,
                    "hostIP": host_ip, "hostIPs": [{"ip": host_ip}], "startTime": start_time,
