@@ -204,6 +204,7 @@ def main() -> None:
               f"(min {min(ratios[name]):.0%}, max {max(ratios[name]):.0%})"
               + ("; target ≥ 80%" if name == "kinn" else ": what the topology allows without kinn"))
 
+
 if __name__ == "__main__":
     os.environ.setdefault("KUBECACHEDIR", "/tmp/kinn-bench-kubecache")
     main()
