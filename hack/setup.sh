@@ -15,6 +15,9 @@ APT_PACKAGES+=(dnsperf dnsmasq-base)
 # graphviz's dot lays out `kinn topology`'s pictures; the labs' steps (examples/*/lab.yaml) read
 # JSON with jq and fetch pages from the nodes with curl, as the articles do.
 APT_PACKAGES+=(graphviz jq curl)
+# ping and brctl: the articles check a node's links with them (seed 003: `ping` between nodes,
+# `brctl show` for the pods' bridge), and a node runs the host's programs.
+APT_PACKAGES+=(iputils-ping bridge-utils)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -89,6 +89,56 @@ def test_trace_json_and_nothing_left_behind(cluster: KinnCluster) -> None:
     assert left == ""
 
 
+LOAD_BALANCER = """
+apiVersion: v1
+kind: Service
+metadata: {name: web-lb}
+spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 8080, targetPort: 8080}]}
+"""
+
+
+def test_trace_from_outside_through_a_nodeport_and_a_load_balancer(cluster: KinnCluster) -> None:
+    """Seed 003's NodePort and seed 002's external traffic: the client reaches the Service through
+    worker-1, which runs no backend: DNAT and masquerade there, VXLAN to worker-2, the pod; both
+    entry points are found from the node or address and port alone."""
+    cluster.kubectl("apply", "-f", "-", input=LOAD_BALANCER)
+    service = wait_until(lambda: (svc := json.loads(cluster.kubectl("get", "svc", "web-lb", "-o", "json")))
+                         ["status"].get("loadBalancer", {}).get("ingress") and svc, timeout=30,
+                         what="web-lb's LoadBalancer IP")
+    node_port, lb_ip = service["spec"]["ports"][0]["nodePort"], service["status"]["loadBalancer"]["ingress"][0]["ip"]
+    out = wait_until(lambda: (o := trace(cluster, "client", "node/worker-1", "--port", str(node_port)))
+                     .splitlines()[0].endswith("connected") and o, timeout=30, what="a connected trace to the NodePort")
+    assert out.startswith(f"tcp probe from client 10.240.0.254 to service default/web-lb's NodePort on node worker-1 "
+                          f"10.240.0.21:{node_port}: connected"), out
+    request, reply = out.split("\n← reply")
+    worker1 = request.split("  node worker-1\n")[1].split("  node worker-2\n")[0]
+    web_ip = cluster.pod("web")["status"]["podIP"]
+    assert f"filter FORWARD (iif eth0 oif flannel.1): tcp 10.240.0.254:" in worker1, out
+    masquerade = next(line.strip().rsplit("  [", 1)[0] for line in worker1.splitlines() if "-j MASQUERADE" in line)
+    assert masquerade in cluster.node_exec("worker-1", "iptables-save", "-t", "nat").splitlines()
+    assert re.search(rf"VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1 \(inner 10.244.\d+.0:\d+ → "
+                     rf"{re.escape(web_ip)}:8080\)", worker1), out
+    assert "delivered to pod default/web on eth0" in request, out
+    assert "conntrack un-NAT:" in reply and reply.rstrip().endswith("delivered to client on eth0"), out
+    balanced = trace(cluster, "client", "svc/web-lb")
+    assert balanced.startswith(f"tcp probe from client 10.240.0.254 to service default/web-lb at {lb_ip}:8080: "
+                               "connected"), balanced
+    assert "delivered to pod default/web on eth0" in balanced.split("\n← reply")[0], balanced
+
+
+def test_trace_says_what_it_cannot_follow(cluster: KinnCluster) -> None:
+    """A name that does not exist, a cluster IP the client cannot reach: an error or a path that
+    says where the packet went, never a traceback."""
+    missing = cluster.kinn("trace", "--name", cluster.name, "pod/nosuch", "svc/web", check=False)
+    assert (missing.returncode, missing.stderr) == (1, 'Error: pods "nosuch" not found\n'), missing.stderr
+    outside = cluster.kinn("trace", "--name", cluster.name, "client", "svc/web", check=False)
+    assert outside.returncode == 1 and "answers inside the cluster only" in outside.stderr, outside.stderr
+    service_ip = cluster.kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
+    out = trace(cluster, "client", service_ip, "--port", "80")
+    assert out.splitlines()[0].endswith("network is unreachable"), out
+    assert "left client on eth0; no netns kinn traces saw it arrive" in out.split("\n← reply")[0], out
+
+
 def test_trace_icmp_from_node_to_pod(cluster: KinnCluster) -> None:
     web_ip = cluster.pod("web")["status"]["podIP"]
     out = trace(cluster, "node/worker-1", web_ip, "--proto", "icmp")

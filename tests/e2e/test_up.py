@@ -110,6 +110,20 @@ def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
     assert "kinn-" not in cluster.node_exec("worker-1", "ip", "netns", "list")  # the host's names stay outside
 
 
+def test_seed_003_node_checks_ping_and_brctl(cluster: KinnCluster) -> None:
+    """Seed 003 checks the nodes reach each other with ping, and lists the pods' bridge with brctl."""
+    assert " 0% packet loss" in cluster.node_exec("worker-1", "ping", "-c", "1", "-W", "5", "10.240.0.22")
+    def node_with_a_pod() -> str | None:  # the add-ons' pods (DNS, ingress) are there from the start
+        pods = json.loads(cluster.kubectl("get", "pods", "-A", "-o", "json"))["items"]
+        return next((pod["spec"]["nodeName"] for pod in pods
+                     if pod["status"].get("phase") == "Running" and not pod["spec"].get("hostNetwork")), None)
+
+    node = str(wait_until(node_with_a_pod, timeout=60, what="a pod running on the pod network"))
+    bridges = cluster.node_exec(node, "brctl", "show", "cni0").splitlines()
+    assert bridges[0].split() == ["bridge", "name", "bridge", "id", "STP", "enabled", "interfaces"], bridges
+    assert bridges[1].split()[0] == "cni0" and any(line.split()[-1].startswith("veth") for line in bridges[1:]), bridges
+
+
 def agent_process(cluster: KinnCluster, node: str) -> tuple[str, str]:
     """(pid, command line) of the node's agent: of the processes in its agent cgroup titled `kinn
     agent`, the one whose parent is not one of them. A child the agent has just forked (a container

@@ -1,7 +1,9 @@
 """kinn trace's assembly in the other proxy and flannel modes, on real captured output:
 userspace/ — kube-proxy --proxy-mode userspace with VXLAN, pod default/client (10.244.1.3, worker-1) →
 svc default/web 10.99.76.4:80, whose pod 10.244.2.2:8080 runs on worker-2; host-gw/ — nftables mode
-with the host-gw backend, the same pods and Service (10.101.99.221), the underlay's kinn0 traced too."""
+with the host-gw backend, the same pods and Service (10.101.99.221), the underlay's kinn0 traced too;
+nodeport/ — iptables mode with VXLAN, the outside client → NodePort 32530 on worker-1, which runs no
+backend, of a Service whose pod 10.244.2.2:80 runs on worker-2."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from kinn.trace.arming import follow_proxied, trace_ruleset
-from kinn.trace.events import Tuple, hook_visits, parse_conntrack_line, parse_listening, parse_plain_capture
+from kinn.trace.events import (ConntrackEvent, Tuple, hook_visits, parse_conntrack_line, parse_listening,
+                               parse_plain_capture, parse_vxlan_capture)
 from kinn.trace.path import REPLY, REQUEST, Followed, Observation, assemble, assemble_proxied, connection, pair
 from kinn.trace.rules import RuleBook, rule_book
 from kinn.trace.targets import Place
@@ -27,12 +30,14 @@ def lines(mode: str, name: str) -> list[str]:
 
 
 def observations(mode: str) -> list[Observation]:
+    client = Place("client", "client") if mode == "nodeport" else Place("pod default/client", "client", "worker-1")
     places = [Place("pod default/web", "web", "worker-2"), Place("node worker-2", "worker-2", "worker-2"),
-              Place("pod default/client", "client", "worker-1"), Place("node worker-1", "worker-1", "worker-1")]
+              client, Place("node worker-1", "worker-1", "worker-1")]
     if mode == "host-gw":
         places.append(Place("underlay", "underlay", bridge="kinn0"))
     return [Observation(place, hook_visits(lines(mode, f"trace-{place.netns}")),
                         list(filter(None, map(parse_conntrack_line, lines(mode, f"conntrack-{place.netns}")))),
+                        parse_vxlan_capture(lines(mode, f"capture-{place.netns}")) if mode != "host-gw" else [],
                         wire=parse_plain_capture(lines(mode, f"capture-{place.netns}")) if mode == "host-gw" else [],
                         rules=_rules(mode, place.netns), listening=parse_listening(lines(mode, f"ss-{place.netns}")))
             for place in places]
@@ -85,6 +90,41 @@ def test_connection_grows_through_nat() -> None:
     conn = connection(USERSPACE.sent, events)
     assert pair("10.244.1.1", 38137, "10.244.1.3", 50526) in conn.pairs  # the REDIRECT's reply tuple
     assert pair("10.244.1.0", 38718, WEB, 8080) not in conn.pairs
+
+
+NODEPORT = Followed("kinn-trace-14224", pair("10.240.0.254", 44480, "10.240.0.21", 32530))
+
+
+def test_connection_holds_the_ends_between_dnat_and_snat() -> None:
+    """A masqueraded flow: DNAT in prerouting, SNAT in postrouting, so forward and postrouting see
+    the sender's address with the backend's, which neither conntrack tuple holds."""
+    event = ConntrackEvent("NEW", "tcp", Tuple("10.240.0.254", "10.240.0.21", 44480, 32530),
+                           Tuple(WEB, "10.244.1.0", 80, 33191))
+    conn = connection(NODEPORT.sent, [event])
+    assert pair("10.240.0.254", 44480, WEB, 80) in conn.pairs
+    assert pair("10.244.1.0", 33191, WEB, 80) in conn.pairs and pair("10.240.0.21", 32530, "10.244.1.0", 33191) \
+        not in conn.pairs
+
+
+def test_nodeport_via_a_node_without_backend_is_followed_to_the_pod_and_back() -> None:
+    """Seed 003's NodePort: worker-1 DNATs, masquerades and encapsulates; worker-2 delivers to the pod."""
+    hops = assemble(observations("nodeport"), no_route, NODEPORT)
+    assert [hop.place.label for hop in hops[REQUEST]] == ["client", "node worker-1", "node worker-2", "pod default/web"]
+    worker1 = [step.text for step in hops[REQUEST][1].steps]
+    assert any(text.startswith(f"filter FORWARD (iif eth0 oif flannel.1): tcp 10.240.0.254:44480 → {WEB}:80")
+               for text in worker1), worker1
+    assert any(text.startswith("nat POSTROUTING (iif eth0 oif flannel.1)") for text in worker1), worker1
+    assert "VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1 " \
+           f"(inner 10.244.1.0:33191 → {WEB}:80)" in worker1
+    assert hops[REQUEST][-1].steps[-1].text == "delivered to pod default/web on eth0"
+    assert [hop.place.label for hop in hops[REPLY]] == ["pod default/web", "node worker-2", "node worker-1", "client"]
+    assert hops[REPLY][-1].steps[-1].text == "delivered to client on eth0"
+
+
+def test_a_packet_that_arrives_in_no_traced_netns_is_said_to_have_left() -> None:
+    client = [obs for obs in observations("nodeport") if obs.place.label == "client"]
+    request = assemble(client, no_route, NODEPORT)[REQUEST]
+    assert request[-1].steps[-1].text == "left client on eth0; no netns kinn traces saw it arrive"
 
 
 def test_host_gw_plain_packet_on_eth0_and_the_underlay_bridge() -> None:

@@ -24,6 +24,7 @@ def trace(name: str, source: str, destination: str, namespace: str, port: int | 
     matched (as iptables-save or nft prints them), routing decisions, VXLAN encapsulation, conntrack
     NAT, and the reply. FROM and TO are pod/NAME, svc/NAME, node/NAME, client or an IP:
     `kinn trace pod/client svc/web --port 80`."""
+    from kinn.api.errors import StatusError
     from kinn.client.rest import Client
     from kinn.cluster.cluster import Cluster, ClusterNotFound
     from kinn.trace import render
@@ -38,5 +39,5 @@ def trace(name: str, source: str, destination: str, namespace: str, port: int | 
 
     try:
         click.echo(asyncio.run(run()), nl=False)
-    except (ClusterNotFound, TargetError, ValueError, OSError, RuntimeError) as error:
+    except (ClusterNotFound, TargetError, StatusError, ValueError, OSError, RuntimeError) as error:
         raise click.ClickException(str(error)) from error

@@ -85,7 +85,7 @@ class Connection:
 def connection(seed: Pair, events: Iterable[ConntrackEvent]) -> Connection:
     """The connection with ends `seed`, grown by every conntrack entry sharing a pair with it (its
     original and reply tuples differ where NAT applies) until none adds one."""
-    pairs, entries = {seed}, [{_tuple_pair(e.original), _tuple_pair(e.reply)} for e in events]
+    pairs, entries = {seed}, [_ends(event) for event in events]
     grown = True
     while grown:
         grown = False
@@ -94,6 +94,16 @@ def connection(seed: Pair, events: Iterable[ConntrackEvent]) -> Connection:
                 pairs |= ends
                 grown = True
     return Connection(frozenset(pairs))
+
+
+def _ends(event: ConntrackEvent) -> set[Pair]:
+    """The pairs of ends a conntrack entry's packets show: as sent, as answered, and in between when
+    both DNAT and SNAT apply (a NodePort's or LoadBalancer's masqueraded traffic). DNAT rewrites the
+    destination in prerouting, SNAT the source only in postrouting, so forward and postrouting see
+    the sender's source with the new destination; and the reply, un-SNATed in prerouting and
+    un-DNATed in postrouting, shows the same two ends in between."""
+    original, reply = event.original, event.reply
+    return {_tuple_pair(original), _tuple_pair(reply), pair(original.src, original.sport, reply.src, reply.sport)}
 
 
 @dataclass(frozen=True)
@@ -109,7 +119,7 @@ class RuleHit:
 class Step:
     """One thing that happened to the packet in a netns."""
 
-    kind: str  # hook | route | vxlan | decap | wire | bridged | conntrack | unnat | delivered | proxy | dropped
+    kind: str  # hook | route | vxlan | decap | wire | bridged | conntrack | unnat | delivered | left | proxy | dropped
     text: str
     table: str | None = None
     chain: str | None = None
@@ -176,7 +186,11 @@ def _hops(observations: list[Observation], way: str, route: Router, conn: Connec
                                 pair[0].place.bridge is None, not any(map(_forwarding, pair[1]))))
     hops = [_hop(obs, visits, way, route, conn, table) for obs, visits in seen]
     if hops and not any(step.kind == "dropped" for hop in hops for step in hop.steps):
-        last = hops[-1]
+        last, leaving = hops[-1], seen[-1][1][-1].packet
+        if leaving.oif not in (None, "lo"):  # it went on from the last netns it was seen in, to none traced
+            last.steps.append(Step("left", f"left {last.place.label} on {leaving.oif}; no netns kinn traces "
+                                           "saw it arrive"))
+            return hops
         last.steps.append(Step("delivered", f"delivered to {last.place.label}"
                                             + (f" on {last.packet.iif}" if last.packet.iif else " (local)")))
         if way == REQUEST:
@@ -220,8 +234,8 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router, con
     if obs.place.bridge and arrived == obs.place.bridge:
         hop.steps.extend(_switched(obs.place, visits[0].packet, route))
     hop.steps.extend(_conntrack_steps(obs, way, conn))
-    hop.steps.extend(_vxlan_steps(obs, visits))
-    hop.steps.extend(_plain_steps(obs, visits))
+    hop.steps.extend(_vxlan_steps(obs, visits, conn))
+    hop.steps.extend(_plain_steps(obs, visits, conn))
     return hop
 
 
@@ -290,25 +304,31 @@ def _conntrack_steps(obs: Observation, way: str, conn: Connection) -> list[Step]
     return [Step("unnat", "conntrack un-NAT: " + "; ".join(undo))] if undo else []
 
 
-def _vxlan_steps(obs: Observation, visits: list[HookVisit]) -> list[Step]:
+def _on_the_wire(packet: Packet, seen: Tuple, conn: Connection) -> bool:
+    """Whether `seen` on the node's eth0 is `packet` as it left: the connection's, going the same
+    way. nft traces a packet entering postrouting, before SNAT (a masquerade) rewrites its source;
+    its destination is final by then."""
+    return (seen.dst, seen.dport) == (packet.daddr, packet.dport) and _tuple_pair(seen) in conn.pairs
+
+
+def _vxlan_steps(obs: Observation, visits: list[HookVisit], conn: Connection) -> list[Step]:
     """The node's wire: this hop's packet leaving inside VXLAN (outer node IPs, UDP port, VNI)."""
     out = [v.packet for v in visits if v.packet.oif in TUNNEL_DEVICES]
     if not out:
         return []
     packet = out[-1]
     for capture in obs.captures:
-        inner = capture.inner
-        if (inner.src, inner.dst, inner.sport, inner.dport) == (packet.saddr, packet.daddr, packet.sport, packet.dport):
+        if _on_the_wire(packet, capture.inner, conn):
             return [Step("vxlan", f"VXLAN encapsulation: outer {capture.outer_src} → {capture.outer_dst} "
-                                  f"udp {capture.outer_dport} vni {capture.vni} (inner {inner})")]
+                                  f"udp {capture.outer_dport} vni {capture.vni} (inner {capture.inner})")]
     return [Step("vxlan", f"VXLAN encapsulation on {packet.oif} (not seen on eth0)")]
 
 
-def _plain_steps(obs: Observation, visits: list[HookVisit]) -> list[Step]:
+def _plain_steps(obs: Observation, visits: list[HookVisit], conn: Connection) -> list[Step]:
     """The node's wire with the host-gw backend: this hop's packet leaving on eth0 as it is."""
     out = [v.packet for v in visits if v.packet.oif == "eth0"]
     for packet in out[-1:]:
         for plain in obs.wire:
-            if plain.packet == Tuple(packet.saddr, packet.daddr, packet.sport, packet.dport):
+            if _on_the_wire(packet, plain.packet, conn):
                 return [Step("wire", f"on the wire: eth0 {plain.packet} {plain.summary}, not encapsulated")]
     return []

@@ -9,6 +9,7 @@ one is the pod's is answered by the kernel (the netns holding the pod's IP), not
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,8 +53,10 @@ class Target:
     endpoints: list[tuple[str, int]] = field(default_factory=list)  # their (ip, port) for the chosen port
 
 
-async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, port: int | None = None) -> Target:
-    """The Target named by `spec`; `port` picks a Service's port (default: its first)."""
+async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, port: int | None = None,
+                  outside: bool = False) -> Target:
+    """The Target named by `spec`; `port` picks a Service's port (default: its first). From
+    `outside` the cluster (the client), a Service is reached at its LoadBalancer or external IP."""
     kind, _, name = spec.partition("/")
     if spec == "client":
         from kinn.cluster.outside import ensure_client_netns  # creating the client netns needs pyroute2
@@ -62,16 +65,16 @@ async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, p
         return Target("client", cluster.spec.networking.client_ip, Place("client", netns))
     if kind == "node" and name:
         node = cluster.node(name)
-        return Target(f"node {name}", node.spec.ip, node_place(node))
+        return await _exposed(client, cluster, Target(f"node {name}", node.spec.ip, node_place(node)), port)
     if kind in ("pod", "po") and name:
         return await _pod_target(client, cluster, await client.get(PODS, name, namespace))
     if kind in ("svc", "service") and name:
-        return await _service_target(client, cluster, await client.get(SERVICES, name, namespace), port)
+        return await _service_target(client, cluster, await client.get(SERVICES, name, namespace), port, outside)
     try:
         ipaddress.IPv4Address(spec)
     except ValueError:
         raise TargetError(f'"{spec}" is not pod/NAME, svc/NAME, node/NAME, client or an IPv4 address') from None
-    return await _address_target(client, cluster, spec)
+    return await _exposed(client, cluster, await _address_target(client, cluster, spec), port)
 
 
 def node_place(node: Node) -> Place:
@@ -88,22 +91,64 @@ async def _pod_target(client: Client, cluster: Cluster, pod: dict) -> Target:
     return Target(label, ip, Place(label, str(await pod_netns(cluster.node(node_name), ip)), node_name))
 
 
-async def _service_target(client: Client, cluster: Cluster, service: dict, port: int | None) -> Target:
+async def _service_target(client: Client, cluster: Cluster, service: dict, port: int | None,
+                          outside: bool) -> Target:
     meta, spec = service["metadata"], service["spec"]
+    label = f"service {meta['namespace']}/{meta['name']}"
     ports = spec.get("ports", [])
     chosen = next((p for p in ports if port is None or p["port"] == port), None)
     if chosen is None or spec.get("clusterIP") in (None, "", "None"):
-        raise TargetError(f"service {meta['namespace']}/{meta['name']} has no cluster IP with port {port}")
-    slices = await client.list(ENDPOINT_SLICES, meta["namespace"],
-                               label_selector=f"kubernetes.io/service-name={meta['name']}")
+        raise TargetError(f"{label} has no cluster IP with port {port}")
+    ip = spec["clusterIP"]
+    if outside:  # no route leads from the underlay to a cluster IP, as on a real cluster
+        if not _outside_ips(service):
+            hint = f": trace to its NodePort instead, node/NAME --port {chosen['nodePort']}" \
+                if chosen.get("nodePort") else ""
+            raise TargetError(f"{label} has no LoadBalancer or external IP, and its cluster IP {ip} answers "
+                              f"inside the cluster only{hint}")
+        label, ip = f"{label} at", _outside_ips(service)[0]
+    return await _with_backends(client, cluster, Target(label, ip, port=chosen["port"]), service, chosen)
+
+
+async def _with_backends(client: Client, cluster: Cluster, target: Target, service: dict, service_port: dict) -> Target:
+    """`target` with the pods behind one of `service`'s ports: their netns are on the probe's path."""
+    meta = service["metadata"]
+    slices = (await client.list(ENDPOINT_SLICES, meta["namespace"],
+                                label_selector=f"kubernetes.io/service-name={meta['name']}")).get("items", [])
     backends = [Place(f"pod {meta['namespace']}/{endpoint['targetRef']['name']}",
                       str(await pod_netns(cluster.node(endpoint["nodeName"]), endpoint["addresses"][0])),
                       endpoint["nodeName"])
-                for eps in slices.get("items", []) for endpoint in eps.get("endpoints") or []
+                for eps in slices for endpoint in eps.get("endpoints") or []
                 if endpoint.get("nodeName") and (endpoint.get("targetRef") or {}).get("kind") == "Pod"]
-    return Target(f"service {meta['namespace']}/{meta['name']}", spec["clusterIP"], port=chosen["port"],
-                  protocol=chosen.get("protocol", "TCP").lower(), backends=backends,
-                  endpoints=_endpoints(slices.get("items", []), chosen.get("name", "")))
+    return dataclasses.replace(target, protocol=service_port.get("protocol", "TCP").lower(), backends=backends,
+                               endpoints=_endpoints(slices, service_port.get("name", "")))
+
+
+def _outside_ips(service: dict) -> list[str]:
+    """The addresses a Service answers on from outside the cluster: LoadBalancer ingress, external IPs."""
+    ingress = (service.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
+    return [entry["ip"] for entry in ingress if entry.get("ip")] + list(service["spec"].get("externalIPs") or [])
+
+
+async def _exposed(client: Client, cluster: Cluster, target: Target, port: int | None) -> Target:
+    """A node, or an address, with the Service port it exposes at `port`, if any: a NodePort on a
+    node; a port of a Service whose LoadBalancer IP or external IP the address is. kube-proxy DNATs
+    the probe to one of that Service's pods, so they are on its path too."""
+    on_node = target.label.startswith("node ")
+    if port is None or not (on_node or target.place is None):
+        return target
+    for service in (await client.list(SERVICES)).get("items", []):
+        meta = service["metadata"]
+        for service_port in service["spec"].get("ports", []):
+            if on_node and service_port.get("nodePort") == port:
+                exposed = f"service {meta['namespace']}/{meta['name']}'s NodePort on {target.label}"
+            elif target.ip in _outside_ips(service) and service_port["port"] == port:
+                exposed = f"service {meta['namespace']}/{meta['name']} at"
+            else:
+                continue
+            return await _with_backends(client, cluster, dataclasses.replace(target, label=exposed), service,
+                                        service_port)
+    return target
 
 
 def _endpoints(slices: list[dict], port_name: str) -> list[tuple[str, int]]:

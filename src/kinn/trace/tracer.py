@@ -38,7 +38,7 @@ class Trace:
 async def trace(client: Client, cluster: Cluster, source_spec: str, destination_spec: str, namespace: str,
                 port: int | None, protocol: str | None) -> Trace:
     source = await resolve(client, cluster, source_spec, namespace)
-    destination = await resolve(client, cluster, destination_spec, namespace, port)
+    destination = await resolve(client, cluster, destination_spec, namespace, port, outside=source.label == "client")
     if source.place is None:
         raise ValueError(f"{source.label} cannot send a probe: trace from a pod, a node, the client or an address of one")
     protocol = protocol or destination.protocol or "tcp"
