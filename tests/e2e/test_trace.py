@@ -113,7 +113,7 @@ def test_trace_from_outside_through_a_nodeport_and_a_load_balancer(cluster: Kinn
     request, reply = out.split("\n← reply")
     worker1 = request.split("  node worker-1\n")[1].split("  node worker-2\n")[0]
     web_ip = cluster.pod("web")["status"]["podIP"]
-    assert f"filter FORWARD (iif eth0 oif flannel.1): tcp 10.240.0.254:" in worker1, out
+    assert "filter FORWARD (iif eth0 oif flannel.1): tcp 10.240.0.254:" in worker1, out
     masquerade = next(line.strip().rsplit("  [", 1)[0] for line in worker1.splitlines() if "-j MASQUERADE" in line)
     assert masquerade in cluster.node_exec("worker-1", "iptables-save", "-t", "nat").splitlines()
     assert re.search(rf"VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1 \(inner 10.244.\d+.0:\d+ → "
