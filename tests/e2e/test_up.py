@@ -144,11 +144,12 @@ def agent_process(cluster: KinnCluster, node: str) -> tuple[str, str]:
 
 def test_each_node_agent_runs_inside_its_node_sharing_the_forked_imports(cluster: KinnCluster) -> None:
     """The agents are forked from one interpreter (kinn.cluster.forkserver): each is still one process
-    per node, titled with its own command line, in its node's namespaces and agent cgroup, and most
+    per node, titled with its own command line and named as its program, in its node's namespaces and agent cgroup, and most
     of its anonymous memory (the imports) is shared with the other agents instead of private."""
     for node in ("control-plane", "worker-1", "worker-2"):
         pid, argv = agent_process(cluster, node)
         assert argv.startswith(f"{sys.executable} -m kinn agent ") and f"--hostname-override {node} " in argv
+        assert Path(f"/proc/{pid}/comm").read_text().strip() == Path(sys.executable).name  # as ps and ss name it
         kinds = ("net", "mnt", "uts")
         inside = cluster.node_exec(node, "readlink", *(f"/proc/self/ns/{kind}" for kind in kinds)).split()
         assert [os.readlink(f"/proc/{pid}/ns/{kind}") for kind in kinds] == inside

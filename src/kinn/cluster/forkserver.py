@@ -27,7 +27,7 @@ import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from setproctitle import setproctitle
+from setproctitle import setproctitle, setthreadtitle
 
 from kinn.cluster.node import join_node
 
@@ -116,6 +116,7 @@ def _become(launch: AgentLaunch) -> None:
     os.close(log)
     join_node(launch.holder_pid, Path(launch.cgroup))
     setproctitle(" ".join(launch.argv))
+    setthreadtitle(Path(launch.argv[0]).name)  # comm (what ps and ss name): the program, as exec set it
     sys.argv = launch.argv[2:]
 
 
