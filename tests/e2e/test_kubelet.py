@@ -275,9 +275,20 @@ def test_unknown_image_fails_as_kubernetes_shows(node: Node) -> None:
     assert backoff["message"].startswith('Back-off pulling image "example.com/nothing:1.0": ErrImagePull: ')
     assert "kinn resolves images locally" in backoff["message"]
     # ErrImagePull is the state between a failed pull and the back-off; the events keep it.
-    events = node.server.kubectl("get", "events", "--field-selector", "involvedObject.name=noimage",
-                                 "-o", "jsonpath={.items[*].message}").stdout
-    assert "Error: ErrImagePull" in events and 'Failed to pull image "example.com/nothing:1.0"' in events
+    def pull_events() -> list[tuple[str, str]] | None:
+        """The pod's events once the back-off's is written (events are sent in the background).
+        They are named <pod>.<creation in hex nanoseconds>, so listed in the order they were made."""
+        listed = node.server.kubectl("get", "events", "--field-selector", "involvedObject.name=noimage",
+                                     "-o", "json").stdout
+        events = [(event["reason"], event["message"]) for event in json.loads(listed)["items"]
+                  if event["reason"] != "Scheduled"]
+        return events if ("Failed", "Error: ImagePullBackOff") in events else None
+
+    events = wait_until("the ImagePullBackOff event", pull_events, node)
+    assert [reason for reason, _ in events][:4] == ["Pulling", "Failed", "Failed", "BackOff"], events
+    assert events[0][1] == 'Pulling image "example.com/nothing:1.0"'  # as the kubelet's image manager says
+    assert events[1][1].startswith('Failed to pull image "example.com/nothing:1.0": ')
+    assert events[2][1] == "Error: ErrImagePull" and events[3][1] == 'Back-off pulling image "example.com/nothing:1.0"'
     assert get(node, "pod", "noimage")["status"]["phase"] == "Pending"
     delete_and_check_nothing_leaked(node, "noimage")
 

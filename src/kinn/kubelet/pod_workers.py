@@ -325,7 +325,8 @@ class PodWorker:
         return False
 
     async def _pull(self, spec: Obj, record: ContainerRecord) -> images.Image | None:
-        """Resolve the image; a failure shows ErrImagePull, then ImagePullBackOff while backing off."""
+        """Resolve the image; a failure shows ErrImagePull, then ImagePullBackOff while backing off,
+        with the image manager's events: an image not in the catalog is one kinn tried to pull."""
         reference = spec.get("image", "")
         key = f"{self.uid}/{record.name}/image"
         try:
@@ -335,6 +336,7 @@ class PodWorker:
             if remaining > 0:
                 if record.waiting_reason != "ImagePullBackOff":
                     await self._event("Normal", "BackOff", f'Back-off pulling image "{reference}"')
+                    await self._event("Warning", "Failed", "Error: ImagePullBackOff")
                 record.waiting_reason = "ImagePullBackOff"
                 record.waiting_message = f'Back-off pulling image "{reference}": ErrImagePull: {error}'
                 self.wake_later(remaining)
@@ -342,6 +344,7 @@ class PodWorker:
             self._pull_failed_at[key] = time.time()
             self.wake_later(self.ctx.backoff.next(key))
             record.waiting_reason, record.waiting_message = "ErrImagePull", str(error)
+            await self._event("Normal", "Pulling", f'Pulling image "{reference}"')
             await self._event("Warning", "Failed", f'Failed to pull image "{reference}": {error}')
             await self._event("Warning", "Failed", "Error: ErrImagePull")
             return None
