@@ -126,6 +126,21 @@ def test_inspect_gives_app_pids_inside_the_pod_netns(cluster: KinnCluster, pod: 
         assert net_namespace(info["pid"]) == net_namespace(pause) != net_namespace(os.getpid())
 
 
+def test_logs_reads_a_containers_output_back_as_crictl_does(cluster: KinnCluster) -> None:
+    """What seed 004 reads with `docker logs`: stdout and stderr apart, --tail counting lines from
+    the end, -f following the container until it exits (here it sleeps before its last line)."""
+    talker = cluster.run_pod("talker", NODE, "sh", "-c", "echo out-1; echo err-1 >&2; echo out-2; sleep 2; echo out-3",
+                             image="busybox")
+    container = talker["status"]["containerStatuses"][0]["containerID"].removeprefix("kinn://")
+    followed = cluster.kinn("node", "crictl", "--name", cluster.name, NODE, "logs", "-f", container[:13])
+    assert (followed.stdout, followed.stderr) == ("out-1\nout-2\nout-3\n", "err-1\n")
+    last = cluster.kinn("node", "crictl", "--name", cluster.name, NODE, "logs", "--tail", "1", "-t", container)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z out-3\n", last.stdout), last.stdout
+    missing = cluster.kinn("node", "crictl", "--name", cluster.name, NODE, "logs", "nosuch", check=False)
+    assert (missing.returncode, missing.stderr) == (
+        1, 'Error: an error occurred when try to find container "nosuch": not found\n')
+
+
 def test_a_node_without_its_agent_says_so(cluster: KinnCluster) -> None:
     """The control-plane node's agent (it runs no pods here) is stopped: crictl cannot reach it."""
     procs = ClusterPaths(cluster.name).node("control-plane").cgroup / "agent" / "cgroup.procs"

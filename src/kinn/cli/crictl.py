@@ -1,4 +1,4 @@
-"""`kinn node crictl NODE pods|ps [-a]|inspect ID…|inspectp ID…`: crictl on a kinn node.
+"""`kinn node crictl NODE pods|ps [-a]|inspect ID…|inspectp ID…|logs ID`: crictl on a kinn node.
 
 It asks the node's kubelet, which is the node's runtime, over the node's runtime socket as the
 host sees it in the node's state dir (`<KINN_HOME>/clusters/<c>/nodes/<node>/run/kinn/runtime.sock`
@@ -9,6 +9,7 @@ IDs may be given in full or as any unique prefix, as with crictl.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -20,6 +21,7 @@ from kinn.cluster.node import Node
 from kinn.kubelet.cri import crictl as output
 from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT, CRIError, endpoint_path
 from kinn.kubelet.cri.client import RuntimeServiceClient
+from kinn.kubelet.logs import LogOptions, stream_log
 
 T = TypeVar("T")
 Obj = dict[str, Any]
@@ -91,3 +93,41 @@ def inspect(node: Node, ids: tuple[str, ...]) -> None:
 def inspectp(node: Node, ids: tuple[str, ...]) -> None:
     """Display the status of one or more pods."""
     click.echo(output.inspectp_output(_call(node, lambda client: _each(client.pod_sandbox_status, ids))))
+
+
+@crictl.command()
+@click.option("-f", "--follow", is_flag=True, help="Follow log output.")
+@click.option("-t", "--timestamps", is_flag=True, help="Show timestamps.")
+@click.option("--tail", type=int, default=-1, show_default=True,
+              help="Number of lines to show from the end of the logs; -1 for all.")
+@click.argument("container_id", metavar="CONTAINER-ID")
+@click.pass_obj
+def logs(node: Node, follow: bool, timestamps: bool, tail: int, container_id: str) -> None:
+    """Fetch the logs of a container."""
+    options = LogOptions(follow=follow, timestamps=timestamps, tail_lines=None if tail < 0 else tail)
+    _call(node, lambda client: _print_logs(client, node, container_id, options))
+
+
+async def _print_logs(client: RuntimeServiceClient, node: Node, container_id: str, options: LogOptions) -> None:
+    """The CRI log file the container's status names (a path as the node sees it), read back as
+    crictl does: stdout to stdout, stderr to stderr; with --follow, until the container stops."""
+    status = (await client.container_status(container_id))["status"]
+    running = status["state"] == "CONTAINER_RUNNING"
+
+    async def watch() -> None:
+        nonlocal running
+        while running:
+            await asyncio.sleep(1)
+            running = (await client.container_status(status["id"]))["status"]["state"] == "CONTAINER_RUNNING"
+
+    async def write(stream: str, data: bytes) -> None:
+        out = sys.stdout.buffer if stream == "stdout" else sys.stderr.buffer
+        out.write(data)
+        out.flush()
+
+    watcher = asyncio.create_task(watch()) if options.follow else None
+    try:
+        await stream_log(node.paths.path(status["logPath"]), options, lambda: running, write)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
