@@ -101,12 +101,13 @@ async def _service_target(client: Client, cluster: Cluster, service: dict, port:
         raise TargetError(f"{label} has no cluster IP with port {port}")
     ip = spec["clusterIP"]
     if outside:  # no route leads from the underlay to a cluster IP, as on a real cluster
-        if not _outside_ips(service):
+        reachable = _outside_ips(service)
+        if not reachable:
             hint = f": trace to its NodePort instead, node/NAME --port {chosen['nodePort']}" \
                 if chosen.get("nodePort") else ""
             raise TargetError(f"{label} has no LoadBalancer or external IP, and its cluster IP {ip} answers "
                               f"inside the cluster only{hint}")
-        label, ip = f"{label} at", _outside_ips(service)[0]
+        label, ip = f"{label} at", reachable[0]
     return await _with_backends(client, cluster, Target(label, ip, port=chosen["port"]), service, chosen)
 
 
@@ -138,11 +139,11 @@ async def _exposed(client: Client, cluster: Cluster, target: Target, port: int |
     if port is None or not (on_node or target.place is None):
         return target
     for service in (await client.list(SERVICES)).get("items", []):
-        meta = service["metadata"]
+        meta, answers_outside = service["metadata"], target.ip in _outside_ips(service)
         for service_port in service["spec"].get("ports", []):
             if on_node and service_port.get("nodePort") == port:
                 exposed = f"service {meta['namespace']}/{meta['name']}'s NodePort on {target.label}"
-            elif target.ip in _outside_ips(service) and service_port["port"] == port:
+            elif answers_outside and service_port["port"] == port:
                 exposed = f"service {meta['namespace']}/{meta['name']} at"
             else:
                 continue
