@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -59,7 +60,7 @@ def banner(text: str) -> None:
 
 def run(*args: str, input: str | None = None, show: str | None = None, check: bool = False) -> str:
     """Run a command as the user would type it, print it and its output; return the output."""
-    print(f"\033[1m$ {show or ' '.join(args)}\033[0m", flush=True)
+    print(f"\033[1m$ {show or shlex.join(args)}\033[0m", flush=True)
     result = subprocess.run(args, input=input, capture_output=True, text=True)
     sys.stdout.write(result.stdout + result.stderr)
     sys.stdout.flush()
@@ -69,7 +70,7 @@ def run(*args: str, input: str | None = None, show: str | None = None, check: bo
 
 
 def kinn(*args: str, check: bool = False) -> str:
-    return run(*KINN, *args, show="kinn " + " ".join(args), check=check)
+    return run(*KINN, *args, show="kinn " + shlex.join(args), check=check)
 
 
 def node(name: str, *command: str) -> str:
@@ -83,7 +84,7 @@ def pods() -> list[dict]:
 
 
 def main() -> None:
-    banner(f"kinn up: an underlay network, 3 nodes of namespaces, the control plane and one agent per node")
+    banner("kinn up: an underlay network, 3 nodes of namespaces, the control plane and one agent per node")
     subprocess.run([*KINN, "down", "--name", CLUSTER], capture_output=True)  # a previous demo's cluster
     kinn("up", "--name", CLUSTER, check=True)
     run("kubectl", "get", "nodes", "-o", "wide")

@@ -145,3 +145,19 @@ def test_trace_icmp_from_node_to_pod(cluster: KinnCluster) -> None:
     assert out.splitlines()[0].endswith("echo reply"), out
     assert "VXLAN encapsulation: outer 10.240.0.21 → 10.240.0.22 udp 8472 vni 1" in out
     assert "delivered to pod default/web on eth0" in out and "delivered to node worker-1 on flannel.1" in out
+
+
+def test_trace_of_a_pod_reaching_itself_through_its_service(cluster: KinnCluster) -> None:
+    """The hairpin: web is svc/web's only pod. Its packet goes to worker-2, whose KUBE-SEP rule
+    masquerades it (the pod would otherwise answer itself directly) and sends it back to the pod,
+    so the path ends in the pod it started from, not in the node."""
+    web_ready(cluster)
+    out = trace(cluster, "pod/web", "svc/web")
+    assert out.splitlines()[0].endswith("connected"), out
+    gateway = cluster.pod("web")["status"]["podIP"].rsplit(".", 1)[0] + ".1"  # worker-2's cni0
+    for way in out.split("\n← reply"):
+        places = [line.strip() for line in way.splitlines() if re.match(r"  \S", line)]
+        assert places == ["pod default/web (on worker-2)", "node worker-2", "pod default/web (on worker-2)"], out
+        assert way.rstrip().endswith("delivered to pod default/web on eth0"), out
+    request = out.split("\n← reply")[0]
+    assert f"SNAT to {gateway}:" in request and f"prerouting in on eth0: tcp {gateway}:" in request, out

@@ -3,7 +3,8 @@ userspace/ — kube-proxy --proxy-mode userspace with VXLAN, pod default/client 
 svc default/web 10.99.76.4:80, whose pod 10.244.2.2:8080 runs on worker-2; host-gw/ — nftables mode
 with the host-gw backend, the same pods and Service (10.101.99.221), the underlay's kinn0 traced too;
 nodeport/ — iptables mode with VXLAN, the outside client → NodePort 32530 on worker-1, which runs no
-backend, of a Service whose pod 10.244.2.2:80 runs on worker-2."""
+backend, of a Service whose pod 10.244.2.2:80 runs on worker-2; hairpin/ — iptables mode, pod default/web
+(10.244.2.6, worker-1) → svc default/web 10.98.68.84:80, whose only pod it is."""
 
 from __future__ import annotations
 
@@ -125,6 +126,26 @@ def test_a_packet_that_arrives_in_no_traced_netns_is_said_to_have_left() -> None
     client = [obs for obs in observations("nodeport") if obs.place.label == "client"]
     request = assemble(client, no_route, NODEPORT)[REQUEST]
     assert request[-1].steps[-1].text == "left client on eth0; no netns kinn traces saw it arrive"
+
+
+HAIRPIN = Followed("kinn-trace-30069", pair("10.244.2.6", 37216, "10.98.68.84", 80))
+
+
+def test_hairpin_arrives_back_in_the_pod_after_the_node() -> None:
+    """A pod reaching itself through its Service: its packet leaves, the node DNATs it back and
+    masquerades it to cni0's address, and only then does it arrive in the pod, a new connection there."""
+    hops = assemble(observations("hairpin"), no_route, HAIRPIN)
+    for way in (REQUEST, REPLY):
+        assert [hop.place.label for hop in hops[way]] == ["pod default/web", "node worker-1", "pod default/web"]
+        assert hops[way][-1].steps[-1].text == "delivered to pod default/web on eth0"
+    sender, node, receiver = hops[REQUEST]
+    assert [step.text.split(" (")[0] for step in sender.steps if step.kind == "conntrack"] == \
+        ["conntrack NEW tcp original 10.244.2.6:37216 → 10.98.68.84:80, reply 10.98.68.84:80 → 10.244.2.6:37216"]
+    assert any("SNAT to 10.244.2.1:30531" in step.text for step in node.steps if step.kind == "conntrack")
+    assert receiver.packet.saddr == "10.244.2.1" and receiver.packet.sport == 30531
+    assert [step.text.split(", reply")[0] for step in receiver.steps if step.kind == "conntrack"] == \
+        ["conntrack NEW tcp original 10.244.2.1:30531 → 10.244.2.6:80"]
+    assert hops[REPLY][-1].packet.saddr == "10.98.68.84"  # un-DNATed by the node on the way back
 
 
 def test_host_gw_plain_packet_on_eth0_and_the_underlay_bridge() -> None:

@@ -181,7 +181,8 @@ def _hops(observations: list[Observation], way: str, route: Router, conn: Connec
         return direction(visit.packet) == way and conn.holds(visit.packet) \
             and (visit.table == table or not is_trace_table(visit.table))
 
-    seen = [(obs, visits) for obs in observations if (visits := [v for v in obs.visits if mine(v)])]
+    seen = [(obs, run) for obs in observations if (visits := [v for v in obs.visits if mine(v)])
+            for run in _arrivals(visits)]
     seen.sort(key=lambda pair: (-max(v.packet.ttl for v in pair[1]), not any(map(_sent, pair[1])),
                                 pair[0].place.bridge is None, not any(map(_forwarding, pair[1]))))
     hops = [_hop(obs, visits, way, route, conn, table) for obs, visits in seen]
@@ -194,13 +195,30 @@ def _hops(observations: list[Observation], way: str, route: Router, conn: Connec
         last.steps.append(Step("delivered", f"delivered to {last.place.label}"
                                             + (f" on {last.packet.iif}" if last.packet.iif else " (local)")))
         if way == REQUEST:
-            last.steps.extend(_accepted(seen[-1][0], conn))
+            last.steps.extend(_accepted(seen[-1][0], conn, last.packet))
     return hops
 
 
-def _accepted(obs: Observation, conn: Connection) -> list[Step]:
+def _arrivals(visits: list[HookVisit]) -> list[list[HookVisit]]:
+    """A netns's visits, split where the packet came back after leaving: a pod reaching itself
+    through its Service (a hairpin) sends the packet to the node, which DNATs it back to the pod,
+    and that arrival comes after the node's hops. Through lo it never left the netns."""
+    runs = [[visits[0]]]
+    for visit in visits[1:]:
+        previous = runs[-1][-1]
+        if _prerouting(visit) and not _prerouting(previous) and previous.packet.oif and visit.packet.iif != "lo":
+            runs.append([])
+        runs[-1].append(visit)
+    return runs
+
+
+def _prerouting(visit: HookVisit) -> bool:
+    return "prerouting" in visit.chain.lower()
+
+
+def _accepted(obs: Observation, conn: Connection, packet: Packet) -> list[Step]:
     """Who accepted a connection redirected to a local port: the userspace proxy's listener."""
-    entry = next((event for event in obs.conntrack if event.type == "NEW" and conn.owns(event)), None)
+    entry = _entry(obs, REQUEST, conn, packet)
     listener = obs.listening.get(entry.dnat.dport or 0) if entry and entry.dnat else None
     if listener is None:
         return []
@@ -233,7 +251,7 @@ def _hop(obs: Observation, visits: list[HookVisit], way: str, route: Router, con
             break
     if obs.place.bridge and arrived == obs.place.bridge:
         hop.steps.extend(_switched(obs.place, visits[0].packet, route))
-    hop.steps.extend(_conntrack_steps(obs, way, conn))
+    hop.steps.extend(_conntrack_steps(obs, way, conn, hop.packet))
     hop.steps.extend(_vxlan_steps(obs, visits, conn))
     hop.steps.extend(_plain_steps(obs, visits, conn))
     return hop
@@ -282,9 +300,9 @@ def _rule_text(obs: Observation, table: str, rule: object) -> str:
     return named or f"{chain}: {text}"
 
 
-def _conntrack_steps(obs: Observation, way: str, conn: Connection) -> list[Step]:
+def _conntrack_steps(obs: Observation, way: str, conn: Connection, packet: Packet) -> list[Step]:
     """The flow's entry (request: its NAT as created) and, for the reply, the translation undone."""
-    entry = next((event for event in obs.conntrack if event.type == "NEW" and conn.owns(event)), None)
+    entry = _entry(obs, way, conn, packet)
     if entry is None:
         return []
     if way == REQUEST:
@@ -302,6 +320,15 @@ def _conntrack_steps(obs: Observation, way: str, conn: Connection) -> list[Step]
     if entry.snat:
         undo.append(f"destination {entry.reply.dst} rewritten back to {entry.original.src}")
     return [Step("unnat", "conntrack un-NAT: " + "; ".join(undo))] if undo else []
+
+
+def _entry(obs: Observation, way: str, conn: Connection, packet: Packet) -> ConntrackEvent | None:
+    """The connection's entry in this netns that the hop's packet made (request) or answers (reply),
+    else its first: a hairpin's pod holds two, its own and the node's masqueraded one back to it."""
+    entries = [event for event in obs.conntrack if event.type == "NEW" and conn.owns(event)]
+    ends = pair(packet.saddr, packet.sport, packet.daddr, packet.dport)
+    matching = (event for event in entries if _tuple_pair(event.original if way == REQUEST else event.reply) == ends)
+    return next(matching, entries[0] if entries else None)
 
 
 def _on_the_wire(packet: Packet, seen: Tuple, conn: Connection) -> bool:
