@@ -279,3 +279,14 @@ def test_explain_deployment_spec(apiserver):
                       "selector", "strategy", "template"]
     assert "  selector\t<LabelSelector> -required-" in lines
     assert "  template\t<PodTemplateSpec> -required-" in lines
+
+
+def test_health_endpoints_verbose_and_by_check(apiserver):
+    assert apiserver.kubectl("get", "--raw", "/readyz?verbose").stdout.splitlines()[-2:] == [
+        "[+]shutdown ok", "readyz check passed"]
+    assert apiserver.kubectl("get", "--raw", "/livez?verbose&exclude=etcd").stdout.splitlines() == [
+        "[+]ping ok", "[+]log ok", "[+]etcd excluded: ok", "livez check passed"]
+    assert apiserver.kubectl("get", "--raw", "/livez/etcd").stdout == "ok"
+    missing = apiserver.kubectl("get", "--raw", "/livez/nonexistent", check=False)
+    assert (missing.returncode, missing.stderr) == (
+        1, "Error from server (NotFound): the server could not find the requested resource\n")

@@ -137,6 +137,16 @@ def test_replace_and_a_stale_resource_version(apiserver, tmp_path: Path):
         1, f'Error from server (Conflict): error when replacing "{saved}": {CONFLICT.format(name="replaced")}\n')
 
 
+def test_replace_with_the_defaulted_fields_left_out_keeps_the_generation(apiserver):
+    """The manifest lacks what defaulting added (strategy, probes' defaults …): its spec is unchanged."""
+    apiserver.kubectl("create", "namespace", "replacing")
+    apiserver.kubectl("create", "-f", manifest("web.yaml"), "-n", "replacing")
+    target = ("deploy", "web", "-n", "replacing")
+    assert apiserver.kubectl("replace", "-f", manifest("web.yaml"), "-n", "replacing").stdout == (
+        "deployment.apps/web replaced\n")
+    assert get(apiserver, *target)["metadata"]["generation"] == 1
+
+
 def test_delete(apiserver):
     apiserver.kubectl("create", "deployment", "doomed", "--image=nginx:1.27")
     assert apiserver.kubectl("delete", "deploy", "doomed", "--wait").stdout == 'deployment.apps "doomed" deleted\n'
@@ -265,3 +275,38 @@ def test_server_side_apply_conflicts_with_an_updater(apiserver):
         1, 'error: Apply failed with 1 conflict: conflict with "kubectl-create" using v1: .data.a\n'
            + SSA_CONFLICT_HELP)
 
+
+
+def test_server_side_apply_takes_over_from_client_side_apply(apiserver):
+    """The documented upgrade: `kubectl apply --server-side` after `kubectl apply` changes what the
+    client-side apply set without a conflict, and kubectl then moves the fields of
+    kubectl-client-side-apply to its "kubectl" manager (a write of managedFields alone)."""
+    assert apiserver.kubectl("apply", "-f", "-", input=config_map("upgraded", a="1")).stdout == (
+        "configmap/upgraded created\n")
+    assert apiserver.kubectl("apply", "--server-side", "-f", "-", input=config_map("upgraded", a="2")).stdout == (
+        "configmap/upgraded serverside-applied\n")
+    upgraded = get(apiserver, "cm", "upgraded")
+    assert upgraded["data"] == {"a": "2"}
+    assert json.loads(upgraded["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"])[
+        "data"] == {"a": "2"}
+    assert managers(apiserver, "upgraded") == {  # kubectl keeps the annotation up to date as its own manager
+        "kubectl": ("Apply", {"f:data": {"f:a": {}}}),
+        "kubectl-last-applied": ("Apply", {"f:metadata": {"f:annotations": {
+            "f:kubectl.kubernetes.io/last-applied-configuration": {}}}})}
+    # Client-side apply still works from the annotation (rewritten once in its own format: `"annotations":{}`).
+    for printed in ("configured", "unchanged"):
+        assert apiserver.kubectl("apply", "-f", "-", input=config_map("upgraded", a="2")).stdout == (
+            f"configmap/upgraded {printed}\n")
+
+
+def test_server_side_apply_after_client_side_apply_keeps_what_the_server_set(apiserver):
+    """A Job's selector and its pods' controller-uid labels are the API server's, not the creator's:
+    once kubectl moved its client-side fields to "kubectl", applying the manifest again must not prune them."""
+    job = yaml.safe_dump({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "once"}, "spec": {
+        "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}})
+    apiserver.kubectl("apply", "-f", "-", input=job)
+    selector = get(apiserver, "job", "once")["spec"]["selector"]
+    for _ in range(2):  # the first takes over from client-side apply, the second applies as "kubectl" alone
+        assert apiserver.kubectl("apply", "--server-side", "-f", "-", input=job).stdout == (
+            "job.batch/once serverside-applied\n")
+    assert get(apiserver, "job", "once")["spec"]["selector"] == selector

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+from aiohttp import WSMessage, WSMsgType
 
 from kinn.api.errors import StatusError
 from kinn.apiserver import proxy, websocket
@@ -142,6 +143,17 @@ def test_channels_and_statuses() -> None:
     assert remotecommand.success_status() == {"metadata": {}, "status": "Success"}
     sizes, rest = remotecommand.terminal_sizes(b'{"Width":80,"Height":24}{"Width":100,"Height":30}{"Wid')
     assert (sizes, rest) == ([(80, 24), (100, 30)], b'{"Wid')
+
+
+def test_client_frames_binary_or_text() -> None:
+    """The Python client's `write_stdin("…")` and resize JSON come as text frames: read them, as
+    upstream's wsstream does, not only binary ones."""
+    binary = WSMessage(WSMsgType.BINARY, b"\x00hi\n", None)
+    text = WSMessage(WSMsgType.TEXT, '\x04{"Width":100,"Height":33}', None)
+    assert remotecommand.unframe(remotecommand.client_frame(binary)) == (remotecommand.STDIN, b"hi\n")
+    assert remotecommand.unframe(remotecommand.client_frame(text)) == (remotecommand.RESIZE,
+                                                                        b'{"Width":100,"Height":33}')
+    assert remotecommand.client_frame(WSMessage(WSMsgType.CLOSE, 1000, "")) is None
 
 
 # -- the API server's side --------------------------------------------------------------------

@@ -1,12 +1,13 @@
 """managedFields tracking and server-side apply, as kube-apiserver's fieldmanager does them."""
 
 import copy
+import json
 
 import pytest
 
 from kinn.api.errors import StatusError
 from kinn.api.openapi import schemas
-from kinn.api.patch.apply import server_side_apply
+from kinn.api.patch.apply import LAST_APPLIED, server_side_apply
 from kinn.api.patch.fieldpath import from_fields_v1, to_fields_v1
 from kinn.api.patch.json_patch import json_equal
 from kinn.api.patch.managed_fields import default_field_manager, update_managed_fields
@@ -284,6 +285,40 @@ def test_force_moves_the_fields_to_the_applier_and_apply_sorts_first():
     assert obj["spec"]["replicas"] == 3
     assert entries(obj) == [("kubectl", "Apply", T2), ("kubectl-client-side-apply", "Update", T1)]
     assert "f:replicas" not in fields(obj, "kubectl-client-side-apply", "Update")["f:spec"]
+
+
+def client_side_applied(replicas=2):
+    """A Deployment `kubectl apply` created: its configuration is in the last-applied annotation."""
+    obj = created()
+    config = {**copy.deepcopy(CONFIG), "spec": {**CONFIG["spec"], "replicas": 2}}
+    obj["metadata"]["annotations"] = {LAST_APPLIED: json.dumps(config)}
+    obj["spec"]["replicas"] = replicas
+    return obj
+
+
+def test_kubectl_server_side_takes_over_what_client_side_apply_last_set():
+    """lastAppliedManager: .spec.replicas is still what the last client-side apply set, so no conflict;
+    lastAppliedUpdater: the annotation now holds what kubectl applied."""
+    obj = apply(client_side_applied())
+    assert obj["spec"]["replicas"] == 3
+    assert "f:replicas" not in fields(obj, "kubectl-client-side-apply", "Update")["f:spec"]
+    assert "f:replicas" in fields(obj, "kubectl", "Apply")["f:spec"]
+    assert obj["metadata"]["annotations"][LAST_APPLIED] == (
+        '{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"labels":{"app":"web"},"name":"web"},"spec":'
+        '{"replicas":3,"selector":{"matchLabels":{"app":"web"}},"template":{"metadata":{"labels":{"app":"web"}},'
+        '"spec":{"containers":[{"image":"nginx:1","name":"web","ports":[{"containerPort":80}]}]}}}}\n')
+
+
+def test_a_field_changed_since_the_last_client_side_apply_still_conflicts():
+    with pytest.raises(StatusError) as caught:
+        apply(client_side_applied(replicas=5))
+    assert caught.value.message.endswith(": .spec.replicas")
+
+
+def test_only_kubectls_manager_takes_over_from_client_side_apply():
+    with pytest.raises(StatusError):
+        apply(client_side_applied(), manager="ci-tool")
+    assert LAST_APPLIED not in apply(created(), manager="ci-tool", force=True)["metadata"].get("annotations", {})
 
 
 def test_same_value_is_shared_without_conflict():

@@ -3,7 +3,9 @@
 The fixtures under fixtures/protobuf are real bodies the real kubectl 1.32 POSTed for `kubectl
 create ...` (`<name>.pb`) next to what the same command prints with `--dry-run=client -o json`
 (`<name>.json`); both come from the one Go object kubectl builds, so decoding must reproduce the
-JSON exactly, key order included (`kubectl create token` has no dry run: token.json is hand-written). Refresh them with `python tests/unit/kubectl_capture.py`.
+JSON exactly, key order included (`kubectl create token` has no dry run: token.json is hand-written).
+pod_debug_copy.pb is what `kubectl debug rich --copy-to=rich-dbg --container=dbg -- sleep 1` POSTed
+for a pod with security contexts, hooks, downwardAPI and projected volumes. Refresh them with `python tests/unit/kubectl_capture.py`.
 """
 
 from __future__ import annotations
@@ -48,6 +50,14 @@ def test_kubectl_body_decodes_to_the_json_kubectl_prints(name: str) -> None:
     expected = json.loads((FIXTURES / f"{name}.json").read_text())
     assert decoded == expected
     assert json.dumps(decoded) == json.dumps(expected)  # same key order as Go's encoder
+
+
+def test_debug_copy_of_a_pod_decodes_to_the_pod_it_copies() -> None:
+    """`kubectl debug POD --copy-to` POSTs the pod's spec as the API server returned it (its
+    service-account projected volume, security contexts, hooks …) with nodeName dropped and the
+    debug container added; pod_debug_copy.json is that server JSON with those two changes."""
+    decoded = decode_protobuf_object((FIXTURES / "pod_debug_copy.pb").read_bytes())
+    assert decoded == json.loads((FIXTURES / "pod_debug_copy.json").read_text())
 
 
 def test_deployment_body_in_detail() -> None:

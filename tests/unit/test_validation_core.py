@@ -221,9 +221,21 @@ def test_immutable_config_map() -> None:
     ]
 
 
-def test_secret_tls_requires_keys() -> None:
-    secret = {"metadata": {"name": "s", "namespace": "d"}, "type": "kubernetes.io/tls", "data": {"tls.crt": "eA=="}}
-    assert errors("Secret", secret) == ["data[tls.key]: Required value"]
+def test_secret_types_require_keys_present_not_filled() -> None:
+    """As upstream: a typed secret needs its keys, which may be empty (a placeholder TLS secret),
+    except ssh-auth's private key."""
+    def secret(kind: str, data: dict[str, str]) -> dict:
+        return {"metadata": {"name": "s", "namespace": "d"}, "type": kind, "data": data}
+
+    assert errors("Secret", secret("kubernetes.io/tls", {"tls.crt": "eA=="})) == ["data[tls.key]: Required value"]
+    assert errors("Secret", secret("kubernetes.io/tls", {})) == ["data[tls.crt]: Required value",
+                                                                  "data[tls.key]: Required value"]
+    assert errors("Secret", secret("kubernetes.io/tls", {"tls.crt": "", "tls.key": ""})) == []
+    assert errors("Secret", secret("kubernetes.io/basic-auth", {"username": ""})) == []
+    assert errors("Secret", secret("kubernetes.io/basic-auth", {})) == ["data[username]: Required value",
+                                                                         "data[password]: Required value"]
+    assert errors("Secret", secret("kubernetes.io/ssh-auth", {"ssh-privatekey": ""})) == \
+        ["data[ssh-privatekey]: Required value"]
 
 
 def test_replication_controller_selector_must_match() -> None:

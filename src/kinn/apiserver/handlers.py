@@ -12,8 +12,9 @@ from typing import Any
 import orjson
 import yaml
 from aiohttp import web
+from multidict import MultiMapping
 
-from kinn.api import errors
+from kinn.api import errors, field
 from kinn.api.decoding import check_fields, field_validation
 from kinn.api.openapi import schemas
 from kinn.api.patch.apply import server_side_apply
@@ -26,7 +27,7 @@ from kinn.apiserver import encoding, negotiation
 from kinn.apiserver.proxy import KubeletDialer
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.fieldmanager import manager_name
-from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
+from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext, dry_run
 from kinn.apiserver.requestinfo import RequestInfo, int_parameter
 from kinn.apiserver.selection import Selection
 from kinn.apiserver.serviceaccount.jwt import TokenGenerator
@@ -37,16 +38,40 @@ from kinn.storage.interface import CompactedError, StoredObject
 Obj = dict[str, Any]
 
 
+# The options each write's query parameters decode into (their errors name it).
+_WRITE_OPTIONS = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions"}
+
+
 def request_context(request: web.BaseRequest, info: RequestInfo) -> RequestContext:
+    """The request's context. A delete's dry run comes with its DeleteOptions (`DeleteOptions.context`)."""
     query = request.query
+    options = _WRITE_OPTIONS.get(info.verb)
     return RequestContext(
         namespace=info.namespace if info.resource != "namespaces" else "",
         user=request.get("user", ""),
         groups=tuple(request.get("groups", ())),
-        dry_run="All" in query.getall("dryRun", []),
+        dry_run=dry_run(query.getall("dryRun", []), options) if options else False,
         field_manager=query.get("fieldManager", ""),
         user_agent=request.headers.get("User-Agent", ""),
     )
+
+
+FIELD_MANAGER_MAX_LENGTH = 128
+
+
+def check_patch_options(patch_type: str, query: MultiMapping[str]) -> None:
+    """Upstream's ValidatePatchOptions: `force` belongs to apply only, and apply must name its manager."""
+    manager = query.get("fieldManager", "")
+    errs = []
+    if patch_type != negotiation.APPLY_PATCH:
+        if "force" in query:
+            errs.append(field.forbidden("force", "may not be specified for non-apply patch"))
+    elif not manager:
+        errs.append(field.required("fieldManager", "is required for apply patch"))
+    if len(manager) > FIELD_MANAGER_MAX_LENGTH:
+        errs.append(field.too_long("fieldManager", FIELD_MANAGER_MAX_LENGTH))
+    if errs:
+        raise errors.invalid("PatchOptions", "meta.k8s.io", "", errs)
 
 
 class ResourceHandler:
@@ -226,6 +251,7 @@ class ResourceHandler:
         patch_type = negotiation.body_type(request.headers.get("Content-Type"))
         if patch_type not in negotiation.PATCH_TYPES:
             raise errors.unsupported_media_type(patch_type, negotiation.PATCH_TYPES)
+        check_patch_options(patch_type, request.query)
         raw = await encoding.read_body(request)
         resource = registry.resource
         if patch_type == negotiation.APPLY_PATCH:
@@ -255,8 +281,6 @@ class ResourceHandler:
     ) -> tuple[Obj, bool]:
         """Server-side apply: create if absent, else merge the applied configuration as its manager."""
         resource = registry.resource
-        if not ctx.field_manager:
-            raise errors.bad_request("PATCH with apply requires a fieldManager query parameter")
         try:
             applied = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as e:
@@ -276,13 +300,15 @@ class ResourceHandler:
             return await registry.create(ctx, obj, managed=False), True
 
         def mutate(current: Obj) -> Obj:
-            return server_side_apply(current, applied, manager, force, schema, resource.api_version, now)
+            return server_side_apply(current, applied, manager, force, schema, resource.api_version, now,
+                                     subresource=info.subresource)
 
         return await registry.guaranteed_update(ctx, info.name, mutate, info.subresource, operation="Apply"), False
 
     async def _delete(self, request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         options = DeleteOptions.from_body(await self.read_delete_options(request), request.query)
+        ctx = options.context(ctx)
         result = await registry.delete(ctx, info.name, options)
         if result.deleted and registry.resource.plural not in _RETURNS_DELETED_OBJECT:
             meta = result.object.get("metadata", {})
@@ -290,7 +316,7 @@ class ResourceHandler:
             if registry.resource.group:
                 details = {"name": info.name, "group": registry.resource.group,
                            "kind": registry.resource.plural, "uid": meta.get("uid")}
-            return encoding.respond(orjson.dumps(encoding.success_status(details)), fmt)
+            return encoding.respond(orjson.dumps(encoding.success_status(details)), fmt, warnings=ctx.warnings)
         return self.respond_object(registry, result.object, fmt, 200, ctx)
 
     @staticmethod
@@ -309,6 +335,7 @@ class ResourceHandler:
     ) -> web.Response:
         fmt = negotiation.negotiate_object(request.headers.get("Accept"))
         options = DeleteOptions.from_body(await self.read_delete_options(request), request.query)
+        ctx = options.context(ctx)
         selection = Selection.from_query(request.query, registry.resource)
         items, _ = await self.select(registry, ctx, selection, {})
         by_namespace: dict[str, list[str]] = {}
@@ -321,7 +348,8 @@ class ResourceHandler:
             deleted.extend(await registry.delete_collection(ns_ctx, options, group_names))
         served = [encoding.Served(registry.strategy.to_external(obj) or obj) for obj in deleted]
         return encoding.respond(
-            encoding.list_body(registry.resource, served, {"resourceVersion": str(registry.store.revision)}, fmt), fmt
+            encoding.list_body(registry.resource, served, {"resourceVersion": str(registry.store.revision)}, fmt), fmt,
+            warnings=ctx.warnings,
         )
 
 

@@ -25,6 +25,7 @@ from kinn.api.openapi import schemas
 from kinn.api.openapi.v2 import openapi_v2_etag, openapi_v2_json, openapi_v2_protobuf
 from kinn.api.openapi.v3 import openapi_v3_document, openapi_v3_index
 from kinn.apiserver import discovery, encoding, negotiation
+from kinn.apiserver.healthz import health_check
 from kinn.apiserver.admission.plugins import default_chain
 from kinn.apiserver.allocators.ipallocator import IPAllocator
 from kinn.apiserver.allocators.portallocator import PortAllocator
@@ -231,8 +232,11 @@ class APIServer:
         path = request.path.rstrip("/") or "/"
         if request.method not in ("GET", "HEAD"):
             raise errors.method_not_supported("", "", request.method)
-        if path in _PUBLIC_PATHS and path != "/version":
-            return web.Response(text="ok", content_type="text/plain")
+        health = health_check(path, request.query, request.query.getall("exclude", []))
+        if health is not None:
+            status, text = health
+            return web.Response(status=status, text=text, content_type="text/plain",
+                                headers={"X-Content-Type-Options": "nosniff"})
         accept = request.headers.get("Accept")
         if path == "/version":
             return _json(discovery.version_info())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from aiohttp import web
+from multidict import MultiDict
 
 from kinn.api import errors
 from kinn.api.field import Path, invalid
@@ -175,18 +176,24 @@ async def _eviction(
     """
     fmt = negotiation.negotiate_object(request.headers.get("Accept"))
     eviction = dict(encoding.decode_body(await encoding.read_body(request), request.headers.get("Content-Type")))
+    if eviction.get("metadata", {}).get("name", info.name) != info.name:
+        raise errors.bad_request("name in URL does not match name in Eviction object")
+    options = DeleteOptions.from_body(eviction.get("deleteOptions"), MultiDict())
+    ctx = options.context(ctx)
     pod = (await registry.get(ctx, info.name)).obj
     if pod.get("status", {}).get("phase") == "Running":
         pdbs = handler.registries.get("policy", "v1", "poddisruptionbudgets")
         assert pdbs is not None
+        budgets = [stored.obj["metadata"]["name"] for stored in await pdbs.store.list(pdbs.prefix(ctx.namespace))
+                   if label_selector_from_object(stored.obj.get("spec", {}).get("selector"))
+                   .matches(pod["metadata"].get("labels"))]
+        if len(budgets) > 1:
+            raise errors.internal_error("This pod has more than one PodDisruptionBudget, which the eviction "
+                                        "subresource does not support.")
         now = rfc3339(ctx.now())
-        for stored in await pdbs.store.list(pdbs.prefix(ctx.namespace)):
-            selector = label_selector_from_object(stored.obj.get("spec", {}).get("selector"))
-            if selector.matches(pod["metadata"].get("labels")):
-                await pdbs.guaranteed_update(ctx, stored.obj["metadata"]["name"],
-                                             lambda pdb: _spend_disruption(pdb, pod["metadata"]["name"], now),
-                                             "status")
-    options = DeleteOptions.from_body(eviction.get("deleteOptions"), {})
+        for budget in budgets:
+            await pdbs.guaranteed_update(ctx, budget, lambda pdb: _spend_disruption(pdb, pod["metadata"]["name"], now),
+                                         "status")
     await registry.delete(ctx, info.name, options)
     return encoding.respond(orjson.dumps(encoding.success_status(code=201)), fmt, 201)
 

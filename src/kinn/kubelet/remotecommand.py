@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSMessage, WSMsgType, web
 
 from kinn.kubelet.runtime import ExecError, ExecProcess
 
@@ -66,6 +66,17 @@ class StreamOptions:
 
 def frame(channel: int, data: bytes) -> bytes:
     return bytes((channel,)) + data
+
+
+def client_frame(message: WSMessage) -> bytes | None:
+    """A client message's frame: a binary one as it is, a text one as its UTF-8 bytes (the Python
+    client sends str data as text frames; upstream's wsstream reads both alike). None for the
+    connection's own messages (close, error)."""
+    if message.type == WSMsgType.BINARY:
+        return message.data
+    if message.type == WSMsgType.TEXT:
+        return message.data.encode()
+    return None
 
 
 def unframe(message: bytes) -> tuple[int, bytes]:
@@ -186,9 +197,9 @@ class StreamSession:
             except asyncio.TimeoutError:
                 return None
             self._early.append(message)
-            if message.type != WSMsgType.BINARY:
+            if (frame := client_frame(message)) is None:
                 return None  # closing: the input pump will see it
-            channel, data = unframe(message.data)
+            channel, data = unframe(frame)
             if channel == RESIZE and (sizes := terminal_sizes(data)[0]):
                 return sizes[-1]
         return None
@@ -205,9 +216,9 @@ class StreamSession:
         """Client messages until the connection closes: stdin data, v5 close of stdin, resizes."""
         resize_buffer = b""
         async for message in self._messages():
-            if message.type != WSMsgType.BINARY:
+            if (frame := client_frame(message)) is None:
                 continue
-            channel, data = unframe(message.data)
+            channel, data = unframe(frame)
             if channel == STDIN and process.stdin is not None and not process.stdin.is_closing():
                 with contextlib.suppress(ConnectionError):  # the process may end without reading it all
                     process.stdin.write(data)

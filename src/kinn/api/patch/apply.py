@@ -5,12 +5,19 @@ following the schema's list types and keys. The applier then owns exactly the fi
 configuration sets. Fields it applied last time but no longer applies are removed from the
 object unless another manager owns them. Changing a field another manager owns is a conflict
 (409) unless `force`, which moves the field to the applier.
+
+kubectl's own manager (`kubectl apply --server-side`) takes over from its client-side apply as
+upstream's lastAppliedManager and lastAppliedUpdater let it: a conflict over a field whose live value
+is still what the `last-applied-configuration` annotation says is no conflict, and that annotation
+follows what kubectl applies, so a later client-side apply computes its patch from it.
 """
 
 from __future__ import annotations
 
 import copy
 from typing import Any
+
+import orjson
 
 from kinn.api.errors import StatusError, bad_request, unknown_error
 from kinn.api.openapi.schemas import Schema
@@ -29,6 +36,9 @@ from kinn.api.patch.managed_fields import (
 from kinn.api.patch.structured import compare, ensure_named_fields_are_members, merge, remove_items, to_field_set
 from kinn.api.patch.typed import SchemaError
 from kinn.api.timestamps import now_rfc3339
+
+KUBECTL_MANAGER = "kubectl"  # `kubectl apply --server-side`'s field manager
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def server_side_apply(
@@ -61,6 +71,9 @@ def server_side_apply(
     visible = filtered(changes, subresource, schema)
     conflicts = [(entry, entry.fields & visible.changed()) for entry in others]
     conflicts = [(entry, fields) for entry, fields in conflicts if fields]
+    if conflicts and manager == KUBECTL_MANAGER:
+        allowed = _unchanged_since_last_applied(base, schema)
+        conflicts = [(entry, fields - allowed) for entry, fields in conflicts if fields - allowed]
     if conflicts and not force:
         raise conflict_error(conflicts)
     release(others, visible.changed(), visible.removed)
@@ -69,10 +82,39 @@ def server_side_apply(
         applier.time = now or now_rfc3339()
     result = merged if not changes.is_same() else base
     metadata = result.setdefault("metadata", {})
+    if manager == KUBECTL_MANAGER and LAST_APPLIED in (metadata.get("annotations") or {}):
+        metadata["annotations"] = {**metadata["annotations"], LAST_APPLIED: _last_applied(applied)}
     metadata["managedFields"] = encode_managed_fields([applier, *others])
     if not metadata["managedFields"]:
         del metadata["managedFields"]
     return result
+
+
+def _unchanged_since_last_applied(live: dict[str, Any], schema: Schema | None) -> FieldSet:
+    """lastAppliedManager's allowed conflicts: the fields of the last client-side apply whose live
+    values are still the ones it applied (none without the annotation or when it does not parse)."""
+    text = (live.get("metadata", {}).get("annotations") or {}).get(LAST_APPLIED)
+    if not text:
+        return set()
+    try:
+        last = orjson.loads(text)
+        return to_field_set(last, schema) - compare(last, live, schema).modified
+    except (orjson.JSONDecodeError, SchemaError):
+        return set()
+
+
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                             "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _last_applied(applied: dict[str, Any]) -> str:
+    """lastAppliedUpdater's annotation: the applied configuration without that annotation, as Go's
+    json.Encoder writes an unstructured object (keys sorted, HTML characters escaped, a newline)."""
+    config = copy.deepcopy(applied)
+    annotations = config.get("metadata", {}).get("annotations")
+    if isinstance(annotations, dict):
+        annotations.pop(LAST_APPLIED, None)
+    return orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode().translate(_GO_ESCAPES) + "\n"
 
 
 def _typed_error(applied: dict[str, Any], err: SchemaError) -> StatusError:

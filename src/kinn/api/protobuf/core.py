@@ -1,15 +1,17 @@
 """core/v1 messages (k8s.io/api/core/v1/generated.proto): the kinds `kubectl create` sends as
-protobuf (ConfigMap, Secret, Namespace, Service, ServiceAccount, ResourceQuota) and the pod
-template every workload kind embeds.
+protobuf (ConfigMap, Secret, Namespace, Service, ServiceAccount, ResourceQuota), the Pod `kubectl
+debug --copy-to` and `kubectl debug node/…` send, and the pod template every workload kind embeds.
 
-PodSpec and Container cover the fields manifests commonly set; rarer ones (affinity, security
-contexts, lifecycle hooks, exotic volume sources, ...) are absent and so skipped when sent.
+PodSpec and Container cover the fields manifests commonly set and every pod the API server returns
+carries (the service-account token's projected volume, `securityContext: {}`), which a debug copy
+sends back; rarer ones (affinity, topology spread, exotic volume sources, ...) are absent and so
+skipped when sent. A Pod's status is skipped too: a create resets it.
 """
 
 from kinn.api.protobuf.schema import define
 
 API_VERSION = "v1"
-KINDS = ("ConfigMap", "Secret", "Namespace", "Service", "ServiceAccount", "ResourceQuota")
+KINDS = ("ConfigMap", "Secret", "Namespace", "Service", "ServiceAccount", "ResourceQuota", "Pod")
 
 # --- the kinds ---------------------------------------------------------------------------------
 define("ConfigMap", {
@@ -64,6 +66,13 @@ define("ResourceQuotaStatus", {
     1: "hard {}Quantity",
     2: "used {}Quantity",
 })
+
+define("Pod", {
+    1: "metadata ObjectMeta",
+    2: "spec PodSpec",
+    3: "status PodStatus",
+})
+define("PodStatus", {})
 
 # --- Service -----------------------------------------------------------------------------------
 define("Service", {
@@ -167,6 +176,7 @@ define("PodSpec", {
     12: "hostPID bool",
     13: "hostIPC bool",
     27: "shareProcessNamespace bool?",
+    14: "securityContext PodSecurityContext?",
     15: "imagePullSecrets []LocalObjectReference",
     16: "hostname string",
     17: "subdomain string",
@@ -197,9 +207,11 @@ define("Container", {
     10: "livenessProbe Probe?",
     11: "readinessProbe Probe?",
     22: "startupProbe Probe?",
+    12: "lifecycle Lifecycle?",
     13: "terminationMessagePath string",
     20: "terminationMessagePolicy string",
     14: "imagePullPolicy string",
+    15: "securityContext SecurityContext?",
     16: "stdin bool",
     17: "stdinOnce bool",
     18: "tty bool",
@@ -309,6 +321,52 @@ define("GRPCAction", {
     1: "port int32!",
     2: "service string?!",
 })
+define("Lifecycle", {
+    1: "postStart LifecycleHandler?",
+    2: "preStop LifecycleHandler?",
+})
+define("LifecycleHandler", {
+    1: "exec ExecAction?",
+    2: "httpGet HTTPGetAction?",
+    3: "tcpSocket TCPSocketAction?",
+    4: "sleep SleepAction?",
+})
+define("SleepAction", {
+    1: "seconds int64!",
+})
+define("PodSecurityContext", {
+    2: "runAsUser int64?",
+    6: "runAsGroup int64?",
+    3: "runAsNonRoot bool?",
+    4: "supplementalGroups []int64",
+    5: "fsGroup int64?",
+    7: "sysctls []Sysctl",
+    9: "fsGroupChangePolicy string?",
+    10: "seccompProfile SeccompProfile?",
+})
+define("Sysctl", {
+    1: "name string!",
+    2: "value string!",
+})
+define("SecurityContext", {
+    1: "capabilities Capabilities?",
+    2: "privileged bool?",
+    4: "runAsUser int64?",
+    8: "runAsGroup int64?",
+    5: "runAsNonRoot bool?",
+    6: "readOnlyRootFilesystem bool?",
+    7: "allowPrivilegeEscalation bool?",
+    9: "procMount string?",
+    11: "seccompProfile SeccompProfile?",
+})
+define("Capabilities", {
+    1: "add []string",
+    2: "drop []string",
+})
+define("SeccompProfile", {
+    1: "type string!",
+    2: "localhostProfile string?",
+})
 define("Toleration", {
     1: "key string",
     2: "operator string",
@@ -327,7 +385,9 @@ define("VolumeSource", {
     2: "emptyDir EmptyDirVolumeSource?",
     6: "secret SecretVolumeSource?",
     10: "persistentVolumeClaim PersistentVolumeClaimVolumeSource?",
+    16: "downwardAPI DownwardAPIVolumeSource?",
     19: "configMap ConfigMapVolumeSource?",
+    26: "projected ProjectedVolumeSource?",
 })
 define("HostPathVolumeSource", {
     1: "path string!",
@@ -357,4 +417,42 @@ define("KeyToPath", {
     1: "key string!",
     2: "path string!",
     3: "mode int32?",
+})
+define("DownwardAPIVolumeSource", {
+    1: "items []DownwardAPIVolumeFile",
+    2: "defaultMode int32?",
+})
+define("DownwardAPIVolumeFile", {
+    1: "path string!",
+    2: "fieldRef ObjectFieldSelector?",
+    3: "resourceFieldRef ResourceFieldSelector?",
+    4: "mode int32?",
+})
+define("ProjectedVolumeSource", {
+    1: "sources []VolumeProjection!",
+    2: "defaultMode int32?",
+})
+define("VolumeProjection", {
+    1: "secret SecretProjection?",
+    2: "downwardAPI DownwardAPIProjection?",
+    3: "configMap ConfigMapProjection?",
+    4: "serviceAccountToken ServiceAccountTokenProjection?",
+})
+define("SecretProjection", {
+    1: "... LocalObjectReference",
+    2: "items []KeyToPath",
+    4: "optional bool?",
+})
+define("ConfigMapProjection", {
+    1: "... LocalObjectReference",
+    2: "items []KeyToPath",
+    4: "optional bool?",
+})
+define("DownwardAPIProjection", {
+    1: "items []DownwardAPIVolumeFile",
+})
+define("ServiceAccountTokenProjection", {
+    1: "audience string",
+    2: "expirationSeconds int64?",
+    3: "path string!",
 })

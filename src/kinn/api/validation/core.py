@@ -1183,11 +1183,12 @@ def _decoded_len(value: Any) -> int:
     return len(text) * 3 // 4
 
 
+# The keys each secret type must have; present is enough (an empty placeholder TLS secret is
+# valid), except for ssh-auth's key, which must hold something. Upstream's order.
 _SECRET_REQUIRED_KEYS = {
     "kubernetes.io/dockercfg": (".dockercfg",),
     "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
-    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
-    "kubernetes.io/tls": ("tls.key", "tls.crt"),
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
 }
 
 
@@ -1203,12 +1204,12 @@ def _validate_secret(secret: Obj) -> ErrorList:
         if not annotations.get("kubernetes.io/service-account.name"):
             errs.append(field.required(Path("metadata", "annotations").key("kubernetes.io/service-account.name"), ""))
     elif kind == "kubernetes.io/basic-auth":
-        if not data.get("username") and not data.get("password"):
+        if "username" not in data and "password" not in data:
             errs.append(field.required(data_path.key("username"), ""))
             errs.append(field.required(data_path.key("password"), ""))
-    for key in _SECRET_REQUIRED_KEYS.get(kind, ()):
-        if not data.get(key):
-            errs.append(field.required(data_path.key(key), ""))
+    elif kind == "kubernetes.io/ssh-auth" and not data.get("ssh-privatekey"):
+        errs.append(field.required(data_path.key("ssh-privatekey"), ""))
+    errs += [field.required(data_path.key(key), "") for key in _SECRET_REQUIRED_KEYS.get(kind, ()) if key not in data]
     return errs
 
 

@@ -2,7 +2,8 @@
 pkg/apis/core/validation/events.go for requests of that group version.
 
 Upstream validates the internal (core-shaped) Event, so errors name core fields (`firstTimestamp`,
-`count`, `source`) even for events.k8s.io requests; kinn converts first to report the same paths.
+`count`, `source`) even for events.k8s.io requests. So does kinn: the registry converts the request
+to the stored core/v1 form (`EventsV1Strategy.to_internal`) before it validates.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 from typing import Callable
 
 from kinn.api import field
-from kinn.api.conversion.events import from_events_v1
 from kinn.api.field import ErrorList, Path
 from kinn.api.validation import names
 from kinn.api.validation.common import Obj, immutable, object_meta, object_meta_update
@@ -67,9 +67,8 @@ def _validate_series(event: Obj) -> ErrorList:
     return errs
 
 
-def validate_event(obj: Obj) -> ErrorList:
+def validate_event(event: Obj) -> ErrorList:
     """Strict checks for events created through events.k8s.io: new-style fields only."""
-    event = from_events_v1(obj)
     errs = validate_legacy_event(event)
     errs += object_meta(event, True, names.name_is_dns_subdomain)
     errs += _validate_series(event)
@@ -92,8 +91,7 @@ _IMMUTABLE = (
 )
 
 
-def validate_event_update(new_obj: Obj, old_obj: Obj) -> ErrorList:
-    new, old = from_events_v1(new_obj), from_events_v1(old_obj)
+def validate_event_update(new: Obj, old: Obj) -> ErrorList:
     errs = validate_legacy_event(new) + object_meta_update(new, old)
     if new.get("series") != old.get("series"):
         errs += _validate_series(new)

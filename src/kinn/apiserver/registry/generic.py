@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import inspect
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 import orjson
+from multidict import MultiMapping
 
 from kinn.api import errors
 from kinn.api.field import not_supported, required
@@ -54,14 +55,26 @@ class RequestContext:
         return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+def dry_run(values: Sequence[str], options: str) -> bool:
+    """Whether a write only pretends (`dryRun=All`). Any other value is refused, as upstream's
+    ValidateDryRun does, rather than taken as a real write."""
+    for value in values:
+        if value != "All":
+            raise errors.invalid(options, "meta.k8s.io", "", [not_supported("dryRun", value, ["All"])])
+    return bool(values)
+
+
 @dataclass
 class DeleteOptions:
     grace_period_seconds: int | None = None
     propagation_policy: str | None = None
     preconditions: Obj = field(default_factory=dict)
+    dry_run: bool = False
 
     @classmethod
-    def from_body(cls, body: Obj | None, query: dict[str, str]) -> "DeleteOptions":
+    def from_body(cls, body: Obj | None, query: MultiMapping[str]) -> "DeleteOptions":
+        """The options from the DeleteOptions body (kubectl and client-go send one, dryRun
+        included) or, without one, from the query."""
         body = body or {}
         grace = body.get("gracePeriodSeconds", int_parameter(query, "gracePeriodSeconds"))
         policy = body.get("propagationPolicy", query.get("propagationPolicy"))
@@ -72,7 +85,12 @@ class DeleteOptions:
             raise errors.invalid(
                 "DeleteOptions", "", "", [not_supported("propagationPolicy", policy, ["Foreground", "Background", "Orphan"])]
             )
-        return cls(int(grace) if grace is not None else None, policy, body.get("preconditions") or {})
+        dry = dry_run(body["dryRun"] if "dryRun" in body else query.getall("dryRun", []), "DeleteOptions")
+        return cls(int(grace) if grace is not None else None, policy, body.get("preconditions") or {}, dry)
+
+    def context(self, ctx: RequestContext) -> RequestContext:
+        """The delete's context: a dry run when these options ask for one."""
+        return replace(ctx, dry_run=True) if self.dry_run else ctx
 
 
 @dataclass
@@ -142,6 +160,11 @@ class Registry:
         meta["creationTimestamp"] = rfc3339(now)
         self.strategy.prepare_for_create(obj)
         self.strategy.default(obj)
+        if managed:
+            # Recorded where upstream's create handler records it: the creator owns what it sent,
+            # defaulted, not what the server adds next (a Job's selector, admission's token volume);
+            # else kubectl's move to server-side apply would later prune those.
+            fieldmanager.on_write(None, obj, ctx, self.resource, now)
         self.strategy.after_create(obj)
         key = self.key(ctx.namespace, meta["name"]) if meta.get("name") else ""
         # Allocations (service IPs, node ports) come first, as upstream's BeginCreate: validation
@@ -154,8 +177,6 @@ class Registry:
             if errs:
                 raise self.invalid(meta.get("name", ""), errs)
             await self.admission.validate(Operation.CREATE, self.resource, obj, None, ctx)
-            if managed:
-                fieldmanager.on_write(None, obj, ctx, self.resource, now)
             if ctx.dry_run:
                 if await self.store.get(key) is not None:
                     raise errors.already_exists(self.resource.plural, self.resource.group, meta["name"])
@@ -247,14 +268,11 @@ class Registry:
                 await self.admission.validate(Operation.UPDATE, self.resource, new, old, ctx)
                 if ctx.dry_run:
                     return new
-                if self.strategy.should_delete_during_update(new):
-                    deleted = await self.store.delete(key, current.mod_revision)
-                    self.strategy.on_delete(deleted.obj)
-                    written = True
-                    return deleted.obj
-                result = (await self.store.update(key, new, current.mod_revision)).obj
+                updated = await self.store.update(key, new, current.mod_revision)
                 written = True
-                return result
+                if self.strategy.should_delete_during_update(new):
+                    return await self._finish_deletion(key, updated)
+                return updated.obj
             except RevisionConflictError:
                 if precondition:
                     raise self.conflict(name) from None
@@ -263,6 +281,17 @@ class Registry:
             finally:
                 finish(written)
         raise self.conflict(name)
+
+    async def _finish_deletion(self, key: str, updated: StoredObject) -> Obj:
+        """Delete an object whose update removed its last finalizer, as upstream's store does: the
+        update is written first (watchers see it MODIFIED, without its finalizers), then the
+        object is deleted as last written, unless another request deleted or changed it since."""
+        try:
+            deleted = await self.store.delete(key, updated.mod_revision)
+        except (KeyNotFoundError, RevisionConflictError):
+            return updated.obj
+        self.strategy.on_delete(deleted.obj)
+        return deleted.obj
 
     def _prepare_update(self, ctx: RequestContext, new: Obj, old: Obj, subresource: str, operation: str) -> Obj:
         meta = new.setdefault("metadata", {})
@@ -287,7 +316,9 @@ class Registry:
         elif subresource == "":
             self.strategy.prepare_for_update(new, old)
             self.strategy.default(new)
-        elif subresource == "scale":
+        if subresource in ("", "scale"):
+            # Specs compare once defaulted, as upstream's decoded objects do: a write that only
+            # omits defaulted fields (`kubectl replace` of the original manifest) changes no spec.
             self.strategy.bump_generation(new, old)
         if operation == "Update":
             fieldmanager.on_write(old, new, ctx, self.resource, ctx.now(), subresource)
@@ -304,6 +335,10 @@ class Registry:
 
     async def delete(self, ctx: RequestContext, name: str, options: DeleteOptions) -> DeleteResult:
         key = self.key(ctx.namespace, name)
+        policy = options.propagation_policy or self.strategy.default_propagation
+        warning = self.strategy.default_propagation_warning
+        if options.propagation_policy is None and warning and warning not in ctx.warnings:
+            ctx.warnings.append(warning)
         for _ in range(MAX_UPDATE_RETRIES):
             current = await self.store.get(key)
             if current is None:
@@ -311,7 +346,7 @@ class Registry:
             self._check_preconditions(name, current, options)
             obj = orjson.loads(current.raw)
             grace = self.strategy.grace_period(obj, options.grace_period_seconds)
-            pending = self._mark_deleting(ctx, obj, grace, options.propagation_policy)
+            pending = self._mark_deleting(ctx, obj, grace, policy)
             if ctx.dry_run:
                 return DeleteResult(obj, not pending)
             try:
@@ -380,9 +415,11 @@ class Registry:
 
 
 def _unchanged(new: Obj, old: Obj) -> bool:
-    """A write that changes nothing but bookkeeping is skipped: no new revision, no event."""
+    """A write that changes nothing is skipped: no new revision, no event. managedFields count, as
+    upstream compares the stored bytes: a no-op write leaves them as they were, while kubectl's
+    move of client-side apply's fields to its server-side manager changes them alone."""
     def essence(obj: Obj) -> Obj:
-        meta = {k: v for k, v in obj.get("metadata", {}).items() if k not in ("resourceVersion", "managedFields")}
+        meta = {k: v for k, v in obj.get("metadata", {}).items() if k != "resourceVersion"}
         return {**obj, "metadata": meta}
 
     return essence(new) == essence(old)

@@ -18,9 +18,18 @@ Obj = dict[str, Any]
 
 
 class JobStrategy(Strategy):
+    default_propagation = "Orphan"  # batch/v1, for backwards compatibility
+    default_propagation_warning = ("child pods are preserved by default when jobs are deleted; set "
+                                   "propagationPolicy=Background to remove them or set propagationPolicy=Orphan "
+                                   "to suppress this warning")
+
     def after_create(self, obj: Obj) -> None:
         """Unless the user manages it, the selector is generated from the new uid (upstream PrepareForCreate)."""
         generate_job_selector(obj, obj["metadata"]["uid"])
+
+
+class ReplicationControllerStrategy(Strategy):
+    default_propagation = "Orphan"  # v1, as before the garbage collector existed
 
 
 class DeploymentStrategy(Strategy):
@@ -63,6 +72,8 @@ def strategy_for(resource: Resource, ips: IPAllocator, ports: PortAllocator) -> 
             return NamespaceStrategy(resource)
         if resource.plural == "nodes":
             return NodeStrategy(resource)
+        if resource.plural == "replicationcontrollers":
+            return ReplicationControllerStrategy(resource)
     if resource.group == "batch" and resource.plural == "jobs":
         return JobStrategy(resource)
     if resource.group == "apps" and resource.plural == "deployments":

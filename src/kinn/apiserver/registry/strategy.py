@@ -32,6 +32,16 @@ GENERATION_KINDS = frozenset({
 # Kinds whose create keeps the client's status (the kubelet registers a Node with its status).
 KEEP_STATUS_ON_CREATE = frozenset({"Node"})
 
+# A new object's status: the counts Go serializes even at zero (required in the OpenAPI schema, no
+# omitempty), so it reads as upstream's does before its controller writes, and clients whose models
+# require them (the Python client's) can read it.
+ZERO_STATUS: dict[str, Obj] = {
+    "ReplicationController": {"replicas": 0},
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0},
+}
+
 # Fields that are not "spec" for the purpose of generation: metadata and status.
 _NON_SPEC = ("metadata", "status", "apiVersion", "kind")
 
@@ -56,7 +66,7 @@ class Strategy:
             obj["metadata"]["generation"] = 1
 
     def initial_status(self, obj: Obj) -> Obj:
-        return {}
+        return dict(ZERO_STATUS.get(self.resource.kind, {}))
 
     def default(self, obj: Obj) -> None:
         apply_defaults(self.resource, obj)
@@ -82,7 +92,6 @@ class Strategy:
                 new["status"] = old["status"]
             else:
                 new.pop("status", None)
-        self.bump_generation(new, old)
 
     def bump_generation(self, new: Obj, old: Obj) -> None:
         if not self.tracks_generation:
@@ -121,6 +130,12 @@ class Strategy:
     allow_unconditional_update = True
 
     # -- delete ----------------------------------------------------------------------------
+
+    # How a delete that names no propagation treats dependents (upstream's
+    # DefaultGarbageCollectionPolicy): None is Background; v1 kinds older than the garbage
+    # collector keep theirs (Orphan). The warning, if any, goes with a delete that relies on it.
+    default_propagation: str | None = None
+    default_propagation_warning = ""
 
     def grace_period(self, obj: Obj, requested: int | None) -> int:
         """Seconds the object stays around after a delete (0 = remove now unless finalized)."""

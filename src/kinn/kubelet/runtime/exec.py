@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from kinn.kubelet import nsutil
-from kinn.kubelet.runtime.process import ContainerProcess, exit_code_of
+from kinn.kubelet.runtime.process import ContainerProcess, exec_failure, exit_code_of
 
 EXEC_NAMESPACES = ("net", "ipc", "uts", "mnt")  # mnt last: joining it also moves root and cwd
 READ_SIZE = 64 * 1024
@@ -216,7 +216,8 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
     except (OSError, subprocess.SubprocessError) as error:
         if master_fd is not None:
             os.close(master_fd)
-        raise ExecError(f"failed to exec in container {container.name!r} ({argv[0]}): {error}") from error
+        raise ExecError(f"failed to exec in container {container.name!r}: unable to start container process: "
+                        f"{exec_failure(argv[0], error)}") from error
     finally:
         for fd in namespace_fds:
             os.close(fd)

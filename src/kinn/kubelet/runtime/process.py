@@ -137,6 +137,18 @@ def _container_env(spec: ContainerSpec, sandbox: Sandbox) -> dict[str, str]:
     return {"PATH": DEFAULT_PATH, "HOSTNAME": sandbox.hostname, **spec.env}
 
 
+def exec_failure(program: str, error: Exception) -> str:
+    """Why `program` could not be started, in runc's words (`exec: "x": executable file not found
+    in $PATH`), which users know and search for, rather than Python's errno text."""
+    if isinstance(error, FileNotFoundError):
+        if "/" not in program:
+            return f'exec: "{program}": executable file not found in $PATH'
+        return f'exec: "{program}": stat {program}: no such file or directory'
+    if isinstance(error, PermissionError):
+        return f'exec: "{program}": permission denied'
+    return str(error)
+
+
 def exit_code_of(returncode: int) -> int:
     """The exit code runc reports: the process's own, or 128+signal when a signal ended it."""
     return 128 - returncode if returncode < 0 else returncode
@@ -243,7 +255,8 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
             os.close(fd)
         if cgroup_path is not None:
             cgroups.remove_cgroup(cgroup_path)
-        raise ContainerStartError(f"failed to start container {spec.name!r} ({spec.argv[0]}): {error}") from error
+        raise ContainerStartError(f"failed to start container {spec.name!r}: unable to start container process: "
+                                  f"{exec_failure(spec.argv[0], error)}") from error
     finally:
         for fd in (*namespace_fds, stdout_w, stderr_w):
             os.close(fd)
