@@ -293,6 +293,33 @@ def test_unknown_image_fails_as_kubernetes_shows(node: Node) -> None:
     delete_and_check_nothing_leaked(node, "noimage")
 
 
+def test_a_command_that_cannot_start_is_a_failed_run(node: Node) -> None:
+    """runc's StartError: the run ends at once with exit code 128 and the runtime's message. With
+    restartPolicy Never the pod fails (a Job with a mistyped command fails); with Always the
+    container backs off and restarts, as any crashed one."""
+    missing = [{"name": "app", "image": "busybox", "command": ["kinn-no-such-command"]}]
+    create_pod(node, "never", missing, restartPolicy="Never")
+    create_pod(node, "always", missing)
+    failed = wait_until("pod never Failed", lambda: (pod := get(node, "pod", "never"))
+                        and pod["status"].get("phase") == "Failed" and pod, node)
+    terminated = container_status(failed, "app")["state"]["terminated"]
+    assert (terminated["exitCode"], terminated["reason"], terminated["startedAt"]) == \
+        (128, "StartError", "1970-01-01T00:00:00Z"), terminated
+    assert terminated["message"].endswith('exec: "kinn-no-such-command": executable file not found in $PATH')
+
+    def backing_off() -> dict[str, Any] | None:
+        statuses = ((get(node, "pod", "always") or {}).get("status") or {}).get("containerStatuses") or [{}]
+        waiting = statuses[0].get("state", {}).get("waiting", {})
+        return statuses[0] if waiting.get("reason") == "CrashLoopBackOff" and statuses[0]["restartCount"] else None
+
+    status = wait_until("pod always in CrashLoopBackOff after a restart", backing_off, node, timeout=30)
+    assert status["lastState"]["terminated"]["reason"] == "StartError"
+    assert get(node, "pod", "always")["status"]["phase"] == "Running"  # waiting to be restarted, as upstream
+    node.server.kubectl("delete", "pod", "always", "--wait=false")
+    wait_until("pod always gone", lambda: get(node, "pod", "always") is None, node)
+    delete_and_check_nothing_leaked(node, "never")
+
+
 def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
     create_pod(node, "phoenix", [{"name": "app", "image": "busybox", "command": ["sh", "-c", "echo hi; sleep 1000"]}],
                restartPolicy="Always")

@@ -381,9 +381,9 @@ class PodWorker:
         try:
             process = await start_container(self.sandbox, container_spec)
         except ContainerStartError as error:
-            record.waiting_reason, record.waiting_message = "RunContainerError", str(error)
+            record.failed_to_start(str(error))
             await self._event("Warning", "Failed", f"Error: {error}")
-            self.wake_later(RETRY)
+            self.wake()
             return
         record.started(process)
         await self._event("Normal", "Started", f"Started container {record.name}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
 from kinn.api.errors import StatusError
@@ -20,6 +21,7 @@ from kinn.kubelet.runtime import ContainerExit, ContainerProcess
 log = logging.getLogger("kinn.kubelet.status")
 PODS = resource("v1", "pods")
 CONTAINER_ID_SCHEME = "kinn://"
+NEVER_STARTED = "1970-01-01T00:00:00Z"  # a zero start time, as the CRI's 0 reads in the API
 
 Obj = dict[str, Any]
 
@@ -52,12 +54,18 @@ class ContainerRecord:
         return self.process is not None and self.exit is None
 
     def terminated_state(self) -> Obj | None:
-        """state.terminated for the current run, if it ended."""
-        if self.process is None or self.exit is None:
+        """state.terminated for the current run, if it ended; one that never started shows the
+        zero start time, as the kubelet reports a container the runtime could not start."""
+        if self.exit is None:
             return None
-        return {"exitCode": self.exit.exit_code, "reason": self.exit.reason,
-                "startedAt": rfc3339(self.process.started_at), "finishedAt": rfc3339(self.exit.finished_at),
-                "containerID": CONTAINER_ID_SCHEME + self.process.id}
+        state: Obj = {"exitCode": self.exit.exit_code, "reason": self.exit.reason,
+                      "startedAt": rfc3339(self.process.started_at) if self.process else NEVER_STARTED,
+                      "finishedAt": rfc3339(self.exit.finished_at)}
+        if self.exit.message:
+            state["message"] = self.exit.message
+        if self.process is not None:
+            state["containerID"] = CONTAINER_ID_SCHEME + self.process.id
+        return state
 
     def will_restart(self, reason: str, message: str) -> None:
         """The ended run becomes lastState; the container waits (e.g. in CrashLoopBackOff) to run again."""
@@ -71,6 +79,15 @@ class ContainerRecord:
         if self.last_terminated is not None:
             self.restart_count += 1
         self.process, self.exit = process, None
+        self.waiting_reason, self.waiting_message = "", ""
+
+    def failed_to_start(self, message: str) -> None:
+        """A new run whose process could not be started (runc's StartError): it ends at once with
+        exit code 128 and counts as a run, so the restart policy, back-off and the pod's phase
+        treat it as any other failed run (a Job with a mistyped command fails)."""
+        if self.last_terminated is not None:
+            self.restart_count += 1
+        self.exit = ContainerExit(128, "StartError", datetime.now(timezone.utc), message)
         self.waiting_reason, self.waiting_message = "", ""
 
     def state(self) -> Obj:
@@ -91,7 +108,7 @@ class ContainerRecord:
                     "ready": probes.ready(self), "restartCount": self.restart_count, "started": probes.started(self)}
         if self.process is not None:
             out["containerID"] = CONTAINER_ID_SCHEME + self.process.id
-        elif self.last_terminated:
+        elif self.last_terminated and "containerID" in self.last_terminated:
             out["containerID"] = self.last_terminated["containerID"]
         return out
 
@@ -107,7 +124,7 @@ def pod_phase(pod: Obj, init: list[ContainerRecord], containers: list[ContainerR
     if any(not _terminated_ok(record) for record in init):
         failed_init = any(record.exit is not None and record.exit.exit_code != 0 for record in init)
         return "Failed" if failed_init and policy == "Never" else "Pending"
-    if any(record.process is None and record.last_terminated is None for record in containers):
+    if any(record.process is None and record.exit is None and record.last_terminated is None for record in containers):
         return "Pending"
     if any(record.running for record in containers):
         return "Running"

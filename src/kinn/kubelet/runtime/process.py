@@ -61,11 +61,13 @@ class ContainerSpec:
 
 @dataclass(frozen=True)
 class ContainerExit:
-    """How a container ended: exit code (128+signal when killed), reason Completed/Error/OOMKilled."""
+    """How a container ended: exit code (128+signal when killed), reason Completed/Error/OOMKilled,
+    or StartError with the runtime's message when its process could not be started."""
 
     exit_code: int
     reason: str
     finished_at: datetime
+    message: str = ""
 
 
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
