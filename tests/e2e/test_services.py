@@ -299,3 +299,25 @@ def test_no_request_fails_during_a_rolling_update(cluster: KinnCluster) -> None:
     ok, failed = map(int, out[-1].split())
     assert failed == 0, out
     assert ok > 100 and not before & set(ready_endpoints(cluster, "rolling"))  # all pods replaced meanwhile
+
+
+def test_the_api_server_proxies_to_a_service_and_to_a_pod(cluster: KinnCluster) -> None:
+    """services/proxy and pods/proxy (`kubectl proxy`'s URLs): the API server dials a ready endpoint
+    or the pod from the cluster's network; a port without a server, or none, is a 503 Status."""
+    apply(cluster, whoami("proxied", 2), service("proxied"))
+    pod_ips = wait_endpoints(cluster, "proxied", 2)
+    pods = {p["status"].get("podIP"): p["metadata"]["name"]
+            for p in json.loads(cluster.kubectl("get", "pods", "-l", "app=proxied", "-o", "json"))["items"]}
+    base = "/api/v1/namespaces/default"
+    served = {cluster.kubectl("get", "--raw", f"{base}/services/proxied:{port}/proxy/").split()[0]
+              for port in ("http", "80", "http", "80", "http", "80")}  # by port name and by number
+    assert served <= {pods[ip] for ip in pod_ips} and served, served
+    pod = pods[pod_ips[0]]
+    assert cluster.kubectl("get", "--raw", f"{base}/pods/{pod}/proxy/some/path?x=1").split()[0] == pod  # port 8080
+    refused = subprocess.run(["kubectl", "get", "--raw", f"{base}/pods/{pod}:81/proxy/"], env=cluster.env,
+                             capture_output=True, text=True)
+    assert refused.stderr.strip() == ("Error from server (ServiceUnavailable): error trying to reach service: "
+                                      f"dial tcp {pod_ips[0]}:81: connect: connection refused"), refused.stderr
+    missing = subprocess.run(["kubectl", "get", "--raw", f"{base}/services/proxied:99/proxy/"], env=cluster.env,
+                             capture_output=True, text=True)
+    assert 'no service port 99 found for service "proxied"' in missing.stderr, missing.stderr

@@ -85,7 +85,8 @@ class ResourceHandler:
         if registry is None:
             raise errors.no_such_route()
         resource = registry.resource
-        if info.subresource and info.subresource not in resource.subresources:
+        subresource, _, path = info.subresource.partition("/")  # only proxy takes a path: `web:80/proxy/a.html`
+        if subresource and (subresource not in resource.subresources or path and subresource != "proxy"):
             raise errors.no_such_route()
         if info.verb not in resource.verbs and not info.subresource:
             raise errors.method_not_supported(resource.plural, resource.group, info.verb)

@@ -42,7 +42,8 @@ UPGRADE_HEADERS = ("Upgrade", "Connection", "Sec-WebSocket-Key", "Sec-WebSocket-
 
 
 class KubeletDialer:
-    """Opens TLS connections to kubelets, from the cluster's netns when one is configured."""
+    """Opens connections to kubelets (TLS, not verified) and, for pods/proxy and services/proxy, to
+    pods, from the cluster's netns when one is configured."""
 
     def __init__(self, cluster_netns: str = "") -> None:
         self.cluster_netns = cluster_netns
@@ -55,11 +56,13 @@ class KubeletDialer:
             return netlink.socket_in(self.cluster_netns, family, kind, proto)
         return socket.socket(family, kind, proto)
 
-    def session(self) -> aiohttp.ClientSession:
-        """A one-request HTTP client whose connections start in the right netns."""
+    def session(self, auto_decompress: bool = True) -> aiohttp.ClientSession:
+        """A one-request HTTP client whose connections start in the right netns (a proxy passes
+        bodies on as they came: `auto_decompress=False`)."""
         connector = aiohttp.TCPConnector(ssl=self.tls, force_close=True,
                                          socket_factory=lambda info: self.socket(info[0], info[1], info[2]))
-        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=10))
+        return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=10),
+                                     auto_decompress=auto_decompress)
 
     async def open(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         """A raw TLS stream to the kubelet (for upgrades, whose refusals must be read as they are)."""

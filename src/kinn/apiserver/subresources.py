@@ -21,7 +21,7 @@ from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
 from kinn.api.selectors import format_label_selector, label_selector_from_object
 from kinn.api.timestamps import rfc3339
-from kinn.apiserver import encoding, negotiation, proxy
+from kinn.apiserver import encoding, negotiation, proxy, resourceproxy
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.registry.namespaces import finalize
 from kinn.apiserver.registry.pods import bind
@@ -40,6 +40,8 @@ async def handle_subresource(
     sub, verb = info.subresource, info.verb
     if registry.resource.plural == "pods" and sub in ("log", "exec", "attach", "portforward"):
         return await _kubelet_subresource(handler, request, info, registry, ctx)
+    if sub.partition("/")[0] == "proxy" and registry.resource.plural in ("pods", "services"):
+        return await _proxy(handler, request, info, registry, ctx)
     fmt = negotiation.negotiate_object(request.headers.get("Accept"))
     if sub == "status":
         if verb == "get":
@@ -80,6 +82,20 @@ async def _kubelet_subresource(
     if info.subresource == "portforward" and info.verb in ("get", "create"):
         return await proxy.pod_port_forward(request, handler.kubelets, registry, handler.registries, ctx, info.name)
     raise errors.method_not_supported(f"pods/{info.subresource}", "", info.verb)
+
+
+async def _proxy(
+    handler: "ResourceHandler", request: web.BaseRequest, info: RequestInfo, registry: Registry, ctx: RequestContext
+) -> web.StreamResponse:
+    """pods/proxy and services/proxy, any method: the rest of the URL after `proxy/` is the target's path."""
+    if registry.resource.plural == "pods":
+        location = await resourceproxy.pod_location(registry, ctx, info.name)
+    else:
+        location = await resourceproxy.service_location(handler.registries, registry, ctx, info.name)
+    path = info.subresource.partition("/")[2]
+    if path and request.path.endswith("/"):
+        path += "/"
+    return await resourceproxy.forward(request, handler.kubelets, location, path)
 
 
 # -- scale -------------------------------------------------------------------------------
