@@ -2,7 +2,8 @@
 
 kubectl 1.32 tunnels SPDY/3.1 in a WebSocket (subprotocol SPDY/3.1+portforward.k8s.io) and falls
 back to a plain SPDY upgrade when KUBECTL_PORT_FORWARD_WEBSOCKETS=false; the API server relays both
-to the kubelet's SPDY endpoint, which dials the port inside the pod's network namespace.
+to the kubelet's SPDY endpoint, which dials the port inside the pod's network namespace. The Python
+client's WebSocket channel protocol goes to the kubelet as it is.
 """
 
 from __future__ import annotations
@@ -80,3 +81,28 @@ def test_port_nothing_listens_on_gives_kubectls_error(node: Node, web: str) -> N
 def test_unknown_pod(node: Node) -> None:
     missing = node.server.kubectl("port-forward", "pod/nope", ":8080", check=False)
     assert missing.stderr.strip() == 'Error from server (NotFound): pods "nope" not found'
+
+
+def test_python_client_port_forward_over_the_channel_protocol(node: Node, web: str) -> None:
+    """The official Python client's `portforward`: a WebSocket with v4.channel.k8s.io, which the API
+    server passes on to the kubelet; a port nothing listens on answers on its error channel."""
+    from kubernetes import client
+    from kubernetes.stream import portforward
+
+    with node.server.api_client() as api:
+        core = client.CoreV1Api(api)
+        forward = portforward(core.connect_get_namespaced_pod_portforward, web, "default", ports="8080,9999")
+        try:
+            sock = forward.socket(8080)
+            sock.setblocking(True)
+            sock.settimeout(10)
+            sock.sendall(b"GET /hostname HTTP/1.0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(4096):
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.0 200") and answer.endswith(b"\r\n\r\nweb\n"), answer
+            assert forward.error(8080) is None
+            refused = wait_until("the error for port 9999", lambda: forward.error(9999), node)
+            assert "failed to connect to localhost:9999 inside namespace" in refused, refused
+        finally:
+            forward.close()

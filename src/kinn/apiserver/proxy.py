@@ -228,6 +228,13 @@ async def pod_stream(request: web.BaseRequest, kubelets: KubeletDialer, pods: Re
     host, port = await kubelet_address(registries, node_name)
     path = f"/{verb}/{ctx.namespace}/{name}/{container}?" + urlencode(
         stream_params(verb, request.query, request.query.getall("command", [])))
+    return await _websocket_to_kubelet(request, kubelets, host, port, path)
+
+
+async def _websocket_to_kubelet(request: web.BaseRequest, kubelets: KubeletDialer, host: str, port: int,
+                                path: str) -> web.StreamResponse:
+    """The client's WebSocket upgrade, on to the kubelet with the client's subprotocols; a refusal
+    goes back as it is, else messages are relayed both ways."""
     reader, writer = await _dial_kubelet(kubelets, host, port)
     try:
         status, headers, body = await _handshake(reader, writer, host, port, request.method, path, request.headers)
@@ -312,7 +319,9 @@ async def pod_port_forward(request: web.BaseRequest, kubelets: KubeletDialer, po
     """pods/{name}/portforward: the kubelet's leg is a SPDY/3.1 upgrade; the client's is the same
     (its bytes relayed as they are) or, as kubectl 1.31+ tries first, a WebSocket with subprotocol
     SPDY/3.1+portforward.k8s.io whose binary messages carry the SPDY byte stream (the API server's
-    tunneling handler, KEP-4006). A refusal by the kubelet goes back as it is."""
+    tunneling handler, KEP-4006). A WebSocket offering the channel protocol instead (the Python
+    client's v4.channel.k8s.io) goes on to the kubelet as it is, as exec's does: the kubelet speaks
+    it. A refusal by the kubelet goes back as it is."""
     pod = (await pods.get(ctx, name)).obj
     node_name = pod["spec"].get("nodeName")
     if not node_name:
@@ -322,6 +331,9 @@ async def pod_port_forward(request: web.BaseRequest, kubelets: KubeletDialer, po
     tunneled = request.headers["Upgrade"].lower() == "websocket"
     host, port = await kubelet_address(registries, node_name)
     path = f"/portForward/{ctx.namespace}/{name}?" + urlencode([("port", p) for p in request.query.getall("ports", [])])
+    offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+    if tunneled and PORT_FORWARD_TUNNEL not in offered:
+        return await _websocket_to_kubelet(request, kubelets, host, port, path)
     reader, writer = await _dial_kubelet(kubelets, host, port)
     try:
         writer.write((f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 0\r\n"

@@ -8,6 +8,9 @@ bytes are copied: the client's DATA into the socket (its FIN half-closes it), th
 back as DATA, its end as FIN. A failure is written as text on the error stream, in the kubelet's
 and containerd's words, which kubectl prints; the error stream is then closed, as is the data stream.
 The client's flow control is not enforced (spdystream does not send WINDOW_UPDATEs either).
+
+The same connections also come over a WebSocket (`serve_websocket`), as the Python client's
+`portforward` asks for them: one per port named in the URL, on a pair of channels.
 """
 
 from __future__ import annotations
@@ -15,19 +18,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Sequence
+
+from aiohttp import web
 
 from kinn import netlink
 from kinn.kubelet import spdy
+from kinn.kubelet.remotecommand import client_frame, unframe
 
 log = logging.getLogger("kinn.kubelet.portforward")
 
 PROTOCOL = "portforward.k8s.io"
+CHANNEL_PROTOCOL = "v4.channel.k8s.io"  # port-forward over a WebSocket (wsstream's binary channels)
 READ_SIZE = 32 * 1024
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -149,38 +157,87 @@ class PortForwardSession:
             task.add_done_callback(self.tasks.discard)
 
     async def _forward(self, pair: _Pair) -> None:
-        """One connection: dial, copy both ways until the pod's side ends, report a failure."""
+        """One connection on its stream pair, then both streams ended (FIN)."""
         try:
-            try:
-                port = int(pair.port)
-                reader, writer = await dial_in_netns(self.target.netns_path, port)
-            except (OSError, ValueError) as error:
-                detail = (f'failed to execute portforward in network namespace "{self.target.netns_path}": '
-                          f'failed to connect to localhost:{pair.port} inside namespace "{self.target.sandbox_id}", '
-                          f"{error.strerror if isinstance(error, OSError) else error}")
-                message = f"error forwarding port {pair.port} to pod {self.target.sandbox_id}, uid : {detail}"
-                log.info("port-forward to %s: %s", self.target.pod, message)
-                await self.send(spdy.DataFrame(pair.error_id, message.encode()))
-                return
-            upload = asyncio.ensure_future(self._upload(pair, writer))
-            try:
-                while chunk := await reader.read(READ_SIZE):
-                    await self.send(spdy.DataFrame(pair.data_id, chunk))
-            finally:
-                upload.cancel()
-                writer.close()
+            await forward(self.target, pair.port, pair.inbound,
+                          lambda data: self.send(spdy.DataFrame(pair.data_id, data)),
+                          lambda data: self.send(spdy.DataFrame(pair.error_id, data)))
         finally:
             self.by_data_stream.pop(pair.data_id, None)
             with contextlib.suppress(ConnectionError):
                 await self.send(spdy.DataFrame(pair.data_id, b"", spdy.FLAG_FIN))
                 await self.send(spdy.DataFrame(pair.error_id, b"", spdy.FLAG_FIN))
 
-    @staticmethod
-    async def _upload(pair: _Pair, writer: asyncio.StreamWriter) -> None:
-        """The client's bytes into the pod's socket; the client's FIN (or reset) half-closes it."""
-        with contextlib.suppress(ConnectionError):
-            while (data := await pair.inbound.get()) is not None:
-                writer.write(data)
-                await writer.drain()
-            if writer.can_write_eof():
-                writer.write_eof()
+
+async def forward(target: Target, port: str, inbound: asyncio.Queue[bytes | None], send_data: Write,
+                  send_error: Write) -> None:
+    """One forwarded connection: dial the pod's localhost:`port`, copy the client's bytes (`inbound`,
+    None at its end) in and the pod's out until the pod's side ends; a failed dial is reported on
+    the error stream, in the kubelet's and containerd's words."""
+    try:
+        reader, writer = await dial_in_netns(target.netns_path, int(port))
+    except (OSError, ValueError) as error:
+        detail = (f'failed to execute portforward in network namespace "{target.netns_path}": '
+                  f'failed to connect to localhost:{port} inside namespace "{target.sandbox_id}", '
+                  f"{error.strerror if isinstance(error, OSError) else error}")
+        message = f"error forwarding port {port} to pod {target.sandbox_id}, uid : {detail}"
+        log.info("port-forward to %s: %s", target.pod, message)
+        await send_error(message.encode())
+        return
+    upload = asyncio.ensure_future(_upload(inbound, writer))
+    try:
+        while chunk := await reader.read(READ_SIZE):
+            await send_data(chunk)
+    finally:
+        upload.cancel()
+        writer.close()
+
+
+async def _upload(inbound: asyncio.Queue[bytes | None], writer: asyncio.StreamWriter) -> None:
+    """The client's bytes into the pod's socket; the client's end (FIN, reset, close) half-closes it."""
+    with contextlib.suppress(ConnectionError):
+        while (data := await inbound.get()) is not None:
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+
+
+async def serve_websocket(request: web.Request, target: Target, ports: Sequence[int]) -> web.WebSocketResponse:
+    """portforward.k8s.io over a WebSocket, the channel protocol of the kubelet's websocket.go (the
+    Python client's `portforward`): port i's bytes on channel 2i and its errors on 2i+1, each
+    channel's first message the port as two little-endian bytes; one connection per port, and the
+    WebSocket closes once every one has ended (or when the client leaves)."""
+    ws = web.WebSocketResponse(protocols=(CHANNEL_PROTOCOL,))
+    await ws.prepare(request)
+
+    async def send(channel: int, data: bytes) -> None:
+        await ws.send_bytes(bytes((channel,)) + data)
+
+    inbound: list[asyncio.Queue[bytes | None]] = [asyncio.Queue() for _ in ports]
+    for i, port in enumerate(ports):
+        for channel in (2 * i, 2 * i + 1):
+            await send(channel, port.to_bytes(2, "little"))
+    forwards = asyncio.gather(*(forward(target, str(port), inbound[i], functools.partial(send, 2 * i),
+                                        functools.partial(send, 2 * i + 1)) for i, port in enumerate(ports)),
+                              return_exceptions=True)
+    receiving = asyncio.ensure_future(_receive(ws, inbound))
+    await asyncio.wait([forwards, receiving], return_when=asyncio.FIRST_COMPLETED)
+    receiving.cancel()
+    for queue in inbound:
+        queue.put_nowait(None)
+    with contextlib.suppress(Exception):
+        await forwards
+    await ws.close()
+    return ws
+
+
+async def _receive(ws: web.WebSocketResponse, inbound: list[asyncio.Queue[bytes | None]]) -> None:
+    """The client's data messages, to their port's connection, until it closes."""
+    async for message in ws:
+        frame = client_frame(message)
+        if frame is None:
+            continue
+        channel, data = unframe(frame)
+        if channel >= 0 and channel % 2 == 0 and channel // 2 < len(inbound):
+            inbound[channel // 2].put_nowait(data)

@@ -166,12 +166,17 @@ class KubeletServer:
 
     async def _port_forward(self, request: web.Request) -> web.StreamResponse:
         """A SPDY/3.1 upgrade speaking portforward.k8s.io (httpstream.Handshake and the SPDY
-        upgrader's refusals), then the session until the client leaves."""
+        upgrader's refusals), or a WebSocket with the channel protocol; then the session until the
+        client leaves."""
         worker = self._worker(request, "pod does not exist")
         if worker.sandbox is None:
             meta = worker.pod["metadata"]
             raise web.HTTPInternalServerError(
                 text=f"failed to find sandboxID for pod {meta['name']}_{meta['namespace']}")
+        sandbox, meta = worker.sandbox, worker.pod["metadata"]
+        target = portforward.Target(f"{meta['namespace']}/{meta['name']}", sandbox.id, sandbox.netns_path)
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return await portforward.serve_websocket(request, target, _forwarded_ports(request))
         if request.headers.get("Upgrade", "").lower() != "spdy/3.1" or "upgrade" not in request.headers.get(
                 "Connection", "").lower():
             raise web.HTTPBadRequest(text="unable to upgrade: missing upgrade headers in request")
@@ -180,12 +185,25 @@ class KubeletServer:
             raise web.HTTPForbidden(text="unable to upgrade: unable to negotiate protocol: client supports "
                                          f"[{' '.join(p for p in offered if p)}], "
                                          f"server supports [{portforward.PROTOCOL}]")
-        sandbox, meta = worker.sandbox, worker.pod["metadata"]
         connection = await hijack.switch_protocols(request, {"Connection": "Upgrade", "Upgrade": "SPDY/3.1",
                                                              "X-Stream-Protocol-Version": portforward.PROTOCOL})
-        target = portforward.Target(f"{meta['namespace']}/{meta['name']}", sandbox.id, sandbox.netns_path)
         await portforward.PortForwardSession(connection.reader, connection.write, target).run()
         return connection.response
+
+
+def _forwarded_ports(request: web.Request) -> list[int]:
+    """The ports a WebSocket port-forward names, as the kubelet's NewV4Options reads them: `port`
+    parameters, each one port or several separated by commas (the Python client's `8080,9999`)."""
+    given = request.query.getall("port", [])
+    if not given:
+        raise web.HTTPBadRequest(text='query parameter "port" is required')
+    ports = []
+    for value in given:
+        for port in value.split(","):
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise web.HTTPBadRequest(text=f'unable to parse "{value}" as a port')
+            ports.append(int(port))
+    return ports
 
 
 def _stream_options(request: web.Request) -> StreamOptions:
