@@ -185,3 +185,24 @@ def test_placeholder_secrets_are_valid(core: client.CoreV1Api, namespace: str) -
     missing = status_of(lambda: core.create_namespaced_secret(namespace, {
         "metadata": {"name": "bad"}, "type": "kubernetes.io/tls", "data": {"tls.key": ""}}))
     assert [cause["field"] for cause in missing["details"]["causes"]] == ["data[tls.crt]"], missing
+
+
+def test_list_options_as_upstream_reads_them(core: client.CoreV1Api, namespace: str) -> None:
+    """A revision the store has not reached is a 504 a reflector retries; resourceVersionMatch
+    combinations upstream forbids are 422s; a page at a given revision is that revision's."""
+    first = core.create_namespaced_config_map(namespace, config_map("first")).metadata.resource_version
+    core.create_namespaced_config_map(namespace, config_map("second"))
+    future = status_of(lambda: core.list_namespaced_config_map(namespace, resource_version="99999999",
+                                                               resource_version_match="NotOlderThan"))
+    assert (future["code"], future["reason"], future["details"]["causes"][0]["reason"]) == \
+        (504, "Timeout", "ResourceVersionTooLarge"), future
+    assert future["message"].startswith("Timeout: Too large resource version: 99999999, current: "), future
+    exact_zero = status_of(lambda: core.list_namespaced_config_map(namespace, resource_version="0",
+                                                                   resource_version_match="Exact"))
+    assert exact_zero["message"] == ('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: '
+                                     'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'), exact_zero
+    unanchored = status_of(lambda: core.list_namespaced_config_map(namespace, resource_version_match="Exact"))
+    assert unanchored["code"] == 422 and "unless resourceVersion is provided" in unanchored["message"]
+    page = core.list_namespaced_config_map(namespace, resource_version=first, limit=10)
+    assert (page.metadata.resource_version, [cm.metadata.name for cm in page.items
+                                             if cm.metadata.name != "kube-root-ca.crt"]) == (first, ["first"])

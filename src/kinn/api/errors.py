@@ -148,6 +148,14 @@ def resource_version_too_old(requested: int, oldest: int) -> StatusError:
     return expired(f"too old resource version: {requested} ({oldest})")
 
 
+def resource_version_too_large(requested: int, current: int) -> StatusError:
+    """504 for a read at a revision the store has not reached (storage.NewTooLargeResourceVersionError);
+    clients such as reflectors retry after a second."""
+    return StatusError(504, "Timeout", f"Timeout: Too large resource version: {requested}, current: {current}",
+                       {"causes": [{"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}],
+                        "retryAfterSeconds": 1})
+
+
 def too_many_requests(message: str, retry_after: int = 1) -> StatusError:
     return StatusError(429, "TooManyRequests", message, {"retryAfterSeconds": retry_after})
 

@@ -57,6 +57,28 @@ def request_context(request: web.BaseRequest, info: RequestInfo) -> RequestConte
 
 
 FIELD_MANAGER_MAX_LENGTH = 128
+RESOURCE_VERSION_MATCHES = ("Exact", "NotOlderThan", "")
+
+
+def check_list_options(query: MultiMapping[str]) -> None:
+    """Upstream's ValidateListOptions for a list (a watch has its own): resourceVersionMatch needs a
+    resourceVersion, no continue token, and is not Exact at "0"; sendInitialEvents is for watches."""
+    match, version = query.get("resourceVersionMatch", ""), query.get("resourceVersion", "")
+    errs = []
+    if match:
+        path = "resourceVersionMatch"
+        if not version:
+            errs.append(field.forbidden(path, "resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if query.get("continue"):
+            errs.append(field.forbidden(path, "resourceVersionMatch is forbidden when continue is provided"))
+        if match not in RESOURCE_VERSION_MATCHES:
+            errs.append(field.not_supported(path, match, list(RESOURCE_VERSION_MATCHES)))
+        if match == "Exact" and version == "0":
+            errs.append(field.forbidden(path, 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+    if "sendInitialEvents" in query:
+        errs.append(field.forbidden("sendInitialEvents", "sendInitialEvents is forbidden for list"))
+    if errs:
+        raise errors.invalid("ListOptions", "meta.k8s.io", "", errs)
 
 
 def check_patch_options(patch_type: str, query: MultiMapping[str]) -> None:
@@ -133,14 +155,19 @@ class ResourceHandler:
         """The objects a list request returns, and its ListMeta (resourceVersion, continue)."""
         store = registry.store
         prefix = registry.prefix(ctx.namespace)
+        check_list_options(query)
         token = query.get("continue", "")
         rv_param = query.get("resourceVersion", "")
+        match = query.get("resourceVersionMatch", "")
         try:
+            if rv_param not in ("", "0") and int(rv_param) > store.revision:
+                raise errors.resource_version_too_large(int(rv_param), store.revision)
             if token:
                 revision, start = encoding.decode_continue(token)
                 objects = await store.list_at(prefix, revision)
                 objects = [o for o in objects if o.key[len(prefix):] >= start]
-            elif rv_param and query.get("resourceVersionMatch") == "Exact":
+            elif rv_param not in ("", "0") and (match == "Exact" or not match and int_parameter(query, "limit")):
+                # A page at a given revision is that revision's, as upstream's legacy paging reads it.
                 revision = int(rv_param)
                 objects = await store.list_at(prefix, revision)
             else:
