@@ -213,6 +213,9 @@ daemonsets                          ds           apps/v1                        
 deployments                         deploy       apps/v1                           true         Deployment
 replicasets                         rs           apps/v1                           true         ReplicaSet
 statefulsets                        sts          apps/v1                           true         StatefulSet
+selfsubjectreviews                               authentication.k8s.io/v1          false        SelfSubjectReview
+selfsubjectaccessreviews                         authorization.k8s.io/v1           false        SelfSubjectAccessReview
+selfsubjectrulesreviews                          authorization.k8s.io/v1           false        SelfSubjectRulesReview
 cronjobs                            cj           batch/v1                          true         CronJob
 jobs                                             batch/v1                          true         Job
 leases                                           coordination.k8s.io/v1            true         Lease
@@ -245,6 +248,23 @@ REQUIRED_RESOURCES = {
     ("clusterrolebindings", "rbac.authorization.k8s.io/v1"), ("poddisruptionbudgets", "policy/v1"),
     ("apiservices", "apiregistration.k8s.io/v1"),
 }
+
+
+def test_auth_can_i_and_whoami(apiserver):
+    """kinn authorizes every authenticated request (--authorization-mode=AlwaysAllow): `can-i` says
+    yes and `--list` shows that mode's one rule; `whoami` shows the client certificate's user."""
+    assert apiserver.kubectl("auth", "can-i", "delete", "nodes").stdout == "yes\n"
+    assert apiserver.kubectl("auth", "can-i", "get", "/healthz").stdout == "yes\n"
+    rules = apiserver.kubectl("auth", "can-i", "--list", "-n", "kube-system").stdout.splitlines()
+    assert [row.split() for row in rules] == [["Resources", "Non-Resource", "URLs", "Resource", "Names", "Verbs"],
+                                              ["*.*", "[]", "[]", "[*]"], ["[*]", "[]", "[*]"]], rules
+    assert apiserver.kubectl("auth", "whoami").stdout.splitlines() == [
+        "ATTRIBUTE   VALUE", "Username    kubernetes-admin", "Groups      [system:masters system:authenticated]"]
+    # kubectl looks for a create-only kind's PATCH path, then for a CRD; kinn serves no CRDs.
+    empty = apiserver.kubectl("create", "--validate=false", "-f", "-", check=False, input=(
+        "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec: {}\n"))
+    assert empty.stderr == ('The SelfSubjectAccessReview "" is invalid: spec.resourceAttributes: Invalid value: null: '
+                            'exactly one of nonResourceAttributes or resourceAttributes must be specified\n')
 
 
 def api_resource_rows(text: str) -> list[tuple[str, ...]]:

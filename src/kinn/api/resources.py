@@ -104,6 +104,12 @@ RESOURCES: tuple[Resource, ...] = (
        subresources=("scale", "status")),
     _r("apps", "v1", "StatefulSet", "statefulsets", short_names=("sts",), categories=_ALL,
        subresources=("scale", "status")),
+    # authentication.k8s.io/v1 and authorization.k8s.io/v1: reviews, answered and never stored
+    _r("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews", namespaced=False, verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", namespaced=False,
+       verbs=("create",)),
+    _r("authorization.k8s.io", "v1", "SelfSubjectRulesReview", "selfsubjectrulesreviews", namespaced=False,
+       verbs=("create",)),
     # batch/v1
     _r("batch", "v1", "CronJob", "cronjobs", short_names=("cj",), categories=_ALL, subresources=("status",)),
     _r("batch", "v1", "Job", "jobs", categories=_ALL, subresources=("status",)),
@@ -132,7 +138,8 @@ RESOURCES: tuple[Resource, ...] = (
 
 # The order `/apis` lists groups in, as a 1.32 API server does.
 GROUP_ORDER: tuple[str, ...] = (
-    "", "apiregistration.k8s.io", "apps", "events.k8s.io", "batch", "coordination.k8s.io",
+    "", "apiregistration.k8s.io", "apps", "events.k8s.io", "authentication.k8s.io", "authorization.k8s.io", "batch",
+    "coordination.k8s.io",
     "discovery.k8s.io", "networking.k8s.io", "policy", "rbac.authorization.k8s.io",
     "scheduling.k8s.io", "storage.k8s.io",
 )

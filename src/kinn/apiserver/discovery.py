@@ -86,7 +86,8 @@ def api_resource_list(group: str, version: str) -> Obj | None:
             entry["shortNames"] = list(r.short_names)
         if r.categories:
             entry["categories"] = list(r.categories)
-        entry["storageVersionHash"] = _storage_hash(r)
+        if set(r.verbs) != {"create"}:  # bindings and reviews are never stored: no storage version
+            entry["storageVersionHash"] = _storage_hash(r)
         entries.append(entry)
         for sub in r.subresources:
             entries.append(_legacy_subresource(r, sub))

@@ -23,7 +23,7 @@ from kinn.api.patch.merge_patch import apply_merge_patch
 from kinn.api.patch.strategic import apply_strategic_merge_patch
 from kinn.api.resources import TABLE, split_api_version
 from kinn.api.timestamps import rfc3339
-from kinn.apiserver import encoding, negotiation
+from kinn.apiserver import encoding, negotiation, reviews
 from kinn.apiserver.proxy import KubeletDialer
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.fieldmanager import manager_name
@@ -258,6 +258,9 @@ class ResourceHandler:
             raise errors.method_not_supported(registry.resource.plural, registry.resource.group, "create")
         if registry.resource.plural == "bindings":
             return await binding(request, info, self.registries.core("pods"), ctx, fmt)
+        if registry.resource.group in reviews.GROUPS:
+            review = reviews.answer(registry.resource.kind, await self.read_object(request, registry, ctx), ctx)
+            return self.respond_object(registry, review, fmt, 201, ctx)
         obj = await self.read_object(request, registry, ctx)
         created = await registry.create(ctx, obj)
         return self.respond_object(registry, created, fmt, 201, ctx)

@@ -166,7 +166,7 @@ def _resource_paths(r: Resource) -> Iterator[tuple[str, dict[str, Any]]]:
         "post": ops.create() if "create" in r.verbs else None,
         "delete": ops.delete_collection() if "deletecollection" in r.verbs else None,
     })
-    if r.plural == "bindings":
+    if set(r.verbs) == {"create"}:  # bindings and reviews: a collection to POST to, no items
         return
     item_params = [_path_parameter("name", r.kind)] + scope_params
     yield item, _path_item(item_params + [_query("pretty")], {
