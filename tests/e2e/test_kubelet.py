@@ -168,8 +168,8 @@ def delete_and_check_nothing_leaked(node: Node, name: str) -> None:
     with netlink.iproute(node.netns) as ipr:
         assert [link.name for link in netlink.list_links(ipr) if link.kind == "veth"] == []
     networks = node.tmp / "networks" / "kt-kubelet"
-    assert [p.name for p in networks.iterdir() if p.name[0].isdigit()] == []
-    assert list(node.netns_dir.iterdir()) == []
+    assert [p.name for p in networks.glob("*") if p.name[0].isdigit()] == []  # (a dir not made yet is empty)
+    assert list(node.netns_dir.glob("*")) == []
     assert not list((node.tmp / "kubelet" / "pods").iterdir())
 
 
@@ -222,6 +222,27 @@ def test_python_pod_serves_http_from_the_node_netns(node: Node) -> None:
     assert f"KT_BACKEND_SERVICE_HOST={backend['spec']['clusterIP']}".encode() in environ
     assert b"KT_BACKEND_SERVICE_PORT=6379" in environ
     delete_and_check_nothing_leaked(node, "web")
+
+
+def test_host_network_pod_runs_in_the_nodes_network(node: Node) -> None:
+    """hostNetwork: no pod netns, no CNI (no veth, no IP from the range): the containers are in the
+    node's network namespace, the pod's IP is the node's, and its server answers on the node's IP."""
+    create_pod(node, "hostnet", [{"name": "web", "image": "python:3.11", "workingDir": "/etc",
+                                  "command": ["python3", "-u", "-m", "http.server", "18080"],
+                                  "ports": [{"containerPort": 18080}]}], hostNetwork=True)
+    pod = wait_until("pod hostnet Running", lambda: running(node, "hostnet"), node)
+    assert (pod["status"]["podIP"], pod["status"]["podIPs"]) == (NODE_IP, [{"ip": NODE_IP}])
+    assert pod["spec"]["containers"][0]["ports"][0]["hostPort"] == 18080  # defaulted, as upstream
+    assert list(node.netns_dir.glob("*")) == []
+    with netlink.iproute(node.netns) as ipr:
+        assert [link.name for link in netlink.list_links(ipr) if link.kind == "veth"] == []
+    assert wait_until("the server on the node's IP", lambda: wget(node, f"http://{NODE_IP}:18080/hostname"), node) \
+        == f"{node.name}\n"  # the node's name is the pod's hostname
+    node_netns = os.stat(netlink.netns_path(node.netns)).st_ino
+    servers = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
+               if b"18080" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert servers and all(os.stat(f"/proc/{pid}/ns/net").st_ino == node_netns for pid in servers)
+    delete_and_check_nothing_leaked(node, "hostnet")
 
 
 def pid_of(node: Node, status: dict[str, Any]) -> int:

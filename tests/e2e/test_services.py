@@ -321,3 +321,22 @@ def test_the_api_server_proxies_to_a_service_and_to_a_pod(cluster: KinnCluster) 
     missing = subprocess.run(["kubectl", "get", "--raw", f"{base}/services/proxied:99/proxy/"], env=cluster.env,
                              capture_output=True, text=True)
     assert 'no service port 99 found for service "proxied"' in missing.stderr, missing.stderr
+
+
+def test_a_host_network_pod_serves_on_its_nodes_ip(cluster: KinnCluster) -> None:
+    """hostNetwork: the pod is in worker-1's own network namespace (its interfaces, its hostname),
+    its IP is the node's, and a Service sends pods on another node to it there."""
+    host_pod = whoami("hostnet", 1, {"kubernetes.io/hostname": "worker-1"}, ports=[{"containerPort": 18080}],
+                      command=["python3", "-c", WHOAMI.replace("8080", "18080")],
+                      readinessProbe={"tcpSocket": {"port": 18080}, "periodSeconds": 1})
+    host_pod["spec"]["template"]["spec"]["hostNetwork"] = True
+    apply(cluster, host_pod, service("hostnet", ports=[{"port": 80, "targetPort": 18080}]))
+    assert wait_endpoints(cluster, "hostnet", 1) == ["10.240.0.21"]
+    pod = json.loads(cluster.kubectl("get", "pods", "-l", "app=hostnet", "-o", "json"))["items"][0]
+    name = pod["metadata"]["name"]
+    assert pod["status"]["podIP"] == pod["status"]["hostIP"] == "10.240.0.21"
+    assert cluster.kubectl("exec", name, "--", "hostname").strip() == "worker-1"
+    interfaces = cluster.kubectl("exec", name, "--", "python3", "-c", "import os; print(*os.listdir('/sys/class/net'))")
+    assert {"eth0", "cni0", "flannel.1"} <= set(interfaces.split())  # the node's own
+    answer = requests_from(cluster, "client-worker-2", f"http://{cluster_ip(cluster, 'hostnet')}/", 1)[0]
+    assert answer.split()[0] == "worker-1"  # the served name is the node's hostname

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from kinn.cli.flags import CLUSTER_NAME
 from kinn.cluster import config
@@ -16,7 +17,8 @@ from kinn.cluster.down import leftover_names
 
 @click.command()
 @CLUSTER_NAME
-@click.option("--workers", type=int, default=2, show_default=True, help="Worker nodes (without --config).")
+@click.option("--workers", type=click.IntRange(min=0), default=2, show_default=True,
+              help="Worker nodes (without --config).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="A cluster config file (kind: Cluster): nodes, addressing, bridge, backend.")
 @click.option("--proxy-mode", type=click.Choice(config.PROXY_MODES),
@@ -34,8 +36,8 @@ def up(name: str, workers: int, config_file: Path | None, proxy_mode: str | None
     from kinn.cluster.up import up as create_cluster
     try:
         doc = config.load(config_file) if config_file else config.default_document(name, workers)
-        if config_file and name != "kinn":
-            doc["name"] = name  # --name wins over the file's, as kind's does
+        if config_file and click.get_current_context().get_parameter_source("name") is not ParameterSource.DEFAULT:
+            doc["name"] = name  # --name (also `--name kinn`, or $KINN_CLUSTER_NAME) wins over the file's, as kind's
         if proxy_mode:
             doc.setdefault("networking", {})["kubeProxyMode"] = proxy_mode
         if publish:

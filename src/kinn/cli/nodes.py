@@ -54,7 +54,11 @@ def client_exec(name: str, command: tuple[str, ...]) -> None:
 
 
 def _exec(command: tuple[str, ...], preexec: Callable[[], None], where: str) -> None:
+    """Run `command` and exit with its status; one that cannot be executed at all (missing, a directory,
+    not executable, not a program) is an error naming it, as a shell would say it, not a traceback."""
     try:
         sys.exit(subprocess.run(list(command), preexec_fn=preexec).returncode)
     except FileNotFoundError:
         raise click.ClickException(f"{command[0]}: command not found {where}")
+    except OSError as error:
+        raise click.ClickException(f"{command[0]}: {(error.strerror or str(error)).lower()} {where}")

@@ -109,9 +109,15 @@ async def up(spec: ClusterSpec, echo: Echo = print, verbosity: int = 2, retain: 
             down.down(spec.name)
         raise
     echo(f'Cluster "{spec.name}" is ready in {time.monotonic() - started:.1f}s. Set kubectl context to '
-         f'"{cluster.paths.context}".\nTry:\n  kubectl get nodes -o wide\n'
-         f"  kinn node exec {spec.nodes[-1].name} -- ip route\n  kinn down --name {spec.name}")
+         f'"{cluster.paths.context}".\n{next_steps(spec)}')
     return cluster
+
+
+def next_steps(spec: ClusterSpec) -> str:
+    """What to try first, each command naming the cluster: without --name, `kinn node exec` looks for
+    the cluster "kinn" (or $KINN_CLUSTER_NAME), not the one just created."""
+    return (f"Try:\n  kubectl get nodes -o wide\n"
+            f"  kinn node exec --name {spec.name} {spec.nodes[-1].name} -- ip route\n  kinn down --name {spec.name}")
 
 
 def _check_host() -> None:

@@ -7,6 +7,7 @@ calls that raise OSError with the errno, and import nothing at call time.
 from __future__ import annotations
 
 import ctypes
+import errno as errno_module
 import os
 from pathlib import Path
 
@@ -77,7 +78,16 @@ def mount_sys(read_only: bool = False) -> None:
     sysfs shows the net devices of the namespace that mounts it, so a node or a pod that kept its
     parent's /sys would list the wrong interfaces (`/sys/class/net/eth0/iflink`)."""
     flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
-    mount("sysfs", "/sys", "sysfs", flags)
+    try:
+        mount("sysfs", "/sys", "sysfs", flags)
+    except OSError as error:
+        if error.errno not in (errno_module.EBUSY, errno_module.EPERM):
+            raise
+        # The namespace's sysfs is mounted already with other flags (a hostNetwork pod shares its
+        # node's network) and the kernel will not mount it again differently: bind the /sys there
+        # is, which shows this namespace's devices, as runc falls back to.
+        bind_mount("/sys", "/sys", read_only)
+        return
     mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
 
 

@@ -192,13 +192,15 @@ class PodWorker:
         return kubernetes_args(meta["namespace"], meta["name"], sandbox.id, self.uid)
 
     async def _create_sandbox(self) -> bool:
-        """RunPodSandbox: pause with the pod's hostname, then CNI ADD; on failure an event and a retry."""
+        """RunPodSandbox: pause with the pod's hostname, then CNI ADD; on failure an event and a retry.
+        A hostNetwork pod's sandbox is in its node's network: no CNI, and the node's IP is the pod's."""
+        host_network = bool(self.pod["spec"].get("hostNetwork"))
         sandbox = None
         try:
-            self.network = load_conf_dir(self.ctx.cni_conf_dir)
-            sandbox = await create_sandbox(self.uid, podfiles.pod_hostname(self.pod), netns_dir=self.ctx.netns_dir)
-            result = await self._cni().add(sandbox.id, str(sandbox.netns_path), "eth0", self._cni_args(sandbox),
-                                           {"portMappings": port_mappings(self.pod)})
+            self.network = None if host_network else load_conf_dir(self.ctx.cni_conf_dir)
+            sandbox = await create_sandbox(self.uid, podfiles.pod_hostname(self.pod), netns_dir=self.ctx.netns_dir,
+                                           host_network=host_network)
+            pod_ips = [self.ctx.node_ip] if host_network else await self._add_network(sandbox)
         except (ConfigError, CNIError, SandboxError, OSError) as error:
             if sandbox is not None:
                 await remove_sandbox(sandbox)
@@ -208,9 +210,15 @@ class PodWorker:
             self.wake_later(RETRY)
             return False
         self.sandbox, self.sandbox_attempt = sandbox, self.sandbox_attempt + 1
-        self.pod_ips = [ip.address.split("/")[0] for ip in result.ips]
+        self.pod_ips = pod_ips
         self._mounts = {}
         return True
+
+    async def _add_network(self, sandbox: Sandbox) -> list[str]:
+        """CNI ADD of the pod's eth0 (with its hostPorts); the IPs it was given."""
+        result = await self._cni().add(sandbox.id, str(sandbox.netns_path), "eth0", self._cni_args(sandbox),
+                                       {"portMappings": port_mappings(self.pod)})
+        return [ip.address.split("/")[0] for ip in result.ips]
 
     async def _teardown_sandbox(self) -> None:
         """StopPodSandbox + RemovePodSandbox: CNI DEL (errors logged: the netns goes anyway), pause, netns."""

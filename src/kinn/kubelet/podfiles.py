@@ -15,7 +15,10 @@ NDOTS = 5
 
 
 def pod_hostname(pod: Obj) -> str:
-    """spec.hostname or the pod name, cut to 63 characters (a DNS label), as GeneratePodHostNameAndDomain."""
+    """spec.hostname or the pod name, cut to 63 characters (a DNS label), as GeneratePodHostNameAndDomain;
+    a hostNetwork pod has its node's (it shares the node's UTS namespace)."""
+    if pod["spec"].get("hostNetwork"):
+        return pod["spec"].get("nodeName", "")
     return (pod["spec"].get("hostname") or pod["metadata"]["name"])[:63].rstrip("-.")
 
 

@@ -1,4 +1,5 @@
-"""Pod sandboxes: a pause process owning new network, IPC and UTS namespaces (CRI RunPodSandbox).
+"""Pod sandboxes: a pause process owning new network, IPC and UTS namespaces (CRI RunPodSandbox),
+or, for a hostNetwork pod, only a new IPC namespace in its node's network and UTS namespaces.
 
 As with containerd, the network namespace is also bind-mounted at `/var/run/netns/cni-<uuid>`,
 so it outlives pause long enough for CNI DEL, `ip netns` lists it, and it is what the kubelet
@@ -52,11 +53,12 @@ class Sandbox:
     hostname: str
     pid: int
     start_time: int
-    netns_path: Path
+    netns_path: Path  # the pinned `cni-…` netns; for a hostNetwork pod, pause's (the node's)
     # Resolves to pause's exit code once it has exited and been reaped; None for a sandbox found
     # running (not this process's child).
     _exited: asyncio.Future[int] | None = field(default=None, repr=False, compare=False)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc), compare=False)  # CRI createdAt
+    host_network: bool = False
 
     def is_ready(self) -> bool:
         """True while pause runs (CRI SANDBOX_READY); False once it died, so the kubelet recreates it."""
@@ -67,7 +69,7 @@ class Sandbox:
         return nsutil.namespace_path(self.pid, kind)
 
 
-async def _spawn_pause(binary: Path, hostname: str) -> int:
+async def _spawn_pause(binary: Path, env: dict[str, str]) -> int:
     """Start pause in a new session and wait for its report that the sandbox's namespaces exist.
 
     posix_spawn (vfork) rather than fork: forking the kubelet's large process costs ~8 ms per pod.
@@ -76,7 +78,7 @@ async def _spawn_pause(binary: Path, hostname: str) -> int:
     ready_r, ready_w = os.pipe()
     try:
         with open(os.devnull, "rb+") as null:
-            pid = os.posix_spawn(binary, ["/pause"], {"KINN_SANDBOX_HOSTNAME": hostname}, setsid=True,
+            pid = os.posix_spawn(binary, ["/pause"], env, setsid=True,
                                  file_actions=[*((os.POSIX_SPAWN_DUP2, null.fileno(), fd) for fd in (0, 1, 2)),
                                                (os.POSIX_SPAWN_DUP2, ready_w, READY_FD)])
     except BaseException:
@@ -136,17 +138,22 @@ def _reap_on_exit(pid: int) -> asyncio.Future[int]:
 
 
 async def create_sandbox(pod_uid: str, hostname: str, *, netns_dir: Path = DEFAULT_NETNS_DIR,
-                         pause_binary: Path | None = None) -> Sandbox:
+                         pause_binary: Path | None = None, host_network: bool = False) -> Sandbox:
     """Start pause in new namespaces with `hostname` and bind-mount its netns as `<netns_dir>/cni-<uuid>`.
 
-    The loopback device is up, as every runtime leaves it before the pod's network is set up.
+    The loopback device is up, as every runtime leaves it before the pod's network is set up. With
+    `host_network` pause stays in the node's network and UTS namespaces: nothing to pin or set.
     """
     binary = pause_binary or ensure_pause_binary()
-    pid = await _spawn_pause(binary, hostname)
+    pid = await _spawn_pause(binary, {"KINN_SANDBOX_HOST_NETWORK": "1"} if host_network
+                             else {"KINN_SANDBOX_HOSTNAME": hostname})
     exited = _reap_on_exit(pid)
     start_time = nsutil.process_start_time(pid)
     if start_time is None:
         raise SandboxError(f"pause exited at start with code {await exited}")
+    if host_network:
+        return Sandbox(generate_id(), pod_uid, hostname, pid, start_time, nsutil.namespace_path(pid, "net"), exited,
+                       host_network=True)
     sandbox = Sandbox(generate_id(), pod_uid, hostname, pid, start_time, netns_dir / netns_name(), exited)
     try:
         _pin_netns(sandbox.namespace("net"), sandbox.netns_path)
@@ -187,6 +194,8 @@ async def stop_sandbox(sandbox: Sandbox, timeout: float = STOP_TIMEOUT) -> None:
 async def remove_sandbox(sandbox: Sandbox) -> None:
     """Stop pause, then unmount and delete the netns file; safe to call again after a partial run."""
     await stop_sandbox(sandbox)
+    if sandbox.host_network:
+        return  # the node's netns: nothing of the pod's to remove
     try:
         nsutil.umount(sandbox.netns_path)
     except OSError as error:

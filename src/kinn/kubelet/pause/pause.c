@@ -67,9 +67,18 @@ static int become_sandbox(const char *hostname) {
   return report(NULL);
 }
 
+/* kinn: a hostNetwork pod keeps its node's network and UTS namespaces, as containerd leaves both
+ * to the node for it; only its IPC namespace is its own. */
+static int become_host_network_sandbox(void) {
+  if (unshare(CLONE_NEWIPC) < 0)
+    return report("unshare");
+  return report(NULL);
+}
+
 int main(int argc, char **argv) {
   const char *hostname = getenv("KINN_SANDBOX_HOSTNAME");
-  if (hostname && become_sandbox(hostname) < 0)
+  if (getenv("KINN_SANDBOX_HOST_NETWORK") ? become_host_network_sandbox() < 0
+                                          : hostname && become_sandbox(hostname) < 0)
     return 4;
   for (int i = 1; i < argc; ++i) {
     if (!strcasecmp(argv[i], "-v")) {
