@@ -144,3 +144,20 @@ def test_topology_png_and_svg(cluster: KinnCluster, tmp_path: Path) -> None:
     pods = json.loads(cluster.kubectl("get", "pods", "-A", "-o", "json"))["items"]
     ips = [p["status"]["podIP"] for p in pods if p["status"].get("podIP") and not p["spec"].get("hostNetwork")]
     assert len(ips) >= 5 and all(ip in svg for ip in ips)  # web ×2, client, kube-dns, ingress-nginx
+
+
+def test_topology_to_a_file_that_cannot_be_written_says_so(cluster: KinnCluster, tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "topology.txt"
+    result = cluster.kinn("topology", "--name", cluster.name, "-o", str(missing), check=False)
+    assert (result.returncode, result.stderr) == (1, f"Error: cannot write {missing}: no such file or directory\n")
+
+
+def test_explain_of_a_host_network_pod_points_at_its_node(cluster: KinnCluster) -> None:
+    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostnet"},
+                "spec": {"hostNetwork": True, "nodeName": "worker-2", "terminationGracePeriodSeconds": 1,
+                         "containers": [{"name": "main", "image": "busybox", "command": ["sleep", "3600"]}]}}
+    cluster.kubectl("apply", "-f", "-", input=json.dumps(manifest))
+    result = cluster.kinn("explain", "--name", cluster.name, "pod/hostnet", check=False)
+    assert (result.returncode, result.stderr) == (1, 'Error: pod "hostnet" uses its node\'s network (hostNetwork): no '
+                                                     "netns, veth or IP of its own to explain; `kinn node exec --name "
+                                                     f"{cluster.name} worker-2 -- ip addr` shows node worker-2's\n")

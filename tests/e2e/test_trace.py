@@ -161,3 +161,67 @@ def test_trace_of_a_pod_reaching_itself_through_its_service(cluster: KinnCluster
         assert way.rstrip().endswith("delivered to pod default/web on eth0"), out
     request = out.split("\n← reply")[0]
     assert f"SNAT to {gateway}:" in request and f"prerouting in on eth0: tcp {gateway}:" in request, out
+
+
+def test_trace_icmp_to_a_service_follows_the_echo_whether_or_not_it_is_answered(cluster: KinnCluster) -> None:
+    """An echo request has no port. The trace once looked for one (the Service's, and the raw socket's
+    protocol number as the source port) and saw neither the request nor the reply of an ICMP probe to a
+    Service, answered or not."""
+    cluster.kubectl("apply", "-f", "-", input=LOAD_BALANCER)
+    lb_ip = wait_until(lambda: (ingress := json.loads(cluster.kubectl("get", "svc", "web-lb", "-o", "json"))
+                                ["status"].get("loadBalancer", {}).get("ingress")) and ingress[0]["ip"],
+                       timeout=30, what="web-lb's LoadBalancer IP")
+    answered = wait_until(lambda: (o := trace(cluster, "client", "svc/web-lb", "--proto", "icmp"))
+                          .splitlines()[0].endswith("echo reply") and o, timeout=30, what="an answered ping")
+    assert answered.startswith(f"icmp probe from client 10.240.0.254 to service default/web-lb at {lb_ip}: "), answered
+    request, reply = answered.split("\n← reply")
+    assert f"→ request: icmp 10.240.0.254 → {lb_ip} echo-request" in request, answered
+    assert "delivered to node worker-" in request, answered
+    assert reply.startswith(f": icmp {lb_ip} → 10.240.0.254 echo-reply"), answered
+    assert reply.rstrip().endswith("delivered to client on eth0"), answered
+    service_ip = cluster.kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
+    client_ip = cluster.pod("client")["status"]["podIP"]
+    unanswered = trace(cluster, "pod/client", "svc/web", "--proto", "icmp")  # a cluster IP answers no ping
+    assert unanswered.startswith(f"icmp probe from pod default/client {client_ip} to service default/web {service_ip}: "
+                                 "timed out"), unanswered
+    assert f"→ request: icmp {client_ip} → {service_ip} echo-request\n  pod default/client" in unanswered, unanswered
+
+
+def test_trace_refuses_a_bad_port_and_a_namespace_in_a_name(cluster: KinnCluster) -> None:
+    """Both were tracebacks or the API's bare 404 ("the server could not find the requested resource")."""
+    port = cluster.kinn("trace", "--name", cluster.name, "pod/client", "10.244.1.1", "--port", "70000", check=False)
+    assert port.returncode == 2 and "'--port': 70000 is not in the range 1<=x<=65535" in port.stderr, port.stderr
+    named = cluster.kinn("trace", "--name", cluster.name, "pod/client", "svc/kube-system/kube-dns", check=False)
+    assert (named.returncode, named.stderr) == (
+        1, 'Error: "svc/kube-system/kube-dns": give the namespace with -n, as in -n kube-system svc/kube-dns\n')
+
+
+HOST_NETWORK = """
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet, labels: {app: hostnet}}
+spec:
+  hostNetwork: true
+  nodeName: worker-2
+  terminationGracePeriodSeconds: 1
+  containers: [{name: main, image: python, command: [python3, -m, http.server, "8099"]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hostnet}
+spec: {selector: {app: hostnet}, ports: [{port: 8099}]}
+"""
+
+
+def test_trace_to_a_service_whose_pod_uses_its_node_s_network(cluster: KinnCluster) -> None:
+    """A hostNetwork pod's endpoint is its node's address, in the node's netns: the trace once looked for
+    a pod netns holding it (`no pod network namespace on node worker-2 holds 10.240.0.22`)."""
+    cluster.kubectl("apply", "-f", "-", input=HOST_NETWORK)
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/hostnet", "--timeout=60s")
+    out = wait_until(lambda: (o := cluster.kinn("trace", "--name", cluster.name, "pod/client", "svc/hostnet",
+                                                 check=False)).returncode == 0
+                     and o.stdout.splitlines()[0].endswith("connected") and o.stdout, timeout=30,
+                     what="a connected trace to svc/hostnet")
+    request = out.split("\n← reply")[0]
+    assert "conntrack NEW tcp original 10.244." in request and "(DNAT to 10.240.0.22:8099" in request, out
+    assert request.rstrip().endswith("delivered to node worker-2 on eth0"), out

@@ -110,6 +110,13 @@ def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
     assert "kinn-" not in cluster.node_exec("worker-1", "ip", "netns", "list")  # the host's names stay outside
 
 
+def test_node_exec_of_what_cannot_run_says_why(cluster: KinnCluster) -> None:
+    """A directory (or any file exec refuses) was a Python traceback, a missing command an error."""
+    for command, reason in (("/etc", "permission denied"), ("nosuch", "command not found")):
+        result = cluster.kinn("node", "exec", "--name", cluster.name, "worker-1", "--", command, check=False)
+        assert (result.returncode, result.stderr) == (1, f"Error: {command}: {reason} on node worker-1\n")
+
+
 def test_seed_003_node_checks_ping_and_brctl(cluster: KinnCluster) -> None:
     """Seed 003 checks the nodes reach each other with ping, and lists the pods' bridge with brctl."""
     assert " 0% packet loss" in cluster.node_exec("worker-1", "ping", "-c", "1", "-W", "5", "10.240.0.22")

@@ -159,3 +159,26 @@ def test_a_node_s_own_pod_cidr_round_trips_and_its_mistakes_name_their_fields() 
                      'nodes[5].podCIDR: Invalid value: 7: must be an IPv4 CIDR'):
         assert expected in text, f"{expected!r} missing from:\n{text}"
     assert "nodes[0].podCIDR:" not in text
+
+
+def test_a_misspelt_field_or_a_field_of_the_wrong_shape_is_an_error_not_a_default() -> None:
+    """`networkin:` or `{rol: worker}` once gave a cluster of defaults (vxlan, not the host-gw asked for)."""
+    doc = {"networkin": {"backend": "host-gw"}, "nodes": [{"role": "control-plane"}, {"rol": "worker"}, "worker"]}
+    text = config_errors(doc)
+    for expected in ("networkin: Forbidden: unknown field (known: apiVersion, kind, name, networking, nodes, publish)",
+                     "nodes[1].rol: Forbidden: unknown field (known: name, role, ip, podCIDR)",
+                     'nodes[2]: Invalid value: "worker": must be a mapping of fields such as {role: worker}'):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    assert "networking.bakend: Forbidden: unknown field" in config_errors({"networking": {"bakend": "host-gw"}})
+    assert "networking: Invalid value: 5: must be a mapping of fields" in config_errors({"networking": 5})
+
+
+def test_two_nodes_cannot_share_an_address_nor_take_the_gateway_s() -> None:
+    doc = {"nodes": [{"role": "control-plane", "ip": "10.240.0.1"}, {"ip": "10.240.0.22"}, {},
+                     {"ip": "10.240.0.0"}]}  # the third is worker-2, whose address defaults to 10.240.0.22
+    text = config_errors(doc)
+    for expected in ('nodes[0].ip: Invalid value: "10.240.0.1": is nodeSubnet\'s network, gateway (.1) or broadcast',
+                     'nodes[2].ip: Duplicate value: "10.240.0.22"',
+                     'nodes[3].ip: Invalid value: "10.240.0.0": is nodeSubnet\'s network'):
+        assert expected in text, f"{expected!r} missing from:\n{text}"
+    assert "nodes[1].ip" not in text

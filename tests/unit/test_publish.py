@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from typing import cast
+
 import pytest
 
+from kinn.client.rest import Client
 from kinn.cluster.portmapping import MappingError, PortMapping
-from kinn.cluster.publisher import NoBackend, backend
+from kinn.cluster.publisher import ListenError, NoBackend, Publisher, backend
 
 
 def test_mappings_name_a_service_port_by_number_or_name() -> None:
@@ -58,3 +63,16 @@ def test_without_one_a_ready_node_with_an_endpoint_at_the_node_port() -> None:
 def test_what_cannot_be_reached_says_why(service: dict | None, nodes: list[dict], message: str) -> None:
     with pytest.raises(NoBackend, match=message):
         backend(MAPPING, service, nodes, SLICES)
+
+
+def test_a_host_port_already_taken_is_an_error_naming_the_mapping() -> None:
+    """`kinn publish` with a taken port (or the same port twice) was a traceback out of the event loop."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        mapping = PortMapping(taken.getsockname()[1], "default", "web", 80)
+        publisher = Publisher(cast(Client, None), (mapping,), "kinn-test-net")  # fails before any API call
+        with pytest.raises(ListenError) as caught:
+            asyncio.run(publisher.run())
+    assert str(caught.value) == (f"{mapping}: cannot listen on 127.0.0.1:{mapping.host_port}: address already in use; "
+                                 "choose another host port")

@@ -179,6 +179,13 @@ def test_render_text_and_json() -> None:
     assert document["conntrack"]["node worker-1"][0]["reply"]["src"] == WEB
 
 
+def test_render_names_an_unknown_address_once() -> None:
+    address = Target("10.244.0.99", "10.244.0.99")  # what an address no node, pod or client owns resolves to
+    trace = Trace(Target("pod default/client", "10.244.1.2"), address, "icmp", None,
+                  ProbeResult("10.244.1.2", None, "timed out", False), {REQUEST: [], REPLY: []}, [], {})
+    assert render.text(trace).startswith("icmp probe from pod default/client 10.244.1.2 to 10.244.0.99: timed out\n")
+
+
 def test_trace_ruleset_marks_the_flow_and_traces_both_directions() -> None:
     ruleset = trace_ruleset("kinn-trace-42")
     assert ruleset.startswith("table ip kinn-trace-42 {")

@@ -9,7 +9,7 @@ from kinn.cli.flags import CLUSTER_NAME
 from kinn.client.rest import Client
 from kinn.cluster.cluster import Cluster, ClusterNotFound
 from kinn.cluster.portmapping import MappingError, PortMapping
-from kinn.cluster.publisher import Publisher
+from kinn.cluster.publisher import ListenError, Publisher
 
 
 @click.command()
@@ -25,7 +25,10 @@ def publish(name: str, mappings: tuple[str, ...], verbosity: int) -> None:
     except (MappingError, ClusterNotFound) as error:
         raise click.ClickException(str(error)) from error
     setup_logging(verbosity)
-    run_daemon(until_signalled(_run(cluster, parsed)))
+    try:
+        run_daemon(until_signalled(_run(cluster, parsed)))
+    except ListenError as error:
+        raise click.ClickException(str(error)) from error
 
 
 async def _run(cluster: Cluster, mappings: tuple[PortMapping, ...]) -> None:

@@ -37,7 +37,10 @@ def topology(name: str, fmt: str, output: str | None) -> None:
         except graphviz.GraphvizError as error:
             raise click.ClickException(str(error)) from error
     if output:
-        with open(output, "wb") as file:
-            file.write(data)
+        try:
+            with open(output, "wb") as file:
+                file.write(data)
+        except OSError as error:  # a missing directory, a read-only place: said, not a traceback
+            raise click.ClickException(f"cannot write {output}: {(error.strerror or str(error)).lower()}") from error
     else:
         sys.stdout.buffer.write(data)

@@ -14,7 +14,7 @@ from kinn.cli.flags import CLUSTER_NAME
 @click.argument("source", metavar="FROM")
 @click.argument("destination", metavar="TO")
 @click.option("-n", "--namespace", default="default", show_default=True, help="Namespace of pod/ and svc/ names.")
-@click.option("--port", type=int, help="Destination port (default: the Service's first port).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Destination port (default: the Service's first port).")
 @click.option("--proto", "protocol", type=click.Choice(["tcp", "udp", "icmp"]),
               help="Probe protocol (default: the Service port's, else tcp).")
 @click.option("--json", "as_json", is_flag=True, help="Print the hops as JSON.")

@@ -60,6 +60,12 @@ RESERVED_NODE_NAMES = {UNDERLAY_NETNS_SUFFIX: "the underlay", CLIENT_NETNS_SUFFI
 CONTROL_PLANE_HOST = 10  # the control-plane node is the node subnet's 10th address
 FIRST_WORKER_HOST = 20  # worker-N is the (20+N)th: 10.240.0.21, .22 … as in DESIGN's picture
 NODE_CIDR_MASK_SIZE = 24  # the node IPAM controller's --node-cidr-mask-size, as `kinn up` runs it
+# The fields of each part of the file. One not among them is an error, as kind's strict decoding makes
+# it: a misspelt `networkin:` or `{rol: worker}` would otherwise give a cluster of defaults without a word.
+DOCUMENT_FIELDS = ("apiVersion", "kind", "name", "networking", "nodes", "publish")
+NETWORKING_FIELDS = ("nodeSubnet", "podSubnet", "serviceSubnet", "backend", "bridge", "cniNetwork", "ipMasq",
+                     "cniPlugins", "kubeProxyMode", "loadBalancerPool")
+NODE_FIELDS = ("name", "role", "ip", "podCIDR")
 
 
 class ConfigError(ValueError):
@@ -167,6 +173,7 @@ def load(path: Path) -> dict[str, Any]:
 def parse(doc: dict[str, Any]) -> ClusterSpec:
     """Validate and default a config document; all problems are reported at once."""
     errors: list[fld.FieldError] = []
+    _known_fields(doc, DOCUMENT_FIELDS, fld.Path(), errors)
     if doc.get("apiVersion", API_VERSION) != API_VERSION:
         errors.append(fld.not_supported(fld.Path("apiVersion"), doc["apiVersion"], [API_VERSION]))
     if doc.get("kind", "Cluster") != "Cluster":
@@ -175,7 +182,8 @@ def parse(doc: dict[str, Any]) -> ClusterSpec:
     if not NAME.match(name) or len(name) > MAX_CLUSTER_NAME:
         errors.append(fld.invalid(fld.Path("name"), name, f"must be a DNS label of at most {MAX_CLUSTER_NAME} "
                                                           "characters (lowercase letters, digits and '-')"))
-    networking = _networking(doc.get("networking") or {}, fld.Path("networking"), errors)
+    networking = _networking(_mapping(doc.get("networking"), fld.Path("networking"), errors), fld.Path("networking"),
+                             errors)
     nodes = _nodes(doc.get("nodes") or default_document()["nodes"], networking, fld.Path("nodes"), errors)
     publish = _publish(doc.get("publish") or [], fld.Path("publish"), errors)
     if errors:
@@ -183,7 +191,21 @@ def parse(doc: dict[str, Any]) -> ClusterSpec:
     return ClusterSpec(name=name, networking=networking, nodes=nodes, publish=publish)
 
 
+def _mapping(value: Any, path: fld.Path, errors: list[fld.FieldError]) -> dict[str, Any]:
+    """`value` if it is a mapping (absent: an empty one); anything else is an error, and read as empty."""
+    if value is None or isinstance(value, dict):
+        return value or {}
+    errors.append(fld.invalid(path, value, "must be a mapping of fields"))
+    return {}
+
+
+def _known_fields(doc: dict[str, Any], known: tuple[str, ...], path: fld.Path, errors: list[fld.FieldError]) -> None:
+    errors.extend(fld.forbidden(path.child(str(key)), f"unknown field (known: {', '.join(known)})")
+                  for key in doc if key not in known)
+
+
 def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError]) -> Networking:
+    _known_fields(doc, NETWORKING_FIELDS, path, errors)
     default = Networking()
     subnets = {}
     for key, attr in (("nodeSubnet", "node_subnet"), ("podSubnet", "pod_subnet"),
@@ -240,14 +262,18 @@ def _load_balancer_pool(doc: dict[str, Any], node_subnet: ipaddress.IPv4Network,
     except PoolError as error:
         errors.append(fld.invalid(path, value, str(error)))
         return default
-    reserved = (node_subnet.network_address, node_subnet.network_address + 1, node_subnet.broadcast_address - 1,
-                node_subnet.broadcast_address)
     if not pool.within(node_subnet):
         errors.append(fld.invalid(path, value, f"must be inside nodeSubnet {node_subnet}: the speakers answer ARP there"))
-    elif any(str(ip) in pool for ip in reserved):
+    elif any(str(ip) in pool for ip in _reserved(node_subnet)):
         errors.append(fld.invalid(path, value, "must leave out the subnet's network, gateway (.1), client (last host) "
                                                "and broadcast addresses"))
     return pool
+
+
+def _reserved(node_subnet: ipaddress.IPv4Network) -> tuple[ipaddress.IPv4Address, ...]:
+    """The underlay addresses no node or LoadBalancer may take: network, gateway, client, broadcast."""
+    return (node_subnet.network_address, node_subnet.network_address + 1, node_subnet.broadcast_address - 1,
+            node_subnet.broadcast_address)
 
 
 def _inside(ip: str, subnet: ipaddress.IPv4Network) -> bool:
@@ -269,7 +295,11 @@ def _nodes(docs: Any, networking: Networking, path: fld.Path, errors: list[fld.F
     nodes, seen, workers = [], set(), 0
     for i, doc in enumerate(docs):
         here = path.index(i)
-        role = doc.get("role", "worker") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict):
+            errors.append(fld.invalid(here, doc, "must be a mapping of fields such as {role: worker}"))
+            continue
+        _known_fields(doc, NODE_FIELDS, here, errors)
+        role = doc.get("role", "worker")
         if role not in ROLES:
             errors.append(fld.not_supported(here.child("role"), role, ROLES))
             continue
@@ -292,6 +322,10 @@ def _nodes(docs: Any, networking: Networking, path: fld.Path, errors: list[fld.F
         elif ip in networking.load_balancer_pool or ip == networking.client_ip:
             errors.append(fld.invalid(here.child("ip"), ip, f"is the outside client's or in loadBalancerPool "
                                                             f"{networking.load_balancer_pool}"))
+        elif ipaddress.IPv4Address(ip) in _reserved(networking.node_subnet):
+            errors.append(fld.invalid(here.child("ip"), ip, "is nodeSubnet's network, gateway (.1) or broadcast address"))
+        elif any(node.ip == ip for node in nodes):
+            errors.append(fld.duplicate(here.child("ip"), ip))
         pod_cidr = _pod_cidr(doc.get("podCIDR"), networking.pod_subnet, nodes, here.child("podCIDR"), errors)
         nodes.append(NodeSpec(name=name, role=role, ip=ip, pod_cidr=pod_cidr))
     if sum(node.is_control_plane for node in nodes) != 1:

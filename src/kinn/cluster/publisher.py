@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import socket
 from typing import Any
 
@@ -39,6 +40,10 @@ CHUNK = 64 * 1024
 
 class NoBackend(LookupError):
     """The mapping's Service cannot be reached from outside the cluster right now; the message says why."""
+
+
+class ListenError(RuntimeError):
+    """A mapping's host port cannot be listened on: another program holds it, or an earlier mapping does."""
 
 
 def internal_ip(node: Obj) -> str | None:
@@ -89,8 +94,7 @@ class Publisher:
 
     async def run(self) -> None:
         """Listen first (so a taken port fails at once), then follow the cluster until cancelled."""
-        servers = [await asyncio.start_server(functools.partial(self._forward, mapping), LISTEN_ADDRESS,
-                                              mapping.host_port) for mapping in self.mappings]
+        servers = [await self._listen(mapping) for mapping in self.mappings]
         self.factory.start()
         for mapping in self.mappings:
             log.info("forwarding %s:%d to service %s/%s port %s", LISTEN_ADDRESS, mapping.host_port,
@@ -99,6 +103,15 @@ class Publisher:
             await asyncio.gather(*(server.serve_forever() for server in servers))
         finally:
             await self.factory.stop()
+
+    async def _listen(self, mapping: PortMapping) -> asyncio.Server:
+        try:
+            return await asyncio.start_server(functools.partial(self._forward, mapping), LISTEN_ADDRESS,
+                                              mapping.host_port)
+        except OSError as error:  # the loop's strerror repeats the address: the errno's own words suffice
+            reason = os.strerror(error.errno).lower() if error.errno else str(error)
+            raise ListenError(f"{mapping}: cannot listen on {LISTEN_ADDRESS}:{mapping.host_port}: {reason}; "
+                              "choose another host port") from error
 
     def _backend(self, mapping: PortMapping) -> tuple[str, int]:
         key = f"{mapping.namespace}/{mapping.service}"

@@ -149,9 +149,12 @@ def explain_pod(cluster: Cluster, snapshot: Obj, namespace: str, name: str) -> E
     pod = _find(objects["pods"], "pods", namespace, name)
     topology: Topology = build(snapshot)
     found = topology.pod(namespace, name)
+    host = pod["spec"].get("nodeName")
+    if found is None and pod["spec"].get("hostNetwork") and host:
+        raise NotFound(f'pod "{name}" uses its node\'s network (hostNetwork): no netns, veth or IP of its own to '
+                       f"explain; `kinn node exec --name {cluster.name} {host} -- ip addr` shows node {host}'s")
     if found is None:
-        raise NotFound(f'pod "{name}" has no network sandbox on any node (phase {pod["status"].get("phase")}, '
-                       f'hostNetwork {bool(pod["spec"].get("hostNetwork"))})')
+        raise NotFound(f'pod "{name}" has no network sandbox on any node (phase {pod["status"].get("phase")})')
     home, port = found
     findings = []
     for node in cluster.nodes:

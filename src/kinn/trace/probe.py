@@ -39,7 +39,8 @@ def send(netns: str, protocol: str, ip: str, port: int | None) -> ProbeResult:
         return ProbeResult(source_ip, source_port, *_exchange(sock, protocol))
     except (ConnectionRefusedError, TimeoutError, OSError) as error:
         source_ip, source_port = _local(sock)
-        return ProbeResult(source_ip, source_port, _describe(error), False)
+        # A raw socket's name holds its protocol number (1 for ICMP) where a port would be: an echo has none.
+        return ProbeResult(source_ip, None if protocol == "icmp" else source_port, _describe(error), False)
     finally:
         sock.close()
 

@@ -7,20 +7,26 @@ import json
 from typing import Any
 
 from kinn.trace.path import REPLY, REQUEST, Hop
+from kinn.trace.targets import Target
 from kinn.trace.tracer import Trace
 
 ARROWS = {REQUEST: "→", REPLY: "←"}
 
 
 def text(trace: Trace) -> str:
-    target = f"{trace.destination.label} {trace.destination.ip}" + (f":{trace.port}" if trace.port else "")
-    lines = [f"{trace.protocol} probe from {trace.source.label} {trace.source.ip} to {target}: {trace.probe.outcome}"]
+    target = _named(trace.destination) + (f":{trace.port}" if trace.port else "")
+    lines = [f"{trace.protocol} probe from {_named(trace.source)} to {target}: {trace.probe.outcome}"]
     lines.extend(_connection(trace.hops))
     if trace.proxied:
         lines.append("\n== the userspace proxy's own TCP connection to the backend: a second connection, joined to "
                      "the one above by kube-proxy, which copies the bytes between them ==")
         lines.extend(_connection(trace.proxied, "proxy's "))
     return "\n".join(lines) + "\n"
+
+
+def _named(target: Target) -> str:
+    """`pod default/client 10.244.1.2`; an address that nothing kinn knows owns is only itself."""
+    return target.ip if target.label == target.ip else f"{target.label} {target.ip}"
 
 
 def _connection(hops: dict[str, list[Hop]], whose: str = "") -> list[str]:

@@ -58,6 +58,9 @@ async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, p
     """The Target named by `spec`; `port` picks a Service's port (default: its first). From
     `outside` the cluster (the client), a Service is reached at its LoadBalancer or external IP."""
     kind, _, name = spec.partition("/")
+    if "/" in name:  # as kubectl, the namespace is not part of the name: the API would answer a bare 404
+        namespace_given, _, bare = name.rpartition("/")
+        raise TargetError(f'"{spec}": give the namespace with -n, as in -n {namespace_given} {kind}/{bare}')
     if spec == "client":
         from kinn.cluster.outside import ensure_client_netns  # creating the client netns needs pyroute2
 
@@ -116,13 +119,20 @@ async def _with_backends(client: Client, cluster: Cluster, target: Target, servi
     meta = service["metadata"]
     slices = (await client.list(ENDPOINT_SLICES, meta["namespace"],
                                 label_selector=f"kubernetes.io/service-name={meta['name']}")).get("items", [])
-    backends = [Place(f"pod {meta['namespace']}/{endpoint['targetRef']['name']}",
-                      str(await pod_netns(cluster.node(endpoint["nodeName"]), endpoint["addresses"][0])),
-                      endpoint["nodeName"])
+    backends = [await _backend_place(f"pod {meta['namespace']}/{endpoint['targetRef']['name']}",
+                                     cluster.node(endpoint["nodeName"]), endpoint["addresses"][0])
                 for eps in slices for endpoint in eps.get("endpoints") or []
                 if endpoint.get("nodeName") and (endpoint.get("targetRef") or {}).get("kind") == "Pod"]
     return dataclasses.replace(target, protocol=service_port.get("protocol", "TCP").lower(), backends=backends,
                                endpoints=_endpoints(slices, service_port.get("name", "")))
+
+
+async def _backend_place(label: str, node: Node, ip: str) -> Place:
+    """Where an endpoint's pod receives: its own netns, or its node's for a hostNetwork pod (whose
+    address is the node's: no pod netns holds it)."""
+    if ip == node.spec.ip:
+        return node_place(node)
+    return Place(label, str(await pod_netns(node, ip)), node.name)
 
 
 def _outside_ips(service: dict) -> list[str]:

@@ -42,7 +42,7 @@ async def trace(client: Client, cluster: Cluster, source_spec: str, destination_
     if source.place is None:
         raise ValueError(f"{source.label} cannot send a probe: trace from a pod, a node, the client or an address of one")
     protocol = protocol or destination.protocol or "tcp"
-    port = port or destination.port
+    port = None if protocol == "icmp" else port or destination.port  # an echo request has no port, a Service's has
     if protocol != "icmp" and port is None:
         raise ValueError(f"--port is needed to send a {protocol} probe to {destination.label}")
     return await asyncio.to_thread(_follow, cluster, source, destination, protocol, port)
