@@ -160,15 +160,16 @@ class ResourceHandler:
         rv_param = query.get("resourceVersion", "")
         match = query.get("resourceVersionMatch", "")
         try:
-            if rv_param not in ("", "0") and int(rv_param) > store.revision:
-                raise errors.resource_version_too_large(int(rv_param), store.revision)
+            given = int(rv_param) if rv_param not in ("", "0") else None  # "0": any revision will do
+            if given is not None and given > store.revision:
+                raise errors.resource_version_too_large(given, store.revision)
             if token:
                 revision, start = encoding.decode_continue(token)
                 objects = await store.list_at(prefix, revision)
                 objects = [o for o in objects if o.key[len(prefix):] >= start]
-            elif rv_param not in ("", "0") and (match == "Exact" or not match and int_parameter(query, "limit")):
+            elif given is not None and (match == "Exact" or not match and int_parameter(query, "limit")):
                 # A page at a given revision is that revision's, as upstream's legacy paging reads it.
-                revision = int(rv_param)
+                revision = given
                 objects = await store.list_at(prefix, revision)
             else:
                 revision = store.revision

@@ -11,7 +11,6 @@ in HTML answers is not done, and upgrades (WebSocket) are not forwarded.
 
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
@@ -19,6 +18,7 @@ import aiohttp
 from aiohttp import web
 from yarl import URL
 
+from kinn import netlink
 from kinn.api import errors
 from kinn.apiserver.proxy import KubeletDialer
 from kinn.apiserver.registry import Registries
@@ -86,9 +86,9 @@ async def forward(request: web.BaseRequest, dialer: KubeletDialer, location: URL
             upstream = await session.request(request.method, url, headers=headers, data=body or None,
                                              allow_redirects=False)
         except (aiohttp.ClientError, OSError) as error:
-            dialed = f"{location.host}:{location.port}"
+            dialed = f"{location.host}:{location.port}: connect: {netlink.errno_words(error)}"
             raise errors.StatusError(503, "ServiceUnavailable",
-                                     f"error trying to reach service: dial tcp {dialed}: {_dial_error(error)}") from None
+                                     f"error trying to reach service: dial tcp {dialed}") from None
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason, headers={
                 k: v for k, v in upstream.headers.items() if k.lower() not in NOT_FORWARDED})
@@ -97,9 +97,3 @@ async def forward(request: web.BaseRequest, dialer: KubeletDialer, location: URL
                 await response.write(chunk)
             await response.write_eof()
             return response
-
-
-def _dial_error(error: Exception) -> str:
-    """Why the dial failed, in Go's words (`connect: connection refused`)."""
-    code = getattr(getattr(error, "os_error", error), "errno", None)
-    return f"connect: {os.strerror(code).lower()}" if code else str(error)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
 import socket
 from typing import Any
 
@@ -109,8 +108,8 @@ class Publisher:
             return await asyncio.start_server(functools.partial(self._forward, mapping), LISTEN_ADDRESS,
                                               mapping.host_port)
         except OSError as error:  # the loop's strerror repeats the address: the errno's own words suffice
-            reason = os.strerror(error.errno).lower() if error.errno else str(error)
-            raise ListenError(f"{mapping}: cannot listen on {LISTEN_ADDRESS}:{mapping.host_port}: {reason}; "
+            raise ListenError(f"{mapping}: cannot listen on {LISTEN_ADDRESS}:{mapping.host_port}: "
+                              f"{netlink.errno_words(error)}; "
                               "choose another host port") from error
 
     def _backend(self, mapping: PortMapping) -> tuple[str, int]:

@@ -20,7 +20,6 @@ import contextlib
 import errno
 import functools
 import logging
-import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,12 +59,6 @@ class _Pair:
     inbound: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
 
 
-def _dial_error(error: OSError) -> str:
-    """An OSError as Go's net.OpError prints a refused or failed connect ("connect: connection refused")."""
-    reason = os.strerror(error.errno).lower() if error.errno else str(error)
-    return f"connect: {reason}"
-
-
 async def dial_in_netns(netns_path: Path, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """localhost:<port> inside the pod: 127.0.0.1, then ::1 (containerd's order); OSError names both."""
     failures = []
@@ -77,7 +70,7 @@ async def dial_in_netns(netns_path: Path, port: int) -> tuple[asyncio.StreamRead
         except OSError as error:
             sock.close()
             shown = f"tcp4 {address}:{port}" if family == socket.AF_INET else f"tcp6 [{address}]:{port}"
-            failures.append(f"dial {shown}: {_dial_error(error)}")
+            failures.append(f"dial {shown}: connect: {netlink.errno_words(error)}")
             continue
         return await asyncio.open_connection(sock=sock)
     raise OSError(errno.ECONNREFUSED, f"IPv4: {failures[0]} IPv6 {failures[1]} ")

@@ -76,18 +76,20 @@ class ContainerRecord:
 
     def started(self, process: ContainerProcess) -> None:
         """A new run began; every run after the first counts as a restart."""
-        if self.last_terminated is not None:
-            self.restart_count += 1
+        self._new_run()
         self.process, self.exit = process, None
-        self.waiting_reason, self.waiting_message = "", ""
 
     def failed_to_start(self, message: str) -> None:
         """A new run whose process could not be started (runc's StartError): it ends at once with
         exit code 128 and counts as a run, so the restart policy, back-off and the pod's phase
         treat it as any other failed run (a Job with a mistyped command fails)."""
+        self._new_run()
+        self.exit = ContainerExit(128, "StartError", datetime.now(timezone.utc), message)
+
+    def _new_run(self) -> None:
+        """Every run after the first counts as a restart, and none waits any more."""
         if self.last_terminated is not None:
             self.restart_count += 1
-        self.exit = ContainerExit(128, "StartError", datetime.now(timezone.utc), message)
         self.waiting_reason, self.waiting_message = "", ""
 
     def state(self) -> Obj:

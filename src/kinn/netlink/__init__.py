@@ -21,7 +21,7 @@ _NAMES = {
               "set_bridge_port_hairpin", "set_down", "set_mac", "set_master", "set_mtu", "set_promisc", "set_up"],
     "neighbours": ["FdbEntry", "Neighbour", "add_fdb", "add_neighbour", "delete_fdb", "delete_neighbour",
                    "list_fdb", "list_neighbours"],
-    "netns": ["NetnsError", "create", "delete", "enter", "exists", "iproute", "list_names", "netns_path",
+    "netns": ["NetnsError", "create", "delete", "enter", "errno_words", "exists", "iproute", "list_names", "netns_path",
               "run_in", "socket_in"],
     "ping": ["ping"],
     "routes": ["Route", "add_route", "delete_route", "get_route", "list_routes", "replace_route"],

@@ -103,6 +103,13 @@ def _netlink_socket() -> int:
     return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, socket.NETLINK_ROUTE).detach()
 
 
+def errno_words(error: BaseException) -> str:
+    """An OS error as Go's net errors word it, lowercase and without the address ("connection
+    refused", "address already in use"); an aiohttp error gives its underlying OSError's."""
+    code = getattr(getattr(error, "os_error", error), "errno", None)
+    return os.strerror(code).lower() if code else str(error)
+
+
 def socket_in(netns: str | os.PathLike[str], family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM,
               proto: int = 0) -> socket.socket:
     """A socket that lives in `netns` although the caller does not: a socket keeps the namespace it
