@@ -1,7 +1,10 @@
 """Changing a Service's type against a real API server: the registry drops what the new type does not
 use unless the same update changed it (upstream dropTypeDependentFields), and what it drops — node
 ports, the health-check node port, the cluster IP — is free for the next Service; a rejected update
-releases nothing. Also through the real kubectl, as `kubectl patch` sends only the type."""
+releases nothing. Also through the real kubectl, as `kubectl patch` sends only the type.
+
+The server is shared with other tests, so the ports these tests ask for are in the static band
+(30000-30085), which random allocation leaves alone while the rest of the range has room (KEP-3668)."""
 
 from __future__ import annotations
 
@@ -39,11 +42,11 @@ async def rejection(coro: object) -> StatusError:
 
 
 async def test_load_balancer_to_cluster_ip_drops_and_releases_what_only_a_load_balancer_uses(client: Client, ns: str):
-    lb = service("lb", "LoadBalancer", {"nodePort": 30101}, externalTrafficPolicy="Local",
+    lb = service("lb", "LoadBalancer", {"nodePort": 30041}, externalTrafficPolicy="Local",
                  loadBalancerClass="example.com/lb")
     created = await client.create(SERVICES, lb, ns)
     health = created["spec"]["healthCheckNodePort"]
-    assert 30000 <= health <= 32767 and health != 30101
+    assert 30086 <= health <= 32767  # above the static band
     await client.update(SERVICES, {**created, "status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}},
                         "status")
 
@@ -57,23 +60,23 @@ async def test_load_balancer_to_cluster_ip_drops_and_releases_what_only_a_load_b
         assert dropped not in spec
     assert changed["status"] == {"loadBalancer": {}}
     # Both node ports can be taken by the next Service.
-    await client.create(SERVICES, service("reuse-node-port", "NodePort", {"nodePort": 30101}), ns)
+    await client.create(SERVICES, service("reuse-node-port", "NodePort", {"nodePort": 30041}), ns)
     await client.create(SERVICES, service("reuse-health", "NodePort", {"nodePort": health}), ns)
 
 
 async def test_node_port_to_cluster_ip_by_put_releases_the_node_ports(client: Client, ns: str):
-    created = await client.create(SERVICES, service("np", "NodePort", {"nodePort": 30102}), ns)
+    created = await client.create(SERVICES, service("np", "NodePort", {"nodePort": 30042}), ns)
     # A PUT of the whole object still carries the node port and the traffic policy the server defaulted.
     changed = await client.update(SERVICES, {**created, "spec": {**created["spec"], "type": "ClusterIP"}})
     assert "nodePort" not in changed["spec"]["ports"][0] and "externalTrafficPolicy" not in changed["spec"]
-    await client.create(SERVICES, service("reuse", "NodePort", {"nodePort": 30102}), ns)
+    await client.create(SERVICES, service("reuse", "NodePort", {"nodePort": 30042}), ns)
 
 
 async def test_a_value_changed_with_the_type_is_kept_and_rejected_and_nothing_is_released(client: Client, ns: str):
-    await client.create(SERVICES, service("np", "NodePort", {"nodePort": 30103}), ns)
+    await client.create(SERVICES, service("np", "NodePort", {"nodePort": 30043}), ns)
 
     new_port = await rejection(change(client, "np", ns, {"type": "ClusterIP",
-                                                         "ports": [{"port": 80, "nodePort": 30104}]}))
+                                                         "ports": [{"port": 80, "nodePort": 30044}]}))
     assert new_port.code == 422
     assert new_port.message == ('Service "np" is invalid: spec.ports[0].nodePort: '
                                 "Forbidden: may not be used when `type` is 'ClusterIP'")
@@ -81,11 +84,11 @@ async def test_a_value_changed_with_the_type_is_kept_and_rejected_and_nothing_is
     assert policy.message == ('Service "np" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": '
                               "may only be set for externally-accessible services")
 
-    taken = await rejection(client.create(SERVICES, service("other", "NodePort", {"nodePort": 30103}), ns))
-    assert taken.message == ('Service "other" is invalid: spec.ports[0].nodePort: Invalid value: 30103: '
+    taken = await rejection(client.create(SERVICES, service("other", "NodePort", {"nodePort": 30043}), ns))
+    assert taken.message == ('Service "other" is invalid: spec.ports[0].nodePort: Invalid value: 30043: '
                              "provided port is already allocated")
-    await client.create(SERVICES, service("free", "NodePort", {"nodePort": 30104}), ns)  # the rejected claim is undone
-    assert (await client.get(SERVICES, "np", ns))["spec"]["ports"][0]["nodePort"] == 30103
+    await client.create(SERVICES, service("free", "NodePort", {"nodePort": 30044}), ns)  # the rejected claim is undone
+    assert (await client.get(SERVICES, "np", ns))["spec"]["ports"][0]["nodePort"] == 30043
 
 
 async def test_cluster_ip_to_external_name_and_back(client: Client, ns: str):
@@ -110,17 +113,17 @@ async def test_headless_to_external_name(client: Client, ns: str):
 
 
 async def test_load_balancer_to_node_port_keeps_node_ports_and_releases_the_health_check_port(client: Client, ns: str):
-    created = await client.create(SERVICES, service("lb", "LoadBalancer", {"nodePort": 30105},
+    created = await client.create(SERVICES, service("lb", "LoadBalancer", {"nodePort": 30045},
                                                     externalTrafficPolicy="Local"), ns)
     health = created["spec"]["healthCheckNodePort"]
 
     changed = await change(client, "lb", ns, {"type": "NodePort"})
 
     spec = changed["spec"]
-    assert spec["ports"][0]["nodePort"] == 30105 and spec["externalTrafficPolicy"] == "Local"
+    assert spec["ports"][0]["nodePort"] == 30045 and spec["externalTrafficPolicy"] == "Local"
     assert "healthCheckNodePort" not in spec and "allocateLoadBalancerNodePorts" not in spec
     await client.create(SERVICES, service("reuse-health", "NodePort", {"nodePort": health}), ns)
-    taken = await rejection(client.create(SERVICES, service("other", "NodePort", {"nodePort": 30105}), ns))
+    taken = await rejection(client.create(SERVICES, service("other", "NodePort", {"nodePort": 30045}), ns))
     assert taken.code == 422
 
 
@@ -128,21 +131,21 @@ async def test_health_check_node_port_follows_the_traffic_policy(client: Client,
     created = await client.create(SERVICES, service("lb", "LoadBalancer"), ns)
     assert "healthCheckNodePort" not in created["spec"]
 
-    local = await change(client, "lb", ns, {"externalTrafficPolicy": "Local", "healthCheckNodePort": 30106})
-    assert local["spec"]["healthCheckNodePort"] == 30106
+    local = await change(client, "lb", ns, {"externalTrafficPolicy": "Local", "healthCheckNodePort": 30046})
+    assert local["spec"]["healthCheckNodePort"] == 30046
     # Resent without it, the Service keeps the port it holds.
     kept = await client.update(SERVICES, {**local, "spec": {k: v for k, v in local["spec"].items()
                                                             if k != "healthCheckNodePort"}})
-    assert kept["spec"]["healthCheckNodePort"] == 30106
+    assert kept["spec"]["healthCheckNodePort"] == 30046
     taken = await rejection(client.create(SERVICES, service("other", "LoadBalancer", externalTrafficPolicy="Local",
-                                                            healthCheckNodePort=30106), ns))
+                                                            healthCheckNodePort=30046), ns))
     assert (taken.code, taken.message) == (
-        500, "Internal error occurred: failed to allocate requested HealthCheck NodePort 30106: "
+        500, "Internal error occurred: failed to allocate requested HealthCheck NodePort 30046: "
              "provided port is already allocated")
 
     cluster = await change(client, "lb", ns, {"externalTrafficPolicy": "Cluster"})
     assert "healthCheckNodePort" not in cluster["spec"]
-    await client.create(SERVICES, service("reuse", "NodePort", {"nodePort": 30106}), ns)
+    await client.create(SERVICES, service("reuse", "NodePort", {"nodePort": 30046}), ns)
 
 
 def test_kubectl_patch_type_of_a_load_balancer(apiserver):

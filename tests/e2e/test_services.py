@@ -338,5 +338,7 @@ def test_a_host_network_pod_serves_on_its_nodes_ip(cluster: KinnCluster) -> None
     assert cluster.kubectl("exec", name, "--", "hostname").strip() == "worker-1"
     interfaces = cluster.kubectl("exec", name, "--", "python3", "-c", "import os; print(*os.listdir('/sys/class/net'))")
     assert {"eth0", "cni0", "flannel.1"} <= set(interfaces.split())  # the node's own
+    wait_until(lambda: "--to-destination 10.240.0.21:18080" in nat_rules(cluster, "worker-2"), timeout=5,
+               what="worker-2's rules for the endpoint")
     answer = requests_from(cluster, "client-worker-2", f"http://{cluster_ip(cluster, 'hostnet')}/", 1)[0]
     assert answer.split()[0] == "worker-1"  # the served name is the node's hostname
