@@ -14,7 +14,7 @@ import pytest
 
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
-from trace_workload import with_pods
+from trace_workload import trace, with_pods
 
 pytestmark = pytest.mark.e2e
 
@@ -27,10 +27,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
         wait_until(lambda: "10.244" in c.node_exec("worker-1", "iptables-save", "-t", "nat"), timeout=30,
                    what="the web Service's endpoint in worker-1's rules")
         yield c
-
-
-def trace(cluster: KinnCluster, *args: str) -> str:
-    return cluster.kinn("trace", "--name", cluster.name, *args).stdout
 
 
 def web_ready(cluster: KinnCluster) -> str:
@@ -130,9 +126,9 @@ def test_trace_says_what_it_cannot_follow(cluster: KinnCluster) -> None:
     """A name that does not exist, a cluster IP the client cannot reach: an error or a path that
     says where the packet went, never a traceback."""
     missing = cluster.kinn("trace", "--name", cluster.name, "pod/nosuch", "svc/web", check=False)
-    assert (missing.returncode, missing.stderr) == (1, 'Error: pods "nosuch" not found\n'), missing.stderr
+    assert (missing.returncode, missing.stderr) == (2, 'Error: pods "nosuch" not found\n'), missing.stderr
     outside = cluster.kinn("trace", "--name", cluster.name, "client", "svc/web", check=False)
-    assert outside.returncode == 1 and "answers inside the cluster only" in outside.stderr, outside.stderr
+    assert outside.returncode == 2 and "answers inside the cluster only" in outside.stderr, outside.stderr
     service_ip = cluster.kubectl("get", "svc", "web", "-o", "jsonpath={.spec.clusterIP}")
     out = trace(cluster, "client", service_ip, "--port", "80")
     assert out.splitlines()[0].endswith("network is unreachable"), out
@@ -193,7 +189,7 @@ def test_trace_refuses_a_bad_port_and_a_namespace_in_a_name(cluster: KinnCluster
     assert port.returncode == 2 and "'--port': 70000 is not in the range 1<=x<=65535" in port.stderr, port.stderr
     named = cluster.kinn("trace", "--name", cluster.name, "pod/client", "svc/kube-system/kube-dns", check=False)
     assert (named.returncode, named.stderr) == (
-        1, 'Error: "svc/kube-system/kube-dns": give the namespace with -n, as in -n kube-system svc/kube-dns\n')
+        2, 'Error: "svc/kube-system/kube-dns": give the namespace with -n, as in -n kube-system svc/kube-dns\n')
 
 
 HOST_NETWORK = """

@@ -25,7 +25,7 @@ import pytest
 
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
-from trace_workload import with_pods
+from trace_workload import trace, with_pods
 
 pytestmark = pytest.mark.e2e
 
@@ -49,10 +49,6 @@ def userspace_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kinn
     c = KinnCluster(f"ktu{uuid.uuid4().hex[:5]}", home, home / "kubeconfig")
     with kinn_up(c, "--workers", "2", "--proxy-mode", "userspace"):
         yield with_pods(c)
-
-
-def trace(cluster: KinnCluster, *args: str) -> str:
-    return cluster.kinn("trace", "--name", cluster.name, *args).stdout
 
 
 def connected(cluster: KinnCluster) -> str:

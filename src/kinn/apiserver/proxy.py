@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 from typing import Any, Awaitable, Callable, Mapping
@@ -31,6 +32,7 @@ from kinn.apiserver import hijack, websocket
 from kinn.apiserver.registry import Registries
 from kinn.apiserver.registry.generic import Registry, RequestContext
 
+log = logging.getLogger("kinn.apiserver.proxy")
 Obj = dict[str, Any]
 ADDRESS_TYPES = ("InternalIP", "ExternalIP", "Hostname")  # kubeadm's --kubelet-preferred-address-types
 MAX_ERROR_BODY = 4 * 1024  # upstream's maxReadLength for a kubelet's error reply
@@ -394,6 +396,7 @@ async def _first_of(*tasks: Callable[[], Awaitable[None]], on_broken: Callable[[
     done, pending = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
-    if any(task.exception() for task in done):
+    if failures := [task.exception() for task in done if task.exception()]:
+        log.warning("a relayed stream broke off: %r", failures[0])
         with contextlib.suppress(Exception):
             await on_broken()
