@@ -26,10 +26,11 @@ def test_nodes_with_a_pod_cidr_are_created_with_exactly_it() -> None:
 
 def test_a_preassigned_control_plane_carries_what_its_kubelet_registers_with() -> None:
     """The Node holds the labels and taints the kubelet's flags give it: an adopting kubelet adds no taints."""
-    doc = {**SEED_003, "nodes": [{"name": "controller-0", "role": "control-plane", "podCIDR": "10.200.9.0/24"}]}
+    doc = {**SEED_003, "nodes": [{"name": "controller-0", "role": "control-plane", "podCIDR": "10.200.9.0/24"},
+                                 *SEED_003["nodes"][1:]]}
     spec = config.parse(doc)
-    [node] = preassigned_nodes(spec)
-    flags = registration(spec.control_plane).kubelet_flags()
+    node = preassigned_nodes(spec)[0]
+    flags = registration(spec, spec.control_plane).kubelet_flags()
     assert flags == ["--node-labels", "node-role.kubernetes.io/control-plane=,"
                      "node.kubernetes.io/exclude-from-external-load-balancers=",
                      "--register-with-taints", "node-role.kubernetes.io/control-plane:NoSchedule"]
@@ -38,5 +39,12 @@ def test_a_preassigned_control_plane_carries_what_its_kubelet_registers_with() -
     assert node["metadata"]["labels"] == node_labels(kubelet)
     assert node["spec"]["taints"] == [parse_taint(flags[3])] == [
         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
-    assert registration(spec.nodes[0]).kubelet_flags() == flags
-    assert registration(config.parse(SEED_003).nodes[1]).kubelet_flags() == []
+    assert registration(config.parse(SEED_003), config.parse(SEED_003).nodes[0]).kubelet_flags() == flags
+    assert registration(config.parse(SEED_003), config.parse(SEED_003).nodes[1]).kubelet_flags() == []
+
+
+def test_a_cluster_without_workers_runs_pods_on_its_control_plane() -> None:
+    """As kind untaints a single-node cluster; and its speaker may announce LoadBalancer addresses."""
+    spec = config.parse(config.default_document("solo", 0))
+    assert registration(spec, spec.control_plane).kubelet_flags() == [
+        "--node-labels", "node-role.kubernetes.io/control-plane="]

@@ -33,11 +33,15 @@ class Registration:
         return flags + (["--register-with-taints", ",".join(self.taints)] if self.taints else [])
 
 
-def registration(node: NodeSpec) -> Registration:
+def registration(spec: ClusterSpec, node: NodeSpec) -> Registration:
     """A control-plane node as kubeadm registers it, with the exclusion label too: load balancers (kinn's
-    speakers as well) announce from workers."""
+    speakers as well) announce from workers. In a cluster without workers, the control plane is where
+    everything runs: it is not tainted, as kind untaints a single-node cluster's, nor excluded, so that
+    LoadBalancer addresses are announced (what kind's users do by hand for cloud-provider-kind)."""
     if not node.is_control_plane:
         return Registration()
+    if not any(not other.is_control_plane for other in spec.nodes):
+        return Registration(labels={CONTROL_PLANE_LABEL: ""})
     return Registration(labels={CONTROL_PLANE_LABEL: "", EXCLUDE_LABEL: ""},
                         taints=(f"{CONTROL_PLANE_LABEL}:NoSchedule",))
 
@@ -45,15 +49,15 @@ def registration(node: NodeSpec) -> Registration:
 def preassigned_nodes(spec: ClusterSpec) -> list[Obj]:
     """The Nodes `kinn up` creates before the kubelets start: one per node with a configured podCIDR, with
     the labels and taints its kubelet would register (kubelets do not add taints to a Node they adopt)."""
-    return [_node(node) for node in spec.nodes if node.pod_cidr]
+    return [_node(spec, node) for node in spec.nodes if node.pod_cidr]
 
 
-def _node(node: NodeSpec) -> Obj:
+def _node(spec: ClusterSpec, node: NodeSpec) -> Obj:
     # The kubelet's own label function, imported only here: the kubelet module is large, and `kinn up`
     # without configured podCIDRs (the usual case) should not pay for importing it.
     from kinn.kubelet.kubelet import KubeletConfig, node_labels
 
-    own = registration(node)
+    own = registration(spec, node)
     labels = node_labels(KubeletConfig(node_name=node.name, node_ip=node.ip, labels=own.labels))
     spec: Obj = {"podCIDR": str(node.pod_cidr), "podCIDRs": [str(node.pod_cidr)]}
     if own.taints:

@@ -228,7 +228,7 @@ def _start_agents(cluster: Cluster, verbosity: int) -> dict[Path, ForkedAgent]:
                 "-v", str(verbosity)]
         if spec.networking.ip_masq:
             args.append("--ip-masq")
-        args += registration(node.spec).kubelet_flags()
+        args += registration(spec, node.spec).kubelet_flags()
         node.paths.agent_log.parent.mkdir(parents=True, exist_ok=True)
         launches.append(AgentLaunch(args, str(node.paths.agent_log), node.running_holder_pid(),
                                     str(cgroups.create(node.paths.cgroup / "agent"))))
