@@ -18,7 +18,8 @@ from kinn.cluster.publisher import ListenError, Publisher
 @click.option("-v", "--v", "verbosity", type=int, default=2, show_default=True)
 def publish(name: str, mappings: tuple[str, ...], verbosity: int) -> None:
     """Forward 127.0.0.1:HOSTPORT to the Service's LoadBalancer address (else a node's NodePort), dialled
-    from the cluster's underlay: `kinn publish 8080:svc/frontend:80`. Runs until interrupted."""
+    from the cluster's underlay: `kinn publish 8080:svc/frontend:80`. Runs until interrupted or until
+    the cluster is taken down."""
     try:
         parsed = tuple(PortMapping.parse(text) for text in mappings)
         cluster = Cluster.load(name)

@@ -35,6 +35,16 @@ ENDPOINT_SLICES = resource("discovery.k8s.io/v1", "endpointslices")
 NODES = resource("v1", "nodes")
 CONNECT_TIMEOUT = 5.0
 CHUNK = 64 * 1024
+CLUSTER_CHECK_PERIOD = 1.0
+
+
+def _namespace_identity(netns: str) -> tuple[int, int] | None:
+    """The (device, inode) of the namespace a netns name is bound to, None without one."""
+    try:
+        found = netlink.netns_path(netns).stat()
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 class NoBackend(LookupError):
@@ -92,16 +102,30 @@ class Publisher:
         self.nodes = self.factory.informer(NODES)
 
     async def run(self) -> None:
-        """Listen first (so a taken port fails at once), then follow the cluster until cancelled."""
+        """Listen first (so a taken port fails at once), then follow the cluster until cancelled or
+        until the cluster is gone."""
+        underlay = _namespace_identity(self.underlay_netns)
         servers = [await self._listen(mapping) for mapping in self.mappings]
         self.factory.start()
         for mapping in self.mappings:
             log.info("forwarding %s:%d to service %s/%s port %s", LISTEN_ADDRESS, mapping.host_port,
                      mapping.namespace, mapping.service, mapping.port)
+        serving = [asyncio.ensure_future(server.serve_forever()) for server in servers]
         try:
-            await asyncio.gather(*(server.serve_forever() for server in servers))
+            await asyncio.wait([*serving, asyncio.ensure_future(self._until_gone(underlay))],
+                               return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for task in serving:
+                task.cancel()
             await self.factory.stop()
+
+    async def _until_gone(self, underlay: tuple[int, int] | None) -> None:
+        """Return once the underlay netns this publisher dials from is gone or is another one (the
+        cluster was taken down, perhaps made again): a `kinn publish` run by hand, outside the
+        cluster's cgroup, would otherwise hold its host ports open after `kinn down`."""
+        while _namespace_identity(self.underlay_netns) == underlay:
+            await asyncio.sleep(CLUSTER_CHECK_PERIOD)
+        log.info("the cluster's underlay netns %s is gone (kinn down): no longer forwarding", self.underlay_netns)
 
     async def _listen(self, mapping: PortMapping) -> asyncio.Server:
         try:
