@@ -84,7 +84,12 @@ def test_nodes_ready_with_roles_and_context(cluster: KinnCluster) -> None:
     config = yaml.safe_load(cluster.kubeconfig.read_text())
     assert config["current-context"] == f"kinn-{cluster.name}"
     assert {ctx["name"] for ctx in config["contexts"]} == {"mine", f"kinn-{cluster.name}"}
-    assert cluster.name in cluster.kinn("get", "clusters").stdout
+    assert cluster.name in cluster.kinn("get", "clusters").stdout.split()
+    # From another $KINN_HOME it is not one of "your" clusters, but it is named: `down --all` would remove it.
+    elsewhere = subprocess.run([sys.executable, "-m", "kinn", "get", "clusters"], capture_output=True, text=True,
+                               env={**cluster.env, "KINN_HOME": str(cluster.home / "another-home")}, check=True)
+    assert cluster.name not in elsewhere.stdout.split() and "No kinn clusters found" not in elsewhere.stdout
+    assert f"with no state in {cluster.home / 'another-home'}" in elsewhere.stderr and cluster.name in elsewhere.stderr
 
 
 def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:

@@ -14,6 +14,7 @@ from kinn.cluster import config
 from kinn.cluster.cluster import cluster_names
 from kinn.cluster.down import down as remove_cluster
 from kinn.cluster.down import leftover_names
+from kinn.cluster.paths import state_root
 
 @click.command()
 @CLUSTER_NAME
@@ -66,6 +67,15 @@ def get() -> None:
 
 @get.command("clusters")
 def get_clusters() -> None:
-    """List the clusters on this host."""
+    """List the clusters whose state is in $KINN_HOME (on stdout, one name a line, as `kind get
+    clusters`), and name on stderr any other found on this host by its cgroup or netns: another
+    $KINN_HOME's, or a crashed one's leftovers. `kinn down --all` removes those too."""
     names = cluster_names()
-    click.echo("\n".join(names) if names else "No kinn clusters found.")
+    elsewhere = sorted(set(leftover_names()) - set(names))
+    if names:
+        click.echo("\n".join(names))
+    if elsewhere:
+        click.echo(f"Also on this host, with no state in {state_root()} (another home's, or leftovers; "
+                   f"`kinn down --all` removes them too): {', '.join(elsewhere)}", err=True)
+    elif not names:
+        click.echo("No kinn clusters found.")
