@@ -189,7 +189,9 @@ def test_trace_refuses_a_bad_port_and_a_namespace_in_a_name(cluster: KinnCluster
     assert port.returncode == 2 and "'--port': 70000 is not in the range 1<=x<=65535" in port.stderr, port.stderr
     named = cluster.kinn("trace", "--name", cluster.name, "pod/client", "svc/kube-system/kube-dns", check=False)
     assert (named.returncode, named.stderr) == (
-        2, 'Error: "svc/kube-system/kube-dns": give the namespace with -n, as in -n kube-system svc/kube-dns\n')
+        2, 'Error: "svc/kube-system/kube-dns": give the namespace with -n, as in -n kube-system svc/kube-dns '
+           "(-n applies to FROM and TO alike: to trace across namespaces, give one end's IP, "
+           "as `kubectl get svc,pods -A -o wide` shows it)\n")
 
 
 HOST_NETWORK = """

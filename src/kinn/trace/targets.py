@@ -60,7 +60,9 @@ async def resolve(client: Client, cluster: Cluster, spec: str, namespace: str, p
     kind, _, name = spec.partition("/")
     if "/" in name:  # as kubectl, the namespace is not part of the name: the API would answer a bare 404
         namespace_given, _, bare = name.rpartition("/")
-        raise TargetError(f'"{spec}": give the namespace with -n, as in -n {namespace_given} {kind}/{bare}')
+        raise TargetError(f'"{spec}": give the namespace with -n, as in -n {namespace_given} {kind}/{bare} '
+                          "(-n applies to FROM and TO alike: to trace across namespaces, give one end's IP, "
+                          "as `kubectl get svc,pods -A -o wide` shows it)")
     if spec == "client":
         from kinn.cluster.outside import ensure_client_netns  # creating the client netns needs pyroute2
 
