@@ -1,7 +1,8 @@
 """`kinn up --workers 0`: a one-node cluster, as `kind create cluster` makes by default. Its control
 plane is not tainted, so a Deployment's pods are scheduled there, and it may announce LoadBalancer
 addresses, so the outside client reaches one (both were impossible: pods stayed Pending); and a
-`kinn publish` run by hand forwards a host port to it until `kinn down`."""
+`kinn publish` run by hand forwards a host port to it until `kinn down`, naming at once a mapping
+it cannot forward."""
 
 from __future__ import annotations
 
@@ -38,13 +39,17 @@ def test_a_cluster_without_workers_runs_and_serves_its_pods(tmp_path_factory: py
             page = wait_until(lambda: (answer := cluster.kinn(*fetch, check=False)).returncode == 0 and answer.stdout,
                               timeout=30, what="an answer from the LoadBalancer address")
             assert "<title>Welcome to nginx!</title>" in page
-            port = free_port()
+            port, unreachable = free_port(), free_port()
             publisher = subprocess.Popen([sys.executable, "-m", "kinn", "publish", "--name", cluster.name,
-                                          f"{port}:svc/web:80"], env=cluster.env, stderr=subprocess.PIPE, text=True)
+                                          f"{port}:svc/web:80", f"{unreachable}:svc/nosuch:80"],
+                                         env=cluster.env, stderr=subprocess.PIPE, text=True)
             page = wait_until(lambda: _fetch(f"http://127.0.0.1:{port}/"), timeout=30, what="the published port")
             assert "<title>Welcome to nginx!</title>" in page
         # `kinn publish` run by hand is no process of the cluster's, yet it ends with it, freeing its port.
-        assert publisher.wait(timeout=10) == 0, publisher.stderr.read() if publisher.stderr else ""
+        assert publisher.wait(timeout=10) == 0
+        # A mapping that cannot be forwarded is named at start, not only when a connection comes.
+        assert (f"{unreachable}:svc/default/nosuch:80: not reachable yet: service default/nosuch not found"
+                in publisher.communicate()[1])
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the forwarded connection's TIME_WAIT
             probe.bind(("127.0.0.1", port))  # fails while anything listens there

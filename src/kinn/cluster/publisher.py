@@ -111,6 +111,7 @@ class Publisher:
             log.info("forwarding %s:%d to service %s/%s port %s", LISTEN_ADDRESS, mapping.host_port,
                      mapping.namespace, mapping.service, mapping.port)
         serving = [asyncio.ensure_future(server.serve_forever()) for server in servers]
+        await self._check_backends()
         try:
             await asyncio.wait([*serving, asyncio.ensure_future(self._until_gone(underlay))],
                                return_when=asyncio.FIRST_COMPLETED)
@@ -118,6 +119,24 @@ class Publisher:
             for task in serving:
                 task.cancel()
             await self.factory.stop()
+
+    async def _check_backends(self) -> None:
+        """Say at once which mappings cannot be forwarded yet (no such Service, a ClusterIP one, no
+        Ready node), rather than only when a connection comes. They are kept: the Service may come."""
+        try:
+            await self._synced()
+        except asyncio.TimeoutError:
+            return
+        for mapping in self.mappings:
+            try:
+                self._backend(mapping)
+            except NoBackend as error:
+                log.warning("%s: not reachable yet: %s", mapping, error)
+
+    async def _synced(self) -> None:
+        """Wait for the informers' first lists (TimeoutError after CONNECT_TIMEOUT)."""
+        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in (self.services, self.slices, self.nodes))),
+                               CONNECT_TIMEOUT)
 
     async def _until_gone(self, underlay: tuple[int, int] | None) -> None:
         """Return once the underlay netns this publisher dials from is gone or is another one (the
@@ -144,8 +163,7 @@ class Publisher:
 
     async def _forward(self, mapping: PortMapping, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in (self.services, self.slices,
-                                                                               self.nodes))), CONNECT_TIMEOUT)
+            await self._synced()
             ip, port = self._backend(mapping)
             upstream = await asyncio.wait_for(self._dial(ip, port), CONNECT_TIMEOUT)
         except (NoBackend, OSError, asyncio.TimeoutError) as error:
