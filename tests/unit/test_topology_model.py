@@ -113,3 +113,13 @@ def test_graphviz_accepts_the_dot() -> None:
     proc = subprocess.run(["dot", "-Tsvg"], input=render_dot(build(SNAPSHOT)), capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert all(ip in proc.stdout for ip in ("10.244.1.5", "10.244.2.3", "10.244.0.2"))
+
+
+@pytest.mark.parametrize(("output", "expected"), [
+    (None, "text"), ("net.png", "png"), ("NET.SVG", "svg"), ("net.dot", "dot"), ("net.gv", "dot"),
+    ("net.txt", "text"), ("net", "text")])
+def test_kinn_topology_takes_its_format_from_the_output_file_s_extension(output: str | None, expected: str) -> None:
+    """`kinn topology -o net.png` once wrote the text tree into net.png."""
+    from kinn.cli.topology import format_of
+
+    assert format_of(output) == expected
