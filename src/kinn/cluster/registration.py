@@ -40,7 +40,7 @@ def registration(spec: ClusterSpec, node: NodeSpec) -> Registration:
     LoadBalancer addresses are announced (what kind's users do by hand for cloud-provider-kind)."""
     if not node.is_control_plane:
         return Registration()
-    if not any(not other.is_control_plane for other in spec.nodes):
+    if all(other.is_control_plane for other in spec.nodes):
         return Registration(labels={CONTROL_PLANE_LABEL: ""})
     return Registration(labels={CONTROL_PLANE_LABEL: "", EXCLUDE_LABEL: ""},
                         taints=(f"{CONTROL_PLANE_LABEL}:NoSchedule",))
@@ -52,12 +52,12 @@ def preassigned_nodes(spec: ClusterSpec) -> list[Obj]:
     return [_node(spec, node) for node in spec.nodes if node.pod_cidr]
 
 
-def _node(spec: ClusterSpec, node: NodeSpec) -> Obj:
+def _node(cluster: ClusterSpec, node: NodeSpec) -> Obj:
     # The kubelet's own label function, imported only here: the kubelet module is large, and `kinn up`
     # without configured podCIDRs (the usual case) should not pay for importing it.
     from kinn.kubelet.kubelet import KubeletConfig, node_labels
 
-    own = registration(spec, node)
+    own = registration(cluster, node)
     labels = node_labels(KubeletConfig(node_name=node.name, node_ip=node.ip, labels=own.labels))
     spec: Obj = {"podCIDR": str(node.pod_cidr), "podCIDRs": [str(node.pod_cidr)]}
     if own.taints:
