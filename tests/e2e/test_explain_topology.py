@@ -141,6 +141,9 @@ def test_topology_png_and_svg(cluster: KinnCluster, tmp_path: Path) -> None:
     assert width > 800 and height > 400 and len(data) > 20_000
     svg = cluster.kinn("topology", "--name", cluster.name, "--format", "svg").stdout
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    by_extension = tmp_path / "by-extension.PNG"  # no --format: the file's name asks for a picture
+    cluster.kinn("topology", "--name", cluster.name, "-o", str(by_extension))
+    assert by_extension.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pods = json.loads(cluster.kubectl("get", "pods", "-A", "-o", "json"))["items"]
     ips = [p["status"]["podIP"] for p in pods if p["status"].get("podIP") and not p["spec"].get("hostNetwork")]
     assert len(ips) >= 5 and all(ip in svg for ip in ips)  # web ×2, client, kube-dns, ingress-nginx
