@@ -143,6 +143,25 @@ def test_trace_icmp_from_node_to_pod(cluster: KinnCluster) -> None:
     assert "delivered to pod default/web on eth0" in out and "delivered to node worker-1 on flannel.1" in out
 
 
+def test_trace_udp_to_cluster_dns_at_its_cluster_ip(cluster: KinnCluster) -> None:
+    """A UDP probe to port 53 is a DNS query, so cluster DNS answers it (a datagram that is not one was
+    dropped: "no answer"); a cluster IP given as an address is its Service, so the trace follows the
+    probe into kube-dns's pod in another namespace (it stopped at the node, not knowing the pod)."""
+    cluster.kubectl("wait", "-n", "kube-system", "--for=condition=Ready", "pod", "-l", "k8s-app=kube-dns",
+                    "--timeout=60s")
+    out = wait_until(lambda: (o := trace(cluster, "pod/client", "10.96.0.10", "--port", "53"))
+                     .splitlines()[0].endswith("answered") and o, timeout=30, what="an answered DNS probe")
+    client_ip = cluster.pod("client")["status"]["podIP"]
+    assert out.startswith(f"udp probe from pod default/client {client_ip} to service kube-system/kube-dns "
+                          "10.96.0.10:53: answered"), out
+    request, reply = out.split("\n← reply")
+    assert '--comment "kube-system/kube-dns:dns cluster IP" -m udp --dport 53 -j KUBE-SVC-' in request, out
+    assert "delivered to pod kube-system/kube-dns-" in request, out
+    dns_ip = re.search(r"DNAT --to-destination (\S+):53", request)
+    assert dns_ip and f"conntrack un-NAT: source {dns_ip[1]}:53 rewritten back to 10.96.0.10:53" in reply, out
+    assert reply.rstrip().endswith("delivered to pod default/client on eth0"), out
+
+
 def test_trace_of_a_pod_reaching_itself_through_its_service(cluster: KinnCluster) -> None:
     """The hairpin: web is svc/web's only pod. Its packet goes to worker-2, whose KUBE-SEP rule
     masquerades it (the pod would otherwise answer itself directly) and sends it back to the pod,

@@ -116,10 +116,11 @@ def test_node_is_a_node_from_inside(cluster: KinnCluster) -> None:
 
 
 def test_node_exec_of_what_cannot_run_says_why(cluster: KinnCluster) -> None:
-    """A directory (or any file exec refuses) was a Python traceback, a missing command an error."""
-    for command, reason in (("/etc", "permission denied"), ("nosuch", "command not found")):
+    """A directory (or any file exec refuses) was a Python traceback, a missing command an error; each exits
+    with a shell's status (126 cannot run, 127 not found), which scripts test for."""
+    for command, reason, status in (("/etc", "permission denied", 126), ("nosuch", "command not found", 127)):
         result = cluster.kinn("node", "exec", "--name", cluster.name, "worker-1", "--", command, check=False)
-        assert (result.returncode, result.stderr) == (1, f"Error: {command}: {reason} on node worker-1\n")
+        assert (result.returncode, result.stderr) == (status, f"Error: {command}: {reason} on node worker-1\n")
 
 
 def test_seed_003_node_checks_ping_and_brctl(cluster: KinnCluster) -> None:

@@ -54,11 +54,20 @@ def client_exec(name: str, command: tuple[str, ...]) -> None:
 
 
 def _exec(command: tuple[str, ...], preexec: Callable[[], None], where: str) -> None:
-    """Run `command` and exit with its status; one that cannot be executed at all (missing, a directory,
-    not executable, not a program) is an error naming it, as a shell would say it, not a traceback."""
+    """Run `command` and exit with its status; one that cannot be executed at all is an error naming it, as a
+    shell would say it, not a traceback, with a shell's status: 127 when it is missing, 126 when it is there
+    but cannot be run (a directory, not executable, not a program), so scripts can tell the two apart."""
     try:
         sys.exit(subprocess.run(list(command), preexec_fn=preexec).returncode)
     except FileNotFoundError:
-        raise click.ClickException(f"{command[0]}: command not found {where}")
+        raise _CannotRun(f"{command[0]}: command not found {where}", 127)
     except OSError as error:
-        raise click.ClickException(f"{command[0]}: {(error.strerror or str(error)).lower()} {where}")
+        raise _CannotRun(f"{command[0]}: {(error.strerror or str(error)).lower()} {where}", 126)
+
+
+class _CannotRun(click.ClickException):
+    """A command that never started: click prints the message, the exit status is the shell's."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

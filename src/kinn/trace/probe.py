@@ -8,11 +8,17 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from dnslib import DNSRecord
+
 from kinn import netlink
 from kinn.trace.arming import PROBE_DSCP
 
 TIMEOUT = 2.0
 PAYLOAD = b"kinn trace\n"
+DNS_PORT = 53
+# A DNS server drops a datagram that is not a query, so a UDP probe to port 53 is one: an A query for the
+# API server's Service, which cluster DNS answers (another server's REFUSED is an answer too).
+DNS_QUERY = DNSRecord.question("kubernetes.default.svc.cluster.local", "A").pack()
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ def send(netns: str, protocol: str, ip: str, port: int | None) -> ProbeResult:
             return _ping(sock, ip)
         sock.connect((ip, port or 0))
         source_ip, source_port = sock.getsockname()
-        return ProbeResult(source_ip, source_port, *_exchange(sock, protocol))
+        return ProbeResult(source_ip, source_port, *_exchange(sock, protocol, port))
     except (ConnectionRefusedError, TimeoutError, OSError) as error:
         source_ip, source_port = _local(sock)
         # A raw socket's name holds its protocol number (1 for ICMP) where a port would be: an echo has none.
@@ -45,11 +51,11 @@ def send(netns: str, protocol: str, ip: str, port: int | None) -> ProbeResult:
         sock.close()
 
 
-def _exchange(sock: socket.socket, protocol: str) -> tuple[str, bool]:
+def _exchange(sock: socket.socket, protocol: str, port: int | None) -> tuple[str, bool]:
     """TCP: connected is the answer. UDP: a datagram back, or an ICMP error reported on the socket."""
     if protocol == "tcp":
         return "connected", True
-    sock.send(PAYLOAD)
+    sock.send(DNS_QUERY if port == DNS_PORT else PAYLOAD)
     try:
         sock.recv(512)
         return "answered", True

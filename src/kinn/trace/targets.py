@@ -145,16 +145,20 @@ def _outside_ips(service: dict) -> list[str]:
 
 async def _exposed(client: Client, cluster: Cluster, target: Target, port: int | None) -> Target:
     """A node, or an address, with the Service port it exposes at `port`, if any: a NodePort on a
-    node; a port of a Service whose LoadBalancer IP or external IP the address is. kube-proxy DNATs
-    the probe to one of that Service's pods, so they are on its path too."""
+    node; a port of a Service whose cluster IP, LoadBalancer IP or external IP the address is (a
+    cluster IP given as an address is how a trace reaches a Service of another namespace). kube-proxy
+    DNATs the probe to one of that Service's pods, so they are on its path too."""
     on_node = target.label.startswith("node ")
     if port is None or not (on_node or target.place is None):
         return target
     for service in (await client.list(SERVICES)).get("items", []):
         meta, answers_outside = service["metadata"], target.ip in _outside_ips(service)
+        cluster_ip = not on_node and target.ip == service["spec"].get("clusterIP")
         for service_port in service["spec"].get("ports", []):
             if on_node and service_port.get("nodePort") == port:
                 exposed = f"service {meta['namespace']}/{meta['name']}'s NodePort on {target.label}"
+            elif cluster_ip and service_port["port"] == port:
+                exposed = f"service {meta['namespace']}/{meta['name']}"
             elif answers_outside and service_port["port"] == port:
                 exposed = f"service {meta['namespace']}/{meta['name']} at"
             else:
