@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from conftest import KUBECTL
 from test_kubelet import (Node, apiserver, container_status, create_pod, get, no_pods_left, node,  # noqa: F401
                           running, wait_until)
 
@@ -143,6 +144,39 @@ def test_attach_shows_output_from_now_on(node: Node) -> None:
         attach.wait_for_line(lambda line: line == "after")
         returncode, _ = attach.wait(timeout=20)  # the container ended, so does the attach
     assert returncode == 0 and "before" not in attach.lines
+
+
+def test_kubectl_run_i_gets_its_input_and_all_its_output(node: Node) -> None:
+    """`kubectl run -i` makes a `stdin`/`stdinOnce` container and attaches once it runs: what is piped to
+    kubectl reaches the container's stdin, then its end (EOF); and the line written before the attach is
+    shown. Before, stdin was /dev/null and attach followed the log from its own start: a quick command
+    showed nothing at all, one that read its input read nothing."""
+    overrides = json.dumps({"spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 2}})
+    result = node.server.kubectl("run", "reader", "-i", "--restart=Never", "--image=busybox", f"--overrides={overrides}",
+                                 "--", "sh", "-c", "echo first; while read line; do echo got=$line; done; echo eof",
+                                 input="one\ntwo\n")
+    assert result.stdout.splitlines()[-4:] == ["first", "got=one", "got=two", "eof"], result.stdout + result.stderr
+    assert "falling back to streaming logs" not in result.stderr, result.stderr
+
+
+def test_attach_writes_to_a_stdin_container_that_stays_open(node: Node) -> None:
+    """Without stdinOnce, a container's stdin outlives each attach: two attaches in turn each deliver their
+    input, and the container never reads an end of input (upstream's `stdin: true` semantics)."""
+    start(node, "echoer", [sh("app", 'while read l; do echo "[$l]"; done; echo eof', stdin=True)])
+    for word in ("foo", "bar"):
+        attach = subprocess.Popen([KUBECTL, "attach", "-i", "echoer"], stdin=subprocess.PIPE,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=node.server.kubectl_env())
+        try:
+            assert attach.stdin is not None
+            attach.stdin.write(f"{word}\n".encode())
+            attach.stdin.close()  # kubectl tells the kubelet its input ended
+            wait_until(f"[{word}] in the log", lambda: f"[{word}]" in node.server.kubectl("logs", "echoer").stdout,
+                       node)
+        finally:
+            attach.kill()
+            attach.wait()
+    assert node.server.kubectl("logs", "echoer").stdout == "[foo]\n[bar]\n"
+    assert running(node, "echoer")
 
 
 def test_exec_with_a_terminal(node: Node) -> None:

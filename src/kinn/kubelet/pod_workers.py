@@ -384,7 +384,8 @@ class PodWorker:
             log_path=container_log_path(self.ctx.log_root, meta["namespace"], meta["name"], self.uid, record.name,
                                         restart),
             mounts=[*image_mounts, *self._mounts[record.name]],  # volumes mounted later cover the image's
-            program=functools.partial(image.program, directory=directory))
+            program=functools.partial(image.program, directory=directory),
+            stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")))
         await self._event("Normal", "Created", f"Created container: {record.name}")
         try:
             process = await start_container(self.sandbox, container_spec)

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from aiohttp import WSMessage, WSMsgType, web
 
 from kinn.kubelet.runtime import ExecError, ExecProcess
+from kinn.kubelet.runtime.exec import Stdin
 
 log = logging.getLogger("kinn.kubelet.remotecommand")
 
@@ -158,7 +159,7 @@ class StreamSession:
         client went away first (the process is then killed: nobody is left to read it)."""
         outputs = [asyncio.ensure_future(self._pump_output(reader, channel))
                    for reader, channel in ((process.stdout, STDOUT), (process.stderr, STDERR)) if reader is not None]
-        inputs = asyncio.ensure_future(self._pump_input(process))
+        inputs = asyncio.ensure_future(self.pump_input(process.stdin, process.resize))
         finished = asyncio.ensure_future(self._wait_done(process, outputs))
         await asyncio.wait([finished, inputs], return_when=asyncio.FIRST_COMPLETED)
         if not finished.done():
@@ -169,12 +170,6 @@ class StreamSession:
             return None
         inputs.cancel()
         return finished.result()
-
-    async def drain_input(self) -> None:
-        """Read (and drop) client messages until the connection closes: reading is what answers
-        the client's pings, and tells when it went away."""
-        async for _ in self.ws:
-            pass
 
     @staticmethod
     async def _wait_done(process: ExecProcess, outputs: list[asyncio.Future[None]]) -> int:
@@ -212,25 +207,29 @@ class StreamSession:
         async for message in self.ws:
             yield message
 
-    async def _pump_input(self, process: ExecProcess) -> None:
-        """Client messages until the connection closes: stdin data, v5 close of stdin, resizes."""
+    async def pump_input(self, stdin: Stdin | None, resize: Callable[[int, int], None] | None = None,
+                         close_stdin: bool = True) -> None:
+        """Client messages until the connection closes: stdin data into `stdin`, v5 close of stdin,
+        resizes. Reading is also what answers the client's pings and tells when it went away. The
+        client's end of input closes `stdin` if `close_stdin` (an exec's process; an attach only to a
+        stdinOnce container, whose input stays open for the next attach otherwise)."""
         resize_buffer = b""
         async for message in self._messages():
             if (frame := client_frame(message)) is None:
                 continue
             channel, data = unframe(frame)
-            if channel == STDIN and process.stdin is not None and not process.stdin.is_closing():
+            if channel == STDIN and stdin is not None and not stdin.is_closing():
                 with contextlib.suppress(ConnectionError):  # the process may end without reading it all
-                    process.stdin.write(data)
-                    await process.stdin.drain()
-            elif channel == CLOSE and data[:1] == bytes((STDIN,)) and process.stdin is not None:
-                process.stdin.close()
-            elif channel == RESIZE:
+                    stdin.write(data)
+                    await stdin.drain()
+            elif channel == CLOSE and data[:1] == bytes((STDIN,)) and stdin is not None and close_stdin:
+                stdin.close()
+            elif channel == RESIZE and resize is not None:
                 sizes, resize_buffer = terminal_sizes(resize_buffer + data)
                 for width, height in sizes:
-                    process.resize(width, height)
-        if process.stdin is not None:
-            process.stdin.close()
+                    resize(width, height)
+        if stdin is not None and close_stdin:
+            stdin.close()
 
 
 async def serve_exec(request: web.Request, options: StreamOptions, argv: Sequence[str],

@@ -137,9 +137,12 @@ class KubeletServer:
             size=size))
 
     async def _attach(self, request: web.Request) -> web.StreamResponse:
-        """Attach to the container's output from now on, until it ends. The runtime copies a
-        container's stdout and stderr into its log, so the log is what attach follows; kinn
-        containers have no stdin (their spec's `stdin` is not supported), so input is ignored."""
+        """Attach to the container: its output until it ends, and with `stdin`, input into a `stdin: true`
+        container's pipe. The runtime copies a container's stdout and stderr into its log, so the log is
+        what attach follows: from now on, except for the first attach to a stdinOnce container, which
+        sees everything the container wrote. That attach is its creator's (`kubectl run -i`), who waited
+        for the pod to run before attaching: what a quick command wrote meanwhile, or all of it if it
+        ended meanwhile, is what that user came for, and following from now on showed nothing."""
         options = _stream_options(request)
         _, container = self._running_container(request)
         session = await remotecommand.StreamSession.accept(request, options)
@@ -151,10 +154,13 @@ class KubeletServer:
             if channel is not None:
                 await session.send(channel, data)
 
-        follow = logs.LogOptions(follow=True, tail_lines=0)
+        first_of_once = container.stdin_once and not container.attached
+        container.attached = True
+        follow = logs.LogOptions(follow=True, tail_lines=None if first_of_once else 0)
         output = asyncio.ensure_future(logs.stream_log(container.log_path, follow, lambda: container.exit is None,
                                                        write))
-        client_gone = asyncio.ensure_future(session.drain_input())
+        stdin = container.stdin if options.stdin else None
+        client_gone = asyncio.ensure_future(session.pump_input(stdin, close_stdin=container.stdin_once))
         await asyncio.wait([output, client_gone], return_when=asyncio.FIRST_COMPLETED)
         client_gone.cancel()
         if output.done() and output.exception() is None:

@@ -54,6 +54,10 @@ class ContainerSpec:
     working_dir: Path = Path("/")
     mounts: Sequence[Mount] = ()
     limits: cgroups.ResourceLimits | None = None
+    # The container spec's `stdin` (a pipe the kubelet holds open for attach, instead of /dev/null)
+    # and `stdinOnce` (that pipe closes when the first attach that wrote to it leaves).
+    stdin: bool = False
+    stdin_once: bool = False
     # How a command name becomes a program in this container: the image's PATH lookup (a busybox
     # image's `ping` is busybox's applet), which `kubectl exec` commands go through too.
     program: Callable[[str], Sequence[str]] = lambda name: (name,)
@@ -161,7 +165,7 @@ class ContainerProcess:
 
     def __init__(self, container_id: str, sandbox_id: str, spec: ContainerSpec, env: Mapping[str, str],
                  process: asyncio.subprocess.Process, outputs: tuple[asyncio.StreamReader, asyncio.StreamReader],
-                 log_fd: int, cgroup_path: Path | None) -> None:
+                 log_fd: int, cgroup_path: Path | None, stdin: asyncio.StreamWriter | None = None) -> None:
         self.id = container_id
         self.sandbox_id = sandbox_id
         self.name = spec.name
@@ -174,6 +178,9 @@ class ContainerProcess:
         self.started_at = datetime.now(timezone.utc)
         self.cgroup_path = cgroup_path
         self.exit: ContainerExit | None = None
+        self.stdin = stdin  # the write end of a `stdin: true` container's input, for attach
+        self.stdin_once = spec.stdin_once
+        self.attached = False  # whether an attach came yet: the first to a stdinOnce container sees all
         self._process = process
         self._log_fd = log_fd
         self._copies = [asyncio.ensure_future(copy_stream(reader, stream, log_fd))
@@ -211,6 +218,8 @@ class ContainerProcess:
         for copy in self._copies:
             copy.cancel()
         os.close(self._log_fd)
+        if self.stdin is not None:
+            self.stdin.close()
         exit_code = exit_code_of(returncode)
         self.exit = ContainerExit(exit_code, self._reason(exit_code), finished_at)
         if self.cgroup_path is not None:
@@ -230,6 +239,13 @@ async def _pipe_reader(read_fd: int) -> asyncio.StreamReader:
     return reader
 
 
+async def _pipe_writer(write_fd: int) -> asyncio.StreamWriter:
+    loop = asyncio.get_running_loop()
+    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
+                                                        os.fdopen(write_fd, "wb", buffering=0))
+    return asyncio.StreamWriter(transport, protocol, None, loop)
+
+
 async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
                           cgroup_parent: Path | None = None) -> ContainerProcess:
     """Start `spec` inside `sandbox`; limits apply only if `cgroup_parent` is a usable cgroup v2 dir."""
@@ -246,21 +262,24 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     # stdout and stderr are pipes, as containerd's FIFOs are, not the socketpairs uvloop makes for
     # PIPE: programs that open /dev/stdout or /dev/stderr (nginx's logs) get ENXIO on a socket.
     (stdout_r, stdout_w), (stderr_r, stderr_w) = os.pipe(), os.pipe()
+    stdin_r, stdin_w = os.pipe() if spec.stdin else (asyncio.subprocess.DEVNULL, None)
     try:
         process = await asyncio.create_subprocess_exec(
-            *spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=stdout_w, stderr=stderr_w, env=env,
+            *spec.argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w, env=env,
             start_new_session=True,
             preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
                                          cgroup_path / "cgroup.procs" if cgroup_path else None))
     except (OSError, subprocess.SubprocessError) as error:
-        for fd in (log_fd, stdout_r, stderr_r):
-            os.close(fd)
+        for fd in (log_fd, stdout_r, stderr_r, stdin_w):
+            if fd is not None:
+                os.close(fd)
         if cgroup_path is not None:
             cgroups.remove_cgroup(cgroup_path)
         raise ContainerStartError(f"failed to start container {spec.name!r}: unable to start container process: "
                                   f"{exec_failure(spec.argv[0], error)}") from error
     finally:
-        for fd in (*namespace_fds, stdout_w, stderr_w):
+        for fd in (*namespace_fds, stdout_w, stderr_w, *([stdin_r] if stdin_w is not None else [])):
             os.close(fd)
     outputs = (await _pipe_reader(stdout_r), await _pipe_reader(stderr_r))
-    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup_path)
+    stdin = await _pipe_writer(stdin_w) if stdin_w is not None else None
+    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup_path, stdin)
