@@ -91,6 +91,62 @@ async def test_backoff_limit_exceeded_fails_the_job(client):
         assert await live_pods(client, "flaky") == []
 
 
+def exited(code: int) -> dict:
+    """A failed pod's status whose container `work` exited with `code`."""
+    return {**finished_status("Failed"), "containerStatuses": [
+        {"name": "work", "image": "busybox", "imageID": "", "ready": False, "restartCount": 0,
+         "state": {"terminated": {"exitCode": code, "reason": "Error"}}}]}
+
+
+async def test_pod_failure_policy_fails_the_job_at_once_or_ignores_a_failure(client):
+    """FailJob ends the job on the first matching failure, backoffLimit notwithstanding, with upstream's
+    reason and message; an Ignore rule's failures are not counted (the pod is replaced, its finalizer
+    dropped); a failure no rule matches counts."""
+    policy = {"rules": [{"action": "FailJob", "onExitCodes": {"containerName": "work", "operator": "In",
+                                                              "values": [42]}},
+                        {"action": "Ignore", "onExitCodes": {"operator": "In", "values": [7]}}]}
+    async with running(client, FastJobController):
+        await client.create(JOBS, job("policy", backoffLimit=5, podFailurePolicy=policy))
+        [ignored] = await wait_active(client, "policy", 1)
+        await set_pod_status(client, ignored, exited(7))
+        [counted] = await wait_for(lambda: _replacement(client, "policy", ignored), 10)
+        await set_pod_status(client, counted, exited(1))
+        [fatal] = await wait_for(lambda: _replacement(client, "policy", counted), 10)
+        await set_pod_status(client, fatal, exited(42))
+        failed = await wait_condition(client, "policy", "Failed")
+        assert condition(failed, "Failed")["reason"] == "PodFailurePolicy"
+        assert condition(failed, "Failed")["message"] == (
+            f"Container work for pod {NS}/{fatal['metadata']['name']} failed with exit code 42 matching FailJob "
+            "rule at index 0")
+        assert failed["status"]["failed"] == 2  # the exit 7 was ignored
+        ignored_now = await client.get(PODS, ignored["metadata"]["name"], NS)
+        assert TRACKING_FINALIZER not in (ignored_now["metadata"].get("finalizers") or [])
+
+
+async def _replacement(client: Client, name: str, old: dict) -> list[dict] | None:
+    pods = [p for p in await live_pods(client, name) if p["metadata"]["uid"] != old["metadata"]["uid"]]
+    return pods or None
+
+
+async def test_restarts_count_towards_backoff_limit_with_restart_policy_on_failure(client):
+    """With OnFailure a failing container restarts in its pod, which never fails: the job once ran forever
+    in CrashLoopBackOff. Upstream counts the running pods' restarts against backoffLimit."""
+    on_failure = job("crashy", backoffLimit=2)
+    on_failure["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    async with running(client, FastJobController):
+        await client.create(JOBS, on_failure)
+        [pod] = await wait_active(client, "crashy", 1)
+        for restarts in (1, 2):
+            await set_pod_status(client, pod, {"phase": "Running", "containerStatuses": [
+                {"name": "work", "image": "busybox", "imageID": "", "ready": False, "restartCount": restarts,
+                 "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]})
+            if restarts == 1:
+                assert not condition(await client.get(JOBS, "crashy", NS), "FailureTarget")
+        failed = await wait_condition(client, "crashy", "Failed")
+        assert condition(failed, "Failed")["reason"] == "BackoffLimitExceeded"
+        assert await live_pods(client, "crashy") == []
+
+
 async def test_indexed_job_completes_every_index(client):
     async with running(client, FastJobController):
         await client.create(JOBS, job("idx", completions=3, parallelism=3, completionMode="Indexed"))

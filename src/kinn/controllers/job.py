@@ -24,9 +24,9 @@ from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
 from kinn.controllers.expectations import ControllerExpectations
 from kinn.controllers.job_util import (
-    BACKOFF_LIMIT_EXCEEDED, COMPLETION_INDEX_KEY, COMPLETIONS_REACHED, DEADLINE_EXCEEDED, TRACKING_FINALIZER,
-    completion_index, find_condition, finished_condition, format_indexes, has_tracking_finalizer, is_pod_failed,
-    is_pod_succeeded, parse_indexes, set_condition,
+    BACKOFF_LIMIT_EXCEEDED, COMPLETION_INDEX_KEY, COMPLETIONS_REACHED, DEADLINE_EXCEEDED, POD_FAILURE_POLICY,
+    TRACKING_FINALIZER, completion_index, find_condition, finished_condition, format_indexes, has_tracking_finalizer,
+    is_pod_failed, is_pod_succeeded, match_pod_failure_policy, parse_indexes, restarts_of_active_pods, set_condition,
 )
 from kinn.api.timestamps import now_rfc3339
 from kinn.controllers.podutil import (
@@ -49,6 +49,8 @@ class JobState:
     active: list[Obj] = field(default_factory=list)
     terminating: int = 0
     new_failures: bool = False
+    fail_job: str | None = None  # the message of the first FailJob rule of podFailurePolicy a pod matched
+    ignored: list[Obj] = field(default_factory=list)  # failed pods an Ignore rule leaves uncounted
 
     @property
     def uncounted(self) -> Obj:
@@ -149,23 +151,43 @@ class JobController(Controller):
             if is_pod_succeeded(pod):
                 uncounted.setdefault("succeeded", []).append(uid)
             elif is_pod_failed(pod):
-                uncounted.setdefault("failed", []).append(uid)
-                state.new_failures = True
+                self._failed(state, pod)
         return state
+
+    @staticmethod
+    def _failed(state: JobState, pod: Obj) -> None:
+        """A newly failed pod, as the job's podFailurePolicy says: counted (and FailJob's message kept) or ignored."""
+        action, message = match_pod_failure_policy(state.job["spec"].get("podFailurePolicy"), pod) or ("Count", "")
+        if action == "Ignore":
+            state.ignored.append(pod)
+            return
+        if action == "FailJob" and state.fail_job is None:
+            state.fail_job = message
+        state.uncounted.setdefault("failed", []).append(pod["metadata"]["uid"])
+        state.new_failures = True
 
     def _outcome(self, state: JobState) -> tuple[str, str, str] | None:
         """("SuccessCriteriaMet"|"FailureTarget", reason, message) once the job's fate is decided."""
         for type_ in ("SuccessCriteriaMet", "FailureTarget"):
             if condition := find_condition(state.job, type_):
                 return type_, condition.get("reason", ""), condition.get("message", "")
-        spec = state.job["spec"]
-        if state.failed > spec.get("backoffLimit", 6):
+        if state.fail_job is not None:
+            return "FailureTarget", POD_FAILURE_POLICY, state.fail_job
+        if state.failed > state.job["spec"].get("backoffLimit", 6) or self._past_backoff_limit_on_failure(state):
             return ("FailureTarget", *BACKOFF_LIMIT_EXCEEDED)
         if self._past_deadline(state):
             return ("FailureTarget", *DEADLINE_EXCEEDED)
         if self._complete(state):
             return ("SuccessCriteriaMet", *COMPLETIONS_REACHED)
         return None
+
+    @staticmethod
+    def _past_backoff_limit_on_failure(state: JobState) -> bool:
+        """restartPolicy OnFailure: the running pods' restarts have reached backoffLimit (any restart at 0)."""
+        if state.job["spec"]["template"]["spec"].get("restartPolicy") != "OnFailure":
+            return False
+        limit, restarts = state.job["spec"].get("backoffLimit", 6), restarts_of_active_pods(state.pods)
+        return restarts > 0 if limit == 0 else restarts >= limit
 
     def _past_deadline(self, state: JobState) -> bool:
         deadline = state.job["spec"].get("activeDeadlineSeconds")
@@ -294,7 +316,7 @@ class JobController(Controller):
             job = await self._write_status(job, state.status)
         uids = set(state.uncounted.get("succeeded") or []) | set(state.uncounted.get("failed") or [])
         await self._remove_finalizers(key, [p for p in state.pods if p["metadata"]["uid"] in uids
-                                            and has_tracking_finalizer(p)])
+                                            and has_tracking_finalizer(p)] + state.ignored)
         self._count_uncounted(state)
         state.status.update(active=len(state.active), terminating=state.terminating,
                             ready=sum(1 for p in state.active if is_pod_ready(p)))

@@ -18,6 +18,7 @@ TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 COMPLETIONS_REACHED = ("CompletionsReached", "Reached expected number of succeeded pods")
 BACKOFF_LIMIT_EXCEEDED = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
 DEADLINE_EXCEEDED = ("DeadlineExceeded", "Job was active longer than specified deadline")
+POD_FAILURE_POLICY = "PodFailurePolicy"
 
 
 def parse_indexes(text: str | None) -> set[int]:
@@ -57,6 +58,51 @@ def is_pod_failed(pod: Obj) -> bool:
 
 def is_pod_succeeded(pod: Obj) -> bool:
     return pod.get("status", {}).get("phase") == "Succeeded"
+
+
+def match_pod_failure_policy(policy: Obj | None, pod: Obj) -> tuple[str, str] | None:
+    """(action, message) of the first podFailurePolicy rule a failed pod matches, None when none does
+    (matchPodFailurePolicy): FailJob ends the job at once, Ignore does not count the failure towards
+    backoffLimit, Count (or no match) counts it. The message is upstream's, as the Job's condition shows it."""
+    meta = pod["metadata"]
+    for index, rule in enumerate((policy or {}).get("rules") or []):
+        action = rule.get("action", "")
+        if exit_codes := rule.get("onExitCodes"):
+            status = _container_failed_with(pod, exit_codes)
+            if status is not None:
+                code = status["state"]["terminated"]["exitCode"]
+                return action, (f"Container {status['name']} for pod {meta['namespace']}/{meta['name']} failed with "
+                                f"exit code {code} matching {action} rule at index {index}")
+        for wanted in rule.get("onPodConditions") or []:
+            for condition in pod.get("status", {}).get("conditions") or []:
+                if condition.get("type") == wanted.get("type") and condition.get("status") == wanted.get("status",
+                                                                                                         "True"):
+                    return action, (f"Pod {meta['namespace']}/{meta['name']} has condition {condition['type']} "
+                                    f"matching {action} rule at index {index}")
+    return None
+
+
+def _container_failed_with(pod: Obj, requirement: Obj) -> Obj | None:
+    """The first container (then init container) status that terminated with a non-zero exit code the
+    requirement's operator (In / NotIn) selects, in the requirement's container if it names one."""
+    status = pod.get("status", {})
+    for container in (status.get("containerStatuses") or []) + (status.get("initContainerStatuses") or []):
+        code = ((container.get("state") or {}).get("terminated") or {}).get("exitCode")
+        if not code or requirement.get("containerName") not in (None, container.get("name")):
+            continue
+        if (code in requirement.get("values", [])) == (requirement.get("operator") == "In"):
+            return container
+    return None
+
+
+def restarts_of_active_pods(pods: Iterable[Obj]) -> int:
+    """The restarts of every container of the job's running and pending pods: with restartPolicy
+    OnFailure a failing container restarts in place instead of failing its pod, so these are what
+    backoffLimit counts (pastBackoffLimitOnFailure)."""
+    return sum(container.get("restartCount", 0) for pod in pods
+               if pod.get("status", {}).get("phase") in ("Running", "Pending")
+               for container in (pod["status"].get("initContainerStatuses") or [])
+               + (pod["status"].get("containerStatuses") or []))
 
 
 def has_tracking_finalizer(pod: Obj) -> bool:
