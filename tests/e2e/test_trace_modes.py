@@ -136,6 +136,24 @@ class TestNftablesHostGw:
         assert f"{pod_cidr(c, 'worker-2')} via 10.240.0.22 dev kinn0" in underlay_routes
         assert f"conntrack un-NAT: source {web}:8080 rewritten back to {vip}:80" in out.split("\n← reply")[1]
 
+    def test_trace_through_a_node_port_crosses_the_underlay_twice(self, nft_cluster: KinnCluster) -> None:
+        """The client reaches web's NodePort on worker-1, which has no backend: worker-1 DNATs (and SNATs)
+        the packet to web's pod on worker-2, so it crosses the underlay bridge twice each way. The trace
+        once merged both crossings into one underlay hop, listed before worker-1 had even NATed it."""
+        c = nft_cluster
+        c.kubectl("apply", "-f", "-", input="apiVersion: v1\nkind: Service\nmetadata: {name: web-np}\n"
+                                           "spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, "
+                                           "targetPort: 8080}]}\n")
+        node_port = c.kubectl("get", "svc", "web-np", "-o", "jsonpath={.spec.ports[0].nodePort}")
+        out = wait_until(lambda: (o := trace(c, "client", "node/worker-1", "--port", node_port))
+                         .splitlines()[0].endswith("connected") and o, timeout=30, what="a connected NodePort trace")
+        request, reply = out.split("\n← reply")
+        places = [[line.strip() for line in way.splitlines() if re.match(r"  \S", line)] for way in (request, reply)]
+        path = ["client", "underlay", "node worker-1", "underlay", "node worker-2", "pod default/web (on worker-2)"]
+        assert places == [path, path[::-1]], out
+        second = request.split("\n  underlay\n")[2]
+        assert "prerouting in on kinn0: tcp 10.240.0.21:" in second and f"→ {pod_ip(c, 'web')}:8080" in second, out
+
     def test_trace_to_service_without_endpoints_names_the_reject(self, nft_cluster: KinnCluster) -> None:
         out = trace(nft_cluster, "pod/client", "svc/empty")
         assert out.splitlines()[0].endswith("connection refused"), out

@@ -202,11 +202,15 @@ def _hops(observations: list[Observation], way: str, route: Router, conn: Connec
 def _arrivals(visits: list[HookVisit]) -> list[list[HookVisit]]:
     """A netns's visits, split where the packet came back after leaving: a pod reaching itself
     through its Service (a hairpin) sends the packet to the node, which DNATs it back to the pod,
-    and that arrival comes after the node's hops. Through lo it never left the netns."""
+    and that arrival comes after the node's hops. Through lo it never left the netns. A bridge
+    (the underlay) only ever sees arrivals: a packet that crosses it twice — to a node that
+    forwards it to another node, as a NodePort on a node without the backend does with host-gw —
+    arrives the second time with the TTL that node's routing lowered."""
     runs = [[visits[0]]]
     for visit in visits[1:]:
         previous = runs[-1][-1]
-        if _prerouting(visit) and not _prerouting(previous) and previous.packet.oif and visit.packet.iif != "lo":
+        came_back = not _prerouting(previous) and previous.packet.oif and visit.packet.iif != "lo"
+        if _prerouting(visit) and (came_back or (_prerouting(previous) and visit.packet.ttl < previous.packet.ttl)):
             runs.append([])
         runs[-1].append(visit)
     return runs
