@@ -206,6 +206,7 @@ class TestNftablesHostGw:
             assert f"meta l4proto tcp dnat to {web}:8080" in text and "numgen random mod 1 vmap" in text
             assert f"{service_ip(c, 'web')} . tcp . 80 : goto service-" in text
         assert f"{pod_cidr(c, 'worker-2')} via 10.240.0.22 dev eth0 (worker-2)  host-gw" in out
+        assert "host-gw routes to those pod subnets" in out and "flannel.1" not in out, out  # host-gw has none
 
 
 class TestUserspaceVxlan:

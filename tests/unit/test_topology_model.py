@@ -69,6 +69,16 @@ def test_services_list_endpoints_with_pods_and_nodes() -> None:
     assert services["ingress-nginx/ingress-nginx-controller"].ingress == ("10.240.0.250",)
 
 
+def test_an_external_name_service_shows_the_name_it_stands_for() -> None:
+    """It has no cluster IP and no ports: the tree said `ExternalName None` with blanks after it."""
+    snapshot = json.loads(json.dumps(SNAPSHOT))
+    snapshot["objects"]["services"].append({"metadata": {"namespace": "default", "name": "ext"},
+                                            "spec": {"type": "ExternalName", "externalName": "example.com"}})
+    topology = build(snapshot)
+    assert "   ├─ default/ext  ExternalName → example.com\n" in render_text(topology)
+    assert "ExternalName → example.com" in render_dot(topology)
+
+
 def test_format_route_as_ip_route_prints_it() -> None:
     names = {3: "flannel.1", 2: "eth0"}
     assert format_route({"dst": "10.244.2.0/24", "gateway": "10.244.2.0", "oif": 3, "onlink": True}, names) == \

@@ -33,7 +33,8 @@ class NodeFindings:
     ip: str
     rules: dict[str, list[str]] = field(default_factory=dict)  # iptables table or "nftables" → lines
     routes: dict[str, str] = field(default_factory=dict)  # destination IP → `ip route get`
-    tunnels: list[str] = field(default_factory=list)  # flannel.1 route/neighbour/FDB toward those IPs
+    tunnels: list[str] = field(default_factory=list)  # flannel.1 route/neighbour/FDB (host-gw: route) toward those IPs
+    host_gw: bool = False  # the tunnels are host-gw routes: no flannel.1, no neighbour or FDB entry
     wiring: list[str] = field(default_factory=list)  # the pod's veth, bridge port, sandbox (its node only)
     conntrack: list[str] = field(default_factory=list)
 
@@ -65,6 +66,7 @@ def _findings(node: Node, view: NodeNetwork, targets: list[str], ips: set[str], 
     """Routes and tunnel entries toward `targets`, conntrack entries naming `ips` or `ports`."""
     return NodeFindings(view.name, view.ip, routes=kernel.routes_to(node, targets),
                         tunnels=_tunnels_toward(view, targets),
+                        host_gw=any(tunnel.vtep_mac is None for tunnel in view.tunnels),
                         conntrack=conntrack_entries(kernel.conntrack_table(node), ips, ports))
 
 

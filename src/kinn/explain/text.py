@@ -22,7 +22,9 @@ def _node(found: NodeFindings, kind: str) -> list[str]:
         lines += _section("kube-proxy's rules", [])
     lines += _section("routes (ip route get)", [f"{ip}: {route}" for ip, route in found.routes.items()])
     if found.tunnels:
-        lines += _section("flannel.1 entries for those pod subnets (route; ip neigh; bridge fdb)", found.tunnels)
+        title = ("host-gw routes to those pod subnets (via the node that has them, on eth0)" if found.host_gw
+                 else "flannel.1 entries for those pod subnets (route; ip neigh; bridge fdb)")
+        lines += _section(title, found.tunnels)
     lines += _section("conntrack -L", found.conntrack)
     return lines
 

@@ -87,7 +87,7 @@ def _tunnels(topology: Topology) -> list[str]:
 
 def _service_label(service: ServiceView) -> list[str]:
     ports = [f"{p.port}/{p.protocol}" + (f" → NodePort {p.node_port}" if p.node_port else "") for p in service.ports]
-    return [service.key, f"{service.type} {service.cluster_ip or 'None'}", *ports, *(f"LB {ip}" for ip in service.ingress)]
+    return [service.key, f"{service.type} {service.address}", *ports, *(f"LB {ip}" for ip in service.ingress)]
 
 
 def _services(topology: Topology) -> list[str]:

@@ -115,10 +115,16 @@ class ServiceView:
     ports: tuple[ServicePortView, ...]
     ingress: tuple[str, ...]  # status.loadBalancer.ingress IPs
     backends: tuple[Backend, ...]
+    external_name: str | None = None  # an ExternalName Service's DNS name (a CNAME, no cluster IP)
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def address(self) -> str:
+        """What the Service's name resolves to: its cluster IP, `None` (headless), or `→ NAME` (ExternalName)."""
+        return f"→ {self.external_name}" if self.external_name else self.cluster_ip or "None"
 
 
 @dataclass(frozen=True)
@@ -248,8 +254,10 @@ def service_view(service: Obj, slices: list[Obj], pods: list[Obj], node_ips: dic
     ingress = tuple(i["ip"] for i in (service.get("status", {}).get("loadBalancer") or {}).get("ingress") or []
                     if i.get("ip"))
     cluster_ip = spec.get("clusterIP") if spec.get("clusterIP") not in (None, "", "None") else None
-    return ServiceView(meta["namespace"], meta["name"], spec.get("type", "ClusterIP"), cluster_ip, ports, ingress,
-                       _backends(service, slices, pods_by_ip, node_ips))
+    type_ = spec.get("type", "ClusterIP")
+    return ServiceView(meta["namespace"], meta["name"], type_, cluster_ip, ports, ingress,
+                       _backends(service, slices, pods_by_ip, node_ips),
+                       spec.get("externalName") if type_ == "ExternalName" else None)
 
 
 def build(snapshot: Obj) -> Topology:

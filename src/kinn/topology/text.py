@@ -46,8 +46,9 @@ def _where(backend: Backend) -> str:
 
 def _service(service: ServiceView) -> Branch:
     ports = ", ".join(f"{p.port}/{p.protocol}" + (f":{p.node_port}" if p.node_port else "") for p in service.ports)
-    ingress = f"  LoadBalancer {', '.join(service.ingress)}" if service.ingress else ""
-    branch = Branch(f"{service.key}  {service.type} {service.cluster_ip or 'None'}  {ports}{ingress}")
+    ingress = f"LoadBalancer {', '.join(service.ingress)}" if service.ingress else ""
+    branch = Branch("  ".join(part for part in (service.key, f"{service.type} {service.address}", ports, ingress)
+                              if part))
     branch.children = [Branch(f"→ {b.ip}:{','.join(map(str, b.ports))}  {_where(b)}" + ("" if b.ready else "  (not ready)"))
                        for b in service.backends]
     return branch
