@@ -138,6 +138,16 @@ def test_pod_phase_pending_until_init_succeeded_and_all_started() -> None:
     assert pod_phase(pod(), [ended("init", 0)], [ContainerRecord("c", "busybox")]) == "Pending"
 
 
+def test_pod_phase_with_a_sidecar_depends_on_the_containers_once_it_ran() -> None:
+    """A sidecar never has to succeed: not yet run, the pod is Pending; once it ran, even if it ended
+    (it will be restarted, whatever the pod's policy), the containers alone decide the phase."""
+    waiting, crashed = ContainerRecord("side", "busybox", sidecar=True), ended("side", 1)
+    crashed.sidecar = True
+    assert pod_phase(pod(restartPolicy="Never"), [waiting], [ContainerRecord("c", "busybox")]) == "Pending"
+    assert pod_phase(pod(restartPolicy="Never"), [crashed], [ended("c", 0)]) == "Succeeded"
+    assert pod_phase(pod(restartPolicy="Never"), [crashed], [ended("c", 2)]) == "Failed"
+
+
 def test_backoff_doubles_to_the_maximum_and_waits_from_the_failure() -> None:
     backoff = Backoff(initial=10, maximum=25)
     assert [backoff.next("k", moment) for moment in (0, 1, 2, 3)] == [10, 20, 25, 25]

@@ -30,7 +30,7 @@ from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
 from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, container_log_path, \
     pod_log_dir, start_container
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
-from kinn.kubelet.status import ContainerRecord, StatusManager, pod_phase, pod_status
+from kinn.kubelet.status import ContainerRecord, StatusManager, is_sidecar, pod_phase, pod_status
 from kinn.kubelet.token_manager import TokenManager
 
 log = logging.getLogger("kinn.kubelet")
@@ -95,8 +95,9 @@ class PodWorker:
         self.network: NetworkConfigList | None = None
         self.pod_ips: list[str] = []
         self.start_time = now_rfc3339()
-        self.init = [ContainerRecord(c["name"], c.get("image", ""), waiting_reason="PodInitializing")
-                     for c in pod["spec"].get("initContainers") or []]
+        self.init = [ContainerRecord(c["name"], c.get("image", ""), sidecar=is_sidecar(c),
+                                     waiting_reason="PodInitializing") for c in pod["spec"].get("initContainers") or []]
+        self._initialized = False  # every init container succeeded or (a sidecar) started once
         self.containers = [ContainerRecord(c["name"], c.get("image", ""),
                                            waiting_reason="PodInitializing" if self.init else "ContainerCreating")
                            for c in pod["spec"]["containers"]]
@@ -178,6 +179,7 @@ class PodWorker:
         for spec, record in zip(self.pod["spec"]["containers"], self.containers):
             await self._sync_container(spec, record)
         if pod_phase(self.pod, self.init, self.containers) in ("Succeeded", "Failed"):
+            await self._kill_containers(self._grace())  # the sidecars, which outlive the containers they serve
             await self._teardown_sandbox()
             self._finished = True
 
@@ -279,13 +281,22 @@ class PodWorker:
     # -- containers --------------------------------------------------------------------------
 
     async def _run_init_containers(self) -> bool:
-        """Init containers one at a time, in order; True once all succeeded."""
+        """Init containers one at a time, in order; True once all succeeded. A sidecar is restarted
+        whenever it ends, whatever the pod's restartPolicy, and the next init container waits only
+        until it has started (running, its startup probe passed); once the pod is initialized, a
+        sidecar's restarts hold nothing up."""
         policy = "Never" if self.pod["spec"].get("restartPolicy") == "Never" else "OnFailure"
         for spec, record in zip(self.pod["spec"].get("initContainers") or [], self.init):
+            if record.sidecar:
+                await self._sync_container(spec, record, "Always")
+                if self._initialized or self.probes.started(record):
+                    continue
+                return False
             if record.exit is not None and record.exit.exit_code == 0:
                 continue
             await self._sync_container(spec, record, policy)
             return False
+        self._initialized = True
         for record in self.containers:
             if record.waiting_reason == "PodInitializing":
                 record.waiting_reason = "ContainerCreating"
@@ -434,12 +445,17 @@ class PodWorker:
         self.wake()
 
     async def _kill_containers(self, grace: float) -> None:
-        """killContainer for every running container, in parallel; their ends are recorded at once."""
+        """killContainer for every running container, in parallel, and then for the sidecars, within what
+        is left of the grace period: they serve the others to the end, as upstream stops them last."""
         spec = self.pod["spec"]
         specs = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
-        running = [record for record in [*self.init, *self.containers] if record.running]
-        await asyncio.gather(*(self._kill_container(specs[record.name], record, f"Stopping container {record.name}",
-                                                    grace) for record in running))
+        started = time.monotonic()
+        for sidecars in (False, True):
+            running = [record for record in [*self.init, *self.containers]
+                       if record.running and record.sidecar == sidecars]
+            left = max(grace - (time.monotonic() - started), 0.0)
+            await asyncio.gather(*(self._kill_container(specs[record.name], record, f"Stopping container {record.name}",
+                                                        left) for record in running))
 
     async def _kill_container(self, spec: Obj, record: ContainerRecord, message: str, grace: float) -> None:
         """killContainer: the Killing event, the preStop hook within the grace period, then SIGTERM and,

@@ -25,7 +25,7 @@ from kinn.kubelet import envvars
 from kinn.kubelet.actions import (ActionError, ActionResult, Outcome, exec_probe, format_pod, http_get_request,
                                   http_probe, resolve_container_port, tcp_probe)
 from kinn.kubelet.runtime import ContainerProcess
-from kinn.kubelet.status import ContainerRecord, pod_phase
+from kinn.kubelet.status import ContainerRecord, is_sidecar, pod_phase
 
 log = logging.getLogger("kinn.kubelet.prober")
 MAX_PROBE_RETRIES = 3  # attempts of a probe that errors (not of one that fails)
@@ -186,8 +186,9 @@ class PodProbes:
         self._results: dict[tuple[ProbeType, str], Result] = {}
 
     def start(self) -> None:
-        """AddPod: a worker for every probe the pod's containers declare."""
-        for container in self.target.pod["spec"]["containers"]:
+        """AddPod: a worker for every probe the pod's containers and sidecars declare."""
+        spec = self.target.pod["spec"]
+        for container in [*(c for c in spec.get("initContainers") or [] if is_sidecar(c)), *spec["containers"]]:
             for probe_type in ProbeType:
                 if container.get(probe_type.field) is not None:
                     self._workers[(container["name"], probe_type)] = ProbeWorker(self, container, probe_type)
@@ -300,7 +301,8 @@ class ProbeWorker:
         self._wakeup.clear()
 
     def _record(self) -> ContainerRecord | None:
-        return next((r for r in self.probes.target.containers if r.name == self.container["name"]), None)
+        target = self.probes.target
+        return next((r for r in [*target.init, *target.containers] if r.name == self.container["name"]), None)
 
     async def do_probe(self) -> bool:
         """One tick (worker.doProbe); False ends the worker."""
@@ -319,7 +321,7 @@ class ProbeWorker:
             return True
         if not record.running:
             self.probes.set_result(self.probe_type, self.container_id, Result.FAILURE)
-            return pod["spec"].get("restartPolicy", "Always") != "Never"  # it will not run again
+            return record.sidecar or pod["spec"].get("restartPolicy", "Always") != "Never"  # or it will not run again
         if pod["metadata"].get("deletionTimestamp") and self.probe_type is not ProbeType.READINESS:
             self.probes.set_result(self.probe_type, self.container_id, Result.SUCCESS)  # a quiet shutdown
             return False

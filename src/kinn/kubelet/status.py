@@ -34,6 +34,12 @@ class ContainerProbes(Protocol):
     def ready(self, record: ContainerRecord) -> bool: ...
 
 
+def is_sidecar(container: Obj) -> bool:
+    """A restartable init container (`restartPolicy: Always`, KEP-753): it starts in init order, but
+    the next one starts once it has *started*, and it keeps running beside the pod's containers."""
+    return container.get("restartPolicy") == "Always"
+
+
 @dataclass
 class ContainerRecord:
     """What the kubelet knows about one container of a pod across its restarts."""
@@ -48,10 +54,15 @@ class ContainerRecord:
     restart_count: int = 0
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
+    sidecar: bool = False  # a restartable init container (is_sidecar)
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.exit is None
+
+    @property
+    def ever_ran(self) -> bool:
+        return self.process is not None or self.exit is not None or self.last_terminated is not None
 
     def terminated_state(self) -> Obj | None:
         """state.terminated for the current run, if it ended; one that never started shows the
@@ -119,12 +130,20 @@ def _terminated_ok(record: ContainerRecord) -> bool:
     return record.exit is not None and record.exit.exit_code == 0
 
 
+def _initialized(record: ContainerRecord) -> bool:
+    """An init container's part is done: it succeeded, or (a sidecar) it has run; a sidecar that
+    exits later is restarted, and the pod stays initialized."""
+    return record.ever_ran if record.sidecar else _terminated_ok(record)
+
+
 def pod_phase(pod: Obj, init: list[ContainerRecord], containers: list[ContainerRecord]) -> str:
-    """getPhase: Pending until init containers succeeded and every container ran once; then Running
-    while any runs (or will be restarted); Succeeded/Failed once all ended for good."""
+    """getPhase: Pending until init containers succeeded (sidecars: started) and every container ran
+    once; then Running while any runs (or will be restarted); Succeeded/Failed once all ended for
+    good. Sidecars do not count after initialization: a Job's pod is done when its containers are."""
     policy = pod["spec"].get("restartPolicy", "Always")
-    if any(not _terminated_ok(record) for record in init):
-        failed_init = any(record.exit is not None and record.exit.exit_code != 0 for record in init)
+    if any(not _initialized(record) for record in init):
+        failed_init = any(record.exit is not None and record.exit.exit_code != 0 and not record.sidecar
+                          for record in init)
         return "Failed" if failed_init and policy == "Never" else "Pending"
     if any(record.process is None and record.exit is None and record.last_terminated is None for record in containers):
         return "Pending"
@@ -150,8 +169,8 @@ def _condition(kind: str, ok: bool, reason: str = "", message: str = "") -> Obj:
 def pod_conditions(phase: str, sandbox_ready: bool, init: list[ContainerRecord], containers: list[ContainerRecord],
                    probes: ContainerProbes) -> list[Obj]:
     """PodReadyToStartContainers, Initialized, ContainersReady and Ready (PodScheduled is the scheduler's)."""
-    incomplete = [record.name for record in init if not _terminated_ok(record)]
-    unready = [record.name for record in containers if not probes.ready(record)]
+    incomplete = [record.name for record in init if not _initialized(record)]
+    unready = [record.name for record in [*(r for r in init if r.sidecar), *containers] if not probes.ready(record)]
     if phase == "Succeeded" or (phase == "Failed" and not incomplete):
         ready_reason, ready_message = "PodCompleted", ""
     else:
