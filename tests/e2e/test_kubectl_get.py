@@ -260,6 +260,13 @@ def test_auth_can_i_and_whoami(apiserver):
                                               ["*.*", "[]", "[]", "[*]"], ["[*]", "[]", "[*]"]], rules
     assert apiserver.kubectl("auth", "whoami").stdout.splitlines() == [
         "ATTRIBUTE   VALUE", "Username    kubernetes-admin", "Groups      [system:masters system:authenticated]"]
+    # Impersonation (kubectl --as, --as-group): was ignored, so `--as` tests passed as the admin.
+    assert apiserver.kubectl("auth", "whoami", "--as", "jane", "--as-group", "devs").stdout.splitlines() == [
+        "ATTRIBUTE   VALUE", "Username    jane", "Groups      [devs system:authenticated]"]
+    assert apiserver.kubectl("auth", "whoami", "--as", "system:serviceaccount:ci:runner").stdout.splitlines()[2] == \
+        "Groups      [system:serviceaccounts system:serviceaccounts:ci system:authenticated]"
+    alone = apiserver.kubectl("get", "pods", "--as-group", "devs", check=False)
+    assert alone.returncode == 1 and "without impersonating a user" in alone.stderr, alone.stderr
     # kubectl looks for a create-only kind's PATCH path, then for a CRD; kinn serves no CRDs.
     empty = apiserver.kubectl("create", "--validate=false", "-f", "-", check=False, input=(
         "apiVersion: authorization.k8s.io/v1\nkind: SelfSubjectAccessReview\nspec: {}\n"))

@@ -16,6 +16,7 @@ import secrets
 from pathlib import Path
 
 from aiohttp import web
+from multidict import CIMultiDictProxy
 
 from kinn.apiserver.certs import PKI
 from kinn.apiserver.serviceaccount.jwt import TokenAuthenticator
@@ -23,6 +24,31 @@ from kinn.storage.interface import Store
 
 User = tuple[str, tuple[str, ...]]
 AUTHENTICATED_GROUP = "system:authenticated"
+SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:"
+
+
+class ImpersonationError(ValueError):
+    """Impersonation headers that name no one to be (upstream answers 400 Bad Request)."""
+
+
+def impersonate(headers: CIMultiDictProxy[str], user: User) -> User:
+    """Who the request acts as: `user`, or the one its Impersonate-User / Impersonate-Group headers name
+    (`kubectl --as jane --as-group devs`), as kube-apiserver's WithImpersonation filter makes them.
+    Every authenticated user may impersonate anyone here, as authorization is AlwaysAllow; the
+    impersonated user is authenticated (`system:authenticated`), and a service account without
+    groups given gets its own (`system:serviceaccounts`, `system:serviceaccounts:<ns>`)."""
+    name = headers.get("Impersonate-User")
+    groups = tuple(headers.getall("Impersonate-Group", ()))
+    if name is None:
+        if groups:
+            raise ImpersonationError(f"requested {list(groups)} without impersonating a user")
+        return user
+    if not groups and name.startswith(SERVICE_ACCOUNT_PREFIX):
+        namespace = name[len(SERVICE_ACCOUNT_PREFIX):].split(":", 1)[0]
+        groups = ("system:serviceaccounts", f"system:serviceaccounts:{namespace}")
+    if name != "system:anonymous" and AUTHENTICATED_GROUP not in groups:
+        groups += (AUTHENTICATED_GROUP,)
+    return name, groups
 
 
 class Authenticator:

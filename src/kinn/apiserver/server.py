@@ -29,7 +29,7 @@ from kinn.apiserver.healthz import health_check
 from kinn.apiserver.admission.plugins import default_chain
 from kinn.apiserver.allocators.ipallocator import IPAllocator
 from kinn.apiserver.allocators.portallocator import PortAllocator
-from kinn.apiserver.authn import Authenticator
+from kinn.apiserver.authn import Authenticator, ImpersonationError, impersonate
 from kinn.apiserver.bootstrap import CLUSTER_PORT, bootstrap
 from kinn.apiserver.certs import PKI, ensure_pki
 from kinn.apiserver.handlers import ResourceHandler
@@ -217,7 +217,10 @@ class APIServer:
             if request.path not in _PUBLIC_PATHS:
                 raise errors.StatusError(401, "Unauthorized", "Unauthorized")
             user = ("system:anonymous", ("system:unauthenticated",))
-        request["user"], request["groups"] = user
+        try:
+            request["user"], request["groups"] = impersonate(request.headers, user)
+        except ImpersonationError as error:
+            raise errors.StatusError(400, "BadRequest", str(error)) from None
 
     # -- routing ---------------------------------------------------------------------------
 
