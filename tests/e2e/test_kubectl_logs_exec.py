@@ -152,8 +152,8 @@ def test_kubectl_run_i_gets_its_input_and_all_its_output(node: Node) -> None:
     shown. Before, stdin was /dev/null and attach followed the log from its own start: a quick command
     showed nothing at all, one that read its input read nothing."""
     overrides = json.dumps({"spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 2}})
-    result = node.server.kubectl("run", "reader", "-i", "--restart=Never", "--image=busybox", f"--overrides={overrides}",
-                                 "--", "sh", "-c", "echo first; while read line; do echo got=$line; done; echo eof",
+    result = node.server.kubectl("run", "reader", "-i", "--restart=Never", "--image=busybox",
+                                 f"--overrides={overrides}", "--", "sh", "-c", "echo first; while read line; do echo got=$line; done; echo eof",
                                  input="one\ntwo\n")
     assert result.stdout.splitlines()[-4:] == ["first", "got=one", "got=two", "eof"], result.stdout + result.stderr
     assert "falling back to streaming logs" not in result.stderr, result.stderr

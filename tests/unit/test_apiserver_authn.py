@@ -19,8 +19,8 @@ def test_no_headers_keep_the_authenticated_user() -> None:
 
 
 def test_a_user_with_groups_is_authenticated_too() -> None:
-    assert impersonate(headers(("Impersonate-User", "jane"), ("impersonate-group", "devs"),
-                               ("Impersonate-Group", "ops")), ADMIN) == ("jane", ("devs", "ops", "system:authenticated"))
+    jane = headers(("Impersonate-User", "jane"), ("impersonate-group", "devs"), ("Impersonate-Group", "ops"))
+    assert impersonate(jane, ADMIN) == ("jane", ("devs", "ops", "system:authenticated"))
     assert impersonate(headers(("Impersonate-User", "system:anonymous")), ADMIN) == ("system:anonymous", ())
 
 
