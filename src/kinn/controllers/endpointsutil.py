@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from kinn.api.errors import StatusError
+from kinn.api.sidecars import is_sidecar
 from kinn.api.timestamps import rfc3339
 from kinn.client.informer import EventHandler, Indexer, object_key
 from kinn.client.rest import resource
@@ -96,7 +97,7 @@ def find_port(pod: Obj, service_port: Obj) -> int | None:
         return int(target)
     protocol = service_port.get("protocol", "TCP")
     spec = pod.get("spec", {})
-    sidecars = [c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
+    sidecars = [c for c in spec.get("initContainers") or [] if is_sidecar(c)]
     for container in [*(spec.get("containers") or []), *sidecars]:
         for port in container.get("ports") or []:
             if port.get("name") == target and port.get("protocol", "TCP") == protocol:

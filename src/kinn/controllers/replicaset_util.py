@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable
 
+from kinn.api.sidecars import is_sidecar
 from kinn.api.selectors import LabelSelector, Operator, new_requirement
 from kinn.api.timestamps import now_rfc3339
 from kinn.controllers.podutil import (
@@ -48,8 +49,7 @@ def _max_restarts(pod: Obj) -> tuple[int, int]:
     """Highest restart count of regular containers, and of sidecars (restartPolicy Always init containers)."""
     status = pod.get("status") or {}
     regular = max((c.get("restartCount", 0) for c in status.get("containerStatuses") or []), default=0)
-    sidecars = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or []
-                if c.get("restartPolicy") == "Always"}
+    sidecars = {c.get("name") for c in (pod.get("spec") or {}).get("initContainers") or [] if is_sidecar(c)}
     sidecar = max((c.get("restartCount", 0) for c in status.get("initContainerStatuses") or []
                    if c.get("name") in sidecars), default=0)
     return regular, sidecar

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from kinn.api.errors import StatusError
+from kinn.api.sidecars import is_sidecar
 from kinn.api.timestamps import now_rfc3339
 from kinn.client.events import EventRecorder
 from kinn.client.rest import Client, resource
@@ -30,7 +31,7 @@ from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
 from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, container_log_path, \
     pod_log_dir, start_container
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
-from kinn.kubelet.status import ContainerRecord, StatusManager, is_sidecar, pod_phase, pod_status
+from kinn.kubelet.status import ContainerRecord, StatusManager, pod_phase, pod_status
 from kinn.kubelet.token_manager import TokenManager
 
 log = logging.getLogger("kinn.kubelet")

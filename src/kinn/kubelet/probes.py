@@ -20,12 +20,13 @@ from datetime import datetime, timezone
 from enum import Enum
 from typing import Any, Protocol
 
+from kinn.api.sidecars import is_sidecar
 from kinn.client.events import EventRecorder
 from kinn.kubelet import envvars
 from kinn.kubelet.actions import (ActionError, ActionResult, Outcome, exec_probe, format_pod, http_get_request,
                                   http_probe, resolve_container_port, tcp_probe)
 from kinn.kubelet.runtime import ContainerProcess
-from kinn.kubelet.status import ContainerRecord, is_sidecar, pod_phase
+from kinn.kubelet.status import ContainerRecord, pod_phase
 
 log = logging.getLogger("kinn.kubelet.prober")
 MAX_PROBE_RETRIES = 3  # attempts of a probe that errors (not of one that fails)

@@ -34,12 +34,6 @@ class ContainerProbes(Protocol):
     def ready(self, record: ContainerRecord) -> bool: ...
 
 
-def is_sidecar(container: Obj) -> bool:
-    """A restartable init container (`restartPolicy: Always`, KEP-753): it starts in init order, but
-    the next one starts once it has *started*, and it keeps running beside the pod's containers."""
-    return container.get("restartPolicy") == "Always"
-
-
 @dataclass
 class ContainerRecord:
     """What the kubelet knows about one container of a pod across its restarts."""
@@ -54,7 +48,7 @@ class ContainerRecord:
     restart_count: int = 0
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
-    sidecar: bool = False  # a restartable init container (is_sidecar)
+    sidecar: bool = False  # a restartable init container (kinn.api.sidecars)
 
     @property
     def running(self) -> bool:

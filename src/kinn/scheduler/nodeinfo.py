@@ -12,6 +12,7 @@ from typing import Any, Callable, Hashable, Iterable, TypeVar
 
 from kinn.api.quantity import milli_value, value
 from kinn.api.selectors import LabelSelector
+from kinn.api.sidecars import is_sidecar
 
 Obj = dict[str, Any]
 
@@ -92,7 +93,7 @@ def pod_requests(spec: Obj, non_zero: bool = False) -> Resource:
     init_peak = Resource()
     for container in spec.get("initContainers") or ():
         need = of(container)
-        if container.get("restartPolicy") == "Always":
+        if is_sidecar(container):
             sidecars.add(need)  # a sidecar keeps running beside the app containers
             need = sidecars.copy()
         else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from kinn.api.printers.columns import AGE, NAME, Column, Printer, printer
+from kinn.api.sidecars import is_sidecar
 from kinn.api.printers.format import NONE, Clock, name_of, human_duration, parse_time
 
 # The status reason the node lifecycle controller sets on pods of an unreachable node.
@@ -33,11 +34,6 @@ COLUMNS = (
 _SUCCEEDED = [{"type": "Completed", "status": "True", "reason": "Succeeded",
                "message": "The pod has completed successfully."}]
 _FAILED = [{"type": "Completed", "status": "True", "reason": "Failed", "message": "The pod failed."}]
-
-
-def _is_restartable(container: Mapping[str, Any] | None) -> bool:
-    """A sidecar: an init container with `restartPolicy: Always`."""
-    return container is not None and container.get("restartPolicy") == "Always"
 
 
 def _has_condition(status: Mapping[str, Any], kind: str) -> bool:
@@ -79,7 +75,7 @@ def _walk_init_containers(pod: Mapping[str, Any], state: _PodState) -> tuple[boo
         finished = _last_termination(status)
         state.restarts += count
         state.last_restart = max(state.last_restart, finished)
-        restartable = _is_restartable(by_name.get(status.get("name")))
+        restartable = is_sidecar(by_name.get(status.get("name")))
         if restartable:
             sidecar_restarts += count
             sidecar_last = max(sidecar_last, finished)
@@ -141,7 +137,7 @@ def pod_status(pod: Mapping[str, Any]) -> _PodState:
 
 
 def _total_containers(spec: Mapping[str, Any]) -> int:
-    return len(spec.get("containers") or ()) + sum(1 for c in spec.get("initContainers") or () if _is_restartable(c))
+    return len(spec.get("containers") or ()) + sum(1 for c in spec.get("initContainers") or () if is_sidecar(c))
 
 
 def _readiness_gates(pod: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from kinn.api import field
 from kinn.api.field import ErrorList, Path
+from kinn.api.sidecars import is_sidecar
 from kinn.api.quantity import Quantity, QuantityError
 from kinn.api.taints import TAINT_EFFECTS
 from kinn.api.validation import meta as metav
@@ -400,7 +401,7 @@ def _validate_init_containers(containers: list[Obj], volumes: set[str], taken: s
     for i, container in enumerate(containers):
         idx = path.index(i)
         errs += _validate_container_common(container, volumes, idx)
-        sidecar = container.get("restartPolicy") == "Always"
+        sidecar = is_sidecar(container)
         errs += _enum(container.get("restartPolicy"), ("Always",), idx.child("restartPolicy"), required=False)
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             if container.get(probe) is None:
