@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from kinn import netlink
+from kinn.cluster.cgroups import find_v1
 from kinn.cluster.paths import ClusterPaths
 from kinn_cluster import KinnCluster, kinn_up
 from kubectl_output import wait_until
@@ -48,7 +49,7 @@ def cluster_traces(name: str) -> dict[str, object]:
     """Everything of cluster `name` visible on the host (what `kinn down` must remove)."""
     cgroup = Path("/sys/fs/cgroup/unified/kinn") / name
     return {"netns": [ns for ns in netlink.list_names() if ns.startswith(f"kinn-{name}-")],
-            "cgroup": cgroup.exists(),
+            "cgroup": cgroup.exists(), "v1 cgroups": find_v1(name),
             "mounts": [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if f"kinn-{name}-" in line]}
 
 
@@ -230,7 +231,7 @@ def test_down_leaves_nothing(tmp_path: Path) -> None:
     finally:
         down = c.kinn("down", "--name", c.name, check=False)
     assert down.returncode == 0, down.stderr
-    assert cluster_traces(c.name) == {"netns": [], "cgroup": False, "mounts": []}
+    assert cluster_traces(c.name) == {"netns": [], "cgroup": False, "v1 cgroups": [], "mounts": []}
     assert not (c.home / "clusters" / c.name).exists()
     assert f"kinn-{c.name}" not in c.kubeconfig.read_text()
     assert c.kinn("down", "--name", c.name).stdout.startswith(f'No cluster "{c.name}"')  # repeatable
@@ -261,7 +262,7 @@ def test_down_finds_a_cluster_whose_state_is_gone(tmp_path: Path) -> None:
     finally:
         down = c.kinn("down", "--name", c.name, check=False)
     assert down.returncode == 0, down.stderr
-    assert cluster_traces(c.name) == {"netns": [], "cgroup": False, "mounts": []}
+    assert cluster_traces(c.name) == {"netns": [], "cgroup": False, "v1 cgroups": [], "mounts": []}
 
 
 def test_seed_003_pause_owns_the_pod_netns(cluster: KinnCluster) -> None:

@@ -1,18 +1,93 @@
-"""cgroup v2 limit values and the host-capability check that skips them."""
+"""Container cgroup settings as the kubelet computes them, the hierarchies found in mountinfo, and
+where pods and clusters put their cgroups."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from kinn.kubelet.runtime.cgroup import ResourceLimits, supports_limits
+import pytest
+
+from kinn.cgroupfs import Hierarchy, limit_hierarchies, parse_mountinfo, v1_hierarchy
+from kinn.cluster.cgroups import CgroupError, own_cgroup
+from kinn.kubelet.runtime.cgroup import CgroupRoot, ResourceLimits, pod_cgroup
+
+# /proc/self/mountinfo of a hybrid host: cgroup v1 controllers, cgroup2 (without them) at unified.
+HYBRID = """\
+25 30 0:23 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
+26 25 0:24 / /sys/fs/cgroup rw,relatime shared:8 - tmpfs tmpfs rw,mode=755
+27 26 0:25 / /sys/fs/cgroup/cpu rw,relatime shared:9 - cgroup cgroup rw,cpu
+28 26 0:26 / /sys/fs/cgroup/memory rw,relatime shared:10 - cgroup cgroup rw,memory
+29 26 0:27 / /sys/fs/cgroup/systemd rw,relatime shared:11 - cgroup cgroup rw,xattr,name=systemd
+30 26 0:28 / /sys/fs/cgroup/unified rw,relatime shared:12 - cgroup2 cgroup2 rw
+31 26 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime shared:13 - cgroup cgroup rw,cpu,cpuacct
+"""
 
 
-def test_limit_files_follow_the_kubelet() -> None:
-    assert ResourceLimits(memory_bytes=64 * 2**20, cpu_millis=250).files() == \
-        {"memory.max": "67108864", "cpu.max": "25000 100000"}
-    assert ResourceLimits(cpu_millis=1).files() == {"cpu.max": "1000 100000"}  # the 1 ms quota floor
-    assert ResourceLimits().files() == {}
+def test_limits_follow_the_kubelet_on_cgroup_v2() -> None:
+    assert ResourceLimits(memory_bytes=64 * 2**20, cpu_millis=250, cpu_shares=256).files(2) == \
+        {"memory.max": "67108864", "cpu.max": "25000 100000", "cpu.weight": "10"}
+    assert ResourceLimits(cpu_millis=1).files(2) == {"cpu.max": "1000 100000"}  # the 1 ms quota floor
+    assert ResourceLimits(cpu_shares=2).files(2) == {"cpu.weight": "1"}
+    assert ResourceLimits(cpu_shares=262144).files(2) == {"cpu.weight": "10000"}
+    assert ResourceLimits().files(2) == {}
 
 
-def test_a_directory_outside_cgroup2_cannot_hold_limits(tmp_path: Path) -> None:
-    assert not supports_limits(tmp_path / "kinn")
+def test_limits_follow_the_kubelet_on_cgroup_v1() -> None:
+    assert ResourceLimits(memory_bytes=64 * 2**20, cpu_millis=100, cpu_shares=102).files(1) == \
+        {"memory.limit_in_bytes": "67108864", "cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "10000",
+         "cpu.shares": "102"}
+
+
+def test_limits_from_a_containers_resources() -> None:
+    """Quantities as the API stores them; CPU shares from requests (2 when none, as for BestEffort)."""
+    assert ResourceLimits.of({"limits": {"memory": "64Mi", "cpu": "250m"}, "requests": {"cpu": "100m"}}) == \
+        ResourceLimits(memory_bytes=67108864, cpu_millis=250, cpu_shares=102)
+    assert ResourceLimits.of({"limits": {"memory": "1G", "cpu": "2"}, "requests": {"cpu": "2"}}) == \
+        ResourceLimits(memory_bytes=10**9, cpu_millis=2000, cpu_shares=2048)
+    assert ResourceLimits.of({}) == ResourceLimits(cpu_shares=2)
+    assert ResourceLimits.of({"requests": {"cpu": "1m"}}).cpu_shares == 2
+    assert ResourceLimits.of({"requests": {"cpu": "1000"}}).cpu_shares == 262144
+
+
+def test_cgroup_mounts_and_their_controllers() -> None:
+    mounts = parse_mountinfo(HYBRID)
+    assert [(str(m), fstype) for m, fstype, _ in mounts] == [
+        ("/sys/fs/cgroup/cpu", "cgroup"), ("/sys/fs/cgroup/memory", "cgroup"), ("/sys/fs/cgroup/systemd", "cgroup"),
+        ("/sys/fs/cgroup/unified", "cgroup2"), ("/sys/fs/cgroup/cpu,cpuacct", "cgroup")]
+    kernel = frozenset({"cpu", "cpuacct", "memory", "pids"})
+    assert v1_hierarchy(Path("/sys/fs/cgroup/cpu,cpuacct"), "rw,cpu,cpuacct", kernel) == \
+        Hierarchy(Path("/sys/fs/cgroup/cpu,cpuacct"), 1, frozenset({"cpu", "cpuacct"}), "cpu,cpuacct")
+    named = v1_hierarchy(Path("/sys/fs/cgroup/systemd"), "rw,xattr,name=systemd", kernel)
+    assert named == Hierarchy(Path("/sys/fs/cgroup/systemd"), 1, frozenset(), "xattr,name=systemd")
+
+
+def test_limits_go_to_the_hierarchy_that_holds_each_controller() -> None:
+    """On a hybrid host memory and cpu are v1 hierarchies and cgroup2 has neither; on a unified one,
+    cgroup2 holds both and is used once."""
+    memory = Hierarchy(Path("/sys/fs/cgroup/memory"), 1, frozenset({"memory"}), "memory")
+    cpu = Hierarchy(Path("/sys/fs/cgroup/cpu,cpuacct"), 1, frozenset({"cpu", "cpuacct"}), "cpu,cpuacct")
+    empty_v2 = Hierarchy(Path("/sys/fs/cgroup/unified"), 2, frozenset())
+    assert limit_hierarchies([empty_v2, cpu, memory]) == [memory, cpu]
+    unified = Hierarchy(Path("/sys/fs/cgroup"), 2, frozenset({"cpuset", "cpu", "io", "memory", "pids"}))
+    assert limit_hierarchies([unified]) == [unified]
+    assert limit_hierarchies([empty_v2]) == []
+    assert CgroupRoot((memory,), PurePosixPath(".")).controllers() == ["memory"]
+
+
+def test_pod_cgroups_are_named_by_qos_class() -> None:
+    """The cgroupfs driver's names: Guaranteed pods directly under kubepods, the others in their class."""
+    assert pod_cgroup("u-1", "Guaranteed") == PurePosixPath("kubepods/podu-1")
+    assert pod_cgroup("u-1", "Burstable") == PurePosixPath("kubepods/burstable/podu-1")
+    assert pod_cgroup("u-1", "BestEffort") == PurePosixPath("kubepods/besteffort/podu-1")
+    memory = Hierarchy(Path("/sys/fs/cgroup/memory"), 1, frozenset({"memory"}), "memory")
+    parent = CgroupRoot((memory,), PurePosixPath("node")).pod("u-1", "Burstable")
+    assert parent.path == PurePosixPath("node/kubepods/burstable/podu-1")
+    assert parent.v1_mounts == [("memory", "memory")]
+
+
+def test_a_cluster_nests_its_v1_cgroups_under_the_callers() -> None:
+    proc = "9:name=systemd:/user.slice\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n0::/user.slice\n"
+    assert own_cgroup(frozenset({"memory"}), proc) == PurePosixPath("/process_api/abc")
+    assert own_cgroup(frozenset({"cpuacct", "cpu"}), proc) == PurePosixPath("/")
+    with pytest.raises(CgroupError):
+        own_cgroup(frozenset({"pids"}), proc)

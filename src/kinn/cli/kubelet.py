@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable
 
 import click
@@ -61,6 +61,10 @@ def kubelet_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--crash-loop-backoff", type=DURATION, default="10s", show_default=True,
                      help="The first restart back-off; it doubles per crash up to --crash-loop-backoff-max."),
         click.option("--crash-loop-backoff-max", type=DURATION, default="5m", show_default=True),
+        click.option("--cgroup-root", default="",
+                     help="The cgroup, in each mounted hierarchy holding memory or cpu, under which pods get "
+                     "kubepods/…/pod<uid>/<container> with their limits; empty: no container cgroups, limits "
+                     "not enforced (upstream's default is /; `kinn up` sets / in each node's own cgroup view)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -73,7 +77,7 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
                          max_pods: int, pod_manifest_path: str, file_check_frequency: timedelta,
                          container_runtime_endpoint: str, node_lease_duration_seconds: int,
                          lease_renew_interval: timedelta, crash_loop_backoff: timedelta,
-                         crash_loop_backoff_max: timedelta) -> KubeletConfig:
+                         crash_loop_backoff_max: timedelta, cgroup_root: str) -> KubeletConfig:
     try:
         taints = [parse_taint(spec) for spec in _list(register_with_taints)]
     except ValueError as error:
@@ -88,7 +92,8 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
         container_runtime_endpoint=container_runtime_endpoint,
         lease_duration=node_lease_duration_seconds,
         lease_renew_interval=lease_renew_interval.total_seconds(),
-        backoff_initial=crash_loop_backoff.total_seconds(), backoff_max=crash_loop_backoff_max.total_seconds())
+        backoff_initial=crash_loop_backoff.total_seconds(), backoff_max=crash_loop_backoff_max.total_seconds(),
+        cgroup_root=PurePosixPath(cgroup_root) if cgroup_root else None)
 
 
 @click.command("kubelet")

@@ -35,6 +35,7 @@ def down(name: str) -> list[str]:
     if paths.cgroup.exists():
         cgroups.kill_and_remove(paths.cgroup)
         removed.append(f"processes (cgroup {paths.cgroup})")
+    removed += [f"cgroup {tree}" for tree in cgroups.remove_v1(name)]
     for netns in _netns_of(name, cluster_names()):
         netlink.delete(netns)
         removed.append(f"netns {netns}")

@@ -39,7 +39,7 @@ class AgentLaunch:
     args: list[str]  # the agent's flags
     log: str
     holder_pid: int  # the node's namespace holder (see kinn.cluster.node.enter)
-    cgroup: str
+    cgroups: list[str]  # the agent's, and the node's in each v1 hierarchy (kinn.cluster.node.node_cgroups)
 
     @property
     def argv(self) -> list[str]:
@@ -114,7 +114,7 @@ def _become(launch: AgentLaunch) -> None:
         os.dup2(fd, target)
     os.close(null)
     os.close(log)
-    join_node(launch.holder_pid, Path(launch.cgroup))
+    join_node(launch.holder_pid, [Path(cgroup) for cgroup in launch.cgroups])
     setproctitle(" ".join(launch.argv))
     setthreadtitle(Path(launch.argv[0]).name)  # comm (what ps and ss name): the program, as exec set it
     sys.argv = launch.argv[2:]

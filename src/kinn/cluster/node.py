@@ -18,7 +18,7 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from kinn.cluster import cgroups
 from kinn.cluster.config import NodeSpec
@@ -53,17 +53,25 @@ class Node:
         return pid
 
 
+def node_cgroups(node: Node, cgroup: Path) -> list[Path]:
+    """`cgroup` (in the cgroup2 hierarchy, under the node's) and the node's own cgroup in each v1
+    hierarchy the cluster has (kinn.cluster.cgroups), made if missing: where a node process belongs."""
+    v1 = cgroups.recorded_v1(node.paths.cluster.v1_cgroups)
+    return [cgroups.create(cgroup), *(cgroups.create(hierarchy.node(node.name)) for hierarchy in v1)]
+
+
 def enter(node: Node, cgroup: Path | None = None) -> Callable[[], None]:
     """A preexec_fn that moves a child into the node (its namespaces, and `cgroup` or the node's own),
     so whatever it runs sees the node exactly as the node's own processes do."""
-    target = cgroups.create(cgroup or node.paths.cgroup / "exec")
-    return functools.partial(join_node, node.running_holder_pid(), target)
+    targets = node_cgroups(node, cgroup or node.paths.cgroup / "exec")
+    return functools.partial(join_node, node.running_holder_pid(), targets)
 
 
-def join_node(pid: int, cgroup: Path) -> None:
+def join_node(pid: int, targets: Sequence[Path]) -> None:
     """Runs between fork and exec. Every namespace file is opened before the first setns, because
     joining the mount namespace changes what /proc/<pid> resolves to."""
-    cgroups.join(cgroup)
+    for cgroup in targets:
+        cgroups.join(cgroup)
     fds = [os.open(nsutil.namespace_path(pid, kind), os.O_RDONLY) for kind in JOINED_NAMESPACES]
     for fd in fds:
         nsutil.setns(fd)

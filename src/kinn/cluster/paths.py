@@ -77,6 +77,11 @@ class ClusterPaths:
         return cgroup_root() / self.name
 
     @property
+    def v1_cgroups(self) -> Path:
+        """The cluster's cgroups in v1 hierarchies, if the host has any (kinn.cluster.cgroups)."""
+        return self.dir / "cgroup-v1.json"
+
+    @property
     def context(self) -> str:
         """The kubeconfig context (and cluster) name, as kind's `kind-<name>`."""
         return f"kinn-{self.name}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from kinn import netlink
 from kinn.cluster import cgroups
 from kinn.cluster.config import Networking
-from kinn.cluster.node import Node
+from kinn.cluster.node import Node, node_cgroups
 from kinn.cluster.paths import NODE_MOUNTS, UNDERLAY_BRIDGE
 from kinn.kubelet import nsutil
 from kinn.kubelet.pause import ensure_pause_binary
@@ -42,17 +42,20 @@ def create_netns(node: Node, networking: Networking, underlay_netns: str) -> Non
     netlink.enable_ip_forward(node.paths.netns)
 
 
-def _become_node(netns_fd: int, hostname: str, cgroup: Path, binds: list[tuple[Path, Path]]) -> None:
-    """Runs in the holder between fork and exec: join the node's cgroup and netns, then make its
-    own mount, UTS and cgroup namespaces with the node's view of the filesystem."""
-    cgroups.join(cgroup)
+def _become_node(netns_fd: int, hostname: str, node_cgroups: list[Path], binds: list[tuple[Path, Path]],
+                 cgroup_v1: list[tuple[str, str]]) -> None:
+    """Runs in the holder between fork and exec: join the node's cgroups and netns, then make its
+    own mount, UTS and cgroup namespaces with the node's view of the filesystem, in which the
+    node's cgroups are the roots of its cgroup hierarchies."""
+    for cgroup in node_cgroups:
+        cgroups.join(cgroup)
     nsutil.setns(netns_fd, nsutil.CLONE_NEWNET)
     nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWUTS | nsutil.CLONE_NEWCGROUP)
     socket.sethostname(hostname)
     nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_SLAVE)
     for source, target in binds:
         nsutil.bind_mount(source, target)
-    nsutil.mount_sys()
+    nsutil.mount_sys(cgroup_v1=cgroup_v1)
 
 
 def start_holder(node: Node) -> int:
@@ -63,13 +66,15 @@ def start_holder(node: Node) -> int:
         source.mkdir(parents=True, exist_ok=True)
         target.mkdir(parents=True, exist_ok=True)  # a mount point must exist; on a real node it would
         binds.append((source, target))
-    cgroup = cgroups.create(node.paths.cgroup / "node")
+    v1 = cgroups.recorded_v1(node.paths.cluster.v1_cgroups)
+    cgroups_of_node = node_cgroups(node, node.paths.cgroup / "node")
     netns_fd = os.open(netlink.netns_path(node.paths.netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         process = subprocess.Popen(
             ["/pause"], executable=ensure_pause_binary(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=functools.partial(_become_node, netns_fd, node.name, cgroup, binds))
+            preexec_fn=functools.partial(_become_node, netns_fd, node.name, cgroups_of_node, binds,
+                                         [(cgroup.directory, cgroup.options) for cgroup in v1]))
     finally:
         os.close(netns_fd)
     start = nsutil.process_start_time(process.pid)

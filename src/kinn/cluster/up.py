@@ -24,6 +24,7 @@ from kinn.cluster import addons, cgroups, down, files
 from kinn.cluster.cluster import Cluster
 from kinn.cluster.config import ClusterSpec
 from kinn.cluster.forkserver import AgentLaunch, ForkedAgent, launch
+from kinn.cluster.node import node_cgroups
 from kinn.cluster.provision import create_netns, start_holder
 from kinn.cluster.paths import UNDERLAY_BRIDGE, ClusterPaths, cgroup_root
 from kinn.cluster.registration import preassigned_nodes, registration
@@ -133,6 +134,7 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
     spec, paths = cluster.spec, cluster.paths
     cluster.save()
     cgroups.create(paths.cgroup)
+    cgroups.create_v1(spec.name, paths.v1_cgroups)
     net = spec.networking
     with Step(echo, f"Underlay network {paths.underlay_netns}: bridge {UNDERLAY_BRIDGE} {net.gateway}/"
                     f"{net.node_subnet.prefixlen}"):
@@ -225,13 +227,13 @@ def _start_agents(cluster: Cluster, verbosity: int) -> dict[Path, ForkedAgent]:
         args = ["--kubeconfig", files.NODE_KUBECONFIG, "--hostname-override", node.name, "--node-ip", node.spec.ip,
                 "--cluster-dns", spec.networking.cluster_dns, "--proxy-mode", spec.networking.kube_proxy_mode,
                 "--cluster-cidr", str(spec.networking.pod_subnet), "--iptables-min-sync-period", PROXY_MIN_SYNC_PERIOD,
-                "-v", str(verbosity)]
+                "--cgroup-root", "/", "-v", str(verbosity)]
         if spec.networking.ip_masq:
             args.append("--ip-masq")
         args += registration(spec, node.spec).kubelet_flags()
         node.paths.agent_log.parent.mkdir(parents=True, exist_ok=True)
         launches.append(AgentLaunch(args, str(node.paths.agent_log), node.running_holder_pid(),
-                                    str(cgroups.create(node.paths.cgroup / "agent"))))
+                                    [str(cgroup) for cgroup in node_cgroups(node, node.paths.cgroup / "agent")]))
     return {node.paths.agent_log: agent for node, agent in zip(cluster.nodes, launch(launches))}
 
 

@@ -17,7 +17,7 @@ import os
 import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
@@ -34,6 +34,8 @@ from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT
 from kinn.kubelet.cri.service import RuntimeService
 from kinn.kubelet.pod_workers import PodContext, PodWorker
 from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
+from kinn.cgroupfs import limit_hierarchies, mounted_hierarchies
+from kinn.kubelet.runtime.cgroup import CgroupRoot
 from kinn.kubelet.server import KubeletServer, serving_context
 from kinn.kubelet.sandbox import DEFAULT_NETNS_DIR
 from kinn.kubelet.static_pods import StaticPods, is_mirror_pod
@@ -80,6 +82,7 @@ class KubeletConfig:
     lease_renew_interval: float = 10.0
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
+    cgroup_root: PurePosixPath | None = None  # --cgroup-root; None: containers get no cgroups of their own
 
 
 def _os_image() -> str:
@@ -90,6 +93,26 @@ def _os_image() -> str:
     except OSError:
         pass
     return "Linux"
+
+
+def _cgroup_root(root: PurePosixPath | None) -> CgroupRoot | None:
+    """Where containers' cgroups go: --cgroup-root in each hierarchy holding memory or cpu (in a
+    kinn node, the node's own cgroups). The kubelet says at start which limits it enforces."""
+    if root is None:
+        log.info("no --cgroup-root: containers get no cgroups, resources.limits are not enforced")
+        return None
+    cgroups = CgroupRoot(tuple(limit_hierarchies(mounted_hierarchies())), PurePosixPath(str(root).lstrip("/")))
+    if not cgroups.hierarchies:
+        log.warning("no mounted cgroup hierarchy offers memory or cpu: resources.limits are not enforced")
+        return None
+    try:
+        cgroups.create_qos_cgroups()
+    except OSError as error:
+        log.warning("cannot create kubepods under %s (%s): resources.limits are not enforced", root, error)
+        return None
+    log.info("container cgroups under %s in %s: enforcing %s limits", PurePosixPath("/", cgroups.path, "kubepods"),
+             ", ".join(str(hierarchy.mount) for hierarchy in cgroups.hierarchies), ", ".join(cgroups.controllers()))
+    return cgroups
 
 
 def node_labels(config: KubeletConfig) -> dict[str, str]:
@@ -148,7 +171,7 @@ class Kubelet:
             log_root=config.log_root, netns_dir=config.netns_dir, cni_conf_dir=config.cni_conf_dir,
             cni_bin_dirs=config.cni_bin_dirs, cni_cache_dir=config.cni_cache_dir, cluster_dns=config.cluster_dns,
             cluster_domain=config.cluster_domain, backoff=Backoff(config.backoff_initial, config.backoff_max),
-            allocatable=config.capacity)
+            allocatable=config.capacity, cgroups=_cgroup_root(config.cgroup_root))
         self.workers: dict[str, PodWorker] = {}
         self.server = KubeletServer(self.pod_worker, config.log_root)
         self.runtime_service = RuntimeService(lambda: list(self.workers.values()), config.log_root)

@@ -10,6 +10,7 @@ import ctypes
 import errno as errno_module
 import os
 from pathlib import Path
+from typing import Sequence
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -19,6 +20,7 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY = 0x1
 MS_NOSUID = 0x2
 MS_NODEV = 0x4
+MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
 MS_BIND = 0x1000
 MS_REC = 0x4000
@@ -73,10 +75,16 @@ def umount(target: str | Path, flags: int = MNT_DETACH) -> None:
     _check(_libc.umount2(os.fsencode(target), flags), f"umount {target}")
 
 
-def mount_sys(read_only: bool = False) -> None:
-    """A fresh /sys, and cgroup2 on /sys/fs/cgroup, for the caller's network and cgroup namespaces:
-    sysfs shows the net devices of the namespace that mounts it, so a node or a pod that kept its
-    parent's /sys would list the wrong interfaces (`/sys/class/net/eth0/iflink`)."""
+def mount_sys(read_only: bool = False, cgroup_v1: Sequence[tuple[str, str]] = ()) -> None:
+    """A fresh /sys, and the cgroup hierarchies under /sys/fs/cgroup, for the caller's network and
+    cgroup namespaces: sysfs shows the net devices of the namespace that mounts it, so a node or a
+    pod that kept its parent's /sys would list the wrong interfaces (`/sys/class/net/eth0/iflink`),
+    and a cgroup hierarchy mounted in a cgroup namespace shows that namespace's root cgroup.
+
+    `cgroup_v1` lists (directory, mount options) of cgroup v1 hierarchies: with any, /sys/fs/cgroup
+    is laid out as on a hybrid host (a tmpfs with them and cgroup2 at `unified`); without, it is
+    the cgroup2 hierarchy itself.
+    """
     flags = MS_NOSUID | MS_NODEV | (MS_RDONLY if read_only else 0)
     try:
         mount("sysfs", "/sys", "sysfs", flags)
@@ -88,7 +96,17 @@ def mount_sys(read_only: bool = False) -> None:
         # is, which shows this namespace's devices, as runc falls back to.
         bind_mount("/sys", "/sys", read_only)
         return
-    mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
+    if not cgroup_v1:
+        mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
+        return
+    mount("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755")
+    for directory, _ in (*cgroup_v1, ("unified", "")):
+        os.mkdir(f"/sys/fs/cgroup/{directory}", 0o555)
+    mount("cgroup2", "/sys/fs/cgroup/unified", "cgroup2", flags)
+    for directory, options in cgroup_v1:
+        mount("cgroup", f"/sys/fs/cgroup/{directory}", "cgroup", flags | MS_NOEXEC, options)
+    if read_only:
+        mount(None, "/sys/fs/cgroup", flags=MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
 def private_tmp() -> None:

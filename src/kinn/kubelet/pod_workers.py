@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from kinn.api.errors import StatusError
+from kinn.api.qos import qos_class
 from kinn.api.sidecars import is_sidecar
 from kinn.api.timestamps import now_rfc3339
 from kinn.client.events import EventRecorder
@@ -28,8 +29,9 @@ from kinn.cni import CNIError, CNIRuntime, ConfigError, NetworkConfigList, kuber
 from kinn.kubelet import envvars, images, lifecycle, podfiles, volumes
 from kinn.kubelet.backoff import Backoff
 from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
-from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, container_log_path, \
-    pod_log_dir, start_container
+from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, ResourceLimits, \
+    container_log_path, pod_log_dir, start_container
+from kinn.kubelet.runtime.cgroup import CgroupRoot
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
 from kinn.kubelet.status import ContainerRecord, StatusManager, pod_phase, pod_status
 from kinn.kubelet.token_manager import TokenManager
@@ -64,6 +66,7 @@ class PodContext:
     cluster_domain: str
     backoff: Backoff = field(default_factory=Backoff)
     allocatable: dict[str, str] = field(default_factory=dict)  # the node's: unset limits in resourceFieldRef
+    cgroups: CgroupRoot | None = None  # where containers' cgroups go (kubepods); None: they get none
     tokens: TokenManager = field(init=False)  # service-account tokens of projected volumes, shared by all pods
 
     def __post_init__(self) -> None:
@@ -91,6 +94,7 @@ class PodWorker:
         self.uid: str = pod["metadata"]["uid"]
         self.key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         self.dir = context.root_dir / "pods" / self.uid
+        self.cgroup_parent = context.cgroups.pod(self.uid, qos_class(pod["spec"])) if context.cgroups else None
         self.sandbox: Sandbox | None = None
         self.sandbox_attempt = -1  # metadata.attempt of the current sandbox: 0, then +1 per re-creation
         self.network: NetworkConfigList | None = None
@@ -234,6 +238,8 @@ class PodWorker:
             except (CNIError, OSError) as error:
                 log.warning("%s: CNI DEL of sandbox %s failed: %s", self.key, sandbox.id[:13], error)
         await remove_sandbox(sandbox)
+        if self.cgroup_parent is not None:
+            self.cgroup_parent.remove()
 
     # -- files and volumes -------------------------------------------------------------------
 
@@ -397,10 +403,11 @@ class PodWorker:
                                         restart),
             mounts=[*image_mounts, *self._mounts[record.name]],  # volumes mounted later cover the image's
             program=functools.partial(image.program, directory=directory),
-            stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")))
+            stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")),
+            limits=ResourceLimits.of(spec.get("resources") or {}))
         await self._event("Normal", "Created", f"Created container: {record.name}")
         try:
-            process = await start_container(self.sandbox, container_spec)
+            process = await start_container(self.sandbox, container_spec, cgroup_parent=self.cgroup_parent)
         except ContainerStartError as error:
             record.failed_to_start(str(error))
             await self._event("Warning", "Failed", f"Error: {error}")

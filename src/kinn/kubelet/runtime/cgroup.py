@@ -1,93 +1,179 @@
-"""Per-container cgroup v2 limits (memory.max, cpu.max) under a kinn cgroup, when the host allows.
+"""Container cgroups: what makes `resources.limits` (and `requests.cpu`) real, as the kubelet's
+cgroupfs driver does it.
 
-Many hosts (cgroup v1 or hybrid, or a v2 tree whose memory/cpu controllers are not delegated)
-cannot do this; there the limits are skipped and the container runs unlimited, as the kubelet
-does with cgroups disabled. `cgroup_parent` is a directory inside a mounted cgroup2 hierarchy.
+Each pod gets `kubepods[/burstable|/besteffort]/pod<uid>` and each of its containers
+`<pod cgroup>/<container id>`, in every mounted hierarchy that holds a controller the kubelet
+sets: the one cgroup2 hierarchy on a unified host (`memory.max`, `cpu.max`, `cpu.weight`), or the
+per-controller hierarchies of a cgroup v1 or hybrid host (`memory/memory.limit_in_bytes`,
+`cpu/cpu.cfs_quota_us`, `cpu/cpu.shares`). A controller that no hierarchy offers is not
+enforced, as with the kubelet's cgroups disabled. A process exceeding its memory limit is killed
+by the kernel's OOM killer, which the cgroup counts (`oom_kill`): that is how a container's
+`OOMKilled` reason is known.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any, Sequence
 
-CONTROLLERS = ("memory", "cpu")
+from kinn.api.quantity import milli_value, value
+from kinn.cgroupfs import CONTROLLERS, Hierarchy
+
 CPU_PERIOD = 100_000  # µs, the CFS period the kubelet uses
 MIN_CPU_QUOTA = 1_000  # µs, the kubelet's floor (MinQuotaPeriod)
+MIN_SHARES, MAX_SHARES, SHARES_PER_CPU = 2, 262_144, 1024
+KUBEPODS = PurePosixPath("kubepods")
 
 
 @dataclass(frozen=True)
 class ResourceLimits:
-    """A container's limits: memory in bytes, CPU in millicores (resources.limits)."""
+    """A container's cgroup settings: memory and CPU limits (resources.limits), CPU weight (requests.cpu)."""
 
     memory_bytes: int | None = None
     cpu_millis: int | None = None
+    cpu_shares: int | None = None
 
-    def files(self) -> dict[str, str]:
-        """The cgroup v2 interface files and values that enforce these limits."""
+    @classmethod
+    def of(cls, resources: dict[str, Any]) -> ResourceLimits:
+        """From a container's `resources`, as the kubelet converts them (MilliCPUToQuota, MilliCPUToShares).
+
+        Every container gets CPU shares: 2 (the minimum) when it requests no CPU, as BestEffort ones do."""
+        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
+        millis = milli_value(str(requests["cpu"])) if "cpu" in requests else 0
+        return cls(memory_bytes=value(str(limits["memory"])) if "memory" in limits else None,
+                   cpu_millis=milli_value(str(limits["cpu"])) if "cpu" in limits else None,
+                   cpu_shares=min(max(millis * SHARES_PER_CPU // 1000, MIN_SHARES), MAX_SHARES))
+
+    def files(self, version: int) -> dict[str, str]:
+        """The interface files (named `<controller>.<setting>`) and values that enforce these settings."""
         values = {}
         if self.memory_bytes is not None:
-            values["memory.max"] = str(self.memory_bytes)
+            values["memory.max" if version == 2 else "memory.limit_in_bytes"] = str(self.memory_bytes)
         if self.cpu_millis is not None:
-            values["cpu.max"] = f"{max(self.cpu_millis * CPU_PERIOD // 1000, MIN_CPU_QUOTA)} {CPU_PERIOD}"
+            quota = max(self.cpu_millis * CPU_PERIOD // 1000, MIN_CPU_QUOTA)
+            if version == 2:
+                values["cpu.max"] = f"{quota} {CPU_PERIOD}"
+            else:
+                values.update({"cpu.cfs_period_us": str(CPU_PERIOD), "cpu.cfs_quota_us": str(quota)})
+        if self.cpu_shares is not None:
+            if version == 2:  # the kubelet's shares → weight mapping (runc's ConvertCPUSharesToCgroupV2Value)
+                values["cpu.weight"] = str(1 + (self.cpu_shares - MIN_SHARES) * 9999 // (MAX_SHARES - MIN_SHARES))
+            else:
+                values["cpu.shares"] = str(self.cpu_shares)
         return values
 
 
-def cgroup2_mount() -> Path | None:
-    """Where the cgroup2 hierarchy is mounted in this mount namespace, if it is."""
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        before, _, after = line.partition(" - ")
-        if after.split()[0] == "cgroup2":
-            return Path(before.split()[4])
-    return None
+def pod_cgroup(uid: str, qos_class: str) -> PurePosixPath:
+    """The pod's cgroup below the cgroup root, named as the kubelet's cgroupfs driver names it."""
+    parent = KUBEPODS if qos_class == "Guaranteed" else KUBEPODS / qos_class.lower()
+    return parent / f"pod{uid}"
 
 
-def supports_limits(parent: Path) -> bool:
-    """True if `parent` lies in a cgroup2 hierarchy whose root offers the memory and cpu controllers."""
-    mount = cgroup2_mount()
-    if mount is None or not parent.is_relative_to(mount):
-        return False
-    available = (mount / "cgroup.controllers").read_text().split()
-    return all(controller in available for controller in CONTROLLERS)
+@dataclass(frozen=True)
+class CgroupRoot:
+    """The kubelet's --cgroup-root in each hierarchy that enforces limits: where kubepods lives."""
+
+    hierarchies: tuple[Hierarchy, ...]
+    path: PurePosixPath  # relative to each hierarchy's mount point
+
+    def pod(self, uid: str, qos_class: str) -> CgroupParent:
+        return CgroupParent(self.hierarchies, self.path / pod_cgroup(uid, qos_class))
+
+    def create_qos_cgroups(self) -> None:
+        """kubepods and its burstable and besteffort children, as the kubelet makes them at start;
+        OSError if the host will not let this kubelet make cgroups there (then it enforces nothing)."""
+        for hierarchy in self.hierarchies:
+            for qos in ("burstable", "besteffort"):
+                _make(hierarchy, hierarchy.mount / self.path / KUBEPODS / qos)
+
+    def controllers(self) -> list[str]:
+        """The controllers whose settings are enforced."""
+        return [controller for controller in CONTROLLERS if any(controller in h.controllers for h in self.hierarchies)]
 
 
-def _delegate(mount: Path, parent: Path) -> None:
-    """Create `parent` and enable memory and cpu for the children of every cgroup from the root down."""
-    enable = " ".join(f"+{controller}" for controller in CONTROLLERS)
-    current = mount
-    for part in parent.relative_to(mount).parts:
+@dataclass(frozen=True)
+class CgroupParent:
+    """Where a pod's containers get their cgroups: the pod's cgroup in each of the node's limit hierarchies."""
+
+    hierarchies: tuple[Hierarchy, ...]
+    path: PurePosixPath
+
+    @property
+    def v1_mounts(self) -> list[tuple[str, str]]:
+        """(directory under /sys/fs/cgroup, mount options) of the v1 hierarchies: a container's view mirrors them."""
+        return [(hierarchy.mount.name, hierarchy.options) for hierarchy in self.hierarchies if hierarchy.version == 1]
+
+    def remove(self) -> None:
+        """Remove the pod's cgroups once its containers' are gone (StopPodSandbox)."""
+        remove_cgroup([hierarchy.mount / self.path for hierarchy in self.hierarchies])
+
+
+def _make(hierarchy: Hierarchy, path: Path) -> None:
+    """Create `path` (and its parents) in `hierarchy`. On cgroup2 a controller reaches a cgroup only if
+    its parent's cgroup.subtree_control enables it, so memory and cpu are enabled on the way down."""
+    if hierarchy.version == 1:
+        path.mkdir(parents=True, exist_ok=True)
+        return
+    enable = " ".join(f"+{controller}" for controller in CONTROLLERS if controller in hierarchy.controllers)
+    current = hierarchy.mount
+    for part in path.relative_to(hierarchy.mount).parts:
         (current / "cgroup.subtree_control").write_text(enable)
         current = current / part
         current.mkdir(exist_ok=True)
-    (current / "cgroup.subtree_control").write_text(enable)
 
 
-def create_cgroup(parent: Path, name: str, limits: ResourceLimits) -> Path | None:
-    """Create `<parent>/<name>` with `limits`, or return None where the host cannot enforce them."""
-    mount = cgroup2_mount()
-    if mount is None or not supports_limits(parent):
-        return None
-    path = parent / name
+@dataclass(frozen=True)
+class ContainerCgroup:
+    """A container's cgroup: one directory per hierarchy (the same relative path in each)."""
+
+    paths: tuple[Path, ...]
+    versions: tuple[int, ...]
+
+    @property
+    def procs_files(self) -> list[Path]:
+        """The files a process writes "0" to, to move itself in."""
+        return [path / "cgroup.procs" for path in self.paths]
+
+    def oom_killed(self) -> bool:
+        """True if the kernel's OOM killer killed a process of this cgroup (oom_kill in memory.events
+        on v2, memory.oom_control on v1)."""
+        for path, version in zip(self.paths, self.versions):
+            events = path / ("memory.events" if version == 2 else "memory.oom_control")
+            if events.exists():
+                counters = dict(line.split() for line in events.read_text().splitlines())
+                return int(counters.get("oom_kill", "0")) > 0
+        return False
+
+    def remove(self) -> None:
+        remove_cgroup(self.paths)
+
+
+def create_cgroup(hierarchies: Sequence[Hierarchy], relative: PurePosixPath,
+                  limits: ResourceLimits) -> ContainerCgroup:
+    """Create `relative` under every hierarchy and write the settings each one's controllers enforce.
+    Raises OSError (after removing what it made) if the host refuses."""
+    made: list[Path] = []
     try:
-        _delegate(mount, parent)
-        path.mkdir()
-        for filename, value in limits.files().items():
-            (path / filename).write_text(value)
-    except OSError:  # e.g. EBUSY: a cgroup on the way holds processes ("no internal processes" rule)
-        remove_cgroup(path)
-        return None
-    return path
+        for hierarchy in hierarchies:
+            path = hierarchy.mount / relative
+            _make(hierarchy, path.parent)
+            path.mkdir()
+            made.append(path)
+            for filename, setting in limits.files(hierarchy.version).items():
+                if filename.split(".")[0] in hierarchy.controllers:
+                    (path / filename).write_text(setting)
+    except OSError:
+        remove_cgroup(made)
+        raise
+    return ContainerCgroup(tuple(made), tuple(h.version for h in hierarchies))
 
 
-def oom_killed(path: Path) -> bool:
-    """True if the kernel's OOM killer killed a process of this cgroup (memory.events oom_kill)."""
-    events = dict(line.split() for line in (path / "memory.events").read_text().splitlines())
-    return int(events.get("oom_kill", "0")) > 0
-
-
-def remove_cgroup(path: Path) -> None:
-    """Remove an emptied container cgroup; a cgroup still holding processes cannot be removed."""
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        pass
+def remove_cgroup(paths: Sequence[Path]) -> None:
+    """Remove emptied cgroups; one still holding processes (or child cgroups) stays, silently."""
+    for path in paths:
+        try:
+            os.rmdir(path)
+        except OSError:
+            pass

@@ -27,7 +27,7 @@ from typing import Protocol, Sequence
 from kinn.kubelet import nsutil
 from kinn.kubelet.runtime.process import ContainerProcess, exec_failure, exit_code_of
 
-EXEC_NAMESPACES = ("net", "ipc", "uts", "mnt")  # mnt last: joining it also moves root and cwd
+EXEC_NAMESPACES = ("net", "ipc", "uts", "cgroup", "mnt")  # mnt last: joining it also moves root and cwd
 READ_SIZE = 64 * 1024
 
 
@@ -166,14 +166,18 @@ class ExecProcess:
         ended.cancel()
 
 
-def _enter_container(namespace_fds: Sequence[int], working_dir: Path, terminal_fd: int | None) -> None:
-    """Runs in the forked child before exec: join the container, then its working directory.
+def _enter_container(namespace_fds: Sequence[int], cgroup_procs: Sequence[Path], working_dir: Path,
+                     terminal_fd: int | None) -> None:
+    """Runs in the forked child before exec: join the container (its cgroups too, so what runs
+    counts against its limits, as runc exec does), then its working directory.
 
     With a tty, the child becomes a session leader and takes its terminal (`terminal_fd`, the
     pty's slave side) as controlling terminal, so shells get job control and ^C reaches the
     foreground process. It does both itself on the slave's own descriptor: uvloop (the daemons'
     loop) runs this hook before its setsid and before the slave is duplicated onto 0, 1 and 2.
     """
+    for procs in cgroup_procs:
+        procs.write_text("0")
     for fd in namespace_fds:
         nsutil.setns(fd)
     os.chdir(working_dir)
@@ -212,7 +216,9 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
             stdin=slave_fd if tty else pipe_or_null[stdin],
             stdout=slave_fd if tty else pipe_or_null[stdout],
             stderr=slave_fd if tty else pipe_or_null[stderr],
-            preexec_fn=functools.partial(_enter_container, namespace_fds, container.working_dir, slave_fd))
+            preexec_fn=functools.partial(_enter_container, namespace_fds,
+                                         container.cgroup.procs_files if container.cgroup else [],
+                                         container.working_dir, slave_fd))
     except (OSError, subprocess.SubprocessError) as error:
         if master_fd is not None:
             os.close(master_fd)

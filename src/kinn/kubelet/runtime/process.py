@@ -23,6 +23,7 @@ from typing import Callable, Mapping, Sequence
 
 from kinn.kubelet import nsutil
 from kinn.kubelet.runtime import cgroup as cgroups
+from kinn.kubelet.runtime.cgroup import CgroupParent
 from kinn.kubelet.runtime.crilog import copy_stream, open_log
 from kinn.kubelet.sandbox import SANDBOX_NAMESPACES, Sandbox, generate_id
 
@@ -53,7 +54,7 @@ class ContainerSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     working_dir: Path = Path("/")
     mounts: Sequence[Mount] = ()
-    limits: cgroups.ResourceLimits | None = None
+    limits: cgroups.ResourceLimits = cgroups.ResourceLimits()
     # The container spec's `stdin` (a pipe the kubelet holds open for attach, instead of /dev/null)
     # and `stdinOnce` (that pipe closes when the first attach that wrote to it leaves).
     stdin: bool = False
@@ -75,10 +76,12 @@ class ContainerExit:
 
 
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
-               cgroup_procs: Path | None) -> None:
-    """Runs in the forked child before exec: join the sandbox and the container's cgroup, then build
-    the private mount view: the pod's own read-only /sys, as runc mounts it, the container's own
-    /tmp, then `mounts` in order, each on a mount point made here if it is missing (those under /tmp).
+               cgroup_procs: Sequence[Path], cgroup_v1: Sequence[tuple[str, str]]) -> None:
+    """Runs in the forked child before exec: join the sandbox and the container's cgroups, then build
+    the private view: a cgroup namespace rooted at the container's cgroups (so /sys/fs/cgroup shows
+    the container's own limits, as runc shows them), the pod's own read-only /sys, as runc mounts
+    it, the container's own /tmp, then `mounts` in order, each on a mount point made here if it is
+    missing (those under /tmp).
 
     Mount propagation is made private first, so the mounts never show up in the node. Every source
     is opened before the first mount and mounted through its descriptor, as runc does: a mount may
@@ -86,11 +89,11 @@ def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_di
     """
     for fd in namespace_fds:
         nsutil.setns(fd)
-    if cgroup_procs is not None:
-        cgroup_procs.write_text("0")  # while /sys/fs/cgroup is still the node's
-    nsutil.unshare(nsutil.CLONE_NEWNS)
+    for procs in cgroup_procs:
+        procs.write_text("0")  # while /sys/fs/cgroup is still the node's
+    nsutil.unshare(nsutil.CLONE_NEWNS | nsutil.CLONE_NEWCGROUP)
     nsutil.mount(None, "/", flags=nsutil.MS_REC | nsutil.MS_PRIVATE)
-    nsutil.mount_sys(read_only=True)
+    nsutil.mount_sys(read_only=True, cgroup_v1=cgroup_v1)
     sources = [os.open(mount.host_path, os.O_PATH | os.O_CLOEXEC) for mount in mounts]
     nsutil.private_tmp()
     for mount, fd in zip(mounts, sources):
@@ -165,7 +168,8 @@ class ContainerProcess:
 
     def __init__(self, container_id: str, sandbox_id: str, spec: ContainerSpec, env: Mapping[str, str],
                  process: asyncio.subprocess.Process, outputs: tuple[asyncio.StreamReader, asyncio.StreamReader],
-                 log_fd: int, cgroup_path: Path | None, stdin: asyncio.StreamWriter | None = None) -> None:
+                 log_fd: int, cgroup: cgroups.ContainerCgroup | None,
+                 stdin: asyncio.StreamWriter | None = None) -> None:
         self.id = container_id
         self.sandbox_id = sandbox_id
         self.name = spec.name
@@ -176,7 +180,7 @@ class ContainerProcess:
         self.program = spec.program
         self.pid = process.pid
         self.started_at = datetime.now(timezone.utc)
-        self.cgroup_path = cgroup_path
+        self.cgroup = cgroup  # what `kubectl exec` processes join too
         self.exit: ContainerExit | None = None
         self.stdin = stdin  # the write end of a `stdin: true` container's input, for attach
         self.stdin_once = spec.stdin_once
@@ -222,12 +226,12 @@ class ContainerProcess:
             self.stdin.close()
         exit_code = exit_code_of(returncode)
         self.exit = ContainerExit(exit_code, self._reason(exit_code), finished_at)
-        if self.cgroup_path is not None:
-            cgroups.remove_cgroup(self.cgroup_path)
+        if self.cgroup is not None:
+            self.cgroup.remove()
         return self.exit
 
     def _reason(self, exit_code: int) -> str:
-        if self.cgroup_path is not None and cgroups.oom_killed(self.cgroup_path):
+        if self.cgroup is not None and self.cgroup.oom_killed():
             return "OOMKilled"
         return "Completed" if exit_code == 0 else "Error"
 
@@ -247,15 +251,18 @@ async def _pipe_writer(write_fd: int) -> asyncio.StreamWriter:
 
 
 async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
-                          cgroup_parent: Path | None = None) -> ContainerProcess:
-    """Start `spec` inside `sandbox`; limits apply only if `cgroup_parent` is a usable cgroup v2 dir."""
+                          cgroup_parent: CgroupParent | None = None) -> ContainerProcess:
+    """Start `spec` inside `sandbox`, in a cgroup of its own under `cgroup_parent` if the node has one."""
     if not sandbox.is_ready():
         raise ContainerStartError(f"sandbox {sandbox.id} is not ready: pause (pid {sandbox.pid}) is gone")
     _prepare_mount_points(spec.mounts)
     container_id = generate_id()
-    cgroup_path = None
-    if spec.limits is not None and cgroup_parent is not None:
-        cgroup_path = cgroups.create_cgroup(cgroup_parent, container_id, spec.limits)
+    cgroup = None
+    if cgroup_parent is not None:
+        try:
+            cgroup = cgroups.create_cgroup(cgroup_parent.hierarchies, cgroup_parent.path / container_id, spec.limits)
+        except OSError as error:
+            raise ContainerStartError(f"failed to create container {spec.name!r}: cgroup: {error}") from error
     namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
     log_fd = open_log(spec.log_path)
     env = _container_env(spec, sandbox)
@@ -268,13 +275,14 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
             *spec.argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w, env=env,
             start_new_session=True,
             preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
-                                         cgroup_path / "cgroup.procs" if cgroup_path else None))
+                                         cgroup.procs_files if cgroup else [],
+                                         cgroup_parent.v1_mounts if cgroup_parent else []))
     except (OSError, subprocess.SubprocessError) as error:
         for fd in (log_fd, stdout_r, stderr_r, stdin_w):
             if fd is not None:
                 os.close(fd)
-        if cgroup_path is not None:
-            cgroups.remove_cgroup(cgroup_path)
+        if cgroup is not None:
+            cgroup.remove()
         raise ContainerStartError(f"failed to start container {spec.name!r}: unable to start container process: "
                                   f"{exec_failure(spec.argv[0], error)}") from error
     finally:
@@ -282,4 +290,4 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
             os.close(fd)
     outputs = (await _pipe_reader(stdout_r), await _pipe_reader(stderr_r))
     stdin = await _pipe_writer(stdin_w) if stdin_w is not None else None
-    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup_path, stdin)
+    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup, stdin)
