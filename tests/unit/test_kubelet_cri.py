@@ -9,7 +9,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import SimpleNamespace
 from typing import Any, Iterator
 
@@ -20,7 +20,8 @@ from kinn.kubelet.cri import crictl, view
 from kinn.kubelet.cri.api import CRIError
 from kinn.kubelet.cri.client import RuntimeServiceClient
 from kinn.kubelet.cri.service import RuntimeService
-from kinn.kubelet.runtime import ContainerExit, Mount
+from kinn.kubelet.runtime import ContainerExit, Mount, ResourceLimits
+from kinn.kubelet.runtime.cgroup import ContainerCgroup
 from kinn.kubelet.sandbox import Sandbox
 from kinn.kubelet.status import ContainerRecord
 
@@ -51,7 +52,9 @@ def process(container_id: str, name: str, started: datetime, exit_: ContainerExi
     return SimpleNamespace(id=container_id, sandbox_id=SANDBOX_ID, pid=pid, started_at=started, exit=exit_,
                            env={"PATH": "/usr/bin", "HOSTNAME": "test-pod"}, working_dir=Path("/"),
                            log_path=LOG_DIR / name / "0.log", argv=["/bin/busybox", "sleep", "3600"],
-                           mounts=[Mount(Path("/var/lib/kubelet/pods/x/etc-hosts"), Path("/etc/hosts"))])
+                           mounts=[Mount(Path("/var/lib/kubelet/pods/x/etc-hosts"), Path("/etc/hosts"))],
+                           limits=ResourceLimits(memory_bytes=2**26, cpu_millis=250, cpu_shares=256),
+                           cgroup=ContainerCgroup(PurePosixPath(f"kubepods/burstable/poduid/{container_id}"), (), ()))
 
 
 @dataclass
@@ -199,7 +202,10 @@ def test_container_status_of_a_running_and_an_exited_run(pod: Pod) -> None:
     assert info["runtimeSpec"]["linux"]["namespaces"] == [
         {"type": "network", "path": f"/proc/{os.getpid()}/ns/net"},
         {"type": "ipc", "path": f"/proc/{os.getpid()}/ns/ipc"},
-        {"type": "uts", "path": f"/proc/{os.getpid()}/ns/uts"}, {"type": "mount"}]
+        {"type": "uts", "path": f"/proc/{os.getpid()}/ns/uts"}, {"type": "mount"}, {"type": "cgroup"}]
+    assert info["runtimeSpec"]["linux"]["cgroupsPath"] == f"/kubepods/burstable/poduid/{WEB_ID}"
+    assert info["runtimeSpec"]["linux"]["resources"] == {"memory": {"limit": 67108864},
+                                                         "cpu": {"shares": 256, "quota": 25000, "period": 100000}}
     assert info["config"]["metadata"] == {"name": "web", "attempt": 1}
     assert info["config"]["log_path"] == "web/0.log"
     exited = view.container_status([pod], OLD_ID, LOG_ROOT)

@@ -235,13 +235,16 @@ def _container_info(run: ContainerRun, log_dir: Path) -> Obj:
     mounts = [{"destination": str(m.container_path), "type": "bind", "source": str(m.host_path),
                "options": ["rbind", "rprivate", "ro" if m.read_only else "rw"]} for m in process.mounts]
     namespaces = [{"type": OCI_NAMESPACE_TYPES[kind], "path": str(run.sandbox.namespace(kind))}
-                  for kind in SANDBOX_NAMESPACES] + [{"type": "mount"}]
+                  for kind in SANDBOX_NAMESPACES] + [{"type": "mount"}, {"type": "cgroup"}]
+    linux: Obj = {"resources": process.limits.oci(), "namespaces": namespaces}
+    if process.cgroup is not None:
+        linux["cgroupsPath"] = f"/{process.cgroup.relative}"
     return {"sandboxID": run.sandbox.id, "pid": process.pid if run.running else 0, "removing": False,
             "config": go_json(config),
             "runtimeSpec": {"hostname": run.sandbox.hostname,
                             "process": {"args": list(process.argv), "env": [f"{k}={v}" for k, v in process.env.items()],
                                         "cwd": str(process.working_dir)},
-                            "mounts": mounts, "linux": {"namespaces": namespaces}}}
+                            "mounts": mounts, "linux": linux}}
 
 
 def container_status(pods: Iterable[PodRuntime], container_id: str, log_root: Path) -> Obj:

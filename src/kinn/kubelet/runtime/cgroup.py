@@ -46,6 +46,18 @@ class ResourceLimits:
                    cpu_millis=milli_value(str(limits["cpu"])) if "cpu" in limits else None,
                    cpu_shares=min(max(millis * SHARES_PER_CPU // 1000, MIN_SHARES), MAX_SHARES))
 
+    def oci(self) -> dict[str, Any]:
+        """As an OCI runtime spec's linux.resources shows them (what `crictl inspect` prints)."""
+        resources: dict[str, Any] = {}
+        if self.memory_bytes is not None:
+            resources["memory"] = {"limit": self.memory_bytes}
+        cpu = {"shares": self.cpu_shares} if self.cpu_shares is not None else {}
+        if self.cpu_millis is not None:
+            cpu.update(quota=max(self.cpu_millis * CPU_PERIOD // 1000, MIN_CPU_QUOTA), period=CPU_PERIOD)
+        if cpu:
+            resources["cpu"] = cpu
+        return resources
+
     def files(self, version: int) -> dict[str, str]:
         """The interface files (named `<controller>.<setting>`) and values that enforce these settings."""
         values = {}
@@ -128,6 +140,7 @@ def _make(hierarchy: Hierarchy, path: Path) -> None:
 class ContainerCgroup:
     """A container's cgroup: one directory per hierarchy (the same relative path in each)."""
 
+    relative: PurePosixPath  # below each hierarchy's root: the OCI spec's cgroupsPath
     paths: tuple[Path, ...]
     versions: tuple[int, ...]
 
@@ -167,7 +180,7 @@ def create_cgroup(hierarchies: Sequence[Hierarchy], relative: PurePosixPath,
     except OSError:
         remove_cgroup(made)
         raise
-    return ContainerCgroup(tuple(made), tuple(h.version for h in hierarchies))
+    return ContainerCgroup(relative, tuple(made), tuple(h.version for h in hierarchies))
 
 
 def remove_cgroup(paths: Sequence[Path]) -> None:

@@ -174,6 +174,7 @@ class ContainerProcess:
         self.sandbox_id = sandbox_id
         self.name = spec.name
         self.argv, self.mounts = spec.argv, spec.mounts  # what the CRI view reports as the container's spec
+        self.limits = spec.limits
         self.log_path = spec.log_path
         self.env = env  # what `kubectl exec` processes get too, as runc gives them the container's env
         self.working_dir = spec.working_dir
