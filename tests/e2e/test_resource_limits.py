@@ -36,10 +36,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KinnCluster]:
 
 
 def create(cluster: KinnCluster, name: str, command: list[str], resources: dict[str, Any], image: str = "python",
-           restart: str = "Never") -> None:
+           restart: str = "Never", **spec: Any) -> None:
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
            "spec": {"nodeName": "worker-1", "restartPolicy": restart, "terminationGracePeriodSeconds": 1,
-                    "containers": [{"name": "main", "image": image, "command": command, "resources": resources}]}}
+                    "containers": [{"name": "main", "image": image, "command": command, "resources": resources}],
+                    **spec}}
     cluster.kubectl("create", "-f", "-", input=json.dumps(pod))
 
 
@@ -101,6 +102,15 @@ def test_the_container_sees_its_own_limits_and_its_cpu_is_throttled(cluster: Kin
     container_id = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("kinn://")
     on_node = f"/sys/fs/cgroup/memory/kubepods/pod{pod['metadata']['uid']}/{container_id}/memory.limit_in_bytes"
     assert cluster.node_exec("worker-1", "cat", on_node).strip() == "67108864"
+
+
+def test_a_host_network_container_sees_its_own_cgroups_too(cluster: KinnCluster) -> None:
+    """A hostNetwork pod shares its node's /sys (the kernel will not mount that netns's sysfs twice),
+    but its /sys/fs/cgroup is still its own cgroups, not the node's."""
+    create(cluster, "hostnet", ["sleep", "3600"], {"limits": {"memory": "48Mi"}}, image="busybox", hostNetwork=True)
+    wait_until(lambda: cluster.pod("hostnet")["status"].get("phase") == "Running", timeout=60, what="hostnet Running")
+    assert cluster.kubectl("exec", "hostnet", "--", "cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes").strip() == \
+        str(48 * 2**20)
 
 
 def test_pod_cgroups_follow_qos_and_go_with_the_pod(cluster: KinnCluster) -> None:

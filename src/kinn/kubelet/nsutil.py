@@ -95,7 +95,6 @@ def mount_sys(read_only: bool = False, cgroup_v1: Sequence[tuple[str, str]] = ()
         # node's network) and the kernel will not mount it again differently: bind the /sys there
         # is, which shows this namespace's devices, as runc falls back to.
         bind_mount("/sys", "/sys", read_only)
-        return
     if not cgroup_v1:
         mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags)
         return
