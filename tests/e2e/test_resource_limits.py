@@ -104,6 +104,21 @@ def test_the_container_sees_its_own_limits_and_its_cpu_is_throttled(cluster: Kin
     assert cluster.node_exec("worker-1", "cat", on_node).strip() == "67108864"
 
 
+def test_what_a_container_leaves_behind_ends_with_it(cluster: KinnCluster) -> None:
+    """A daemon that left the container's process group (setsid) is still in its cgroup, and ends
+    when the container does, as the end of a container's PID namespace ends everything in it."""
+    create(cluster, "daemon", ["sh", "-c", "setsid sleep 1000 & echo $!; sleep 0.3"], {}, image="busybox")
+    assert terminated(cluster, "daemon")["reason"] == "Completed"
+    pid = int(cluster.kubectl("logs", "daemon").strip())
+
+    def gone() -> bool:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes() != b"sleep\x001000\x00"
+        except FileNotFoundError:
+            return True
+    wait_until(gone, timeout=5, what=f"the daemon (pid {pid}) to end")
+
+
 def test_a_host_network_container_sees_its_own_cgroups_too(cluster: KinnCluster) -> None:
     """A hostNetwork pod shares its node's /sys (the kernel will not mount that netns's sysfs twice),
     but its /sys/fs/cgroup is still its own cgroups, not the node's."""

@@ -14,6 +14,7 @@ by the kernel's OOM killer, which the cgroup counts (`oom_kill`): that is how a 
 from __future__ import annotations
 
 import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
@@ -158,6 +159,25 @@ class ContainerCgroup:
                 counters = dict(line.split() for line in events.read_text().splitlines())
                 return int(counters.get("oom_kill", "0")) > 0
         return False
+
+    def pids(self) -> set[int]:
+        """The processes in the container's cgroups."""
+        pids: set[int] = set()
+        for procs in self.procs_files:
+            try:
+                pids.update(int(pid) for pid in procs.read_text().split())
+            except FileNotFoundError:
+                continue
+        return pids
+
+    def kill(self) -> None:
+        """SIGKILL every process left in the cgroup, as the end of a container's PID namespace ends
+        them all: daemons that left the container's process group (setsid) included."""
+        for pid in self.pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def remove(self) -> None:
         remove_cgroup(self.paths)

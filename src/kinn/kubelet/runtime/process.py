@@ -29,6 +29,7 @@ from kinn.kubelet.sandbox import SANDBOX_NAMESPACES, Sandbox, generate_id
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # runc's default PATH
 LOG_DRAIN_TIMEOUT = 1.0
+CGROUP_EMPTY_TIMEOUT = 1.0
 
 
 class ContainerStartError(RuntimeError):
@@ -211,14 +212,16 @@ class ContainerProcess:
             self._process.send_signal(signum)
 
     async def _reap(self) -> ContainerExit:
-        """Wait for the main process; then end what it left behind in its process group, as the
-        end of a container's PID namespace would, drain the logs and record the exit."""
+        """Wait for the main process; then end what it left behind in its process group and its
+        cgroup, as the end of a container's PID namespace would, drain the logs and record the exit."""
         returncode = await self._process.wait()
         finished_at = datetime.now(timezone.utc)
         try:
             os.killpg(self.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        if self.cgroup is not None:
+            self.cgroup.kill()
         await asyncio.wait(self._copies, timeout=LOG_DRAIN_TIMEOUT)
         for copy in self._copies:
             copy.cancel()
@@ -228,8 +231,17 @@ class ContainerProcess:
         exit_code = exit_code_of(returncode)
         self.exit = ContainerExit(exit_code, self._reason(exit_code), finished_at)
         if self.cgroup is not None:
-            self.cgroup.remove()
+            await self._remove_cgroup(self.cgroup)
         return self.exit
+
+    @staticmethod
+    async def _remove_cgroup(cgroup: cgroups.ContainerCgroup) -> None:
+        """Remove the cgroup once the killed processes have left it (a cgroup with tasks cannot go;
+        v1 has no notification of emptiness short of a release agent, so this looks, briefly)."""
+        deadline = asyncio.get_running_loop().time() + CGROUP_EMPTY_TIMEOUT
+        while cgroup.pids() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        cgroup.remove()
 
     def _reason(self, exit_code: int) -> str:
         if self.cgroup is not None and self.cgroup.oom_killed():
