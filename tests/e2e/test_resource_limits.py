@@ -10,6 +10,7 @@ logs it) and these tests are skipped there.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
@@ -102,6 +103,37 @@ def test_the_container_sees_its_own_limits_and_its_cpu_is_throttled(cluster: Kin
     container_id = pod["status"]["containerStatuses"][0]["containerID"].removeprefix("kinn://")
     on_node = f"/sys/fs/cgroup/memory/kubepods/pod{pod['metadata']['uid']}/{container_id}/memory.limit_in_bytes"
     assert cluster.node_exec("worker-1", "cat", on_node).strip() == "67108864"
+
+
+def cpu_ticks(pid: int) -> int:
+    """utime + stime of a process, in clock ticks (/proc/<pid>/stat; pods share the host's PID namespace)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def test_under_contention_cpu_goes_by_requests(cluster: KinnCluster) -> None:
+    """Two busy loops pinned to one CPU: the Guaranteed pod requesting 1 CPU (pod cgroup cpu.shares
+    1024 under kubepods) takes nearly all of it from the BestEffort one (kubepods/besteffort has 2),
+    as on a real node. Without pod and QoS cgroup shares they split it 50/50."""
+    spin = "echo $$$$; exec taskset -c 1 sh -c 'while :; do :; done'"  # $$ is an escaped $ in a pod's command
+    create(cluster, "paid", ["sh", "-c", spin], {"limits": {"cpu": "1", "memory": "64Mi"}}, image="busybox",
+           restart="Always")
+    create(cluster, "free-rider", ["sh", "-c", spin], {}, image="busybox", restart="Always")
+    pids = {}
+    for name in ("paid", "free-rider"):
+        wait_until(lambda: cluster.pod(name)["status"].get("phase") == "Running", timeout=60, what=f"{name} Running")
+        pids[name] = int(wait_until(lambda: cluster.kubectl("logs", name).strip(), timeout=10, what=f"{name}'s pid"))
+    uid = cluster.pod("paid")["metadata"]["uid"]
+    shares = cluster.node_exec("worker-1", "cat", "/sys/fs/cgroup/cpu/kubepods/cpu.shares",
+                               "/sys/fs/cgroup/cpu/kubepods/besteffort/cpu.shares",
+                               f"/sys/fs/cgroup/cpu/kubepods/pod{uid}/cpu.shares").split()
+    assert shares == ["2048", "2", "1024"]  # the node's 2 CPUs; the least; the pod's 1 CPU request
+    before = {name: cpu_ticks(pid) for name, pid in pids.items()}
+    time.sleep(2)  # a measuring window: CPU time accrues only with wall time
+    used = {name: cpu_ticks(pid) - before[name] for name, pid in pids.items()}
+    assert used["paid"] > 0.9 * (used["paid"] + used["free-rider"]), used
+    cluster.kubectl("delete", "pod", "paid", "free-rider", "--wait=true")
 
 
 def test_what_a_container_leaves_behind_ends_with_it(cluster: KinnCluster) -> None:

@@ -80,9 +80,38 @@ def test_pod_cgroups_are_named_by_qos_class() -> None:
     assert pod_cgroup("u-1", "Burstable") == PurePosixPath("kubepods/burstable/podu-1")
     assert pod_cgroup("u-1", "BestEffort") == PurePosixPath("kubepods/besteffort/podu-1")
     memory = Hierarchy(Path("/sys/fs/cgroup/memory"), 1, frozenset({"memory"}), "memory")
-    parent = CgroupRoot((memory,), PurePosixPath("node")).pod("u-1", "Burstable")
+    burstable = {"containers": [{"name": "a", "resources": {"requests": {"memory": "16Mi"}}}]}
+    parent = CgroupRoot((memory,), PurePosixPath("node")).pod("u-1", burstable)
     assert parent.path == PurePosixPath("node/kubepods/burstable/podu-1")
     assert parent.v1_mounts == [("memory", "memory")]
+
+
+def container(name: str, requests: dict[str, str] | None = None, limits: dict[str, str] | None = None,
+              **fields: str) -> dict:
+    return {"name": name, "resources": {"requests": requests or {}, "limits": limits or {}}, **fields}
+
+
+def test_a_pods_cgroup_shares_cpu_by_its_requests_and_limits_only_what_every_container_limits() -> None:
+    """ResourceConfigForPod: shares from the summed CPU requests; a memory or CPU limit on the pod
+    cgroup only when every container (init containers too) sets one, summed."""
+    guaranteed = {"containers": [container("a", {"cpu": "500m", "memory": "64Mi"}, {"cpu": "500m", "memory": "64Mi"}),
+                                 container("b", {"cpu": "1", "memory": "32Mi"}, {"cpu": "1", "memory": "32Mi"})]}
+    assert ResourceLimits.for_pod(guaranteed) == ResourceLimits(memory_bytes=96 * 2**20, cpu_millis=1500,
+                                                                cpu_shares=1536)
+    partly = {"containers": [container("a", {"cpu": "100m"}, {"memory": "64Mi"}), container("b", {"cpu": "100m"})]}
+    assert ResourceLimits.for_pod(partly) == ResourceLimits(cpu_shares=204)
+    assert ResourceLimits.for_pod({"containers": [container("a")]}) == ResourceLimits(cpu_shares=2)
+
+
+def test_a_pods_needs_count_init_containers_and_sidecars_as_the_scheduler_does() -> None:
+    """An init container needing more than the app containers raises the pod's total; a sidecar keeps
+    running beside them, so it adds to it."""
+    spec = {"initContainers": [container("setup", {"cpu": "2"}, {"memory": "256Mi"}),
+                               container("side", {"cpu": "100m"}, {"memory": "16Mi"}, restartPolicy="Always")],
+            "containers": [container("app", {"cpu": "250m"}, {"memory": "64Mi"})]}
+    assert ResourceLimits.for_pod(spec) == ResourceLimits(memory_bytes=256 * 2**20, cpu_shares=2048)
+    spec["initContainers"][0] = container("setup", {"cpu": "10m"}, {"memory": "8Mi"})
+    assert ResourceLimits.for_pod(spec) == ResourceLimits(memory_bytes=80 * 2**20, cpu_shares=358)
 
 
 def test_a_cluster_nests_its_v1_cgroups_under_the_callers() -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
 from kinn.api.errors import StatusError
+from kinn.api.quantity import milli_value
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory
 from kinn.api.timestamps import micro_time, now_rfc3339
@@ -95,7 +96,7 @@ def _os_image() -> str:
     return "Linux"
 
 
-def _cgroup_root(root: PurePosixPath | None) -> CgroupRoot | None:
+def _cgroup_root(root: PurePosixPath | None, allocatable_cpu: str) -> CgroupRoot | None:
     """Where containers' cgroups go: --cgroup-root in each hierarchy holding memory or cpu (in a
     kinn node, the node's own cgroups). The kubelet says at start which limits it enforces."""
     if root is None:
@@ -106,7 +107,7 @@ def _cgroup_root(root: PurePosixPath | None) -> CgroupRoot | None:
         log.warning("no mounted cgroup hierarchy offers memory or cpu: resources.limits are not enforced")
         return None
     try:
-        cgroups.create_qos_cgroups()
+        cgroups.create_qos_cgroups(milli_value(allocatable_cpu))
     except OSError as error:
         log.warning("cannot create kubepods under %s (%s): resources.limits are not enforced", root, error)
         return None
@@ -171,7 +172,7 @@ class Kubelet:
             log_root=config.log_root, netns_dir=config.netns_dir, cni_conf_dir=config.cni_conf_dir,
             cni_bin_dirs=config.cni_bin_dirs, cni_cache_dir=config.cni_cache_dir, cluster_dns=config.cluster_dns,
             cluster_domain=config.cluster_domain, backoff=Backoff(config.backoff_initial, config.backoff_max),
-            allocatable=config.capacity, cgroups=_cgroup_root(config.cgroup_root))
+            allocatable=config.capacity, cgroups=_cgroup_root(config.cgroup_root, config.capacity["cpu"]))
         self.workers: dict[str, PodWorker] = {}
         self.server = KubeletServer(self.pod_worker, config.log_root)
         self.runtime_service = RuntimeService(lambda: list(self.workers.values()), config.log_root)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from kinn.api.errors import StatusError
-from kinn.api.qos import qos_class
 from kinn.api.sidecars import is_sidecar
 from kinn.api.timestamps import now_rfc3339
 from kinn.client.events import EventRecorder
@@ -94,7 +93,7 @@ class PodWorker:
         self.uid: str = pod["metadata"]["uid"]
         self.key = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
         self.dir = context.root_dir / "pods" / self.uid
-        self.cgroup_parent = context.cgroups.pod(self.uid, qos_class(pod["spec"])) if context.cgroups else None
+        self.cgroup_parent = context.cgroups.pod(self.uid, pod["spec"]) if context.cgroups else None
         self.sandbox: Sandbox | None = None
         self.sandbox_attempt = -1  # metadata.attempt of the current sandbox: 0, then +1 per re-creation
         self.network: NetworkConfigList | None = None

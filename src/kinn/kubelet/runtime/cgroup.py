@@ -17,15 +17,39 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+from kinn.api.qos import qos_class
 from kinn.api.quantity import milli_value, value
+from kinn.api.sidecars import is_sidecar
 from kinn.cgroupfs import CONTROLLERS, Hierarchy
 
 CPU_PERIOD = 100_000  # µs, the CFS period the kubelet uses
 MIN_CPU_QUOTA = 1_000  # µs, the kubelet's floor (MinQuotaPeriod)
 MIN_SHARES, MAX_SHARES, SHARES_PER_CPU = 2, 262_144, 1024
 KUBEPODS = PurePosixPath("kubepods")
+
+
+def cpu_shares(milli_cpu: int) -> int:
+    """MilliCPUToShares: 1024 per CPU, at least 2 (what a pod requesting no CPU gets), at most 262144."""
+    return min(max(milli_cpu * SHARES_PER_CPU // 1000, MIN_SHARES), MAX_SHARES)
+
+
+def _amount(resources: dict[str, Any], kind: str, name: str, parse: Callable[[str], int]) -> int:
+    return parse(str(((resources.get(kind) or {}).get(name)) or 0))
+
+
+def _pod_total(spec: dict[str, Any], amount: Callable[[dict[str, Any]], int]) -> int:
+    """A pod's need of one resource (PodRequests/PodLimits): its containers and sidecars together, and
+    at least what each init container needs beside the sidecars started before it."""
+    sidecars = peak = 0
+    for container in spec.get("initContainers") or []:
+        if is_sidecar(container):
+            sidecars += amount(container)
+            peak = max(peak, sidecars)
+        else:
+            peak = max(peak, amount(container) + sidecars)
+    return max(sum(amount(container) for container in spec.get("containers") or []) + sidecars, peak)
 
 
 @dataclass(frozen=True)
@@ -41,11 +65,24 @@ class ResourceLimits:
         """From a container's `resources`, as the kubelet converts them (MilliCPUToQuota, MilliCPUToShares).
 
         Every container gets CPU shares: 2 (the minimum) when it requests no CPU, as BestEffort ones do."""
-        limits, requests = resources.get("limits") or {}, resources.get("requests") or {}
-        millis = milli_value(str(requests["cpu"])) if "cpu" in requests else 0
+        limits = resources.get("limits") or {}
         return cls(memory_bytes=value(str(limits["memory"])) if "memory" in limits else None,
                    cpu_millis=milli_value(str(limits["cpu"])) if "cpu" in limits else None,
-                   cpu_shares=min(max(millis * SHARES_PER_CPU // 1000, MIN_SHARES), MAX_SHARES))
+                   cpu_shares=cpu_shares(_amount(resources, "requests", "cpu", milli_value)))
+
+    @classmethod
+    def for_pod(cls, spec: dict[str, Any]) -> ResourceLimits:
+        """The pod cgroup's settings (ResourceConfigForPod): CPU shares from the pod's CPU requests, so
+        pods share CPU by what they request; a CPU or memory limit only if every container sets one."""
+        containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+
+        def limit(name: str, parse: Callable[[str], int]) -> int | None:
+            if not all(name in ((c.get("resources") or {}).get("limits") or {}) for c in containers):
+                return None
+            return _pod_total(spec, lambda c: _amount(c.get("resources") or {}, "limits", name, parse))
+        return cls(memory_bytes=limit("memory", value), cpu_millis=limit("cpu", milli_value),
+                   cpu_shares=cpu_shares(_pod_total(
+                       spec, lambda c: _amount(c.get("resources") or {}, "requests", "cpu", milli_value))))
 
     def oci(self) -> dict[str, Any]:
         """As an OCI runtime spec's linux.resources shows them (what `crictl inspect` prints)."""
@@ -91,15 +128,21 @@ class CgroupRoot:
     hierarchies: tuple[Hierarchy, ...]
     path: PurePosixPath  # relative to each hierarchy's mount point
 
-    def pod(self, uid: str, qos_class: str) -> CgroupParent:
-        return CgroupParent(self.hierarchies, self.path / pod_cgroup(uid, qos_class))
+    def pod(self, uid: str, spec: dict[str, Any]) -> CgroupParent:
+        path = self.path / pod_cgroup(uid, qos_class(spec))
+        return CgroupParent(self.hierarchies, path, ResourceLimits.for_pod(spec))
 
-    def create_qos_cgroups(self) -> None:
-        """kubepods and its burstable and besteffort children, as the kubelet makes them at start;
-        OSError if the host will not let this kubelet make cgroups there (then it enforces nothing)."""
+    def create_qos_cgroups(self, allocatable_milli_cpu: int) -> None:
+        """kubepods (CPU shares of the node's allocatable CPU) and its burstable and besteffort children
+        (the least shares: BestEffort pods get CPU only when nobody else wants it), as the kubelet makes
+        them at start; OSError if the host will not let it make cgroups there (then it enforces nothing)."""
+        kubepods = self.path / KUBEPODS
         for hierarchy in self.hierarchies:
-            for qos in ("burstable", "besteffort"):
-                _make(hierarchy, hierarchy.mount / self.path / KUBEPODS / qos)
+            for path, limits in ((kubepods, ResourceLimits(cpu_shares=cpu_shares(allocatable_milli_cpu))),
+                                 (kubepods / "burstable", ResourceLimits()),
+                                 (kubepods / "besteffort", ResourceLimits(cpu_shares=MIN_SHARES))):
+                _make(hierarchy, hierarchy.mount / path)
+                _write(hierarchy, hierarchy.mount / path, limits)
 
     def controllers(self) -> list[str]:
         """The controllers whose settings are enforced."""
@@ -112,6 +155,7 @@ class CgroupParent:
 
     hierarchies: tuple[Hierarchy, ...]
     path: PurePosixPath
+    limits: ResourceLimits = ResourceLimits()  # the pod cgroup's own (ResourceLimits.for_pod)
 
     @property
     def v1_mounts(self) -> list[tuple[str, str]]:
@@ -183,20 +227,26 @@ class ContainerCgroup:
         remove_cgroup(self.paths)
 
 
-def create_cgroup(hierarchies: Sequence[Hierarchy], relative: PurePosixPath,
-                  limits: ResourceLimits) -> ContainerCgroup:
-    """Create `relative` under every hierarchy and write the settings each one's controllers enforce.
-    Raises OSError (after removing what it made) if the host refuses."""
+def _write(hierarchy: Hierarchy, path: Path, limits: ResourceLimits) -> None:
+    """Write the settings of `limits` that this hierarchy's controllers enforce."""
+    for filename, setting in limits.files(hierarchy.version).items():
+        if filename.split(".")[0] in hierarchy.controllers:
+            (path / filename).write_text(setting)
+
+
+def create_cgroup(parent: CgroupParent, name: str, limits: ResourceLimits) -> ContainerCgroup:
+    """Create the container's cgroup `name` in its pod's, in every hierarchy, with `limits` (and the
+    pod cgroup's settings). Raises OSError (after removing what it made) if the host refuses."""
+    hierarchies, relative, pod_limits = parent.hierarchies, parent.path / name, parent.limits
     made: list[Path] = []
     try:
         for hierarchy in hierarchies:
             path = hierarchy.mount / relative
             _make(hierarchy, path.parent)
+            _write(hierarchy, path.parent, pod_limits)
             path.mkdir()
             made.append(path)
-            for filename, setting in limits.files(hierarchy.version).items():
-                if filename.split(".")[0] in hierarchy.controllers:
-                    (path / filename).write_text(setting)
+            _write(hierarchy, path, limits)
     except OSError:
         remove_cgroup(made)
         raise

@@ -273,7 +273,7 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     cgroup = None
     if cgroup_parent is not None:
         try:
-            cgroup = cgroups.create_cgroup(cgroup_parent.hierarchies, cgroup_parent.path / container_id, spec.limits)
+            cgroup = cgroups.create_cgroup(cgroup_parent, container_id, spec.limits)
         except OSError as error:
             raise ContainerStartError(f"failed to create container {spec.name!r}: cgroup: {error}") from error
     namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
