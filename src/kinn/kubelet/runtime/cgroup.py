@@ -84,14 +84,19 @@ class ResourceLimits:
                    cpu_shares=cpu_shares(_pod_total(
                        spec, lambda c: _amount(c.get("resources") or {}, "requests", "cpu", milli_value))))
 
+    @property
+    def cpu_quota(self) -> int | None:
+        """MilliCPUToQuota: the CPU limit as µs of CPU time per CFS period, at least MIN_CPU_QUOTA."""
+        return None if self.cpu_millis is None else max(self.cpu_millis * CPU_PERIOD // 1000, MIN_CPU_QUOTA)
+
     def oci(self) -> dict[str, Any]:
         """As an OCI runtime spec's linux.resources shows them (what `crictl inspect` prints)."""
         resources: dict[str, Any] = {}
         if self.memory_bytes is not None:
             resources["memory"] = {"limit": self.memory_bytes}
         cpu = {"shares": self.cpu_shares} if self.cpu_shares is not None else {}
-        if self.cpu_millis is not None:
-            cpu.update(quota=max(self.cpu_millis * CPU_PERIOD // 1000, MIN_CPU_QUOTA), period=CPU_PERIOD)
+        if self.cpu_quota is not None:
+            cpu.update(quota=self.cpu_quota, period=CPU_PERIOD)
         if cpu:
             resources["cpu"] = cpu
         return resources
@@ -101,12 +106,11 @@ class ResourceLimits:
         values = {}
         if self.memory_bytes is not None:
             values["memory.max" if version == 2 else "memory.limit_in_bytes"] = str(self.memory_bytes)
-        if self.cpu_millis is not None:
-            quota = max(self.cpu_millis * CPU_PERIOD // 1000, MIN_CPU_QUOTA)
+        if self.cpu_quota is not None:
             if version == 2:
-                values["cpu.max"] = f"{quota} {CPU_PERIOD}"
+                values["cpu.max"] = f"{self.cpu_quota} {CPU_PERIOD}"
             else:
-                values.update({"cpu.cfs_period_us": str(CPU_PERIOD), "cpu.cfs_quota_us": str(quota)})
+                values.update({"cpu.cfs_period_us": str(CPU_PERIOD), "cpu.cfs_quota_us": str(self.cpu_quota)})
         if self.cpu_shares is not None:
             if version == 2:  # the kubelet's shares → weight mapping (runc's ConvertCPUSharesToCgroupV2Value)
                 values["cpu.weight"] = str(1 + (self.cpu_shares - MIN_SHARES) * 9999 // (MAX_SHARES - MIN_SHARES))
