@@ -94,7 +94,7 @@ def own_cgroup(controllers: frozenset[str], proc_cgroup: str) -> PurePosixPath:
     raise CgroupError(f"this process is in no cgroup of the {','.join(sorted(controllers))} hierarchy")
 
 
-def create_v1(cluster: str, record: Path) -> list[V1Cgroup]:
+def create_v1(cluster: str, record: Path) -> None:
     """`kinn/<cluster>` below the caller's cgroup in each v1 hierarchy holding memory or cpu
     (none on a cgroup2-only host), written to `record`."""
     proc_cgroup = Path("/proc/self/cgroup").read_text()
@@ -105,7 +105,6 @@ def create_v1(cluster: str, record: Path) -> list[V1Cgroup]:
             made.append(V1Cgroup(str(create(hierarchy.mount / own / "kinn" / cluster)), hierarchy.mount.name,
                                  hierarchy.options))
     record.write_text(json.dumps([asdict(cgroup) for cgroup in made]))
-    return made
 
 
 def recorded_v1(record: Path) -> list[V1Cgroup]:

@@ -23,6 +23,7 @@ from typing import Any
 from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
 from kinn.api.errors import StatusError
 from kinn.api.quantity import milli_value
+from kinn.cgroupfs import limit_hierarchies, mounted_hierarchies
 from kinn.client.events import EventRecorder
 from kinn.client.informer import EventHandler, SharedInformerFactory
 from kinn.api.timestamps import micro_time, now_rfc3339
@@ -35,7 +36,6 @@ from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT
 from kinn.kubelet.cri.service import RuntimeService
 from kinn.kubelet.pod_workers import PodContext, PodWorker
 from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
-from kinn.cgroupfs import limit_hierarchies, mounted_hierarchies
 from kinn.kubelet.runtime.cgroup import CgroupRoot
 from kinn.kubelet.server import KubeletServer, serving_context
 from kinn.kubelet.sandbox import DEFAULT_NETNS_DIR
