@@ -341,6 +341,41 @@ def test_a_command_that_cannot_start_is_a_failed_run(node: Node) -> None:
     delete_and_check_nothing_leaked(node, "never")
 
 
+def rejected(node: Node, name: str) -> dict[str, Any]:
+    return wait_until(f"pod {name} rejected", lambda: (pod := get(node, "pod", name))
+                      and pod["status"].get("phase") == "Failed" and pod, node)
+
+
+def test_a_pod_bound_to_a_node_that_cannot_fit_it_is_rejected_and_never_started(node: Node) -> None:
+    """Pods bound with spec.nodeName skip the scheduler: the kubelet's admission refuses what its
+    node (2 CPUs) cannot hold beside the pods it runs, as upstream's OutOfcpu, and starts nothing."""
+    sleeper = [{"name": "app", "image": "busybox", "command": ["sleep", "3600"],
+                "resources": {"requests": {"cpu": "1500m"}}}]
+    create_pod(node, "fits", sleeper)
+    wait_until("pod fits Running", lambda: running(node, "fits"), node)
+    create_pod(node, "more", sleeper)
+    status = rejected(node, "more")["status"]
+    assert (status["reason"], status["message"]) == (
+        "OutOfcpu", "Pod was rejected: Node didn't have enough resource: cpu, requested: 1500, used: 1500, "
+                    "capacity: 2000")
+    assert "containerStatuses" not in status and "podIP" not in status
+    assert re.search(r"^more\s+0/1\s+OutOfcpu\s+0\s", node.server.kubectl("get", "pod", "more").stdout, re.M)
+    events = json.loads(node.server.kubectl("get", "events", "--field-selector", "involvedObject.name=more",
+                                            "-o", "json").stdout)["items"]
+    assert [(e["type"], e["reason"]) for e in events] == [("Warning", "OutOfcpu")], events
+    assert len(list(node.netns_dir.glob("*"))) == 1  # only the admitted pod's sandbox exists
+    # A pod the node's labels do not match is refused by the same checks the scheduler runs.
+    create_pod(node, "elsewhere", [{"name": "app", "image": "busybox", "command": ["sleep", "3600"]}],
+               nodeSelector={"disktype": "ssd"})
+    assert rejected(node, "elsewhere")["status"]["reason"] == "NodeAffinity"
+    # The kubelet still finalizes the deletion of pods it rejected; what it freed admits a new pod.
+    node.server.kubectl("delete", "pod", "more", "elsewhere", "--wait=true", timeout=30)
+    delete_and_check_nothing_leaked(node, "fits")
+    create_pod(node, "after", sleeper)
+    wait_until("pod after Running", lambda: running(node, "after"), node)
+    delete_and_check_nothing_leaked(node, "after")
+
+
 def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
     create_pod(node, "phoenix", [{"name": "app", "image": "busybox", "command": ["sh", "-c", "echo hi; sleep 1000"]}],
                restartPolicy="Always")

@@ -35,6 +35,7 @@ from kinn.kubelet.config.file import SourceFile
 from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT
 from kinn.kubelet.cri.service import RuntimeService
 from kinn.kubelet.pod_workers import PodContext, PodWorker
+from kinn.kubelet.predicate import Rejection, admit
 from kinn.kubelet.runtime import DEFAULT_LOG_ROOT
 from kinn.kubelet.runtime.cgroup import CgroupRoot
 from kinn.kubelet.server import KubeletServer, serving_context
@@ -162,6 +163,7 @@ class Kubelet:
         self.config = config
         self.factory = SharedInformerFactory(client)
         self.pods = self.factory.informer(PODS, field_selector=f"spec.nodeName={config.node_name}")
+        self.node = self.factory.informer(NODES, field_selector=f"metadata.name={config.node_name}")
         self.services = self.factory.informer(SERVICES)
         self.static_pods = StaticPods(client, SourceFile(config.pod_manifest_path, config.node_name),
                                       config.file_check_frequency, self._pod_changed, self._stop_pod)
@@ -228,15 +230,21 @@ class Kubelet:
             await asyncio.sleep(delay)
             delay = min(delay * 2, REGISTER_RETRY_MAX)
 
-    async def _register(self) -> None:
-        """registerWithAPIServer: create the Node, or take over an existing one's status and labels."""
-        self._network_error = self._check_network()
-        status = node_status(self.config, self._network_error, self._ready_since)
-        node = {"apiVersion": "v1", "kind": "Node",
+    def _initial_node(self) -> Obj:
+        """The Node as this kubelet would register it: what it creates, and what admission checks
+        pods against until the API's copy is known (initialNode)."""
+        return {"apiVersion": "v1", "kind": "Node",
                 "metadata": {"name": self.config.node_name, "labels": node_labels(self.config),
                              "annotations": {"node.alpha.kubernetes.io/ttl": "0",
                                              "volumes.kubernetes.io/controller-managed-attach-detach": "true"}},
-                "spec": {"taints": self.config.taints} if self.config.taints else {}, "status": status}
+                "spec": {"taints": self.config.taints} if self.config.taints else {},
+                "status": node_status(self.config, self._network_error, self._ready_since)}
+
+    async def _register(self) -> None:
+        """registerWithAPIServer: create the Node, or take over an existing one's status and labels."""
+        self._network_error = self._check_network()
+        node = self._initial_node()
+        status = node["status"]
         try:
             await self.client.create(NODES, node)
         except StatusError as error:
@@ -300,9 +308,18 @@ class Kubelet:
         uid = pod["metadata"]["uid"]
         worker = self.workers.get(uid)
         if worker is None:
-            self.workers[uid] = PodWorker(self.context, pod, self._worker_done)
+            self.workers[uid] = PodWorker(self.context, pod, self._worker_done, self._admit(pod))
         else:
             worker.update(pod)
+
+    def _admit(self, pod: Obj) -> Rejection | None:
+        """canAdmitPod, for a pod new to this kubelet that still has to run: checked against the
+        pods it runs (not those finished) and its Node (getNodeAnyWay)."""
+        if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in ("Succeeded",
+                                                                                                  "Failed"):
+            return None
+        node = self.node.indexer.get(self.config.node_name) or self._initial_node()
+        return admit(pod, node, [worker.pod for worker in self.workers.values() if not worker.finished])
 
     def _pod_deleted(self, pod: Obj) -> None:
         if is_mirror_pod(pod):

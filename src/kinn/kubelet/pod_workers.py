@@ -27,6 +27,7 @@ from kinn.client.rest import Client, resource
 from kinn.cni import CNIError, CNIRuntime, ConfigError, NetworkConfigList, kubernetes_args, load_conf_dir
 from kinn.kubelet import envvars, images, lifecycle, podfiles, volumes
 from kinn.kubelet.backoff import Backoff
+from kinn.kubelet.predicate import Rejection
 from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
 from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, ResourceLimits, \
     container_log_path, pod_log_dir, start_container
@@ -85,9 +86,13 @@ def port_mappings(pod: Obj) -> list[Obj]:
 
 
 class PodWorker:
-    """Owns one pod's sandbox and containers; `update`/`remove` feed it, `task` runs it."""
+    """Owns one pod's sandbox and containers; `update`/`remove` feed it, `task` runs it.
 
-    def __init__(self, context: PodContext, pod: Obj, on_done: Callable[[str], None]) -> None:
+    A pod the kubelet did not admit (`rejection`) is never run: its worker only reports the
+    rejection and, once the pod is deleted, confirms that."""
+
+    def __init__(self, context: PodContext, pod: Obj, on_done: Callable[[str], None],
+                 rejection: Rejection | None = None) -> None:
         self.ctx = context
         self.pod = pod
         self.uid: str = pod["metadata"]["uid"]
@@ -112,7 +117,8 @@ class PodWorker:
         self._removed = False
         # Terminal phase reached and the sandbox torn down; a pod already terminal when the worker
         # starts (a kubelet restart) is never run again and its status is left as it was.
-        self._finished = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
+        self._rejection = rejection
+        self._finished = rejection is not None or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
         self._report_status = not self._finished
         self._wakeup = asyncio.Event()
         self._timers: list[asyncio.TimerHandle] = []
@@ -141,6 +147,11 @@ class PodWorker:
     def wake_later(self, delay: float) -> None:
         self._timers.append(asyncio.get_running_loop().call_later(delay, self.wake))
 
+    @property
+    def finished(self) -> bool:
+        """Nothing of the pod runs or will run again: its requests no longer count on the node."""
+        return self._finished
+
     def needs_new_sandbox(self) -> bool:
         return self.sandbox is not None and not self.sandbox.is_ready()
 
@@ -168,6 +179,9 @@ class PodWorker:
             self._on_done(self.uid)
 
     async def _sync(self) -> None:
+        if self._rejection is not None:
+            await self._reject(self._rejection)
+            self._rejection = None
         if self._finished:
             return
         if self.needs_new_sandbox():
@@ -524,6 +538,11 @@ class PodWorker:
             if error.code not in (404, 409):
                 raise
         self.ctx.status.forget(self.uid)
+
+    async def _reject(self, rejection: Rejection) -> None:
+        """rejectPod: a Warning event and a Failed status that say why."""
+        await self._event("Warning", rejection.reason, rejection.message)
+        await self.ctx.status.set_status(self.pod, rejection.status(self.pod, self.start_time))
 
     async def _write_status(self) -> None:
         status = pod_status(self.pod, host_ip=self.ctx.node_ip, pod_ips=self.pod_ips, start_time=self.start_time,

@@ -34,6 +34,11 @@ def is_mirror_pod(pod: Obj) -> bool:
     return CONFIG_MIRROR_ANNOTATION in ((pod.get("metadata") or {}).get("annotations") or {})
 
 
+def is_static_pod(pod: Obj) -> bool:
+    """IsStaticPod: the pod came from a manifest file, not from the API server."""
+    return ((pod.get("metadata") or {}).get("annotations") or {}).get(CONFIG_SOURCE_ANNOTATION, "api") != "api"
+
+
 def full_name(pod: Obj) -> str:
     return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
 

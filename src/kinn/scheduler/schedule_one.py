@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from kinn.scheduler.framework.interface import CycleState, Diagnosis, FitError, Status, SUCCESS
 from kinn.scheduler.framework.runtime import Framework
 from kinn.scheduler.nodeinfo import NodeInfo, PodInfo, Snapshot
+from kinn.scheduler.plugins import nodeaffinity, nodename, nodeports, noderesources
+from kinn.scheduler.plugins.noderesources import InsufficientResource
 
 MIN_FEASIBLE_NODES_TO_FIND = 100
 MIN_FEASIBLE_NODES_PERCENTAGE_TO_FIND = 5
@@ -30,6 +32,28 @@ class ScheduleResult:
     node: str
     evaluated: int
     feasible: int
+
+
+@dataclass(frozen=True)
+class AdmissionResult:
+    """One failed check of `admission_check`: a resource the node lacks, or a plugin's name and reason."""
+
+    name: str = ""
+    reason: str = ""
+    insufficient_resource: InsufficientResource | None = None
+
+
+def admission_check(pod: PodInfo, node: NodeInfo) -> list[AdmissionResult]:
+    """Every way the pod fails the filters a kubelet re-runs before it admits a pod bound to its
+    node (AdmissionCheck): resources, required node affinity, node name, host ports, in that order.
+    The kubelet needs them because a pod can be bound without the scheduler (spec.nodeName), or
+    the node can change between scheduling and admission."""
+    results = [AdmissionResult(insufficient_resource=lacking) for lacking in noderesources.fits(pod, node)]
+    for plugin, reason in ((nodeaffinity, nodeaffinity.ERR_REASON_POD), (nodename, nodename.ERR_REASON),
+                           (nodeports, nodeports.ERR_REASON)):
+        if not plugin.fits(pod, node):
+            results.append(AdmissionResult(plugin.NAME, reason))
+    return results
 
 
 def num_feasible_nodes_to_find(num_all_nodes: int, percentage: int = 0) -> int:

@@ -19,6 +19,11 @@ def _node_affinity(pod: PodInfo) -> dict:
     return (pod.pod.get("spec", {}).get("affinity") or {}).get("nodeAffinity") or {}
 
 
+def fits(pod: PodInfo, node: NodeInfo) -> bool:
+    """spec.nodeSelector and the required node affinity match the node."""
+    return required_node_affinity_matches(pod.pod["spec"], node.name, node.labels)
+
+
 class NodeAffinity:
     name = NAME
 
@@ -35,7 +40,7 @@ class NodeAffinity:
         return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        return SUCCESS if required_node_affinity_matches(pod.pod["spec"], node.name, node.labels) else _REJECT
+        return SUCCESS if fits(pod, node) else _REJECT
 
     def sign(self, pod: PodInfo) -> Hashable:
         return pod.pod["spec"].get("nodeSelector"), _node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")

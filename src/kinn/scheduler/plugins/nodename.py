@@ -12,6 +12,12 @@ ERR_REASON = "node(s) didn't match the requested node name"
 _REJECT = Status.unresolvable(ERR_REASON, plugin=NAME)
 
 
+def fits(pod: PodInfo, node: NodeInfo) -> bool:
+    """The pod names no node, or this one (Fits)."""
+    wanted = pod.pod.get("spec", {}).get("nodeName")
+    return not wanted or wanted == node.name
+
+
 class NodeName:
     name = NAME
 
@@ -27,8 +33,7 @@ class NodeName:
         return SUCCESS if pod.pod.get("spec", {}).get("nodeName") else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        wanted = pod.pod.get("spec", {}).get("nodeName")
-        return _REJECT if wanted and wanted != node.name else SUCCESS
+        return SUCCESS if fits(pod, node) else _REJECT
 
     def sign(self, pod: PodInfo) -> Hashable:
         return pod.pod.get("spec", {}).get("nodeName")

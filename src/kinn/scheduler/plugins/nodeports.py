@@ -19,6 +19,11 @@ def _conflicts(wanted: tuple[str, str, int], used: tuple[str, str, int]) -> bool
         ip == used_ip or "0.0.0.0" in (ip, used_ip))
 
 
+def fits(pod: PodInfo, node: NodeInfo) -> bool:
+    """No host port the pod wants is held on the node (Fits)."""
+    return not any(_conflicts(wanted, used) for wanted in pod.ports for used in node.used_ports)
+
+
 class NodePorts:
     name = NAME
 
@@ -32,10 +37,7 @@ class NodePorts:
         return SUCCESS if pod.ports else SKIP
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status:
-        for wanted in pod.ports:
-            if any(_conflicts(wanted, used) for used in node.used_ports):
-                return _REJECT
-        return SUCCESS
+        return SUCCESS if fits(pod, node) else _REJECT
 
     def sign(self, pod: PodInfo) -> Hashable:
         return pod.ports

@@ -3,6 +3,7 @@ prefers the least allocated node (LeastAllocated over cpu and memory, weight 1 e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Hashable
 
 from kinn.scheduler.framework.interface import (
@@ -13,26 +14,37 @@ from kinn.scheduler.nodeinfo import NodeInfo, PodInfo, memoized
 NAME = "NodeResourcesFit"
 
 
-def insufficient_resources(pod: PodInfo, node: NodeInfo) -> tuple[list[str], bool]:
-    """Reasons the pod does not fit, and whether any is unresolvable (the request exceeds the node's
-    whole allocatable, so no eviction can help — upstream's InsufficientResource.Unresolvable)."""
-    reasons: list[str] = []
-    unresolvable = False
+@dataclass(frozen=True)
+class InsufficientResource:
+    """A resource the node has too little of left for the pod (noderesources.InsufficientResource):
+    the scheduler gives `reason`, the kubelet's admission the figures."""
+
+    resource_name: str
+    reason: str
+    requested: int
+    used: int
+    capacity: int
+    unresolvable: bool  # the request exceeds the node's whole allocatable: no eviction can help
+
+
+def fits(pod: PodInfo, node: NodeInfo) -> list[InsufficientResource]:
+    """What the pod lacks on the node (Fits): a pod slot, then cpu, memory, ephemeral storage and
+    extended resources, each counted only if the pod requests some."""
+    lacking: list[InsufficientResource] = []
     request, used, allocatable = pod.requests, node.requested, node.allocatable
-    for name, want, have, total in (
-        ("cpu", request.milli_cpu, used.milli_cpu, allocatable.milli_cpu),
-        ("memory", request.memory, used.memory, allocatable.memory),
-        ("ephemeral-storage", request.ephemeral_storage, used.ephemeral_storage, allocatable.ephemeral_storage),
-    ):
+    if len(node.pods) + 1 > allocatable.allowed_pod_number:
+        lacking.append(InsufficientResource("pods", "Too many pods", 1, len(node.pods),
+                                            allocatable.allowed_pod_number, unresolvable=False))
+    wanted = [("cpu", request.milli_cpu, used.milli_cpu, allocatable.milli_cpu),
+              ("memory", request.memory, used.memory, allocatable.memory),
+              ("ephemeral-storage", request.ephemeral_storage, used.ephemeral_storage,
+               allocatable.ephemeral_storage)]
+    wanted += [(name, want, used.scalar.get(name, 0), allocatable.scalar.get(name, 0))
+               for name, want in request.scalar.items()]
+    for name, want, have, total in wanted:
         if want > 0 and want > total - have:
-            reasons.append(f"Insufficient {name}")
-            unresolvable |= want > total
-    for name, want in request.scalar.items():
-        total = allocatable.scalar.get(name, 0)
-        if want > 0 and want > total - used.scalar.get(name, 0):
-            reasons.append(f"Insufficient {name}")
-            unresolvable |= want > total
-    return reasons, unresolvable
+            lacking.append(InsufficientResource(name, f"Insufficient {name}", want, have, total, want > total))
+    return lacking
 
 
 class NodeResourcesFit:
@@ -51,12 +63,11 @@ class NodeResourcesFit:
                 and request.memory <= allocatable.memory - used.memory
                 and request.ephemeral_storage <= allocatable.ephemeral_storage - used.ephemeral_storage):
             return SUCCESS  # the common case, decided without building reason lists
-        reasons, unresolvable = insufficient_resources(pod, node)
-        if len(node.pods) + 1 > node.allocatable.allowed_pod_number:
-            reasons.insert(0, "Too many pods")
-        if not reasons:
+        lacking = fits(pod, node)
+        if not lacking:
             return SUCCESS
-        if unresolvable:
+        reasons = [resource.reason for resource in lacking]
+        if any(resource.unresolvable for resource in lacking):
             return Status.unresolvable(*reasons, plugin=NAME)
         return Status.unschedulable(*reasons, plugin=NAME)
 
