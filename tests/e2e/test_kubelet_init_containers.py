@@ -48,9 +48,15 @@ def test_init_containers_in_order_then_a_sidecar_beside_the_container(node: Node
     assert pod["status"]["phase"] == "Running"
     found = statuses(pod)
     assert found["first"]["state"]["terminated"]["reason"] == "Completed"
+    assert found["first"]["ready"] and not found["first"]["started"]  # done is ready, as upstream reports it
     assert found["side"]["state"].get("running") and found["side"]["started"] and found["side"]["ready"]
     assert node.server.kubectl("logs", "ordered", "-c", "main").stdout == "first\nside\nmain\n"
     assert node.server.kubectl("get", "pod", "ordered", "--no-headers").stdout.split()[1:3] == ["2/2", "Running"]
+    # Each container's events name it, as `kubectl describe` lists them: they are not one aggregate.
+    listed = json.loads(node.server.kubectl("get", "events", "--field-selector", "involvedObject.name=ordered",
+                                            "-o", "json").stdout)["items"]
+    assert sorted(e["involvedObject"].get("fieldPath") for e in listed if e["reason"] == "Pulled") == \
+        ["spec.containers{main}", "spec.initContainers{first}", "spec.initContainers{side}"]
 
 
 def test_a_sidecar_that_ends_is_restarted_and_holds_nothing_up(node: Node) -> None:

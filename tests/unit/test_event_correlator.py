@@ -75,3 +75,17 @@ async def test_recording_does_not_wait_for_the_api_server_and_keeps_order():
     gate.set()
     await recorder.flush()
     assert [w[0] for w in client.writes] == ["create", "patch", "patch"]  # a repeat never overtakes its create
+
+
+async def test_the_same_message_about_two_containers_is_two_events():
+    """A kubelet's "Pulled" for two containers of one pod: the field paths keep them apart."""
+    client = FakeClient()
+    recorder = EventRecorder(client, "kubelet", "worker-1")  # type: ignore[arg-type]
+    pod = {"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "p", "namespace": "ns", "uid": "p"}}
+    message = 'Container image "busybox" already present on machine'
+    for container in ("spec.initContainers{init}", "spec.containers{app}", "spec.containers{app}"):
+        await recorder.event(pod, "Normal", "Pulled", message, container)
+    await recorder.flush()
+    assert [(w[0], w[2].get("count")) for w in client.writes] == [("create", 1), ("create", 1), ("patch", 2)]
+    assert [w[2]["involvedObject"]["fieldPath"] for w in client.writes[:2]] == \
+        ["spec.initContainers{init}", "spec.containers{app}"]

@@ -38,12 +38,16 @@ Obj = dict[str, Any]
 V = TypeVar("V")
 
 
-def object_reference(obj: Obj) -> Obj:
+def object_reference(obj: Obj, field_path: str = "") -> Obj:
+    """The event's involvedObject; `field_path` names a part of it, as a kubelet names the container
+    an event is about (`spec.containers{app}`)."""
     meta = obj.get("metadata", {})
     ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""), "name": meta.get("name", ""),
            "uid": meta.get("uid", ""), "resourceVersion": meta.get("resourceVersion", "")}
     if meta.get("namespace"):
         ref["namespace"] = meta["namespace"]
+    if field_path:
+        ref["fieldPath"] = field_path
     return ref
 
 
@@ -129,9 +133,10 @@ class EventRecorder:
         self._queue: asyncio.Queue[_Write] = asyncio.Queue(QUEUE_LIMIT)
         self._sender: asyncio.Task[None] | None = None
 
-    async def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
-        """Record; never raises and never waits on the API server: events are best effort, as upstream."""
-        ref = object_reference(obj)
+    async def event(self, obj: Obj, type_: str, reason: str, message: str, field_path: str = "") -> None:
+        """Record; never raises and never waits on the API server: events are best effort, as upstream.
+        Events about different parts of one object (`field_path`) are counted apart."""
+        ref = object_reference(obj, field_path)
         namespace = ref.get("namespace") or "default"
         now = datetime.now(timezone.utc)
         message, key = self._aggregate(ref, type_, reason, message)
@@ -196,10 +201,11 @@ class EventRecorder:
         record.messages.add(message)
         record.last = now
         self._aggregates.put(group, record)
+        field_path = ref.get("fieldPath", "")  # not part of the group, but of the event it counts towards
         if len(record.messages) < AGGREGATE_MAX_EVENTS:
-            return message, (*group, message)
+            return message, (*group, field_path, message)
         record.messages.pop()  # do not grow the set beyond the threshold
-        return f"(combined from similar events): {message}", group
+        return f"(combined from similar events): {message}", (*group, field_path)
 
     def _accept(self, ref: Obj) -> bool:
         """EventSourceObjectSpamFilter: a token bucket per object (this recorder is one source)."""

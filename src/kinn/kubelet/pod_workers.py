@@ -29,8 +29,8 @@ from kinn.kubelet import envvars, images, lifecycle, podfiles, volumes
 from kinn.kubelet.backoff import Backoff
 from kinn.kubelet.predicate import Rejection
 from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
-from kinn.kubelet.runtime import ContainerProcess, ContainerSpec, ContainerStartError, Mount, ResourceLimits, \
-    container_log_path, pod_log_dir, start_container
+from kinn.kubelet.runtime import ContainerSpec, ContainerStartError, Mount, ResourceLimits, container_log_path, \
+    pod_log_dir, start_container
 from kinn.kubelet.runtime.cgroup import CgroupRoot
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
 from kinn.kubelet.status import ContainerRecord, StatusManager, pod_phase, pod_status
@@ -104,7 +104,7 @@ class PodWorker:
         self.network: NetworkConfigList | None = None
         self.pod_ips: list[str] = []
         self.start_time = now_rfc3339()
-        self.init = [ContainerRecord(c["name"], c.get("image", ""), sidecar=is_sidecar(c),
+        self.init = [ContainerRecord(c["name"], c.get("image", ""), sidecar=is_sidecar(c), init=True,
                                      waiting_reason="PodInitializing") for c in pod["spec"].get("initContainers") or []]
         self._initialized = False  # every init container succeeded or (a sidecar) started once
         self.containers = [ContainerRecord(c["name"], c.get("image", ""),
@@ -354,7 +354,7 @@ class PodWorker:
             delay = self.ctx.backoff.delay(key)
             if record.waiting_reason != "CrashLoopBackOff":
                 await self._event("Warning", "BackOff", f"Back-off restarting failed container {record.name} in pod "
-                                  f"{meta['name']}_{meta['namespace']}({self.uid})")
+                                  f"{meta['name']}_{meta['namespace']}({self.uid})", record)
             record.waiting_reason = "CrashLoopBackOff"
             record.waiting_message = (f"back-off {delay:g}s restarting failed container={record.name} "
                                       f"pod={meta['name']}_{meta['namespace']}({self.uid})")
@@ -374,8 +374,8 @@ class PodWorker:
             remaining = self.ctx.backoff.remaining(key, self._pull_failed_at.get(key, 0.0))
             if remaining > 0:
                 if record.waiting_reason != "ImagePullBackOff":
-                    await self._event("Normal", "BackOff", f'Back-off pulling image "{reference}"')
-                    await self._event("Warning", "Failed", "Error: ImagePullBackOff")
+                    await self._event("Normal", "BackOff", f'Back-off pulling image "{reference}"', record)
+                    await self._event("Warning", "Failed", "Error: ImagePullBackOff", record)
                 record.waiting_reason = "ImagePullBackOff"
                 record.waiting_message = f'Back-off pulling image "{reference}": ErrImagePull: {error}'
                 self.wake_later(remaining)
@@ -383,12 +383,12 @@ class PodWorker:
             self._pull_failed_at[key] = time.time()
             self.wake_later(self.ctx.backoff.next(key))
             record.waiting_reason, record.waiting_message = "ErrImagePull", str(error)
-            await self._event("Normal", "Pulling", f'Pulling image "{reference}"')
-            await self._event("Warning", "Failed", f'Failed to pull image "{reference}": {error}')
-            await self._event("Warning", "Failed", "Error: ErrImagePull")
+            await self._event("Normal", "Pulling", f'Pulling image "{reference}"', record)
+            await self._event("Warning", "Failed", f'Failed to pull image "{reference}": {error}', record)
+            await self._event("Warning", "Failed", "Error: ErrImagePull", record)
             return None
         record.image, record.image_id = image.name, image.image_id
-        await self._event("Normal", "Pulled", f'Container image "{reference}" already present on machine')
+        await self._event("Normal", "Pulled", f'Container image "{reference}" already present on machine', record)
         return image
 
     async def _start(self, spec: Obj, record: ContainerRecord) -> None:
@@ -406,7 +406,7 @@ class PodWorker:
                               [envvars.expand(a, env) for a in spec.get("args") or []], directory)
         except (envvars.EnvError, images.ImagePullError) as error:
             record.waiting_reason, record.waiting_message = "CreateContainerConfigError", str(error)
-            await self._event("Warning", "Failed", f"Error: {error}")
+            await self._event("Warning", "Failed", f"Error: {error}", record)
             self.wake_later(RETRY)
             return
         restart = record.restart_count + (1 if record.last_terminated is not None else 0)
@@ -418,16 +418,16 @@ class PodWorker:
             program=functools.partial(image.program, directory=directory),
             stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")),
             limits=ResourceLimits.of(spec.get("resources") or {}))
-        await self._event("Normal", "Created", f"Created container: {record.name}")
+        await self._event("Normal", "Created", f"Created container: {record.name}", record)
         try:
             process = await start_container(self.sandbox, container_spec, cgroup_parent=self.cgroup_parent)
         except ContainerStartError as error:
             record.failed_to_start(str(error))
-            await self._event("Warning", "Failed", f"Error: {error}")
+            await self._event("Warning", "Failed", f"Error: {error}", record)
             self.wake()
             return
         record.started(process)
-        await self._event("Normal", "Started", f"Started container {record.name}")
+        await self._event("Normal", "Started", f"Started container {record.name}", record)
         watcher = asyncio.create_task(self._watch_exit(record, process.wait()))
         self._watchers.add(watcher)  # the loop keeps only weak references to tasks
         watcher.add_done_callback(self._watchers.discard)
@@ -443,7 +443,7 @@ class PodWorker:
             await lifecycle.run_hook(hook, self.pod, spec, record.process, self._pod_ip())
         except lifecycle.HookError as error:
             log.warning("%s: %s", self.key, error)
-            await self._event("Warning", "FailedPostStartHook", "PostStartHook failed")
+            await self._event("Warning", "FailedPostStartHook", "PostStartHook failed", record)
             await self._kill_container(spec, record, "FailedPostStartHook", self._grace())
             assert record.exit is not None
             if should_restart(self.pod["spec"].get("restartPolicy", "Always"), record.exit.exit_code):
@@ -482,22 +482,23 @@ class PodWorker:
         """killContainer: the Killing event, the preStop hook within the grace period, then SIGTERM and,
         once what is left of the grace period (at least MINIMUM_GRACE) passed, SIGKILL."""
         assert record.process is not None
-        await self._event("Normal", "Killing", message)
+        await self._event("Normal", "Killing", message, record)
         pre_stop = (spec.get("lifecycle") or {}).get("preStop")
         if pre_stop is not None and grace > 0:
-            grace -= await self._pre_stop(spec, record.process, pre_stop, grace)
+            grace -= await self._pre_stop(spec, record, pre_stop, grace)
         record.exit = await record.process.stop(max(grace, MINIMUM_GRACE))
 
-    async def _pre_stop(self, spec: Obj, process: ContainerProcess, hook: Obj, grace: float) -> int:
+    async def _pre_stop(self, spec: Obj, record: ContainerRecord, hook: Obj, grace: float) -> int:
         """executePreStopHook: the hook gets at most the grace period; returns the whole seconds it took."""
+        assert record.process is not None
         started = time.monotonic()
         try:
-            await asyncio.wait_for(lifecycle.run_hook(hook, self.pod, spec, process, self._pod_ip()), grace)
+            await asyncio.wait_for(lifecycle.run_hook(hook, self.pod, spec, record.process, self._pod_ip()), grace)
         except asyncio.TimeoutError:
             log.info("%s: preStop hook of %s not completed in the %gs grace period", self.key, spec["name"], grace)
         except lifecycle.HookError as error:
             log.warning("%s: %s", self.key, error)
-            await self._event("Warning", "FailedPreStopHook", "PreStopHook failed")
+            await self._event("Warning", "FailedPreStopHook", "PreStopHook failed", record)
         return int(time.monotonic() - started)
 
     def _grace(self, probe_grace: int | None = None) -> float:
@@ -550,5 +551,6 @@ class PodWorker:
                             init=self.init, containers=self.containers, probes=self.probes)
         await self.ctx.status.set_status(self.pod, status)
 
-    async def _event(self, type_: str, reason: str, message: str) -> None:
-        await self.ctx.recorder.event(self.pod, type_, reason, message)
+    async def _event(self, type_: str, reason: str, message: str, record: ContainerRecord | None = None) -> None:
+        """An event about the pod, or about one of its containers (`record`)."""
+        await self.ctx.recorder.event(self.pod, type_, reason, message, record.field_path if record else "")

@@ -136,8 +136,9 @@ class Prober:
         self.recorder = recorder
 
     async def probe(self, probe_type: ProbeType, spec: ProbeSpec, pod: Obj, container: Obj,
-                    process: ContainerProcess, pod_ip: str) -> Result | None:
-        """The probe's verdict, or None when it errored (the worker throws such a run away)."""
+                    process: ContainerProcess, pod_ip: str, field_path: str = "") -> Result | None:
+        """The probe's verdict, or None when it errored (the worker throws such a run away); its
+        events are about the container at `field_path`."""
         error: ActionError | None = None
         for _ in range(MAX_PROBE_RETRIES):
             try:
@@ -147,18 +148,19 @@ class Prober:
                 error = caught
         else:
             await self.recorder.event(pod, "Warning", "Unhealthy", f"{probe_type.value} probe errored and resulted "
-                                      f"in {Outcome.UNKNOWN.value} state: {error}")
+                                      f"in {Outcome.UNKNOWN.value} state: {error}", field_path)
             return None
         if found.outcome is Outcome.SUCCESS:
             return Result.SUCCESS
         if found.outcome is Outcome.WARNING:
             await self.recorder.event(pod, "Warning", "ProbeWarning",
-                                      f"{probe_type.value} probe warning: {found.output}")
+                                      f"{probe_type.value} probe warning: {found.output}", field_path)
             return Result.SUCCESS
         if found.outcome is Outcome.FAILURE:
             log.info("%s: %s probe of %s failed: %s", format_pod(pod), probe_type.value, container["name"],
                      found.output)
-            await self.recorder.event(pod, "Warning", "Unhealthy", f"{probe_type.value} probe failed: {found.output}")
+            await self.recorder.event(pod, "Warning", "Unhealthy", f"{probe_type.value} probe failed: {found.output}",
+                                      field_path)
         return Result.FAILURE
 
 
@@ -332,7 +334,7 @@ class ProbeWorker:
         if started == (self.probe_type is ProbeType.STARTUP):
             return True  # the startup probe runs until the container started, the others only after
         result = await self.probes.prober.probe(self.probe_type, self.spec, pod, self.container, record.process,
-                                                target.pod_ips[0] if target.pod_ips else "")
+                                                target.pod_ips[0] if target.pod_ips else "", record.field_path)
         if result is not None and self.run.observe(result):
             self.probes.set_result(self.probe_type, self.container_id, result)
         return True

@@ -49,6 +49,12 @@ class ContainerRecord:
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
     sidecar: bool = False  # a restartable init container (kinn.api.sidecars)
+    init: bool = False  # one of spec.initContainers
+
+    @property
+    def field_path(self) -> str:
+        """Where the container is in the pod, as events name it (`spec.containers{app}`)."""
+        return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
 
     @property
     def running(self) -> bool:
@@ -110,9 +116,12 @@ class ContainerRecord:
         return {"waiting": waiting}
 
     def status(self, probes: ContainerProbes) -> Obj:
+        """The container's status; an init container (not a sidecar) is ready once it succeeded, as
+        the prober manager reports it."""
+        ready = _terminated_ok(self) if self.init and not self.sidecar else probes.ready(self)
         out: Obj = {"name": self.name, "image": self.image, "imageID": self.image_id, "state": self.state(),
                     "lastState": {"terminated": self.last_terminated} if self.last_terminated else {},
-                    "ready": probes.ready(self), "restartCount": self.restart_count, "started": probes.started(self)}
+                    "ready": ready, "restartCount": self.restart_count, "started": probes.started(self)}
         if self.process is not None:
             out["containerID"] = CONTAINER_ID_SCHEME + self.process.id
         elif self.last_terminated and "containerID" in self.last_terminated:
