@@ -376,6 +376,35 @@ def test_a_pod_bound_to_a_node_that_cannot_fit_it_is_rejected_and_never_started(
     delete_and_check_nothing_leaked(node, "after")
 
 
+def test_oom_score_adj_follows_the_qos_class_and_pause_is_last(node: Node) -> None:
+    """What the OOM killer reads: BestEffort 1000, Burstable by its memory request (1Gi of the
+    node's 4Gi: 750), Guaranteed -997, and every pause -998, as the kubelet and containerd set them.
+    Without CAP_SYS_RESOURCE (root in a container) nothing may go below the kubelet's own score:
+    Guaranteed pods and pause get that, as with containerd's restrict_oom_score_adj."""
+    cap_eff = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("CapEff"))
+    kubelet_score = Path(f"/proc/{node.process.pid}/oom_score_adj").read_text().strip()
+    may_lower = int(cap_eff.split()[1], 16) >> 24 & 1  # CAP_SYS_RESOURCE
+    resources = {"besteffort": {}, "burstable": {"requests": {"memory": "1Gi"}},
+                 "guaranteed": {"limits": {"cpu": "100m", "memory": "64Mi"}}}
+    for name, wanted in resources.items():
+        create_pod(node, name, [{"name": "app", "image": "busybox", "resources": wanted,
+                                 "command": ["sh", "-c", "cat /proc/self/oom_score_adj; exec sleep 3600"]}])
+    for name in resources:
+        wait_until(f"pod {name} Running", lambda: running(node, name), node)
+    scores = {name: wait_until(f"{name}'s log", lambda: node.server.kubectl("logs", name).stdout.strip(), node)
+              for name in resources}
+    assert scores == {"besteffort": "1000", "burstable": "750", "guaranteed": "-997" if may_lower else kubelet_score}
+    # What `kubectl exec` runs in a container has the container's score, as with runc exec.
+    assert node.server.kubectl("exec", "burstable", "--", "cat", "/proc/self/oom_score_adj").stdout.strip() == "750"
+    pauses = [pid for netns_file in node.netns_dir.iterdir() for pid in processes_in(netns_file)
+              if Path(f"/proc/{pid}/cmdline").read_bytes() == b"/pause\0"]
+    assert len(pauses) == 3
+    assert {Path(f"/proc/{pid}/oom_score_adj").read_text().strip() for pid in pauses} == \
+        {"-998" if may_lower else kubelet_score}
+    node.server.kubectl("delete", "pod", "besteffort", "burstable", "--wait=true", timeout=30)
+    delete_and_check_nothing_leaked(node, "guaranteed")
+
+
 def test_dead_pause_recreates_the_sandbox(node: Node) -> None:
     create_pod(node, "phoenix", [{"name": "app", "image": "busybox", "command": ["sh", "-c", "echo hi; sleep 1000"]}],
                restartPolicy="Always")

@@ -54,7 +54,7 @@ def process(container_id: str, name: str, started: datetime, exit_: ContainerExi
                            log_path=LOG_DIR / name / "0.log", argv=["/bin/busybox", "sleep", "3600"],
                            mounts=[Mount(Path("/var/lib/kubelet/pods/x/etc-hosts"), Path("/etc/hosts"))],
                            limits=ResourceLimits(memory_bytes=2**26, cpu_millis=250, cpu_shares=256),
-                           cgroup=ContainerCgroup(PurePosixPath(f"kubepods/burstable/poduid/{container_id}"), (), ()))
+                           oom_score_adj=936, cgroup=ContainerCgroup(PurePosixPath(f"kubepods/burstable/poduid/{container_id}"), (), ()))
 
 
 @dataclass
@@ -198,7 +198,8 @@ def test_container_status_of_a_running_and_an_exited_run(pod: Pod) -> None:
     info = json.loads(running["info"]["info"])
     assert (info["sandboxID"], info["pid"]) == (SANDBOX_ID, 4243)
     assert info["runtimeSpec"]["process"] == {"args": ["/bin/busybox", "sleep", "3600"],
-                                              "env": ["PATH=/usr/bin", "HOSTNAME=test-pod"], "cwd": "/"}
+                                              "env": ["PATH=/usr/bin", "HOSTNAME=test-pod"], "cwd": "/",
+                                              "oomScoreAdj": 936}
     assert info["runtimeSpec"]["linux"]["namespaces"] == [
         {"type": "network", "path": f"/proc/{os.getpid()}/ns/net"},
         {"type": "ipc", "path": f"/proc/{os.getpid()}/ns/ipc"},

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
 from kinn.api.errors import StatusError
+from kinn.api.quantity import value
 from kinn.api.sidecars import is_sidecar
 from kinn.api.timestamps import now_rfc3339
 from kinn.client.events import EventRecorder
@@ -28,6 +29,7 @@ from kinn.cni import CNIError, CNIRuntime, ConfigError, NetworkConfigList, kuber
 from kinn.kubelet import envvars, images, lifecycle, podfiles, volumes
 from kinn.kubelet.backoff import Backoff
 from kinn.kubelet.predicate import Rejection
+from kinn.kubelet.qos import container_oom_score_adjust
 from kinn.kubelet.probes import PodProbes, Prober, ProbeType, kill_message
 from kinn.kubelet.runtime import ContainerSpec, ContainerStartError, Mount, ResourceLimits, container_log_path, \
     pod_log_dir, start_container
@@ -417,7 +419,8 @@ class PodWorker:
             mounts=[*image_mounts, *self._mounts[record.name]],  # volumes mounted later cover the image's
             program=functools.partial(image.program, directory=directory),
             stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")),
-            limits=ResourceLimits.of(spec.get("resources") or {}))
+            limits=ResourceLimits.of(spec.get("resources") or {}),
+            oom_score_adj=container_oom_score_adjust(self.pod, spec, value(self.ctx.allocatable["memory"])))
         await self._event("Normal", "Created", f"Created container: {record.name}", record)
         try:
             process = await start_container(self.sandbox, container_spec, cgroup_parent=self.cgroup_parent)

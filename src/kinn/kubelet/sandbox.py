@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kinn.kubelet import nsutil
+from kinn.kubelet import nsutil, oom
 from kinn.kubelet.pause import ensure_pause_binary
 
 DEFAULT_NETNS_DIR = Path("/var/run/netns")
 SANDBOX_NAMESPACES = ("net", "ipc", "uts")
 STOP_TIMEOUT = 5.0
+SANDBOX_OOM_SCORE_ADJ = -998  # containerd's for pause: the pod's processes are OOM-killed before it
 READY_FD = 3  # where pause reports "ok" (or the step that failed) once the namespaces exist
 
 
@@ -151,6 +152,12 @@ async def create_sandbox(pod_uid: str, hostname: str, *, netns_dir: Path = DEFAU
     start_time = nsutil.process_start_time(pid)
     if start_time is None:
         raise SandboxError(f"pause exited at start with code {await exited}")
+    try:
+        oom.set_oom_score_adj(oom.restrict_oom_score_adj(SANDBOX_OOM_SCORE_ADJ), pid)
+    except OSError as error:
+        os.kill(pid, signal.SIGKILL)
+        await exited
+        raise SandboxError(f"failed to set pause's oom_score_adj: {error}") from error
     if host_network:
         return Sandbox(generate_id(), pod_uid, hostname, pid, start_time, nsutil.namespace_path(pid, "net"), exited,
                        host_network=True)

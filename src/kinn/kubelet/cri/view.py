@@ -28,7 +28,8 @@ from typing import Any, Iterable, Protocol
 from kinn.kubelet.cri.api import CRIError
 from kinn.kubelet.pause import PAUSE_VERSION
 from kinn.kubelet.runtime import ContainerProcess, pod_log_dir
-from kinn.kubelet.sandbox import SANDBOX_NAMESPACES, Sandbox
+from kinn.kubelet.oom import restrict_oom_score_adj
+from kinn.kubelet.sandbox import SANDBOX_NAMESPACES, SANDBOX_OOM_SCORE_ADJ, Sandbox
 from kinn.kubelet.status import ContainerRecord
 
 Obj = dict[str, Any]
@@ -135,7 +136,9 @@ def _sandbox_info(pod: PodRuntime, sandbox: Sandbox, ready: bool, log_root: Path
     return {"pid": sandbox.pid if ready else 0, "processStatus": "running" if ready else "stopped",
             "netNamespaceClosed": not sandbox.netns_path.exists(), "image": PAUSE_IMAGE, "runtimeHandler": "",
             "config": go_json(config),
-            "runtimeSpec": {"hostname": sandbox.hostname, "process": {"args": ["/pause"]},
+            "runtimeSpec": {"hostname": sandbox.hostname,
+                            "process": {"args": ["/pause"],
+                                        "oomScoreAdj": restrict_oom_score_adj(SANDBOX_OOM_SCORE_ADJ)},
                             "linux": {"namespaces": namespaces}}}
 
 
@@ -239,11 +242,14 @@ def _container_info(run: ContainerRun, log_dir: Path) -> Obj:
     linux: Obj = {"resources": process.limits.oci(), "namespaces": namespaces}
     if process.cgroup is not None:
         linux["cgroupsPath"] = f"/{process.cgroup.relative}"
+    oci_process: Obj = {"args": list(process.argv), "env": [f"{k}={v}" for k, v in process.env.items()],
+                        "cwd": str(process.working_dir)}
+    if process.oom_score_adj is not None:
+        oci_process["oomScoreAdj"] = process.oom_score_adj
     return {"sandboxID": run.sandbox.id, "pid": process.pid if run.running else 0, "removing": False,
             "config": go_json(config),
             "runtimeSpec": {"hostname": run.sandbox.hostname,
-                            "process": {"args": list(process.argv), "env": [f"{k}={v}" for k, v in process.env.items()],
-                                        "cwd": str(process.working_dir)},
+                            "process": oci_process,
                             "mounts": mounts, "linux": linux}}
 
 

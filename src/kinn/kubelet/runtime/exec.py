@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from kinn.kubelet import nsutil
+from kinn.kubelet import nsutil, oom
 from kinn.kubelet.runtime.process import ContainerProcess, exec_failure, exit_code_of
 
 EXEC_NAMESPACES = ("net", "ipc", "uts", "cgroup", "mnt")  # mnt last: joining it also moves root and cwd
@@ -166,10 +166,10 @@ class ExecProcess:
         ended.cancel()
 
 
-def _enter_container(namespace_fds: Sequence[int], cgroup_procs: Sequence[Path], working_dir: Path,
-                     terminal_fd: int | None) -> None:
+def _enter_container(namespace_fds: Sequence[int], cgroup_procs: Sequence[Path], oom_score_adj: int | None,
+                     working_dir: Path, terminal_fd: int | None) -> None:
     """Runs in the forked child before exec: join the container (its cgroups too, so what runs
-    counts against its limits, as runc exec does), then its working directory.
+    counts against its limits, and its OOM score, as runc exec does), then its working directory.
 
     With a tty, the child becomes a session leader and takes its terminal (`terminal_fd`, the
     pty's slave side) as controlling terminal, so shells get job control and ^C reaches the
@@ -178,6 +178,8 @@ def _enter_container(namespace_fds: Sequence[int], cgroup_procs: Sequence[Path],
     """
     for procs in cgroup_procs:
         procs.write_text("0")
+    if oom_score_adj is not None:
+        oom.set_oom_score_adj(oom_score_adj)
     for fd in namespace_fds:
         nsutil.setns(fd)
     os.chdir(working_dir)
@@ -218,7 +220,7 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
             stderr=slave_fd if tty else pipe_or_null[stderr],
             preexec_fn=functools.partial(_enter_container, namespace_fds,
                                          container.cgroup.procs_files if container.cgroup else [],
-                                         container.working_dir, slave_fd))
+                                         container.oom_score_adj, container.working_dir, slave_fd))
     except (OSError, subprocess.SubprocessError) as error:
         if master_fd is not None:
             os.close(master_fd)

@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from kinn.kubelet import nsutil
+from kinn.kubelet import nsutil, oom
 from kinn.kubelet.runtime import cgroup as cgroups
 from kinn.kubelet.runtime.cgroup import CgroupParent
 from kinn.kubelet.runtime.crilog import copy_stream, open_log
@@ -56,6 +56,7 @@ class ContainerSpec:
     working_dir: Path = Path("/")
     mounts: Sequence[Mount] = ()
     limits: cgroups.ResourceLimits = cgroups.ResourceLimits()
+    oom_score_adj: int | None = None  # OCI process.oomScoreAdj; None: the kubelet's own
     # The container spec's `stdin` (a pipe the kubelet holds open for attach, instead of /dev/null)
     # and `stdinOnce` (that pipe closes when the first attach that wrote to it leaves).
     stdin: bool = False
@@ -77,7 +78,7 @@ class ContainerExit:
 
 
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
-               cgroup_procs: Sequence[Path], cgroup_v1: Sequence[tuple[str, str]]) -> None:
+               cgroup_procs: Sequence[Path], cgroup_v1: Sequence[tuple[str, str]], oom_score_adj: int | None) -> None:
     """Runs in the forked child before exec: join the sandbox and the container's cgroups, then build
     the private view: a cgroup namespace rooted at the container's cgroups (so /sys/fs/cgroup shows
     the container's own limits, as runc shows them), the pod's own read-only /sys, as runc mounts
@@ -88,6 +89,8 @@ def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_di
     is opened before the first mount and mounted through its descriptor, as runc does: a mount may
     cover where a later source lives.
     """
+    if oom_score_adj is not None:
+        oom.set_oom_score_adj(oom_score_adj)
     for fd in namespace_fds:
         nsutil.setns(fd)
     for procs in cgroup_procs:
@@ -170,12 +173,13 @@ class ContainerProcess:
     def __init__(self, container_id: str, sandbox_id: str, spec: ContainerSpec, env: Mapping[str, str],
                  process: asyncio.subprocess.Process, outputs: tuple[asyncio.StreamReader, asyncio.StreamReader],
                  log_fd: int, cgroup: cgroups.ContainerCgroup | None,
-                 stdin: asyncio.StreamWriter | None = None) -> None:
+                 stdin: asyncio.StreamWriter | None = None, oom_score_adj: int | None = None) -> None:
         self.id = container_id
         self.sandbox_id = sandbox_id
         self.name = spec.name
         self.argv, self.mounts = spec.argv, spec.mounts  # what the CRI view reports as the container's spec
         self.limits = spec.limits
+        self.oom_score_adj = oom_score_adj  # the one it got: the runtime may restrict what the kubelet asked
         self.log_path = spec.log_path
         self.env = env  # what `kubectl exec` processes get too, as runc gives them the container's env
         self.working_dir = spec.working_dir
@@ -276,6 +280,7 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
             cgroup = cgroups.create_cgroup(cgroup_parent, container_id, spec.limits)
         except OSError as error:
             raise ContainerStartError(f"failed to create container {spec.name!r}: cgroup: {error}") from error
+    oom_score_adj = None if spec.oom_score_adj is None else oom.restrict_oom_score_adj(spec.oom_score_adj)
     namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
     log_fd = open_log(spec.log_path)
     env = _container_env(spec, sandbox)
@@ -289,7 +294,7 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
             start_new_session=True,
             preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
                                          cgroup.procs_files if cgroup else [],
-                                         cgroup_parent.v1_mounts if cgroup_parent else []))
+                                         cgroup_parent.v1_mounts if cgroup_parent else [], oom_score_adj))
     except (OSError, subprocess.SubprocessError) as error:
         for fd in (log_fd, stdout_r, stderr_r, stdin_w):
             if fd is not None:
@@ -303,4 +308,5 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
             os.close(fd)
     outputs = (await _pipe_reader(stdout_r), await _pipe_reader(stderr_r))
     stdin = await _pipe_writer(stdin_w) if stdin_w is not None else None
-    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup, stdin)
+    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup, stdin,
+                            oom_score_adj)
