@@ -17,6 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
+from kinn.api.quantity import milli_value
 from kinn.cluster.cgroups import find_v1
 from kinn.cgroupfs import limit_hierarchies, mounted_hierarchies
 from kinn_cluster import KinnCluster, kinn_up
@@ -177,6 +178,29 @@ def test_pod_cgroups_follow_qos_and_go_with_the_pod(cluster: KinnCluster) -> Non
         for controller in ("memory", "cpu"):
             listing = cluster.node_exec("worker-1", "ls", f"/sys/fs/cgroup/{controller}/kubepods/{qos}")
             assert f"pod{pods[name]['metadata']['uid']}" not in listing.split()
+
+
+def test_burstable_shares_follow_the_cpu_its_pods_request(cluster: KinnCluster) -> None:
+    """kubepods/burstable weighs as much as its pods request together (1024 per CPU, at least 2),
+    recomputed as pods come and go; upstream's kubelet does it on every pod sync."""
+    def expected_shares() -> str:
+        pods = json.loads(cluster.kubectl("get", "pods", "-A", "--field-selector", "spec.nodeName=worker-1",
+                                          "-o", "json"))["items"]
+        milli = sum(milli_value(str(c.get("resources", {}).get("requests", {}).get("cpu", 0)))
+                    for pod in pods if pod["status"].get("qosClass") == "Burstable"
+                    and pod["status"].get("phase") in ("Pending", "Running") for c in pod["spec"]["containers"])
+        return str(max(milli * 1024 // 1000, 2))
+
+    def shares() -> str:
+        return cluster.node_exec("worker-1", "cat", "/sys/fs/cgroup/cpu/kubepods/burstable/cpu.shares").strip()
+    before = shares()
+    assert before == expected_shares()
+    create(cluster, "half", ["sleep", "3600"], {"requests": {"cpu": "500m"}}, image="busybox")
+    wait_until(lambda: cluster.pod("half")["status"].get("phase") == "Running", timeout=60, what="half Running")
+    after = shares()
+    assert after == expected_shares() and int(after) > int(before), (before, after)
+    cluster.kubectl("delete", "pod", "half", "--wait=true")
+    wait_until(lambda: shares() == before, timeout=10, what=f"burstable's shares back to {before}")
 
 
 def test_down_removes_the_clusters_v1_cgroups(tmp_path: Path) -> None:

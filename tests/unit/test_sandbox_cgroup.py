@@ -120,3 +120,20 @@ def test_a_cluster_nests_its_v1_cgroups_under_the_callers() -> None:
     assert own_cgroup(frozenset({"cpuacct", "cpu"}), proc) == PurePosixPath("/")
     with pytest.raises(CgroupError):
         own_cgroup(frozenset({"pids"}), proc)
+
+
+def test_burstables_shares_are_what_its_pods_request_together(tmp_path: Path) -> None:
+    """Written to a plain directory standing in for the cpu hierarchy: the kubelet's arithmetic, not the kernel's."""
+    root = CgroupRoot((Hierarchy(tmp_path, 1, frozenset({"cpu"}), "cpu"),), PurePosixPath("."))
+    root.create_qos_cgroups(2000)
+    shares = tmp_path / "kubepods" / "burstable" / "cpu.shares"
+    assert [(tmp_path / "kubepods" / name / "cpu.shares").read_text() for name in ("", "burstable", "besteffort")] \
+        == ["2048", "2", "2"]
+
+    def pod(requests: dict[str, str], limits: dict[str, str] | None = None) -> dict:
+        return {"containers": [{"name": "c", "resources": {"requests": requests, "limits": limits or {}}}]}
+    guaranteed = pod({"cpu": "1", "memory": "1Gi"}, {"cpu": "1", "memory": "1Gi"})
+    root.update_qos_cgroups([pod({"cpu": "250m"}), pod({"cpu": "500m", "memory": "1Gi"}), guaranteed, pod({})])
+    assert shares.read_text() == "768"  # 750m of Burstable requests; the Guaranteed and BestEffort pods do not count
+    root.update_qos_cgroups([guaranteed])
+    assert shares.read_text() == "2"

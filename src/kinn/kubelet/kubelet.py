@@ -309,6 +309,7 @@ class Kubelet:
         worker = self.workers.get(uid)
         if worker is None:
             self.workers[uid] = PodWorker(self.context, pod, self._worker_done, self._admit(pod))
+            self._update_qos_cgroups()
         else:
             worker.update(pod)
 
@@ -319,7 +320,7 @@ class Kubelet:
                                                                                                   "Failed"):
             return None
         node = self.node.indexer.get(self.config.node_name) or self._initial_node()
-        return admit(pod, node, [worker.pod for worker in self.workers.values() if not worker.finished])
+        return admit(pod, node, self._active_pods())
 
     def _pod_deleted(self, pod: Obj) -> None:
         if is_mirror_pod(pod):
@@ -343,6 +344,21 @@ class Kubelet:
 
     def _worker_done(self, uid: str) -> None:
         self.workers.pop(uid, None)
+        self._update_qos_cgroups()
+
+    def _active_pods(self) -> list[Obj]:
+        """The pods this kubelet admitted that still run or will (filterOutInactivePods)."""
+        return [worker.pod for worker in self.workers.values() if not worker.finished]
+
+    def _update_qos_cgroups(self) -> None:
+        """Keep the QoS cgroups' CPU shares in step with the pods, as each pod sync does upstream.
+        A failed write leaves the last shares: limits and the pod cgroups still hold."""
+        if self.context.cgroups is None:
+            return
+        try:
+            self.context.cgroups.update_qos_cgroups(pod["spec"] for pod in self._active_pods())
+        except OSError as error:
+            log.warning("updating the QoS cgroups failed: %s", error)
 
     async def _relist_forever(self) -> None:
         """The PLEG relist, reduced to what exits don't report themselves: dead pause processes."""

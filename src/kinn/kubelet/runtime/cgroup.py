@@ -17,7 +17,7 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from kinn.api.qos import qos_class
 from kinn.api.quantity import milli_value, value
@@ -52,6 +52,11 @@ def _pod_total(spec: dict[str, Any], amount: Callable[[dict[str, Any]], int]) ->
     return max(sum(amount(container) for container in spec.get("containers") or []) + sidecars, peak)
 
 
+def pod_cpu_request(spec: dict[str, Any]) -> int:
+    """The pod's CPU request in millicores, as its cgroup's shares count it."""
+    return _pod_total(spec, lambda c: _amount(c.get("resources") or {}, "requests", "cpu", milli_value))
+
+
 @dataclass(frozen=True)
 class ResourceLimits:
     """A container's cgroup settings: memory and CPU limits (resources.limits), CPU weight (requests.cpu)."""
@@ -81,8 +86,7 @@ class ResourceLimits:
                 return None
             return _pod_total(spec, lambda c: _amount(c.get("resources") or {}, "limits", name, parse))
         return cls(memory_bytes=limit("memory", value), cpu_millis=limit("cpu", milli_value),
-                   cpu_shares=cpu_shares(_pod_total(
-                       spec, lambda c: _amount(c.get("resources") or {}, "requests", "cpu", milli_value))))
+                   cpu_shares=cpu_shares(pod_cpu_request(spec)))
 
     @property
     def cpu_quota(self) -> int | None:
@@ -138,15 +142,24 @@ class CgroupRoot:
 
     def create_qos_cgroups(self, allocatable_milli_cpu: int) -> None:
         """kubepods (CPU shares of the node's allocatable CPU) and its burstable and besteffort children
-        (the least shares: BestEffort pods get CPU only when nobody else wants it), as the kubelet makes
-        them at start; OSError if the host will not let it make cgroups there (then it enforces nothing)."""
+        (the least shares: BestEffort pods get CPU only when nobody else wants it; burstable's follow
+        its pods), as the kubelet makes them at start; OSError if the host will not let it make
+        cgroups there (then it enforces nothing)."""
         kubepods = self.path / KUBEPODS
         for hierarchy in self.hierarchies:
             for path, limits in ((kubepods, ResourceLimits(cpu_shares=cpu_shares(allocatable_milli_cpu))),
-                                 (kubepods / "burstable", ResourceLimits()),
+                                 (kubepods / "burstable", ResourceLimits(cpu_shares=MIN_SHARES)),
                                  (kubepods / "besteffort", ResourceLimits(cpu_shares=MIN_SHARES))):
                 _make(hierarchy, hierarchy.mount / path)
                 _write(hierarchy, hierarchy.mount / path, limits)
+
+    def update_qos_cgroups(self, specs: Iterable[dict[str, Any]]) -> None:
+        """UpdateCgroups: kubepods/burstable gets the shares of its pods' summed CPU requests, so that
+        together they weigh against Guaranteed pods (each its own shares) by what they request."""
+        burstable = sum(pod_cpu_request(spec) for spec in specs if qos_class(spec) == "Burstable")
+        limits = ResourceLimits(cpu_shares=cpu_shares(burstable))
+        for hierarchy in self.hierarchies:
+            _write(hierarchy, hierarchy.mount / self.path / KUBEPODS / "burstable", limits)
 
     def controllers(self) -> list[str]:
         """The controllers whose settings are enforced."""
