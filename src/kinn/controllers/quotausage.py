@@ -26,9 +26,13 @@ STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
 
 
 def add(total: Usage, name: str, amount: Quantity) -> None:
-    """Sum keeping the first addend's notation, as Quantity.Add does (64Mi + 128Mi = 192Mi)."""
+    """Sum keeping the first addend's notation, as Quantity.Add does (64Mi + 128Mi = 192Mi), which
+    takes the second's when the first is zero: admission adds a pod's 64Mi to a used "0" as 64Mi."""
     current = total.get(name)
-    total[name] = amount if current is None else Quantity(current.value + amount.value, current.format)
+    if current is None or current.value == 0:
+        total[name] = amount
+    else:
+        total[name] = Quantity(current.value + amount.value, current.format)
 
 
 def merge(total: Usage, usage: Usage) -> None:
@@ -40,13 +44,18 @@ def count(n: int = 1) -> Quantity:
     return Quantity(Fraction(n), Format.DECIMAL_SI)
 
 
+def resource_list(values: Obj | None) -> Usage:
+    """A ResourceList (`{"cpu": "100m"}`) as quantities."""
+    return {name: Quantity.parse(str(v)) for name, v in (values or {}).items()}
+
+
 def _resources(container: Obj, kind: str) -> dict[str, Quantity]:
-    values = ((container.get("resources") or {}).get(kind) or {})
-    return {name: Quantity.parse(str(v)) for name, v in values.items()}
+    return resource_list((container.get("resources") or {}).get(kind))
 
 
-def pod_resources(spec: Obj, kind: str) -> dict[str, Quantity]:
-    """Effective pod requests or limits: max(sum of containers, each init container) + overhead."""
+def containers_resources(spec: Obj, kind: str) -> Usage:
+    """The containers' requests or limits together: their sum, or an init container's where larger
+    (LimitRanger's Pod limits judge this, without the overhead)."""
     total: Usage = {}
     for container in spec.get("containers") or []:
         merge(total, _resources(container, kind))
@@ -54,8 +63,14 @@ def pod_resources(spec: Obj, kind: str) -> dict[str, Quantity]:
         for name, amount in _resources(container, kind).items():
             if name not in total or total[name] < amount:
                 total[name] = amount
+    return total
+
+
+def pod_resources(spec: Obj, kind: str) -> dict[str, Quantity]:
+    """Effective pod requests or limits: max(sum of containers, each init container) + overhead."""
+    total = containers_resources(spec, kind)
     if kind == "requests" or total:
-        merge(total, {k: Quantity.parse(str(v)) for k, v in (spec.get("overhead") or {}).items()})
+        merge(total, resource_list(spec.get("overhead")))
     return total
 
 

@@ -23,6 +23,10 @@ class Operation(enum.Enum):
     DELETE = "DELETE"
 
 
+def is_pod_create(op: Operation, resource: Resource) -> bool:
+    return op is Operation.CREATE and resource.group == "" and resource.plural == "pods"
+
+
 class MutatingPlugin(Protocol):
     async def admit(self, op: Operation, resource: Resource, obj: Obj, old: Obj | None, ctx: "RequestContext") -> None: ...
 

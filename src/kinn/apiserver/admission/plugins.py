@@ -7,6 +7,8 @@
   dead node's pods are evicted five minutes later (seed 002's node controller).
 - Priority: resolves `priorityClassName` to `priority` (0 when none).
 - DefaultIngressClass: an Ingress created without a class gets the default IngressClass.
+- LimitRanger (limitranger.py) and ResourceQuota (resourcequota.py): a namespace's LimitRanges
+  default and bound pods and claims, and its ResourceQuotas refuse what would pass them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from kinn.api import errors
 from kinn.api.resources import TABLE, Resource
 from kinn.api.validation.networking import DEFAULT_INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_ANNOTATION
-from kinn.apiserver.admission import AdmissionChain, Operation
+from kinn.apiserver.admission import AdmissionChain, Operation, is_pod_create
+from kinn.apiserver.admission.limitranger import LimitRanger
+from kinn.apiserver.admission.resourcequota import ResourceQuota
 from kinn.apiserver.registry.generic import random_suffix
 from kinn.apiserver.registry.tokenrequest import WARN_ONLY_BOUND_TOKEN_EXPIRATION_SECONDS
 from kinn.storage.interface import Store
@@ -52,10 +56,6 @@ class NamespaceLifecycle:
                 resource.plural, resource.group, obj["metadata"].get("name", ""),
                 f"unable to create new content in namespace {ctx.namespace} because it is being terminated",
             )
-
-
-def _is_pod_create(op: Operation, resource: Resource) -> bool:
-    return op is Operation.CREATE and resource.group == "" and resource.plural == "pods"
 
 
 MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
@@ -102,7 +102,7 @@ class ServiceAccount:
         self.store = store
 
     async def admit(self, op: Operation, resource: Resource, obj: Obj, old: Obj | None, ctx: "RequestContext") -> None:
-        if not _is_pod_create(op, resource):
+        if not is_pod_create(op, resource):
             return
         if MIRROR_POD_ANNOTATION in ((obj.get("metadata") or {}).get("annotations") or {}):
             return  # the kubelet would see a spec that differs from its static pod's
@@ -127,7 +127,7 @@ class DefaultTolerationSeconds:
     _TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
 
     async def admit(self, op: Operation, resource: Resource, obj: Obj, old: Obj | None, ctx: "RequestContext") -> None:
-        if not _is_pod_create(op, resource):
+        if not is_pod_create(op, resource):
             return
         tolerations = obj.setdefault("spec", {}).setdefault("tolerations", [])
         for taint in self._TAINTS:
@@ -146,7 +146,7 @@ class Priority:
         self.store = store
 
     async def admit(self, op: Operation, resource: Resource, obj: Obj, old: Obj | None, ctx: "RequestContext") -> None:
-        if not _is_pod_create(op, resource):
+        if not is_pod_create(op, resource):
             return
         spec = obj.setdefault("spec", {})
         class_name = spec.get("priorityClassName")
@@ -190,7 +190,11 @@ class DefaultIngressClass:
 
 
 def default_chain(store: Store) -> AdmissionChain:
+    """The plugins in upstream's order (AllOrderedPlugins): LimitRanger defaults before the other
+    mutations, and ResourceQuota judges last, once everything else has accepted the object."""
+    limit_ranger = LimitRanger(store)
     return AdmissionChain(
-        mutating=[ServiceAccount(store), DefaultTolerationSeconds(), Priority(store), DefaultIngressClass(store)],
-        validating=[NamespaceLifecycle(store)],
+        mutating=[limit_ranger, ServiceAccount(store), DefaultTolerationSeconds(), Priority(store),
+                  DefaultIngressClass(store)],
+        validating=[NamespaceLifecycle(store), limit_ranger, ResourceQuota(store)],
     )
