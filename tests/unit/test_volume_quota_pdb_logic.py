@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kinn.controllers.disruption import disruption_condition, expected_and_desired, live_disrupted_pods, needs_scale
-from kinn.controllers.quotausage import pod_resources, usage_of, used_status
+from kinn.controllers.quotausage import pod_resources, scope_requirements, usage_of, used_status
 from kinn.controllers.resourcequota import evaluated_resource
 from kinn.controllers.volumematch import find_best_match
 
@@ -111,7 +111,19 @@ def test_pod_usage_sums_active_pods_only():
     (["Terminating"], 1), (["NotTerminating"], 2), (["BestEffort"], 0), (["NotBestEffort"], 3)])
 def test_quota_scopes_select_pods(scopes, counted):
     pods = [pod(), pod(), pod(deadline=60)]
-    assert used_status({"pods": "9"}, usage_of("pods", "", pods, scopes)) == {"pods": str(counted)}
+    requirements = scope_requirements({"spec": {"scopes": scopes}})
+    assert used_status({"pods": "9"}, usage_of("pods", "", pods, requirements)) == {"pods": str(counted)}
+
+
+def test_a_scope_selector_counts_pods_by_priority_class_and_nothing_else():
+    """scopeSelector as admission reads it: the controller must not count what admission would not charge."""
+    quota = {"spec": {"scopeSelector": {"matchExpressions": [
+        {"scopeName": "PriorityClass", "operator": "In", "values": ["high"]}]}}}
+    high = pod()
+    high["spec"]["priorityClassName"] = "high"
+    requirements = scope_requirements(quota)
+    assert used_status({"pods": "9"}, usage_of("pods", "", [high, pod(), pod()], requirements)) == {"pods": "1"}
+    assert usage_of("services", "", [{"spec": {"type": "ClusterIP"}}], requirements) == {}
 
 
 def test_services_claims_and_object_counts():

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from kinn.api.qos import qos_class
 from kinn.api.quantity import Format, Quantity
+from kinn.api.selectors import label_selector_from_object
 from kinn.controllers.podutil import is_pod_terminal, parse_time
 
 Obj = dict[str, Any]
@@ -132,28 +133,67 @@ def object_count_usage(plural: str, group: str) -> Usage:
     return usage
 
 
-def matches_scopes(pod: Obj, scopes: Iterable[str]) -> bool:
-    """The quota scopes that judge pods alone (Terminating, NotTerminating, BestEffort, NotBestEffort)."""
+_LIFECYCLE_SCOPES = ("BestEffort", "NotBestEffort", "NotTerminating", "Terminating")
+
+
+def _in_lifecycle_scope(pod: Obj, scope: str) -> bool:
+    """Terminating, NotTerminating (by activeDeadlineSeconds), BestEffort, NotBestEffort (by QoS class)."""
     spec = pod.get("spec") or {}
-    for scope in scopes:
-        terminating = spec.get("activeDeadlineSeconds") is not None
-        best_effort = qos_class(spec) == "BestEffort"
-        if (scope == "Terminating" and not terminating) or (scope == "NotTerminating" and terminating):
-            return False
-        if (scope == "BestEffort" and not best_effort) or (scope == "NotBestEffort" and best_effort):
-            return False
-    return True
+    if scope in ("Terminating", "NotTerminating"):
+        return (spec.get("activeDeadlineSeconds") is not None) == (scope == "Terminating")
+    return (qos_class(spec) == "BestEffort") == (scope == "BestEffort")
 
 
-def usage_of(plural: str, group: str, objects: Iterable[Obj], scopes: Iterable[str] = (),
+def scope_requirements(quota: Obj) -> list[Obj]:
+    """getScopeSelectorsFromQuota: `scopes` as Exists requirements, then the scopeSelector's."""
+    spec = quota.get("spec") or {}
+    requirements = [{"scopeName": scope, "operator": "Exists"} for scope in spec.get("scopes") or []]
+    return requirements + list((spec.get("scopeSelector") or {}).get("matchExpressions") or [])
+
+
+def _cross_namespace_terms(affinity: Obj) -> bool:
+    terms = list(affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
+    terms += [weighted.get("podAffinityTerm") or {}
+              for weighted in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    return any(term.get("namespaces") or term.get("namespaceSelector") is not None for term in terms)
+
+
+def uses_cross_namespace_affinity(pod: Obj) -> bool:
+    """A pod (anti-)affinity term that names namespaces or selects them by label."""
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    return any(_cross_namespace_terms(affinity.get(kind) or {}) for kind in ("podAffinity", "podAntiAffinity"))
+
+
+def pod_matches_scope(pod: Obj, requirement: Obj) -> bool:
+    """podMatchesScopeFunc. PriorityClass selects on the pod's class name as if it were the label
+    `PriorityClass`; an unknown scope matches nothing."""
+    scope = requirement.get("scopeName")
+    if scope in _LIFECYCLE_SCOPES:
+        return _in_lifecycle_scope(pod, scope)
+    if scope == "CrossNamespacePodAffinity":
+        return uses_cross_namespace_affinity(pod)
+    if scope != "PriorityClass":
+        return False
+    class_name = (pod.get("spec") or {}).get("priorityClassName")
+    selector = label_selector_from_object({"matchExpressions": [{
+        "key": scope, "operator": requirement.get("operator", ""), "values": requirement.get("values") or []}]})
+    return selector.matches({scope: class_name} if class_name else {})
+
+
+def usage_of(plural: str, group: str, objects: Iterable[Obj], requirements: Iterable[Obj] = (),
              now: datetime | None = None) -> Usage:
-    """The summed usage of one resource's objects in a namespace."""
+    """The summed usage of one resource's objects in a namespace, counting only the objects in the
+    scopes `requirements` select (scope_requirements): pods alone can be, a scoped quota counts
+    nothing else (MatchesNoScopeFunc)."""
     now = now or datetime.now(timezone.utc)
-    scopes = list(scopes)
+    requirements = list(requirements)
+    is_pods = group == "" and plural == "pods"
+    if requirements and not is_pods:
+        return {}
     total: Usage = {}
     for obj in objects:
-        if group == "" and plural == "pods":
-            if pod_counts(obj, now) and matches_scopes(obj, scopes):
+        if is_pods:
+            if pod_counts(obj, now) and all(pod_matches_scope(obj, requirement) for requirement in requirements):
                 merge(total, pod_usage(obj))
         elif group == "" and plural == "services":
             merge(total, service_usage(obj))

@@ -15,7 +15,8 @@ from kinn.api.resources import TABLE, Resource
 from kinn.client.informer import EventHandler, SharedInformer
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
-from kinn.controllers.quotausage import STORAGE_CLASS_SUFFIX, Usage, merge, usage_of, used_status
+from kinn.controllers.quotausage import STORAGE_CLASS_SUFFIX, Usage, merge, scope_requirements, usage_of, \
+    used_status
 
 Obj = dict[str, Any]
 
@@ -78,17 +79,17 @@ class ResourceQuotaController(Controller):
         if quota is None:
             return
         hard = (quota.get("spec") or {}).get("hard") or {}
-        usage = await self._usage(quota["metadata"]["namespace"], hard, (quota.get("spec") or {}).get("scopes") or [])
+        usage = await self._usage(quota["metadata"]["namespace"], hard, scope_requirements(quota))
         status = {"hard": dict(hard), "used": used_status(hard, usage)}
         if status != {k: (quota.get("status") or {}).get(k) or {} for k in ("hard", "used")}:
             await self.client.update(QUOTAS, {**quota, "status": status}, "status")
 
-    async def _usage(self, namespace: str, hard: dict[str, str], scopes: list[str]) -> Usage:
+    async def _usage(self, namespace: str, hard: dict[str, str], requirements: list[Obj]) -> Usage:
         kinds = {found for name in hard if (found := evaluated_resource(name)) is not None}
         total: Usage = {}
         for plural, group in sorted(kinds):
             objects = await self._objects(plural, group, namespace)
-            merge(total, usage_of(plural, group, objects, scopes))
+            merge(total, usage_of(plural, group, objects, requirements))
         return total
 
     async def _objects(self, plural: str, group: str, namespace: str) -> list[Obj]:

@@ -13,56 +13,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from kinn.api.selectors import label_selector_from_object
 from kinn.apiserver.admission import Operation
-from kinn.controllers.quotausage import Usage, matches_scopes, pod_usage, usage_of
+from kinn.controllers.quotausage import Usage, pod_matches_scope, pod_usage, scope_requirements, usage_of
 from kinn.controllers.resourcequota import evaluated_resource
 
 Obj = dict[str, Any]
 
-# The scopes quotausage.matches_scopes decides from the pod's deadline and QoS class.
-_LIFECYCLE_SCOPES = ("BestEffort", "NotBestEffort", "NotTerminating", "Terminating")
 # podEvaluator's validationSet: the compute resources a quota makes every container name.
 _MUST_SPECIFY = frozenset({"cpu", "limits.cpu", "limits.memory", "memory", "requests.cpu", "requests.memory"})
 # Kinds whose usage an update can change (a service's type or ports, a claim's size): charged for the
 # increase. Pods are not: their resources are immutable without InPlacePodVerticalScaling (alpha in 1.32).
 _CHARGED_ON_UPDATE = frozenset({("", "services"), ("", "persistentvolumeclaims")})
-
-
-def scope_requirements(quota: Obj) -> list[Obj]:
-    """getScopeSelectorsFromQuota: `scopes` as Exists requirements, then the scopeSelector's."""
-    spec = quota.get("spec") or {}
-    requirements = [{"scopeName": scope, "operator": "Exists"} for scope in spec.get("scopes") or []]
-    return requirements + list((spec.get("scopeSelector") or {}).get("matchExpressions") or [])
-
-
-def _cross_namespace_terms(affinity: Obj) -> bool:
-    terms = list(affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or [])
-    terms += [weighted.get("podAffinityTerm") or {}
-              for weighted in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
-    return any(term.get("namespaces") or term.get("namespaceSelector") is not None for term in terms)
-
-
-def uses_cross_namespace_affinity(pod: Obj) -> bool:
-    """A pod (anti-)affinity term that names namespaces or selects them by label."""
-    affinity = (pod.get("spec") or {}).get("affinity") or {}
-    return any(_cross_namespace_terms(affinity.get(kind) or {}) for kind in ("podAffinity", "podAntiAffinity"))
-
-
-def pod_matches_scope(pod: Obj, requirement: Obj) -> bool:
-    """podMatchesScopeFunc. PriorityClass selects on the pod's class name as if it were the label
-    `PriorityClass`; an unknown scope matches nothing."""
-    scope = requirement.get("scopeName")
-    if scope in _LIFECYCLE_SCOPES:
-        return matches_scopes(pod, [scope])
-    if scope == "CrossNamespacePodAffinity":
-        return uses_cross_namespace_affinity(pod)
-    if scope != "PriorityClass":
-        return False
-    class_name = (pod.get("spec") or {}).get("priorityClassName")
-    selector = label_selector_from_object({"matchExpressions": [{
-        "key": scope, "operator": requirement.get("operator", ""), "values": requirement.get("values") or []}]})
-    return selector.matches({scope: class_name} if class_name else {})
 
 
 def missing_compute(required: Iterable[str], pod: Obj) -> str | None:
