@@ -99,11 +99,11 @@ def pod(phase="Running", cpu="100m", memory="64Mi", deadline=None):
     return {"metadata": {"name": "p"}, "spec": spec, "status": {"phase": phase}}
 
 
-def test_pod_usage_sums_active_pods_only():
+def test_pod_usage_sums_active_pods_and_count_pods_counts_them_all():
     usage = usage_of("pods", "", [pod(), pod(cpu="1", memory="1Gi"), pod(phase="Succeeded")])
     hard = {"pods": "9", "count/pods": "9", "requests.cpu": "4", "cpu": "4", "requests.memory": "4Gi",
             "limits.memory": "4Gi", "limits.cpu": "4"}
-    assert used_status(hard, usage) == {"pods": "2", "count/pods": "2", "requests.cpu": "1100m", "cpu": "1100m",
+    assert used_status(hard, usage) == {"pods": "2", "count/pods": "3", "requests.cpu": "1100m", "cpu": "1100m",
                                         "requests.memory": "1088Mi", "limits.memory": "256Mi", "limits.cpu": "0"}
 
 

@@ -4,8 +4,9 @@ Each evaluator turns one object into usage: a pod counts as `pods` and `count/po
 effective requests and limits (the larger of the containers' sum and any init container, plus
 overhead) under `requests.*`, `limits.*` and the bare `cpu`/`memory`; a service counts its
 LoadBalancer type and node ports; a claim adds its storage request, also per storage class; any
-other object counts as `count/<resource>.<group>`. Finished pods use nothing, nor do pods whose
-grace period ran out. A quota reports usage only for what its `hard` names.
+other object counts as `count/<resource>.<group>`. Finished pods, and pods whose grace period ran
+out, count only in `count/pods` (every pod in storage). A quota reports usage only for what its
+`hard` names.
 """
 
 from __future__ import annotations
@@ -193,8 +194,9 @@ def usage_of(plural: str, group: str, objects: Iterable[Obj], requirements: Iter
     total: Usage = {}
     for obj in objects:
         if is_pods:
-            if pod_counts(obj, now) and all(pod_matches_scope(obj, requirement) for requirement in requirements):
-                merge(total, pod_usage(obj))
+            if all(pod_matches_scope(obj, requirement) for requirement in requirements):
+                # count/pods counts every pod in storage; the rest only pods still alive (PodUsageFunc)
+                merge(total, pod_usage(obj) if pod_counts(obj, now) else {"count/pods": count()})
         elif group == "" and plural == "services":
             merge(total, service_usage(obj))
         elif group == "" and plural == "persistentvolumeclaims":
