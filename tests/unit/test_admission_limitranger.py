@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from kinn.api.defaults.core import default_limit_range
-from kinn.api.errors import StatusError
+from kinn.api.errors import StatusError, aggregate
 from kinn.api.quantity import Quantity
 from kinn.apiserver.admission import Operation
 from kinn.apiserver.admission.limitranger import (
-    LIMIT_RANGER_ANNOTATION, LimitRanger, aggregate, claim_violations, default_pod_resources, pod_violations,
+    LIMIT_RANGER_ANNOTATION, LimitRanger, claim_violations, default_pod_resources, pod_violations,
     ratio_violation,
 )
 from admission_util import registries_with_namespace

@@ -38,6 +38,12 @@ class StatusError(Exception):
         return body
 
 
+def aggregate(messages: Sequence[str]) -> str:
+    """utilerrors.Aggregate.Error(): one message alone, several deduplicated inside brackets."""
+    unique = list(dict.fromkeys(messages))
+    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
+
+
 def qualified_resource(resource: str, group: str) -> str:
     """`deployments.apps`, or just `pods` for the core group."""
     return f"{resource}.{group}" if group else resource

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Mapping, Sequence
 
-from kinn.api.errors import StatusError
+from kinn.api.errors import StatusError, aggregate
 from kinn.api.field import invalid as invalid_field
 from kinn.api.validation.names import is_qualified_name, is_valid_label_value
 
@@ -156,12 +156,6 @@ def _key_error(key: str, field: str) -> str | None:
     return _invalid(field, key, "; ".join(errs)) if errs else None
 
 
-def _aggregate(messages: list[str]) -> str:
-    """utilerrors.Aggregate.Error(): one message alone, several deduplicated inside brackets."""
-    unique = list(dict.fromkeys(messages))
-    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
-
-
 def new_requirement(key: str, operator: Operator, values: Sequence[str], path: str = "") -> Requirement:
     """`labels.NewRequirement`: validate key, operator arity and values; raise the aggregated error."""
     errs: list[str] = []
@@ -187,7 +181,7 @@ def new_requirement(key: str, operator: Operator, values: Sequence[str], path: s
         if msgs := is_valid_label_value(value):
             errs.append(_invalid(f"{values_path}[{i}][{key}]", value, "; ".join(msgs)))
     if errs:
-        raise SelectorError(_aggregate(errs))
+        raise SelectorError(aggregate(errs))
     return Requirement(key, operator, tuple(values))
 
 

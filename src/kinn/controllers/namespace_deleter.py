@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from kinn.api.errors import StatusError
+from kinn.api.errors import StatusError, aggregate
 from kinn.api.resources import TABLE, Resource
 from kinn.client.rest import Client, resource
 from kinn.api.timestamps import now_rfc3339
@@ -59,18 +59,13 @@ class Remaining:
     errors: list[str] = field(default_factory=list)
 
 
-def _aggregate(errors: list[str]) -> str:
-    """utilerrors.NewAggregate's message."""
-    return errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
-
-
 def desired_conditions(remaining: Remaining) -> dict[str, tuple[str, str, str]]:
     """Condition type → (status, reason, message) for this pass (namespaceConditionUpdater)."""
     wanted = {t: ("False", reason, message) for t, (reason, message) in OK_CONDITIONS.items()}
     if remaining.errors:
         wanted["NamespaceDeletionContentFailure"] = (
             "True", "ContentDeletionFailed",
-            f"Failed to delete all resource types, {len(remaining.errors)} remaining: {_aggregate(remaining.errors)}")
+            f"Failed to delete all resource types, {len(remaining.errors)} remaining: {aggregate(remaining.errors)}")
     if remaining.by_resource:
         counts = sorted(f"{r.plural}.{r.group} has {n} resource instances" for r, n in remaining.by_resource.items())
         wanted["NamespaceContentRemaining"] = (
@@ -128,7 +123,7 @@ class NamespacedResourcesDeleter:
         remaining = await self.delete_all_content(name, parse_time(meta["deletionTimestamp"]))
         await self._update_conditions(namespace, remaining)
         if remaining.errors:
-            raise StatusError(500, "InternalError", _aggregate(remaining.errors))
+            raise StatusError(500, "InternalError", aggregate(remaining.errors))
         if remaining.estimate > 0:
             return remaining.estimate
         await self._finalize(namespace)

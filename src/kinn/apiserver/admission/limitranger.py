@@ -194,12 +194,6 @@ def claim_violations(limit_range: Obj, claim: Obj) -> Violations:
     return [violation for violation in found if violation is not None]
 
 
-def aggregate(messages: Violations) -> str:
-    """utilerrors.NewAggregate's message: one alone, several deduplicated inside brackets."""
-    unique = list(dict.fromkeys(messages))
-    return unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]"
-
-
 _VALIDATORS: dict[tuple[str, str], Callable[[Obj, Obj], Violations]] = {
     ("", "pods"): pod_violations,
     ("", "persistentvolumeclaims"): claim_violations,
@@ -247,4 +241,4 @@ class LimitRanger:
             violations = violations_of(limit_range, obj)
             if violations:
                 raise errors.forbidden(resource.plural, resource.group, obj["metadata"].get("name", ""),
-                                       aggregate(violations))
+                                       errors.aggregate(violations))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 from typing import Any, Mapping
 
+from kinn.api.errors import aggregate
 from kinn.kubelet import fieldpath
 from kinn.kubelet.token_manager import TokenError
 from kinn.kubelet.volumes.atomic_writer import FileProjection
@@ -124,7 +125,3 @@ async def projected_payload(source: Obj, pod: Obj, host: VolumeHost) -> Payload:
         raise VolumeError(aggregate(errors))
     return payload
 
-
-def aggregate(messages: list[str]) -> str:
-    """utilerrors.NewAggregate's text: one error as itself, several as `[a, b]`."""
-    return messages[0] if len(messages) == 1 else "[" + ", ".join(messages) + "]"
