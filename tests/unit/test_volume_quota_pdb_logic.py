@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from kinn.controllers.disruption import disruption_condition, expected_and_desired, live_disrupted_pods, needs_scale
-from kinn.controllers.quotausage import pod_resources, scope_requirements, usage_of, used_status
+from kinn.controllers.quotausage import scope_requirements, usage_of, used_status
 from kinn.controllers.resourcequota import evaluated_resource
 from kinn.controllers.volumematch import find_best_match
 
@@ -84,12 +84,6 @@ def test_disrupted_pods_expire_when_gone_deleting_or_old():
 
 def container(requests=None, limits=None):
     return {"name": "c", "resources": {"requests": requests or {}, "limits": limits or {}}}
-
-
-def test_pod_requests_take_the_larger_of_containers_and_init_containers_plus_overhead():
-    spec = {"containers": [container({"cpu": "100m", "memory": "64Mi"}), container({"cpu": "200m"})],
-            "initContainers": [container({"cpu": "500m", "memory": "32Mi"})], "overhead": {"cpu": "10m"}}
-    assert {k: str(v) for k, v in pod_resources(spec, "requests").items()} == {"cpu": "510m", "memory": "64Mi"}
 
 
 def pod(phase="Running", cpu="100m", memory="64Mi", deadline=None):

@@ -56,6 +56,11 @@ class Quantity:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Quantity) and self.value == other.value
 
+    def __add__(self, other: "Quantity") -> "Quantity":
+        """Quantity.Add: the sum keeps the first addend's notation (64Mi + 128Mi = 192Mi), or the
+        second's when the first is zero (a used "0" plus 64Mi is 64Mi)."""
+        return Quantity(self.value + other.value, other.format if self.value == 0 else self.format)
+
     def __lt__(self, other: "Quantity") -> bool:
         return self.value < other.value
 

@@ -1,8 +1,8 @@
 """What objects use of a ResourceQuota (pkg/quota/v1/evaluator/core), as pure functions.
 
 Each evaluator turns one object into usage: a pod counts as `pods` and `count/pods` and adds its
-effective requests and limits (the larger of the containers' sum and any init container, plus
-overhead) under `requests.*`, `limits.*` and the bare `cpu`/`memory`; a service counts its
+effective requests and limits (kinn.api.podresources, as the scheduler adds them up) under
+`requests.*`, `limits.*` and the bare `cpu`/`memory`; a service counts its
 LoadBalancer type and node ports; a claim adds its storage request, also per storage class; any
 other object counts as `count/<resource>.<group>`. Finished pods, and pods whose grace period ran
 out, count only in `count/pods` (every pod in storage). A quota reports usage only for what its
@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from typing import Any, Iterable
 
+from kinn.api.podresources import add, pod_limits, pod_requests, quantities
 from kinn.api.qos import qos_class
 from kinn.api.quantity import Format, Quantity
 from kinn.api.selectors import label_selector_from_object
@@ -27,53 +28,8 @@ COMPUTE = ("cpu", "memory", "ephemeral-storage")
 STORAGE_CLASS_SUFFIX = ".storageclass.storage.k8s.io/"
 
 
-def add(total: Usage, name: str, amount: Quantity) -> None:
-    """Sum keeping the first addend's notation, as Quantity.Add does (64Mi + 128Mi = 192Mi), which
-    takes the second's when the first is zero: admission adds a pod's 64Mi to a used "0" as 64Mi."""
-    current = total.get(name)
-    if current is None or current.value == 0:
-        total[name] = amount
-    else:
-        total[name] = Quantity(current.value + amount.value, current.format)
-
-
-def merge(total: Usage, usage: Usage) -> None:
-    for name, amount in usage.items():
-        add(total, name, amount)
-
-
 def count(n: int = 1) -> Quantity:
     return Quantity(Fraction(n), Format.DECIMAL_SI)
-
-
-def resource_list(values: Obj | None) -> Usage:
-    """A ResourceList (`{"cpu": "100m"}`) as quantities."""
-    return {name: Quantity.parse(str(v)) for name, v in (values or {}).items()}
-
-
-def _resources(container: Obj, kind: str) -> dict[str, Quantity]:
-    return resource_list((container.get("resources") or {}).get(kind))
-
-
-def containers_resources(spec: Obj, kind: str) -> Usage:
-    """The containers' requests or limits together: their sum, or an init container's where larger
-    (LimitRanger's Pod limits judge this, without the overhead)."""
-    total: Usage = {}
-    for container in spec.get("containers") or []:
-        merge(total, _resources(container, kind))
-    for container in spec.get("initContainers") or []:
-        for name, amount in _resources(container, kind).items():
-            if name not in total or total[name] < amount:
-                total[name] = amount
-    return total
-
-
-def pod_resources(spec: Obj, kind: str) -> dict[str, Quantity]:
-    """Effective pod requests or limits: max(sum of containers, each init container) + overhead."""
-    total = containers_resources(spec, kind)
-    if kind == "requests" or total:
-        merge(total, resource_list(spec.get("overhead")))
-    return total
 
 
 def pod_counts(pod: Obj, now: datetime) -> bool:
@@ -90,11 +46,11 @@ def pod_counts(pod: Obj, now: datetime) -> bool:
 def pod_usage(pod: Obj) -> Usage:
     usage: Usage = {"pods": count(), "count/pods": count()}
     spec = pod.get("spec") or {}
-    for name, amount in pod_resources(spec, "requests").items():
+    for name, amount in pod_requests(spec, quantities).items():
         usage[f"requests.{name}"] = amount
         if name in COMPUTE:
             usage[name] = amount
-    for name, amount in pod_resources(spec, "limits").items():
+    for name, amount in pod_limits(spec, quantities).items():
         if name in COMPUTE:
             usage[f"limits.{name}"] = amount
     return usage
@@ -196,13 +152,13 @@ def usage_of(plural: str, group: str, objects: Iterable[Obj], requirements: Iter
         if is_pods:
             if all(pod_matches_scope(obj, requirement) for requirement in requirements):
                 # count/pods counts every pod in storage; the rest only pods still alive (PodUsageFunc)
-                merge(total, pod_usage(obj) if pod_counts(obj, now) else {"count/pods": count()})
+                add(total, pod_usage(obj) if pod_counts(obj, now) else {"count/pods": count()})
         elif group == "" and plural == "services":
-            merge(total, service_usage(obj))
+            add(total, service_usage(obj))
         elif group == "" and plural == "persistentvolumeclaims":
-            merge(total, claim_usage(obj))
+            add(total, claim_usage(obj))
         else:
-            merge(total, object_count_usage(plural, group))
+            add(total, object_count_usage(plural, group))
     return total
 
 

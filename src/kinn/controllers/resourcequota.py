@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from kinn.api.podresources import add
 from kinn.api.resources import TABLE, Resource
 from kinn.client.informer import EventHandler, SharedInformer
 from kinn.client.rest import resource
 from kinn.controllers.base import Controller, ControllerContext
-from kinn.controllers.quotausage import STORAGE_CLASS_SUFFIX, Usage, merge, scope_requirements, usage_of, \
+from kinn.controllers.quotausage import STORAGE_CLASS_SUFFIX, Usage, scope_requirements, usage_of, \
     used_status
 
 Obj = dict[str, Any]
@@ -89,7 +90,7 @@ class ResourceQuotaController(Controller):
         total: Usage = {}
         for plural, group in sorted(kinds):
             objects = await self._objects(plural, group, namespace)
-            merge(total, usage_of(plural, group, objects, requirements))
+            add(total, usage_of(plural, group, objects, requirements))
         return total
 
     async def _objects(self, plural: str, group: str, namespace: str) -> list[Obj]:

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable, TypeVar
 
-from kinn.api.quantity import milli_value, value
+from kinn.api import podresources
+from kinn.api.podresources import integers
 from kinn.api.selectors import LabelSelector
-from kinn.api.sidecars import is_sidecar
 
 Obj = dict[str, Any]
 
 # Requests assumed for containers that set none, so best-effort pods still spread (util.GetNonzeroRequests).
 DEFAULT_MILLI_CPU_REQUEST = 100
 DEFAULT_MEMORY_REQUEST = 200 * 1024 * 1024
+_NON_ZERO = {"cpu": DEFAULT_MILLI_CPU_REQUEST, "memory": DEFAULT_MEMORY_REQUEST}
 LABEL_HOSTNAME = "kubernetes.io/hostname"
 LABEL_ZONE = "topology.kubernetes.io/zone"
 
@@ -33,22 +34,25 @@ class Resource:
 
     @classmethod
     def from_list(cls, resources: Obj | None) -> "Resource":
-        result = cls()
-        for name, quantity in (resources or {}).items():
-            result.set(name, str(quantity))
-        return result
+        """From a ResourceList (a node's allocatable)."""
+        return cls.from_amounts(integers(resources))
 
-    def set(self, name: str, quantity: str) -> None:
-        if name == "cpu":
-            self.milli_cpu = milli_value(quantity)
-        elif name == "memory":
-            self.memory = value(quantity)
-        elif name == "ephemeral-storage":
-            self.ephemeral_storage = value(quantity)
-        elif name == "pods":
-            self.allowed_pod_number = value(quantity)
-        else:
-            self.scalar[name] = value(quantity)
+    @classmethod
+    def from_amounts(cls, amounts: dict[str, int]) -> "Resource":
+        """From integer amounts (millicores for cpu), as kinn.api.podresources adds them up."""
+        result = cls()
+        for name, amount in amounts.items():
+            if name == "cpu":
+                result.milli_cpu = amount
+            elif name == "memory":
+                result.memory = amount
+            elif name == "ephemeral-storage":
+                result.ephemeral_storage = amount
+            elif name == "pods":
+                result.allowed_pod_number = amount
+            else:
+                result.scalar[name] = amount
+        return result
 
     def add(self, other: "Resource", sign: int = 1) -> None:
         self.milli_cpu += sign * other.milli_cpu
@@ -57,54 +61,15 @@ class Resource:
         for name, amount in other.scalar.items():
             self.scalar[name] = self.scalar.get(name, 0) + sign * amount
 
-    def max_with(self, other: "Resource") -> None:
-        self.milli_cpu = max(self.milli_cpu, other.milli_cpu)
-        self.memory = max(self.memory, other.memory)
-        self.ephemeral_storage = max(self.ephemeral_storage, other.ephemeral_storage)
-        for name, amount in other.scalar.items():
-            self.scalar[name] = max(self.scalar.get(name, 0), amount)
-
     def copy(self) -> "Resource":
         return Resource(self.milli_cpu, self.memory, self.ephemeral_storage, self.allowed_pod_number,
                         dict(self.scalar))
 
 
-def _container_requests(container: Obj) -> Obj:
-    return (container.get("resources") or {}).get("requests") or {}
-
-
 def pod_requests(spec: Obj, non_zero: bool = False) -> Resource:
-    """Effective requests (resource.PodRequests): sum of containers and sidecars, at least each init
-    container's need at its step, plus overhead; `non_zero` substitutes the defaults for unset cpu/memory."""
-    def of(container: Obj) -> Resource:
-        requests = _container_requests(container)
-        result = Resource.from_list(requests)
-        if non_zero:
-            if "cpu" not in requests:
-                result.milli_cpu = DEFAULT_MILLI_CPU_REQUEST
-            if "memory" not in requests:
-                result.memory = DEFAULT_MEMORY_REQUEST
-        return result
-
-    total = Resource()
-    for container in spec.get("containers") or ():
-        total.add(of(container))
-    sidecars = Resource()
-    init_peak = Resource()
-    for container in spec.get("initContainers") or ():
-        need = of(container)
-        if is_sidecar(container):
-            sidecars.add(need)  # a sidecar keeps running beside the app containers
-            need = sidecars.copy()
-        else:
-            need.add(sidecars)
-        init_peak.max_with(need)
-    total.add(sidecars)
-    total.max_with(init_peak)
-    overhead = spec.get("overhead")
-    if overhead:
-        total.add(Resource.from_list(overhead))
-    return total
+    """The pod's effective requests (PodRequests); `non_zero` substitutes the defaults for unset
+    cpu/memory, as the scheduler's scoring does (NonMissingContainerRequests)."""
+    return Resource.from_amounts(podresources.pod_requests(spec, defaults=_NON_ZERO if non_zero else None))
 
 
 def host_ports(spec: Obj) -> list[tuple[str, str, int]]:

@@ -18,12 +18,13 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable
 
 from kinn.api import errors
+from kinn.api.podresources import pod_limits, pod_requests, quantities
 from kinn.api.qos import qos_class
 from kinn.api.quantity import Quantity
 from kinn.api.resources import TABLE, Resource
 from kinn.apiserver.admission import Operation, is_pod_create
 from kinn.apiserver.admission.lister import Lister
-from kinn.controllers.quotausage import Usage, containers_resources, resource_list
+from kinn.controllers.quotausage import Usage
 from kinn.storage.interface import Store
 
 if TYPE_CHECKING:
@@ -154,18 +155,18 @@ def _bounds(item: Obj, requests: Usage, limits: Usage) -> Violations:
     random; here it is by resource name)."""
     limit_type = item["type"]
     found = []
-    for name, enforced in sorted(resource_list(item.get("min")).items()):
+    for name, enforced in sorted(quantities(item.get("min")).items()):
         found.append(min_violation(limit_type, name, enforced, requests, limits))
-    for name, enforced in sorted(resource_list(item.get("max")).items()):
+    for name, enforced in sorted(quantities(item.get("max")).items()):
         found.append(max_violation(limit_type, name, enforced, requests, limits))
-    for name, enforced in sorted(resource_list(item.get("maxLimitRequestRatio")).items()):
+    for name, enforced in sorted(quantities(item.get("maxLimitRequestRatio")).items()):
         found.append(ratio_violation(limit_type, name, enforced, requests, limits))
     return [violation for violation in found if violation is not None]
 
 
 def _container_resources(container: Obj) -> tuple[Usage, Usage]:
     resources = container.get("resources") or {}
-    return resource_list(resources.get("requests")), resource_list(resources.get("limits"))
+    return quantities(resources.get("requests")), quantities(resources.get("limits"))
 
 
 def pod_violations(limit_range: Obj, pod: Obj) -> Violations:
@@ -178,18 +179,19 @@ def pod_violations(limit_range: Obj, pod: Obj) -> Violations:
             for container in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
                 found += _bounds(item, *_container_resources(container))
         elif item.get("type") == "Pod":
-            found += _bounds(item, containers_resources(spec, "requests"), containers_resources(spec, "limits"))
+            found += _bounds(item, pod_requests(spec, quantities, overhead=False),
+                              pod_limits(spec, quantities, overhead=False))
     return found
 
 
 def claim_violations(limit_range: Obj, claim: Obj) -> Violations:
     """PersistentVolumeClaimValidateLimitFunc: min and max of what the claim requests."""
-    requests = resource_list(((claim.get("spec") or {}).get("resources") or {}).get("requests"))
+    requests = quantities(((claim.get("spec") or {}).get("resources") or {}).get("requests"))
     found = []
     for item in _items(limit_range, "PersistentVolumeClaim"):
-        for name, enforced in sorted(resource_list(item.get("min")).items()):
+        for name, enforced in sorted(quantities(item.get("min")).items()):
             found.append(min_violation("PersistentVolumeClaim", name, enforced, requests, {}))
-        for name, enforced in sorted(resource_list(item.get("max")).items()):
+        for name, enforced in sorted(quantities(item.get("max")).items()):
             found.append(max_request_violation("PersistentVolumeClaim", name, enforced, requests))
     return [violation for violation in found if violation is not None]
 

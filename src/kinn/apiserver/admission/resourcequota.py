@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Container
 import orjson
 
 from kinn.api import errors
+from kinn.api.podresources import add, quantities
 from kinn.api.quantity import Quantity
 from kinn.api.resources import TABLE, Resource
 from kinn.apiserver.admission import Operation
 from kinn.apiserver.admission.lister import Lister
 from kinn.apiserver.admission.quotaevaluator import Evaluator
-from kinn.controllers.quotausage import Usage, merge, resource_list
+from kinn.controllers.quotausage import Usage
 from kinn.storage.interface import KeyNotFoundError, RevisionConflictError, Store, StoredObject
 
 if TYPE_CHECKING:
@@ -78,10 +79,10 @@ def _concerned(quota: Obj, evaluator: Evaluator, obj: Obj) -> bool:
 def _charged(quota: Obj, delta: Usage) -> Usage:
     """The quota's used plus the delta's share of it; refuses what would pass a hard limit."""
     status = quota.get("status") or {}
-    hard, used = resource_list(status.get("hard")), resource_list(status.get("used"))
+    hard, used = quantities(status.get("hard")), quantities(status.get("used"))
     requested = _masked(delta, hard)
     total = dict(used)
-    merge(total, requested)
+    add(total, requested)
     exceeded = sorted(name for name in requested if hard[name] < total[name])
     if exceeded:
         raise QuotaRefusal(f"exceeded quota: {quota['metadata']['name']}, requested: "
@@ -101,7 +102,7 @@ def check_request(quotas: list[Obj], evaluator: Evaluator, op: Operation, obj: O
         return charged
     for quota in concerned:
         used = _charged(quota, delta)
-        if used != resource_list((quota.get("status") or {}).get("used")):
+        if used != quantities((quota.get("status") or {}).get("used")):
             charged[quota["metadata"]["name"]] = {name: str(amount) for name, amount in used.items()}
     return charged
 

@@ -17,11 +17,10 @@ import os
 import signal
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
+from kinn.api.podresources import integers, pod_limits, pod_requests
 from kinn.api.qos import qos_class
-from kinn.api.quantity import milli_value, value
-from kinn.api.sidecars import is_sidecar
 from kinn.cgroupfs import CONTROLLERS, Hierarchy
 
 CPU_PERIOD = 100_000  # µs, the CFS period the kubelet uses
@@ -35,26 +34,9 @@ def cpu_shares(milli_cpu: int) -> int:
     return min(max(milli_cpu * SHARES_PER_CPU // 1000, MIN_SHARES), MAX_SHARES)
 
 
-def _amount(resources: dict[str, Any], kind: str, name: str, parse: Callable[[str], int]) -> int:
-    return parse(str(((resources.get(kind) or {}).get(name)) or 0))
-
-
-def _pod_total(spec: dict[str, Any], amount: Callable[[dict[str, Any]], int]) -> int:
-    """A pod's need of one resource (PodRequests/PodLimits): its containers and sidecars together, and
-    at least what each init container needs beside the sidecars started before it."""
-    sidecars = peak = 0
-    for container in spec.get("initContainers") or []:
-        if is_sidecar(container):
-            sidecars += amount(container)
-            peak = max(peak, sidecars)
-        else:
-            peak = max(peak, amount(container) + sidecars)
-    return max(sum(amount(container) for container in spec.get("containers") or []) + sidecars, peak)
-
-
 def pod_cpu_request(spec: dict[str, Any]) -> int:
     """The pod's CPU request in millicores, as its cgroup's shares count it."""
-    return _pod_total(spec, lambda c: _amount(c.get("resources") or {}, "requests", "cpu", milli_value))
+    return pod_requests(spec).get("cpu", 0)
 
 
 @dataclass(frozen=True)
@@ -70,23 +52,21 @@ class ResourceLimits:
         """From a container's `resources`, as the kubelet converts them (MilliCPUToQuota, MilliCPUToShares).
 
         Every container gets CPU shares: 2 (the minimum) when it requests no CPU, as BestEffort ones do."""
-        limits = resources.get("limits") or {}
-        return cls(memory_bytes=value(str(limits["memory"])) if "memory" in limits else None,
-                   cpu_millis=milli_value(str(limits["cpu"])) if "cpu" in limits else None,
-                   cpu_shares=cpu_shares(_amount(resources, "requests", "cpu", milli_value)))
+        limits = integers(resources.get("limits"))
+        return cls(memory_bytes=limits.get("memory"), cpu_millis=limits.get("cpu"),
+                   cpu_shares=cpu_shares(integers(resources.get("requests")).get("cpu", 0)))
 
     @classmethod
     def for_pod(cls, spec: dict[str, Any]) -> ResourceLimits:
         """The pod cgroup's settings (ResourceConfigForPod): CPU shares from the pod's CPU requests, so
         pods share CPU by what they request; a CPU or memory limit only if every container sets one."""
         containers = [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+        limits = pod_limits(spec)
 
-        def limit(name: str, parse: Callable[[str], int]) -> int | None:
-            if not all(name in ((c.get("resources") or {}).get("limits") or {}) for c in containers):
-                return None
-            return _pod_total(spec, lambda c: _amount(c.get("resources") or {}, "limits", name, parse))
-        return cls(memory_bytes=limit("memory", value), cpu_millis=limit("cpu", milli_value),
-                   cpu_shares=cpu_shares(pod_cpu_request(spec)))
+        def limit(name: str) -> int | None:
+            declared = all(name in ((c.get("resources") or {}).get("limits") or {}) for c in containers)
+            return limits.get(name) if declared else None
+        return cls(memory_bytes=limit("memory"), cpu_millis=limit("cpu"), cpu_shares=cpu_shares(pod_cpu_request(spec)))
 
     @property
     def cpu_quota(self) -> int | None:
