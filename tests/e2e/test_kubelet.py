@@ -188,6 +188,21 @@ def test_node_registers_ready_with_lease(node: Node) -> None:
     assert lease["metadata"]["ownerReferences"][0]["uid"] == found["metadata"]["uid"]
 
 
+def test_the_kubelets_iptables_chains_are_in_its_node_only(node: Node) -> None:
+    """KUBE-IPTABLES-HINT, KUBE-FIREWALL and the kubelet's canaries, as `iptables-save` shows them on a
+    real node: written in the node's netns (never the host's)."""
+    def written() -> str | None:
+        text = subprocess.run(["ip", "netns", "exec", node.netns, "iptables-save"], capture_output=True, text=True,
+                              check=True).stdout
+        return text if ":KUBE-KUBELET-CANARY" in text else None
+
+    text = wait_until("kubelet chains", written, node)
+    assert ":KUBE-IPTABLES-HINT - [0:0]" in text.split("*mangle")[1].split("COMMIT")[0]
+    assert text.count(":KUBE-KUBELET-CANARY - [0:0]") == 3
+    assert "-A INPUT -j KUBE-FIREWALL" in text and "-A OUTPUT -j KUBE-FIREWALL" in text
+    assert '--comment "block incoming localnet connections"' in text
+
+
 def test_python_pod_serves_http_from_the_node_netns(node: Node) -> None:
     node.server.kubectl("create", "service", "clusterip", "kt-backend", "--tcp=6379:6379")
     create_pod(node, "web", [{

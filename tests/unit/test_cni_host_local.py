@@ -7,7 +7,7 @@ import pytest
 
 from kinn.cni.allocator import Range, RangeExhausted, RangeSet, next_free
 from kinn.cni.diskstore import Store
-from kinn.cni.iptables import format_chain_name, format_comment
+from kinn.cni.utils import format_chain_name, format_comment
 from kinn.cni.plugins.portmap import dnat_chain
 
 ip = ipaddress.ip_address

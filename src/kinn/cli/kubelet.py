@@ -65,6 +65,9 @@ def kubelet_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="The cgroup, in each mounted hierarchy holding memory or cpu, under which pods get "
                      "kubepods/…/pod<uid>/<container> with their limits; empty: no container cgroups, limits "
                      "not enforced (upstream's default is /; `kinn up` sets / in each node's own cgroup view)."),
+        click.option("--make-iptables-util-chains", type=bool, default=True, show_default=True,
+                     help="Write the kubelet's KUBE-FIREWALL, KUBE-IPTABLES-HINT and KUBE-KUBELET-CANARY chains "
+                     "(never in the host's network namespace)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -77,7 +80,8 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
                          max_pods: int, pod_manifest_path: str, file_check_frequency: timedelta,
                          container_runtime_endpoint: str, node_lease_duration_seconds: int,
                          lease_renew_interval: timedelta, crash_loop_backoff: timedelta,
-                         crash_loop_backoff_max: timedelta, cgroup_root: str) -> KubeletConfig:
+                         crash_loop_backoff_max: timedelta, cgroup_root: str,
+                         make_iptables_util_chains: bool) -> KubeletConfig:
     try:
         taints = [parse_taint(spec) for spec in _list(register_with_taints)]
     except ValueError as error:
@@ -93,7 +97,8 @@ def build_kubelet_config(node_name: str, node_ip: str, node_labels: str, registe
         lease_duration=node_lease_duration_seconds,
         lease_renew_interval=lease_renew_interval.total_seconds(),
         backoff_initial=crash_loop_backoff.total_seconds(), backoff_max=crash_loop_backoff_max.total_seconds(),
-        cgroup_root=PurePosixPath(cgroup_root) if cgroup_root else None)
+        cgroup_root=PurePosixPath(cgroup_root) if cgroup_root else None,
+        make_iptables_util_chains=make_iptables_util_chains)
 
 
 @click.command("kubelet")

@@ -6,12 +6,12 @@ namespace it runs in, and on this machine that must only ever be a kinn node's.
 
 from __future__ import annotations
 
-import os
 import socket
 from typing import Any, Callable
 
 import click
 
+from kinn import netlink
 from kinn.cli.daemon import run_daemon, setup_logging, until_signalled
 from kinn.cli.flags import DURATION
 from kinn.client.rest import Client
@@ -65,11 +65,7 @@ def build_proxy(client: Client, node_name: str, node_ip: str, proxy_mode: str, c
 
 
 def refuse_host_netns() -> None:
-    try:
-        host = os.stat("/proc/1/ns/net").st_ino
-    except PermissionError:
-        return  # inside a kinn node, the host's init is out of reach: not the host's namespace
-    if os.stat("/proc/self/ns/net").st_ino == host:
+    if netlink.in_host_netns():
         raise click.ClickException("kinn proxy rewrites the firewall of its network namespace and this is the "
                                    "host's: run it inside a node (`kinn up` does), e.g. with ip netns exec")
 

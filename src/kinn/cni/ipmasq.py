@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from kinn.cni import iptables
+from kinn import iptables
 
 MULTICAST_NET = "224.0.0.0/4"
 

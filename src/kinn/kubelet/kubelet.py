@@ -18,7 +18,7 @@ import platform
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Coroutine
 
 from kinn import KUBERNETES_MAJOR, KUBERNETES_MINOR, __version__
 from kinn.api.errors import StatusError
@@ -31,6 +31,7 @@ from kinn.client.rest import Client, resource
 from kinn.cni import ConfigError, load_conf_dir
 from kinn.cni.config import config_files
 from kinn.kubelet.backoff import Backoff
+from kinn.kubelet import network
 from kinn.kubelet.config.file import SourceFile
 from kinn.kubelet.cri.api import DEFAULT_RUNTIME_ENDPOINT
 from kinn.kubelet.cri.service import RuntimeService
@@ -85,6 +86,7 @@ class KubeletConfig:
     backoff_initial: float = 10.0
     backoff_max: float = 300.0
     cgroup_root: PurePosixPath | None = None  # --cgroup-root; None: containers get no cgroups of their own
+    make_iptables_util_chains: bool = True  # KUBE-FIREWALL, KUBE-IPTABLES-HINT and the canaries (kinn.kubelet.network)
 
 
 def _os_image() -> str:
@@ -194,11 +196,14 @@ class Kubelet:
         log.info("node %s registered, %d pods bound", self.config.node_name, len(self.pods.indexer))
         try:
             await asyncio.gather(self._renew_lease_forever(), self._report_status_forever(), self._relist_forever(),
-                                 self._resync_forever(), static_pods)
+                                 self._resync_forever(), static_pods, *self._network_util())
         finally:
             await self.factory.stop()
             await self.server.stop()
             await self.runtime_service.stop()
+
+    def _network_util(self) -> list[Coroutine[Any, Any, None]]:
+        return [network.monitor()] if self.config.make_iptables_util_chains else []
 
     async def _start_server(self) -> None:
         """Serve logs/exec/attach; a port already taken is logged, the pods still run (no other

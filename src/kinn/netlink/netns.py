@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 NETNS_RUN_DIR = Path("/var/run/netns")
 CLONE_NEWNET = 0x40000000
+PROC_NET_INIT_INO = 0xEFFFFFF9  # the initial netns's inode (include/linux/proc_ns.h, Linux 6.18+)
 MNT_DETACH = 2
 T = TypeVar("T")
 
@@ -59,6 +60,19 @@ def delete(name: str) -> None:
 
 def exists(netns: str | os.PathLike[str]) -> bool:
     return netns_path(netns).exists()
+
+
+def in_host_netns() -> bool:
+    """Whether the calling thread is in the host's network namespace, where kinn must not touch the
+    firewall or links: init's (PID 1's) namespace when init's is readable — in a container, the
+    container's own — else the kernel's initial one, whose inode is fixed (PROC_NET_INIT_INO) since
+    Linux 6.18: a machine whose init hides its namespace from root (as this kind does) still has it.
+    On older kernels with init out of reach the answer is False, as it is inside a kinn node."""
+    own = os.stat("/proc/thread-self/ns/net").st_ino
+    try:
+        return own == os.stat("/proc/1/ns/net").st_ino
+    except PermissionError:
+        return own == PROC_NET_INIT_INO
 
 
 def list_names() -> list[str]:

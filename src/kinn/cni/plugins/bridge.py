@@ -18,8 +18,8 @@ from kinn import netlink
 from kinn.cni.errors import INVALID_NETWORK_CONFIG, CNIError
 from kinn.cni.invoke import exec_plugin
 from kinn.cni.ipmasq import setup_ip_masq, teardown_ip_masq
-from kinn.cni.iptables import format_chain_name, format_comment
 from kinn.cni.plugins.skel import CmdArgs, plugin_main
+from kinn.cni.utils import format_chain_name, format_comment
 
 DEFAULT_BRIDGE = "cni0"
 DEFAULT_MTU = 1500

@@ -14,11 +14,10 @@ import shlex
 from itertools import groupby
 from typing import Any
 
-from kinn import netlink
-from kinn.cni import iptables
+from kinn import iptables, netlink
 from kinn.cni.errors import INVALID_NETWORK_CONFIG, CNIError
-from kinn.cni.iptables import format_chain_name, format_comment
 from kinn.cni.plugins.skel import CmdArgs, plugin_main, prev_result
+from kinn.cni.utils import format_chain_name, format_comment
 
 TOP_DNAT = "CNI-HOSTPORT-DNAT"
 SETMARK = "CNI-HOSTPORT-SETMARK"

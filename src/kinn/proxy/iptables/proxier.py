@@ -21,6 +21,7 @@ import os
 import subprocess
 import time
 
+from kinn import iptables
 from kinn.netlink.sysctl import set_sysctl
 from kinn.proxy.changes import Change, ServiceKey, Snapshot
 from kinn.proxy.iptables import rules
@@ -102,8 +103,7 @@ class IptablesProxier:
         self._needs_full = True
 
     def canaries_present(self) -> bool:
-        return all(subprocess.run(["iptables", "-w", "5", "-t", table, "-n", "-L", rules.KUBE_PROXY_CANARY],
-                                  capture_output=True).returncode == 0 for table in ("mangle", "nat", "filter"))
+        return iptables.canaries_present(rules.KUBE_PROXY_CANARY, ("mangle", "nat", "filter"))
 
     def sync(self, snapshot: Snapshot, changes: dict[ServiceKey, Change]) -> None:
         """One sync. If it fails for any reason (the kernel refused the rules, or iptables-restore could

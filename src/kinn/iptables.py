@@ -1,32 +1,17 @@
-"""The few iptables operations the reference plugins make (through go-iptables), by running the
-`iptables` binary in the plugin's own namespace, plus upstream's chain and comment naming."""
+"""The few iptables operations node components make one rule at a time (go-iptables, and the
+kubelet's pkg/util/iptables): the `iptables` binary run in the caller's network namespace, with
+"ensure" forms that are no-ops when the chain or rule is already there, and removals that succeed
+when it is already gone. Whole rule sets go through `iptables-restore` instead (kube-proxy, flannel).
+"""
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
-
-CHAIN_PREFIX = "CNI-"
-MAX_CHAIN_LENGTH = 28  # iptables' limit (29 with the NUL)
+from typing import Iterable
 
 
 class IptablesError(RuntimeError):
     pass
-
-
-def format_chain_name(name: str, container_id: str, prefix: str = "") -> str:
-    """utils.FormatChainNameWithPrefix: `CNI-<prefix><sha512(name+id) hex>` cut to 28 characters."""
-    digest = hashlib.sha512((name + container_id).encode()).hexdigest()
-    return f"{CHAIN_PREFIX}{prefix}{digest}"[:MAX_CHAIN_LENGTH]
-
-
-def format_comment(name: str, container_id: str) -> str:
-    """utils.FormatComment: Go's %q quoting of both values."""
-    return f"name: {_quote(name)} id: {_quote(container_id)}"
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def run(table: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -41,7 +26,8 @@ def chain_exists(table: str, chain: str) -> bool:
 
 
 def ensure_chain(table: str, chain: str) -> None:
-    """Create `chain` unless it exists, also when a concurrent plugin run creates it meanwhile."""
+    """Create `chain` unless it exists, also when another process (a concurrent plugin run, kube-proxy)
+    creates it meanwhile."""
     if not chain_exists(table, chain) and run(table, "-N", chain, check=False).returncode != 0:
         if not chain_exists(table, chain):
             raise IptablesError(f"cannot create chain {chain} in table {table}")
@@ -78,3 +64,9 @@ def list_rules(table: str, chain: str) -> list[str]:
     """`iptables -S <chain>` lines (empty if the chain does not exist)."""
     proc = run(table, "-S", chain, check=False)
     return proc.stdout.splitlines() if proc.returncode == 0 else []
+
+
+def canaries_present(chain: str, tables: Iterable[str]) -> bool:
+    """Whether the empty canary `chain` still exists in every table: when something flushes the
+    tables (a firewall reload), the canaries vanish with the rules, and their owner rewrites both."""
+    return all(chain_exists(table, chain) for table in tables)
