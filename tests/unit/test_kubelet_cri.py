@@ -74,6 +74,9 @@ class Pod:
              "terminationMessagePolicy": "File"},
             {"name": "sidecar", "image": "busybox:1.36"}]}})
 
+    def records(self) -> list[ContainerRecord]:
+        return [*self.init, *self.containers]
+
 
 def live_sandbox(tmp_path: Path) -> Sandbox:
     """A sandbox whose "pause" is this test process: it is really running, so the sandbox is Ready."""

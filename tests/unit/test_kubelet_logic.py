@@ -15,7 +15,7 @@ import pytest
 from kinn.kubelet import envvars, images, podfiles
 from kinn.kubelet.backoff import Backoff
 from kinn.kubelet.runtime import ContainerExit
-from kinn.kubelet.status import ContainerRecord, pod_phase
+from kinn.kubelet.status import EPHEMERAL_CONTAINERS, ContainerRecord, pod_phase, pod_status
 
 
 def pod(**spec: Any) -> dict[str, Any]:
@@ -146,6 +146,30 @@ def test_pod_phase_with_a_sidecar_depends_on_the_containers_once_it_ran() -> Non
     assert pod_phase(pod(restartPolicy="Never"), [waiting], [ContainerRecord("c", "busybox")]) == "Pending"
     assert pod_phase(pod(restartPolicy="Never"), [crashed], [ended("c", 0)]) == "Succeeded"
     assert pod_phase(pod(restartPolicy="Never"), [crashed], [ended("c", 2)]) == "Failed"
+
+
+class NoProbes:
+    def started(self, record: ContainerRecord) -> bool:
+        return record.running
+
+    def ready(self, record: ContainerRecord) -> bool:
+        return record.running
+
+
+def test_an_ephemeral_container_has_a_status_but_no_say_in_the_phase_or_readiness() -> None:
+    debugger = ContainerRecord("debugger", "busybox", kind=EPHEMERAL_CONTAINERS)
+    debugger.exit = ContainerExit(1, "Error", datetime.now(timezone.utc))
+    status = pod_status(pod(restartPolicy="Never"), host_ip="10.240.0.3", pod_ips=["10.244.1.5"], start_time="t",
+                        sandbox_ready=True, init=[], containers=[ContainerRecord("app", "busybox")], probes=NoProbes(),
+                        ephemeral=[debugger])
+    assert status["phase"] == "Pending"  # the app container has not run; the debugger ended changes nothing
+    [shown] = status["ephemeralContainerStatuses"]
+    assert shown["name"] == "debugger" and shown["ready"] is False and "started" not in shown
+    assert shown["state"]["terminated"]["exitCode"] == 1
+    assert debugger.field_path == "spec.ephemeralContainers{debugger}"
+    assert "ephemeralContainerStatuses" not in pod_status(
+        pod(), host_ip="10.240.0.3", pod_ips=[], start_time="t", sandbox_ready=True, init=[], containers=[],
+        probes=NoProbes())
 
 
 def test_backoff_doubles_to_the_maximum_and_waits_from_the_failure() -> None:

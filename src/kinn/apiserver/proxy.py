@@ -27,6 +27,7 @@ from aiohttp import web
 
 from kinn import netlink
 from kinn.api import errors
+from kinn.api.containers import all_containers
 from kinn.api.field import Path, forbidden, invalid
 from kinn.apiserver import hijack, websocket
 from kinn.apiserver.registry import Registries
@@ -98,8 +99,7 @@ def query_int(query: Mapping[str, str], name: str) -> int | None:
 
 def container_names(pod: Obj) -> list[str]:
     """Every container, init ones first, as podutil.VisitContainers walks them."""
-    spec = pod["spec"]
-    return [c["name"] for kind in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(kind) or []]
+    return [c["name"] for c in all_containers(pod["spec"])]
 
 
 def validate_container(pod: Obj, container: str) -> str:

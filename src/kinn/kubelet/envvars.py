@@ -10,6 +10,7 @@ import base64
 import re
 from typing import Any, Iterable, Mapping
 
+from kinn.api.containers import all_containers
 from kinn.kubelet import fieldpath
 
 Obj = dict[str, Any]
@@ -159,7 +160,7 @@ def referenced_names(pod: Obj) -> tuple[set[str], set[str]]:
     configmaps: set[str] = set()
     secrets: set[str] = set()
     spec = pod["spec"]
-    for container in [*(spec.get("initContainers") or []), *spec["containers"]]:
+    for container in all_containers(spec):
         for source in container.get("envFrom") or []:
             if "configMapRef" in source:
                 configmaps.add(source["configMapRef"]["name"])

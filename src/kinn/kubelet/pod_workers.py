@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable
 
+from kinn.api.containers import all_containers
 from kinn.api.errors import StatusError
 from kinn.api.quantity import value
 from kinn.api.sidecars import is_sidecar
@@ -35,7 +36,8 @@ from kinn.kubelet.runtime import ContainerSpec, ContainerStartError, Mount, Reso
     pod_log_dir, start_container
 from kinn.kubelet.runtime.cgroup import CgroupRoot
 from kinn.kubelet.sandbox import Sandbox, SandboxError, create_sandbox, remove_sandbox
-from kinn.kubelet.status import ContainerRecord, StatusManager, pod_phase, pod_status
+from kinn.kubelet.status import EPHEMERAL_CONTAINERS, INIT_CONTAINERS, ContainerRecord, StatusManager, pod_phase, \
+    pod_status
 from kinn.kubelet.token_manager import TokenManager
 
 log = logging.getLogger("kinn.kubelet")
@@ -106,13 +108,14 @@ class PodWorker:
         self.network: NetworkConfigList | None = None
         self.pod_ips: list[str] = []
         self.start_time = now_rfc3339()
-        self.init = [ContainerRecord(c["name"], c.get("image", ""), sidecar=is_sidecar(c), init=True,
+        self.init = [ContainerRecord(c["name"], c.get("image", ""), sidecar=is_sidecar(c), kind=INIT_CONTAINERS,
                                      waiting_reason="PodInitializing") for c in pod["spec"].get("initContainers") or []]
         self._initialized = False  # every init container succeeded or (a sidecar) started once
         self.containers = [ContainerRecord(c["name"], c.get("image", ""),
                                            waiting_reason="PodInitializing" if self.init else "ContainerCreating")
                            for c in pod["spec"]["containers"]]
-        self._mounts: dict[str, list[Mount]] = {}
+        self.ephemeral: list[ContainerRecord] = []  # one per spec.ephemeralContainers, added as they are
+        self._etc: dict[str, Path] | None = None  # the kubelet-managed /etc files of the current sandbox
         self._volumes: dict[str, Path] = {}
         self._objects: tuple[dict[str, Obj], dict[str, Obj]] = ({}, {})
         self._pull_failed_at: dict[str, float] = {}  # image back-off key → when resolving last failed
@@ -154,6 +157,10 @@ class PodWorker:
         """Nothing of the pod runs or will run again: its requests no longer count on the node."""
         return self._finished
 
+    def records(self) -> list[ContainerRecord]:
+        """Every container of the pod, init containers first, ephemeral ones last."""
+        return [*self.init, *self.containers, *self.ephemeral]
+
     def needs_new_sandbox(self) -> bool:
         return self.sandbox is not None and not self.sandbox.is_ready()
 
@@ -194,6 +201,8 @@ class PodWorker:
             return
         if not await self._set_up_files():
             return
+        for spec, record in self._ephemeral_containers():
+            await self._sync_container(spec, record, "Never")
         if not await self._run_init_containers():
             return
         for spec, record in zip(self.pod["spec"]["containers"], self.containers):
@@ -233,7 +242,7 @@ class PodWorker:
             return False
         self.sandbox, self.sandbox_attempt = sandbox, self.sandbox_attempt + 1
         self.pod_ips = pod_ips
-        self._mounts = {}
+        self._etc = None
         return True
 
     async def _add_network(self, sandbox: Sandbox) -> list[str]:
@@ -272,16 +281,12 @@ class PodWorker:
         """Volumes on every sync, as their contents follow the API (downward API, tokens, ConfigMaps);
         the managed /etc files and the mounts once per sandbox (they carry the pod IP). A failure
         holds back the first start; later ones are reported while the containers run on."""
-        first = not self._mounts
+        first = self._etc is None
         try:
             await self._set_up_volumes()
             if first:
-                etc = podfiles.write_pod_files(self.dir, self.pod, self.pod_ips, self.ctx.cluster_dns,
-                                               self.ctx.cluster_domain)
-                spec = self.pod["spec"]
-                self._mounts = {c["name"]: [*(Mount(path, Path(target)) for target, path in etc.items()),
-                                            *volumes.container_mounts(c, self._volumes)]
-                                for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+                self._etc = podfiles.write_pod_files(self.dir, self.pod, self.pod_ips, self.ctx.cluster_dns,
+                                                     self.ctx.cluster_domain)
         except volumes.VolumeError as error:
             for message in str(error).splitlines():
                 await self._event("Warning", "FailedMount", message)
@@ -301,6 +306,15 @@ class PodWorker:
         self._volumes = await volumes.set_up_volumes(self.dir, self.pod, host)
 
     # -- containers --------------------------------------------------------------------------
+
+    def _ephemeral_containers(self) -> list[tuple[Obj, ContainerRecord]]:
+        """spec.ephemeralContainers with their records, a record added for each one new to the pod
+        (`kubectl debug` adds them through pods/ephemeralcontainers). They are started even while an
+        init container fails, so a pod stuck initializing can be debugged, and never restarted."""
+        specs = self.pod["spec"].get("ephemeralContainers") or []
+        for spec in specs[len(self.ephemeral):]:
+            self.ephemeral.append(ContainerRecord(spec["name"], spec.get("image", ""), kind=EPHEMERAL_CONTAINERS))
+        return list(zip(specs, self.ephemeral))
 
     async def _run_init_containers(self) -> bool:
         """Init containers one at a time, in order; True once all succeeded. A sidecar is restarted
@@ -416,7 +430,7 @@ class PodWorker:
             name=record.name, argv=argv, env=env, working_dir=Path(spec.get("workingDir") or "/"),
             log_path=container_log_path(self.ctx.log_root, meta["namespace"], meta["name"], self.uid, record.name,
                                         restart),
-            mounts=[*image_mounts, *self._mounts[record.name]],  # volumes mounted later cover the image's
+            mounts=[*image_mounts, *self._mounts(spec)],  # volumes mounted later cover the image's
             program=functools.partial(image.program, directory=directory),
             stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")),
             limits=ResourceLimits.of(spec.get("resources") or {}),
@@ -437,6 +451,12 @@ class PodWorker:
         post_start = (spec.get("lifecycle") or {}).get("postStart")
         if post_start is not None:
             await self._post_start(spec, record, post_start)
+
+    def _mounts(self, spec: Obj) -> list[Mount]:
+        """The managed /etc files, then the container's volumeMounts."""
+        assert self._etc is not None
+        return [*(Mount(path, Path(target)) for target, path in self._etc.items()),
+                *volumes.container_mounts(spec, self._volumes)]
 
     async def _post_start(self, spec: Obj, record: ContainerRecord, hook: Obj) -> None:
         """Run postStart before anything else of the pod (the status still says ContainerCreating); a
@@ -471,12 +491,10 @@ class PodWorker:
     async def _kill_containers(self, grace: float) -> None:
         """killContainer for every running container, in parallel, and then for the sidecars, within what
         is left of the grace period: they serve the others to the end, as upstream stops them last."""
-        spec = self.pod["spec"]
-        specs = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+        specs = {c["name"]: c for c in all_containers(self.pod["spec"])}
         started = time.monotonic()
         for sidecars in (False, True):
-            running = [record for record in [*self.init, *self.containers]
-                       if record.running and record.sidecar == sidecars]
+            running = [record for record in self.records() if record.running and record.sidecar == sidecars]
             left = max(grace - (time.monotonic() - started), 0.0)
             await asyncio.gather(*(self._kill_container(specs[record.name], record, f"Stopping container {record.name}",
                                                         left) for record in running))
@@ -551,7 +569,8 @@ class PodWorker:
     async def _write_status(self) -> None:
         status = pod_status(self.pod, host_ip=self.ctx.node_ip, pod_ips=self.pod_ips, start_time=self.start_time,
                             sandbox_ready=self.sandbox is not None and self.sandbox.is_ready(),
-                            init=self.init, containers=self.containers, probes=self.probes)
+                            init=self.init, containers=self.containers, probes=self.probes,
+                            ephemeral=self.ephemeral)
         await self.ctx.status.set_status(self.pod, status)
 
     async def _event(self, type_: str, reason: str, message: str, record: ContainerRecord | None = None) -> None:

@@ -39,12 +39,8 @@ def serving_context(root_dir: Path, node_name: str, node_ip: str) -> ssl.SSLCont
     return context
 
 
-def _records(worker: PodWorker) -> list[ContainerRecord]:
-    return [*worker.init, *worker.containers]
-
-
 def _record(worker: PodWorker, name: str) -> ContainerRecord | None:
-    return next((record for record in _records(worker) if record.name == name), None)
+    return next((record for record in worker.records() if record.name == name), None)
 
 
 class KubeletServer:

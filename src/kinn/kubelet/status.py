@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 from kinn.api.errors import StatusError
 from kinn.api.timestamps import now_rfc3339, rfc3339
@@ -22,6 +22,7 @@ log = logging.getLogger("kinn.kubelet.status")
 PODS = resource("v1", "pods")
 CONTAINER_ID_SCHEME = "kinn://"
 NEVER_STARTED = "1970-01-01T00:00:00Z"  # a zero start time, as the CRI's 0 reads in the API
+INIT_CONTAINERS, CONTAINERS, EPHEMERAL_CONTAINERS = "initContainers", "containers", "ephemeralContainers"
 
 Obj = dict[str, Any]
 
@@ -49,12 +50,16 @@ class ContainerRecord:
     waiting_reason: str = "ContainerCreating"
     waiting_message: str = ""
     sidecar: bool = False  # a restartable init container (kinn.api.sidecars)
-    init: bool = False  # one of spec.initContainers
+    kind: str = CONTAINERS  # the pod spec's list it is in: INIT_CONTAINERS, CONTAINERS or EPHEMERAL_CONTAINERS
+
+    @property
+    def init(self) -> bool:
+        return self.kind == INIT_CONTAINERS
 
     @property
     def field_path(self) -> str:
         """Where the container is in the pod, as events name it (`spec.containers{app}`)."""
-        return f"spec.{'initContainers' if self.init else 'containers'}{{{self.name}}}"
+        return f"spec.{self.kind}{{{self.name}}}"
 
     @property
     def running(self) -> bool:
@@ -117,11 +122,14 @@ class ContainerRecord:
 
     def status(self, probes: ContainerProbes) -> Obj:
         """The container's status; an init container (not a sidecar) is ready once it succeeded, as
-        the prober manager reports it."""
-        ready = _terminated_ok(self) if self.init and not self.sidecar else probes.ready(self)
+        the prober manager reports it. The prober knows nothing of ephemeral containers: never ready,
+        and no `started`."""
         out: Obj = {"name": self.name, "image": self.image, "imageID": self.image_id, "state": self.state(),
                     "lastState": {"terminated": self.last_terminated} if self.last_terminated else {},
-                    "ready": ready, "restartCount": self.restart_count, "started": probes.started(self)}
+                    "ready": False, "restartCount": self.restart_count}
+        if self.kind != EPHEMERAL_CONTAINERS:
+            out["ready"] = _terminated_ok(self) if self.init and not self.sidecar else probes.ready(self)
+            out["started"] = probes.started(self)
         if self.process is not None:
             out["containerID"] = CONTAINER_ID_SCHEME + self.process.id
         elif self.last_terminated and "containerID" in self.last_terminated:
@@ -189,8 +197,10 @@ def pod_conditions(phase: str, sandbox_ready: bool, init: list[ContainerRecord],
 
 
 def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, sandbox_ready: bool,
-               init: list[ContainerRecord], containers: list[ContainerRecord], probes: ContainerProbes) -> Obj:
-    """The complete PodStatus the kubelet reports for this pod now."""
+               init: list[ContainerRecord], containers: list[ContainerRecord], probes: ContainerProbes,
+               ephemeral: Sequence[ContainerRecord] = ()) -> Obj:
+    """The complete PodStatus the kubelet reports for this pod now. Ephemeral containers have their
+    statuses but no say in the phase or the conditions."""
     phase = pod_phase(pod, init, containers)
     # The scheduler's condition if it set one; the kubelet reports a pod it runs as scheduled anyway
     # (static pods, pods created with spec.nodeName), as generateAPIPodStatus does. A copy: the pod
@@ -205,6 +215,8 @@ def pod_status(pod: Obj, *, host_ip: str, pod_ips: list[str], start_time: str, s
                    "qosClass": (pod.get("status") or {}).get("qosClass")}
     if init:
         status["initContainerStatuses"] = [record.status(probes) for record in init]
+    if ephemeral:
+        status["ephemeralContainerStatuses"] = [record.status(probes) for record in ephemeral]
     if pod_ips:
         status["podIP"], status["podIPs"] = pod_ips[0], [{"ip": ip} for ip in pod_ips]
     return {key: value for key, value in status.items() if value is not None}

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterable, Protocol
 
+from kinn.api.containers import all_containers
 from kinn.kubelet.cri.api import CRIError
 from kinn.kubelet.pause import PAUSE_VERSION
 from kinn.kubelet.runtime import ContainerProcess, pod_log_dir
@@ -49,8 +50,8 @@ class PodRuntime(Protocol):
     sandbox: Sandbox | None
     sandbox_attempt: int
     pod_ips: list[str]
-    init: list[ContainerRecord]
-    containers: list[ContainerRecord]
+
+    def records(self) -> list[ContainerRecord]: ...
 
 
 @dataclass(frozen=True)
@@ -172,9 +173,9 @@ def container_runs(pod: PodRuntime) -> list[ContainerRun]:
     if sandbox is None:
         return []
     spec = pod.pod["spec"]
-    specs = {c["name"]: c for c in [*(spec.get("initContainers") or []), *spec["containers"]]}
+    specs = {c["name"]: c for c in all_containers(spec)}
     runs = []
-    for record in [*pod.init, *pod.containers]:
+    for record in pod.records():
         current = record.restart_count
         candidates = [(record.previous, current - 1 if record.process is not None else current),
                       (record.process, current)]
