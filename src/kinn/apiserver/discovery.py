@@ -114,6 +114,7 @@ def _subresource_kind(resource: Resource, sub: str) -> tuple[str, str, str]:
 def _subresource_verbs(sub: str) -> list[str]:
     return {
         "status": ["get", "patch", "update"], "scale": ["get", "patch", "update"], "binding": ["create"],
+        "ephemeralcontainers": ["get", "patch", "update"],
         "eviction": ["create"], "log": ["get"], "finalize": ["update"], "token": ["create"],
         "exec": ["create", "get"], "attach": ["create", "get"], "portforward": ["create", "get"],
         "proxy": ["create", "delete", "get", "head", "options", "patch", "update"],

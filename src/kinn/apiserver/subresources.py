@@ -1,8 +1,10 @@
-"""Subresources: status, scale, pods/binding, pods/eviction, namespaces/finalize, serviceaccounts/token.
+"""Subresources: status, scale, pods/binding, pods/eviction, pods/ephemeralcontainers, namespaces/finalize,
+serviceaccounts/token.
 
-`status` is the object through another door (only status may change); `scale` is an
-autoscaling/v1 Scale view of a workload's replicas; `binding` is how the scheduler assigns a
-node; `eviction` is a delete that respects PodDisruptionBudgets; `token` issues a TokenRequest.
+`status` and `pods/ephemeralcontainers` are the object through another door (only status, or only
+the ephemeral containers, may change); `scale` is an autoscaling/v1 Scale view of a workload's
+replicas; `binding` is how the scheduler assigns a node; `eviction` is a delete that respects
+PodDisruptionBudgets; `token` issues a TokenRequest.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from kinn.api.timestamps import rfc3339
 from kinn.apiserver import encoding, negotiation, proxy, resourceproxy
 from kinn.apiserver.registry.generic import DeleteOptions, Registry, RequestContext
 from kinn.apiserver.registry.namespaces import finalize
-from kinn.apiserver.registry.pods import bind
+from kinn.apiserver.registry.pods import EPHEMERAL_CONTAINERS, bind
 from kinn.apiserver.registry.tokenrequest import create_token
 from kinn.apiserver.requestinfo import RequestInfo
 
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from kinn.apiserver.handlers import ResourceHandler
 
 Obj = dict[str, Any]
+
+# Subresources that read and write the whole object, the registry's strategy deciding what may change.
+_OBJECT_DOORS = ("status", EPHEMERAL_CONTAINERS)
 
 
 async def handle_subresource(
@@ -43,12 +48,12 @@ async def handle_subresource(
     if sub.partition("/")[0] == "proxy" and registry.resource.plural in ("pods", "services"):
         return await _proxy(handler, request, info, registry, ctx)
     fmt = negotiation.negotiate_object(request.headers.get("Accept"))
-    if sub == "status":
+    if sub in _OBJECT_DOORS:
         if verb == "get":
             return handler.respond_stored(registry, await registry.get(ctx, info.name), fmt)
         if verb == "update":
             obj = await handler.read_object(request, registry, ctx)
-            result, _ = await registry.update(ctx, info.name, obj, "status")
+            result, _ = await registry.update(ctx, info.name, obj, sub)
             return handler.respond_object(registry, result, fmt, 200, ctx)
         if verb == "patch":
             result, _ = await handler.patch(request, info, registry, ctx)

@@ -190,7 +190,7 @@ def _resource_paths(r: Resource) -> Iterator[tuple[str, dict[str, Any]]]:
 def _subresource_paths(r: Resource, sub: str, item: str, item_params: list[dict[str, Any]],
                        ops: "_Operations") -> Iterator[tuple[str, dict[str, Any]]]:
     path = f"{item}/{sub}"
-    if sub in ("status", "scale", "finalize"):
+    if sub in ("status", "scale", "finalize", "ephemeralcontainers"):
         body = ("autoscaling", "v1", "Scale") if sub == "scale" else (r.group, r.version, r.kind)
         verbs = {"put": ops.replace(sub, body)} if sub == "finalize" else {
             "get": ops.read(sub, body), "put": ops.replace(sub, body), "patch": ops.patch(sub, body)}

@@ -147,13 +147,19 @@ def without_managed_fields(obj: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_EPHEMERAL_CONTAINERS = path("spec", "ephemeralContainers")
+
+
 def reset_fields(paths: FieldSet, subresource: str, schema: Schema | None) -> FieldSet:
     """Drop fields the endpoint resets (upstream's per-strategy ResetFields): the main resource
-    does not own `status`, the status subresource does not own `spec`."""
+    does not own `status`, the status subresource does not own `spec`, and pods/ephemeralcontainers
+    owns nothing but spec.ephemeralContainers (its strategy's include filter)."""
     if subresource == "" and typed.is_declared_field(schema, "status"):
         return without_prefixes(paths, [path("status")])
     if subresource == "status":
         return without_prefixes(paths, [path("spec")])
+    if subresource == "ephemeralcontainers":
+        return {p for p in paths if p[:len(_EPHEMERAL_CONTAINERS)] == _EPHEMERAL_CONTAINERS}
     return paths
 
 

@@ -11,7 +11,7 @@ import json
 from typing import Any, Callable, Iterable, Mapping
 
 from kinn.api import field
-from kinn.api.field import ErrorList, Path
+from kinn.api.field import ErrorList, Path, format_value
 from kinn.api.sidecars import is_sidecar
 from kinn.api.quantity import Quantity, QuantityError
 from kinn.api.taints import TAINT_EFFECTS
@@ -415,6 +415,49 @@ def _validate_init_containers(containers: list[Obj], volumes: set[str], taken: s
     return errs
 
 
+# Container fields an ephemeral container may not set (upstream lists the others in
+# allowedEphemeralContainerFields): a debugging container gets no ports, resources, probes or
+# hooks and is never restarted, so nothing of the pod's own service may come to rely on it.
+# In upstream's field order, which is the order of its errors.
+_EPHEMERAL_FORBIDDEN = ("ports", "resources", "resizePolicy", "restartPolicy", "livenessProbe", "readinessProbe",
+                        "startupProbe", "lifecycle")
+_NOT_FOR_EPHEMERAL = "cannot be set for an Ephemeral Container"
+
+
+def _is_set(container: Obj, key: str) -> bool:
+    """Whether the field differs from Go's zero value, as upstream's validateFieldAllowList checks:
+    null is unset, and so is `resources: {}` (a struct, where the other fields are pointers or lists)."""
+    value = container.get(key)
+    if key == "resources":
+        return any(v is not None for v in (value or {}).values())
+    return value is not None
+
+
+def _validate_ephemeral_containers(containers: list[Obj], volumes: set[str], others: set[str], path: Path) -> ErrorList:
+    """validateEphemeralContainers: valid containers, named uniquely across every container kind,
+    targeting (`kubectl debug --target`) a container or init container, and without the fields a
+    debugging container may not have. Subpath mounts are refused too: their bind mounts would
+    outlive the container until the pod exits."""
+    errs: ErrorList = []
+    taken = set(others)
+    for i, container in enumerate(containers):
+        idx = path.index(i)
+        errs += _validate_container_common(container, volumes, idx)
+        name = container.get("name") or ""
+        if name in taken:
+            errs.append(field.duplicate(idx.child("name"), name))
+        taken.add(name)
+        target = container.get("targetContainerName")
+        if target and target not in others:
+            errs.append(field.not_found(idx.child("targetContainerName"), target))
+        errs += [field.forbidden(idx.child(key), _NOT_FOR_EPHEMERAL) for key in _EPHEMERAL_FORBIDDEN
+                 if _is_set(container, key)]
+        for j, mount in enumerate(container.get("volumeMounts") or []):
+            errs += [field.forbidden(idx.child("volumeMounts").index(j).child(key), _NOT_FOR_EPHEMERAL)
+                     for key in ("subPath", "subPathExpr") if mount.get(key)]
+    return errs
+
+
 # --- volumes ---
 
 _VOLUME_SOURCES = (
@@ -714,6 +757,8 @@ def validate_pod_spec(spec: Obj, path: Path) -> ErrorList:
     taken: set[str] = set()
     errs += _validate_containers(spec.get("containers") or [], volumes, taken, path.child("containers"))
     errs += _validate_init_containers(spec.get("initContainers") or [], volumes, taken, path.child("initContainers"))
+    errs += _validate_ephemeral_containers(spec.get("ephemeralContainers") or [], volumes, taken,
+                                           path.child("ephemeralContainers"))
     errs += _enum(spec.get("restartPolicy"), _RESTART_POLICIES, path.child("restartPolicy"))
     errs += _validate_dns(spec, path)
     errs += metav.validate_labels(spec.get("nodeSelector"), path.child("nodeSelector"))
@@ -745,20 +790,36 @@ def validate_pod_template_spec(template: Obj | None, path: Path) -> ErrorList:
     and its pod spec."""
     template = template or {}
     template_meta = template.get("metadata") or {}
-    return (
+    spec = template.get("spec") or {}
+    errs = (
         metav.validate_labels(template_meta.get("labels"), path.child("labels"))
         + metav.validate_annotations(template_meta.get("annotations"), path.child("annotations"))
-        + validate_pod_spec(template.get("spec") or {}, path.child("spec"))
+        + validate_pod_spec(spec, path.child("spec"))
     )
+    if spec.get("ephemeralContainers"):
+        errs.append(field.forbidden(path.child("spec", "ephemeralContainers"),
+                                    "ephemeral containers not allowed in pod template"))
+    return errs
 
 
 # --- Pod ---
 
 
-def _validate_pod_create(pod: Obj) -> ErrorList:
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
+
+
+def _validate_pod_metadata_and_spec(pod: Obj) -> ErrorList:
     return metav.validate_object_meta(pod, True, names.name_is_dns_subdomain) + validate_pod_spec(
         pod.get("spec") or {}, Path("spec")
     )
+
+
+def _validate_pod_create(pod: Obj) -> ErrorList:
+    """Ephemeral containers come only through the `ephemeralcontainers` subresource of a pod that exists."""
+    errs = _validate_pod_metadata_and_spec(pod)
+    if (pod.get("spec") or {}).get("ephemeralContainers"):
+        errs.append(field.forbidden(Path("spec", "ephemeralContainers"), "cannot be set on create"))
+    return errs
 
 
 _POD_UPDATABLE = (
@@ -830,7 +891,7 @@ def _validate_active_deadline_update(new: Any, old: Any, path: Path) -> ErrorLis
 
 
 def _validate_pod_update(new: Obj, old: Obj) -> ErrorList:
-    errs = metav.validate_object_meta_update(new, old) + _validate_pod_create(new)
+    errs = metav.validate_object_meta_update(new, old) + _validate_pod_metadata_and_spec(new)
     new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
     spec_path = Path("spec")
     for kind in ("containers", "initContainers"):
@@ -850,6 +911,27 @@ def _validate_pod_update(new: Obj, old: Obj) -> ErrorList:
     if munged != old_spec:
         diff = "\n".join(spec_diff(old_spec, munged))
         errs.append(field.forbidden(spec_path, f"pod updates may not change fields other than {_POD_UPDATABLE}\n{diff}"))
+    return errs
+
+
+def validate_pod_ephemeral_containers_update(new: Obj, old: Obj) -> ErrorList:
+    """ValidatePodEphemeralContainersUpdate: the pod stays valid and its ephemeral containers may
+    only be added to; one already there may have run, so it is neither changed nor removed. The
+    kubelet runs no ephemeral container in a static pod, so a mirror pod takes none."""
+    if MIRROR_POD_ANNOTATION in (old["metadata"].get("annotations") or {}):
+        return [field.forbidden("", "static pods do not support ephemeral containers")]
+    errs = metav.validate_object_meta_update(new, old) + _validate_pod_metadata_and_spec(new)
+    path = Path("spec", "ephemeralContainers")
+    # Patches may reorder the list: containers are matched by name.
+    by_name = {c.get("name"): c for c in (new.get("spec") or {}).get("ephemeralContainers") or []}
+    for container in (old.get("spec") or {}).get("ephemeralContainers") or []:
+        name = container.get("name") or ""
+        existing = f"existing ephemeral containers {format_value(name)}"
+        if name not in by_name:
+            errs.append(field.forbidden(path, f"{existing} may not be removed\n"))
+        elif by_name[name] != container:
+            diff = "\n".join(spec_diff(container, by_name[name]))
+            errs.append(field.forbidden(path, f"{existing} may not be changed\n{diff}"))
     return errs
 
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kinn.api import errors
 from kinn.api.resources import TABLE, Resource
+from kinn.api.validation.core import MIRROR_POD_ANNOTATION
 from kinn.api.validation.networking import DEFAULT_INGRESS_CLASS_ANNOTATION, INGRESS_CLASS_ANNOTATION
 from kinn.apiserver.admission import AdmissionChain, Operation, is_pod_create
 from kinn.apiserver.admission.limitranger import LimitRanger
@@ -58,7 +59,6 @@ class NamespaceLifecycle:
             )
 
 
-MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"
 SERVICE_ACCOUNT_VOLUME_NAME = "kube-api-access"
 DEFAULT_API_TOKEN_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"

@@ -311,11 +311,11 @@ class Registry:
         meta["resourceVersion"] = old_meta.get("resourceVersion", "")
         new.setdefault("apiVersion", old.get("apiVersion"))
         new.setdefault("kind", old.get("kind"))
-        if subresource == "status":
-            new = self.strategy.prepare_for_status_update(new, old)
-        elif subresource == "":
+        if subresource == "":
             self.strategy.prepare_for_update(new, old)
             self.strategy.default(new)
+        else:
+            new = self.strategy.prepare_for_subresource_update(subresource, new, old)
         if subresource in ("", "scale"):
             # Specs compare once defaulted, as upstream's decoded objects do: a write that only
             # omits defaulted fields (`kubectl replace` of the original manifest) changes no spec.
@@ -325,10 +325,8 @@ class Registry:
         return new
 
     def _validate_update(self, new: Obj, old: Obj, subresource: str) -> list[Any]:
-        if subresource == "status":
-            return self.strategy.validate_status_update(new, old)
         if subresource:
-            return []  # binding, finalize, scale: their handlers build and check the change
+            return self.strategy.validate_subresource_update(subresource, new, old)
         return self.strategy.validate_update(new, old)
 
     # -- delete ----------------------------------------------------------------------------

@@ -50,6 +50,16 @@ def spec_of(obj: Obj) -> Obj:
     return {k: v for k, v in obj.items() if k not in _NON_SPEC}
 
 
+def reset_metadata(new: Obj, old: Obj) -> Obj:
+    """metav1.ResetObjectMetaForStatus: a subresource write keeps the stored metadata, except the
+    resourceVersion (the client's precondition) and managedFields (the record of this write)."""
+    meta = dict(old["metadata"])
+    for key in ("resourceVersion", "managedFields"):
+        if key in new.get("metadata", {}):
+            meta[key] = new["metadata"][key]
+    return meta
+
+
 class Strategy:
     """The default behaviour, right for most kinds."""
 
@@ -116,15 +126,25 @@ class Strategy:
         if self.status_keeps_metadata:
             result["metadata"] = dict(new.get("metadata") or old["metadata"])
             return result
-        meta = dict(old["metadata"])
-        for key in ("resourceVersion", "managedFields"):
-            if key in new.get("metadata", {}):
-                meta[key] = new["metadata"][key]
-        result["metadata"] = meta
+        result["metadata"] = reset_metadata(new, old)
         return result
 
     def validate_status_update(self, new: Obj, old: Obj) -> ErrorList:
         return validate_status_update(self.resource, new, old)
+
+    # -- other subresources that write the object ------------------------------------------
+
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> Obj:
+        """What a write through `subresource` keeps of `new` (upstream gives each such endpoint a
+        strategy of its own). The scale, binding and finalize handlers build the change themselves."""
+        if subresource == "status":
+            return self.prepare_for_status_update(new, old)
+        return new
+
+    def validate_subresource_update(self, subresource: str, new: Obj, old: Obj) -> ErrorList:
+        if subresource == "status":
+            return self.validate_status_update(new, old)
+        return []  # scale, binding, finalize: their handlers check the change they build
 
     allow_create_on_update = False
     allow_unconditional_update = True
