@@ -226,6 +226,19 @@ def node_netns() -> Iterator[str]:
 
 
 @pytest.fixture
+def netns() -> Iterator[str]:
+    """A fresh scratch namespace for one test, deleted afterwards with all the rules and links it holds."""
+    from kinn import netlink
+
+    name = f"kinn-test-{uuid.uuid4().hex[:6]}"
+    netlink.netns.create(name)
+    try:
+        yield name
+    finally:
+        netlink.netns.delete(name)
+
+
+@pytest.fixture
 def two_netns() -> Iterator[tuple[str, str]]:
     """Two fresh scratch namespaces, deleted afterwards (with all the rules and links they hold)."""
     from kinn import netlink

@@ -4,8 +4,6 @@ once beside kube-proxy's identical KUBE-FIREWALL rule, and written again after t
 from __future__ import annotations
 
 import subprocess
-import uuid
-from typing import Iterator
 
 import pytest
 
@@ -19,16 +17,6 @@ pytestmark = pytest.mark.e2e
 
 FIREWALL_RULE = ('-A KUBE-FIREWALL ! -s 127.0.0.0/8 -d 127.0.0.0/8 -m comment --comment "block incoming localnet '
                  'connections" -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -j DROP')
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"kinn-test-kln-{uuid.uuid4().hex[:6]}"
-    netlink.netns.create(name)
-    try:
-        yield name
-    finally:
-        netlink.netns.delete(name)
 
 
 def saved() -> str:
@@ -87,12 +75,7 @@ def test_kube_proxys_identical_rule_is_not_written_twice(netns: str) -> None:
         assert filter_rules.count("-A INPUT -j KUBE-FIREWALL") == filter_rules.count("-A OUTPUT -j KUBE-FIREWALL") == 1
 
 
-def test_only_a_nodes_namespace_is_taken_for_a_node() -> None:
+def test_only_a_nodes_namespace_is_taken_for_a_node(netns: str) -> None:
     """The guard that keeps the kubelet's rules out of the host's firewall."""
     assert netlink.in_host_netns()
-    name = f"kinn-test-kln-{uuid.uuid4().hex[:6]}"
-    netlink.netns.create(name)
-    try:
-        assert not netlink.netns.run_in(name, netlink.in_host_netns)
-    finally:
-        netlink.netns.delete(name)
+    assert not netlink.netns.run_in(netns, netlink.in_host_netns)

@@ -5,8 +5,6 @@ Services and 10,000 endpoints still make a rule set iptables-restore accepts, sy
 from __future__ import annotations
 
 import subprocess
-import uuid
-from typing import Iterator
 
 import pytest
 
@@ -18,16 +16,6 @@ from kinn.proxy.node import NodeContext
 pytestmark = pytest.mark.e2e
 
 CTX = NodeContext(node_ip="10.240.0.21", cluster_cidr="10.244.0.0/16")
-
-
-@pytest.fixture
-def netns() -> Iterator[str]:
-    name = f"kinn-test-ipt-{uuid.uuid4().hex[:6]}"
-    netlink.netns.create(name)
-    try:
-        yield name
-    finally:
-        netlink.netns.delete(name)
 
 
 def service(name: str, ports: list[dict], **spec: object) -> dict:
