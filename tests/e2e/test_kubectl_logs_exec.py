@@ -179,17 +179,37 @@ def test_attach_writes_to_a_stdin_container_that_stays_open(node: Node) -> None:
     assert running(node, "echoer")
 
 
+def on_terminal(node: Node, command: str, typed: str) -> list[str]:
+    """Run a kubectl `command` on a terminal of 100x30 (`script` makes one), `typed` its input; the
+    lines it showed, without carriage returns and terminal control sequences (ash's line editing)."""
+    session = subprocess.run(["script", "-qec", f"stty cols 100 rows 30; {command}", "/dev/null"], input=typed,
+                             capture_output=True, text=True, env=node.server.kubectl_env(), timeout=90)
+    assert session.returncode == 0, session.stdout + session.stderr
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", session.stdout.replace("\r", "")).splitlines()
+
+
 def test_exec_with_a_terminal(node: Node) -> None:
     start(node, "console", [sh("app", "exec sleep 3600")])
-    command = ("stty cols 100 rows 30; kubectl exec -it console -- "
-               "sh -c 'tty; stty size; read line; echo got $line'")
-    session = subprocess.run(["script", "-qec", command, "/dev/null"], input="typed\n", capture_output=True,
-                             text=True, env=node.server.kubectl_env(), timeout=60)
-    lines = session.stdout.replace("\r", "").splitlines()
-    assert session.returncode == 0, session.stdout + session.stderr
+    lines = on_terminal(node, "kubectl exec -it console -- sh -c 'tty; stty size; read line; echo got $line'",
+                        typed="typed\n")
     # The local terminal echoes "typed" before kubectl makes it raw, the container's terminal again.
     assert any(line.startswith("/dev/pts/") for line in lines) and "30 100" in lines, lines
     assert lines[-1] == "got typed", lines
+
+
+def test_kubectl_run_it_gets_a_shell_on_a_terminal(node: Node) -> None:
+    """`kubectl run -it … -- sh` makes a `tty: true` container and attaches with a terminal: the shell
+    runs on a pty of the client's size, echoes what is typed, and `exit` ends the session and (--rm)
+    the pod. Before, the container got pipes: `tty` said "not a tty", and nothing typed was echoed."""
+    overrides = json.dumps({"spec": {"nodeName": node.name, "terminationGracePeriodSeconds": 1}})
+    lines = on_terminal(node, f"kubectl run shell -it --rm --restart=Never --image=busybox --overrides='{overrides}' "
+                              "-- sh", typed="tty; stty size; hostname\nexit\n")
+    # The local terminal echoes the input before kubectl makes it raw; the container's terminal echoes it
+    # again after the shell's prompt.
+    assert "/ # tty; stty size; hostname" in lines and "/ # exit" in lines, lines
+    assert any(line.startswith("/dev/pts/") for line in lines) and "30 100" in lines and "shell" in lines, lines
+    assert 'pod "shell" deleted' in lines, lines
+    wait_until("pod shell gone", lambda: get(node, "pod", "shell") is None, node)
 
 
 def test_unscheduled_pod_has_empty_logs_and_no_exec(node: Node) -> None:

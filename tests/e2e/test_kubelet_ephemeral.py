@@ -11,7 +11,7 @@ import pytest
 
 from test_kubelet import (Node, apiserver, create_pod, delete_and_check_nothing_leaked, get,  # noqa: F401
                           no_pods_left, node, wait_until)
-from test_kubectl_logs_exec import sh, start
+from test_kubectl_logs_exec import on_terminal, sh, start
 
 pytestmark = pytest.mark.e2e
 
@@ -46,12 +46,16 @@ def test_kubectl_debug_reaches_the_app_on_localhost_and_is_not_restarted(node: N
 
 
 def test_kubectl_debug_interactively(node: Node) -> None:
+    """`kubectl debug -i` pipes input to the debugger; with `-it` the debugger's shell has a terminal."""
     start(node, "app", [sh("app", "sleep 3600")])
     ip = get(node, "pod", "app")["status"]["podIP"]
     result = node.server.kubectl("debug", "app", "-i", "--image=busybox", "-c", "shell", "--", "sh",
                                  input="hostname; ip -4 addr show eth0; exit\n")
     assert "app\n" in result.stdout and f"inet {ip}/" in result.stdout
     wait_until("shell ended", lambda: terminated(node, "app", "shell"), node)
+    lines = on_terminal(node, "kubectl debug app -it --image=busybox -c console -- sh", typed="tty; hostname\nexit\n")
+    assert "/ # tty; hostname" in lines and any(line.startswith("/dev/pts/") for line in lines), lines
+    wait_until("console ended", lambda: terminated(node, "app", "console"), node)
 
 
 def test_a_pod_stuck_initializing_can_be_debugged(node: Node) -> None:

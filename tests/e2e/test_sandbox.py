@@ -216,6 +216,40 @@ async def test_exec_streams_stdin_and_a_tty(sandbox: Sandbox, tmp_path: Path,
     assert (echo, size, error) == ("typed", "30 100", "got typed") and tty.startswith("/dev/pts/")
 
 
+async def shown_until(shown: asyncio.Queue[bytes], text: bytes | None, seen: bytearray) -> None:
+    """Read a terminal's output into `seen` until `text` is in it (None: until the output ends)."""
+    while text is None or text not in seen:
+        data = await asyncio.wait_for(shown.get(), 10)
+        if not data:
+            assert text is None, f"the terminal ended without {text!r}: {bytes(seen)!r}"
+            return
+        seen += data
+
+
+async def test_a_tty_container_has_a_terminal_shown_as_written(sandbox: Sandbox, tmp_path: Path,
+                                                                containers: list[ContainerProcess]) -> None:
+    """`tty: true`: stdin, stdout and stderr are one pty, the shell's controlling terminal. A viewer
+    (attach) sees a prompt that ends no line and the echo of what is typed; the log gets whole lines,
+    all as stdout; the window size set on the master is what the shell reads."""
+    script = 'read first; printf "ready> "; read line; tty; stty size; echo "got $line" >&2'
+    container = await start_container(sandbox, ContainerSpec("shell", ["sh", "-c", script], tmp_path / "t.log",
+                                                             stdin=True, tty=True))
+    containers.append(container)
+    assert container.stdin is not None and container.terminal is not None
+    seen = bytearray()
+    with container.terminal_output() as shown:
+        container.stdin.write(b"go\n")
+        await shown_until(shown, b"ready> ", seen)
+        container.terminal.resize(width=100, height=30)
+        container.stdin.write(b"typed\n")
+        await shown_until(shown, None, seen)
+    assert (await container.wait()).exit_code == 0
+    lines = bytes(seen).decode().split("\r\n")
+    assert lines[:2] == ["go", "ready> typed"] and lines[2].startswith("/dev/pts/"), lines
+    assert lines[3:] == ["30 100", "got typed", ""], lines
+    assert log_of(container).splitlines()[-3:] == ["stdout " + lines[2], "stdout 30 100", "stdout got typed"]
+
+
 async def test_exec_timeout_and_container_end_kill_it(sandbox: Sandbox, tmp_path: Path,
                                                       containers: list[ContainerProcess]) -> None:
     container = await start_container(sandbox, ContainerSpec("sleeper", ["sleep", "60"], tmp_path / "s.log"))

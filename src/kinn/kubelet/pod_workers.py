@@ -432,7 +432,7 @@ class PodWorker:
                                         restart),
             mounts=[*image_mounts, *self._mounts(spec)],  # volumes mounted later cover the image's
             program=functools.partial(image.program, directory=directory),
-            stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")),
+            stdin=bool(spec.get("stdin")), stdin_once=bool(spec.get("stdinOnce")), tty=bool(spec.get("tty")),
             limits=ResourceLimits.of(spec.get("resources") or {}),
             oom_score_adj=container_oom_score_adjust(self.pod, spec, value(self.ctx.allocatable["memory"])))
         await self._event("Normal", "Created", f"Created container: {record.name}", record)

@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 from aiohttp import WSMessage, WSMsgType, web
 
 from kinn.kubelet.runtime import ExecError, ExecProcess
-from kinn.kubelet.runtime.exec import Stdin
+from kinn.kubelet.runtime.terminal import Stdin
 
 log = logging.getLogger("kinn.kubelet.remotecommand")
 

@@ -134,30 +134,20 @@ class KubeletServer:
 
     async def _attach(self, request: web.Request) -> web.StreamResponse:
         """Attach to the container: its output until it ends, and with `stdin`, input into a `stdin: true`
-        container's pipe. The runtime copies a container's stdout and stderr into its log, so the log is
-        what attach follows: from now on, except for the first attach to a stdinOnce container, which
-        sees everything the container wrote. That attach is its creator's (`kubectl run -i`), who waited
-        for the pod to run before attaching: what a quick command wrote meanwhile, or all of it if it
-        ended meanwhile, is what that user came for, and following from now on showed nothing."""
+        container (its pipe, or its terminal, which the client also sizes). A terminal's output comes
+        as the container writes it; otherwise from the log, which the runtime copies both streams into."""
         options = _stream_options(request)
         _, container = self._running_container(request)
         session = await remotecommand.StreamSession.accept(request, options)
-        channels = {"stdout": remotecommand.STDOUT if options.stdout else None,
-                    "stderr": remotecommand.STDERR if options.stderr else None}
-
-        async def write(stream: str, data: bytes) -> None:
-            channel = channels[stream]
-            if channel is not None:
-                await session.send(channel, data)
-
-        first_of_once = container.stdin_once and not container.attached
-        container.attached = True
-        follow = logs.LogOptions(follow=True, tail_lines=None if first_of_once else 0)
-        output = asyncio.ensure_future(logs.stream_log(container.log_path, follow, lambda: container.exit is None,
-                                                       write))
-        stdin = container.stdin if options.stdin else None
-        client_gone = asyncio.ensure_future(session.pump_input(stdin, close_stdin=container.stdin_once))
-        await asyncio.wait([output, client_gone], return_when=asyncio.FIRST_COMPLETED)
+        with container.terminal_output() as shown:
+            output = asyncio.ensure_future(_forward_terminal(shown, session) if container.terminal is not None
+                                           else _forward_log(container, session))
+            resize = container.terminal.resize if container.terminal is not None else None
+            if resize is not None and options.tty and (size := await session.first_size()):
+                resize(*size)  # before any input: the command typed first must see the client's size
+            stdin = container.stdin if options.stdin else None
+            client_gone = asyncio.ensure_future(session.pump_input(stdin, resize, close_stdin=container.stdin_once))
+            await asyncio.wait([output, client_gone], return_when=asyncio.FIRST_COMPLETED)
         client_gone.cancel()
         if output.done() and output.exception() is None:
             await session.finish(remotecommand.success_status())
@@ -191,6 +181,32 @@ class KubeletServer:
                                                              "X-Stream-Protocol-Version": portforward.PROTOCOL})
         await portforward.PortForwardSession(connection.reader, connection.write, target).run()
         return connection.response
+
+
+async def _forward_terminal(shown: asyncio.Queue[bytes], session: remotecommand.StreamSession) -> None:
+    """A terminal's output to the client as stdout (a terminal has one stream) until it ends."""
+    while data := await shown.get():
+        if session.options.stdout:
+            await session.send(remotecommand.STDOUT, data)
+
+
+async def _forward_log(container: ContainerProcess, session: remotecommand.StreamSession) -> None:
+    """A container's output from its log: from now on, except for the first attach to a stdinOnce
+    container, which sees everything the container wrote. That attach is its creator's (`kubectl run
+    -i`), who waited for the pod to run before attaching: what a quick command wrote meanwhile, or all
+    of it if it ended meanwhile, is what that user came for, and following from now on showed nothing."""
+    channels = {"stdout": remotecommand.STDOUT if session.options.stdout else None,
+                "stderr": remotecommand.STDERR if session.options.stderr else None}
+
+    async def write(stream: str, data: bytes) -> None:
+        channel = channels[stream]
+        if channel is not None:
+            await session.send(channel, data)
+
+    first_of_once = container.stdin_once and not container.attached
+    container.attached = True
+    follow = logs.LogOptions(follow=True, tail_lines=None if first_of_once else 0)
+    await logs.stream_log(container.log_path, follow, lambda: container.exit is None, write)
 
 
 def _forwarded_ports(request: web.Request) -> list[int]:

@@ -11,7 +11,7 @@ import asyncio
 import os
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 DEFAULT_LOG_ROOT = Path("/var/log/pods")
 MAX_LINE_SIZE = 16 * 1024  # containerd's default max_container_log_line_size
@@ -79,11 +79,17 @@ def open_log(path: Path) -> int:
     return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
 
 
-async def copy_stream(reader: asyncio.StreamReader, stream: str, log_fd: int) -> None:
-    """Copy a container's stdout or stderr into the log until the pipe closes, stamping each line."""
+async def copy_stream(reader: asyncio.StreamReader, stream: str, log_fd: int,
+                      tee: Callable[[bytes], None] | None = None) -> None:
+    """Copy a container's stdout or stderr into the log until the pipe closes, stamping each line;
+    `tee` also gets each piece as read, then b"" at the end."""
     splitter = LineSplitter()
     while data := await reader.read(READ_SIZE):
+        if tee is not None:
+            tee(data)
         _write(log_fd, stream, splitter.feed(data))
+    if tee is not None:
+        tee(b"")
     _write(log_fd, stream, splitter.close())
 
 

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import fcntl
 import functools
 import os
 import signal
-import struct
 import subprocess
-import termios
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Sequence
 
 from kinn.kubelet import nsutil, oom
 from kinn.kubelet.runtime.process import ContainerProcess, exec_failure, exit_code_of
+from kinn.kubelet.runtime.terminal import Stdin, Terminal, open_pty, take_controlling_terminal
 
 EXEC_NAMESPACES = ("net", "ipc", "uts", "cgroup", "mnt")  # mnt last: joining it also moves root and cwd
-READ_SIZE = 64 * 1024
 
 
 class ExecError(RuntimeError):
@@ -44,86 +40,6 @@ class ExecResult:
     stderr: bytes
 
 
-class Stdin(Protocol):
-    """Where a process's input goes: a pipe's asyncio.StreamWriter, or a terminal's input."""
-
-    def write(self, data: bytes) -> None: ...
-
-    async def drain(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def is_closing(self) -> bool: ...
-
-
-class _Terminal:
-    """A pty's master side driven by the event loop's reader/writer callbacks.
-
-    Not a pipe transport: uvloop (the daemons' loop) reads nothing from a pty that way. EIO on
-    read means every slave end closed, i.e. the end of the output: the terminal is then closed.
-    """
-
-    def __init__(self, master_fd: int) -> None:
-        self.fd = master_fd
-        self.output = asyncio.StreamReader()
-        self._loop = asyncio.get_running_loop()
-        self._pending = b""
-        self._closed = False
-        os.set_blocking(master_fd, False)
-        self._loop.add_reader(master_fd, self._readable)
-
-    def _readable(self) -> None:
-        try:
-            data = os.read(self.fd, READ_SIZE)
-        except BlockingIOError:
-            return
-        except OSError as error:
-            if error.errno != errno.EIO:
-                raise
-            data = b""
-        if data:
-            self.output.feed_data(data)
-        else:
-            self._loop.remove_reader(self.fd)
-            os.close(self.fd)
-            self.fd = -1
-            self.output.feed_eof()
-
-    def write(self, data: bytes) -> None:
-        """Write what the terminal takes now, as a transport does; `drain` waits for the rest."""
-        self._pending += data
-        self._flush()
-
-    def _flush(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            if self._pending and self.fd >= 0:
-                self._pending = self._pending[os.write(self.fd, self._pending):]
-
-    def resize(self, width: int, height: int) -> None:
-        if self.fd >= 0:
-            set_window_size(self.fd, width, height)
-
-    async def drain(self) -> None:
-        self._flush()
-        while self._pending and self.fd >= 0:
-            writable = self._loop.create_future()
-            self._loop.add_writer(self.fd, writable.set_result, None)
-            try:
-                await writable
-            finally:
-                self._loop.remove_writer(self.fd)
-            self._flush()
-
-    def close(self) -> None:
-        """End of input: a terminal has no half-close, so the EOF character is typed, as ^D is."""
-        if not self._closed and self.fd >= 0:
-            self._closed = True
-            self.write(termios.tcgetattr(self.fd)[6][termios.VEOF])
-
-    def is_closing(self) -> bool:
-        return self._closed
-
-
 class ExecProcess:
     """A process running in a container; streams are None where not requested.
 
@@ -133,7 +49,7 @@ class ExecProcess:
 
     def __init__(self, process: asyncio.subprocess.Process, container: ContainerProcess, *,
                  stdin: Stdin | None, stdout: asyncio.StreamReader | None,
-                 stderr: asyncio.StreamReader | None, terminal: _Terminal | None) -> None:
+                 stderr: asyncio.StreamReader | None, terminal: Terminal | None) -> None:
         self.pid = process.pid
         self.stdin = stdin
         self.stdout = stdout
@@ -171,10 +87,7 @@ def _enter_container(namespace_fds: Sequence[int], cgroup_procs: Sequence[Path],
     """Runs in the forked child before exec: join the container (its cgroups too, so what runs
     counts against its limits, and its OOM score, as runc exec does), then its working directory.
 
-    With a tty, the child becomes a session leader and takes its terminal (`terminal_fd`, the
-    pty's slave side) as controlling terminal, so shells get job control and ^C reaches the
-    foreground process. It does both itself on the slave's own descriptor: uvloop (the daemons'
-    loop) runs this hook before its setsid and before the slave is duplicated onto 0, 1 and 2.
+    With a tty, the pty's slave side (`terminal_fd`) becomes its controlling terminal.
     """
     for procs in cgroup_procs:
         procs.write_text("0")
@@ -184,14 +97,7 @@ def _enter_container(namespace_fds: Sequence[int], cgroup_procs: Sequence[Path],
         nsutil.setns(fd)
     os.chdir(working_dir)
     if terminal_fd is not None:
-        if os.getsid(0) != os.getpid():
-            os.setsid()
-        fcntl.ioctl(terminal_fd, termios.TIOCSCTTY, 0)
-
-
-def set_window_size(fd: int, width: int, height: int) -> None:
-    """A terminal's size in columns and rows (TIOCSWINSZ), on either side of a pty."""
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", height, width, 0, 0))
+        take_controlling_terminal(terminal_fd)
 
 
 async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *, tty: bool = False,
@@ -208,9 +114,7 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
                          for kind in EXEC_NAMESPACES]
     except OSError as error:
         raise ExecError(f"container {container.id} is not running: {error}") from error
-    master_fd, slave_fd = os.openpty() if tty else (None, None)
-    if master_fd is not None and size is not None:
-        set_window_size(master_fd, *size)
+    master_fd, slave_fd = open_pty(size) if tty else (None, None)
     pipe_or_null = {True: asyncio.subprocess.PIPE, False: asyncio.subprocess.DEVNULL}
     try:
         process = await asyncio.create_subprocess_exec(
@@ -234,7 +138,7 @@ async def exec_in_container(container: ContainerProcess, argv: Sequence[str], *,
     if master_fd is None:
         return ExecProcess(process, container, stdin=process.stdin, stdout=process.stdout, stderr=process.stderr,
                            terminal=None)
-    terminal = _Terminal(master_fd)
+    terminal = Terminal(master_fd)
     return ExecProcess(process, container, stdin=terminal if stdin else None, stdout=terminal.output, stderr=None,
                        terminal=terminal)
 

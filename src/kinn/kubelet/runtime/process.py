@@ -12,6 +12,7 @@ launcher 18 ms, a `python -m kinn…` launcher 43 ms, a plain exec without names
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import os
 import signal
@@ -19,12 +20,13 @@ import subprocess
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 from kinn.kubelet import nsutil, oom
 from kinn.kubelet.runtime import cgroup as cgroups
 from kinn.kubelet.runtime.cgroup import CgroupParent
 from kinn.kubelet.runtime.crilog import copy_stream, open_log
+from kinn.kubelet.runtime.terminal import Stdin, Terminal, take_controlling_terminal
 from kinn.kubelet.sandbox import SANDBOX_NAMESPACES, Sandbox, generate_id
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # runc's default PATH
@@ -61,6 +63,9 @@ class ContainerSpec:
     # and `stdinOnce` (that pipe closes when the first attach that wrote to it leaves).
     stdin: bool = False
     stdin_once: bool = False
+    # `tty`: stdin, stdout and stderr are one terminal (a pty the runtime holds the master side of),
+    # the process's controlling terminal, so a shell attached to with `kubectl run -it` prompts and echoes.
+    tty: bool = False
     # How a command name becomes a program in this container: the image's PATH lookup (a busybox
     # image's `ping` is busybox's applet), which `kubectl exec` commands go through too.
     program: Callable[[str], Sequence[str]] = lambda name: (name,)
@@ -78,12 +83,14 @@ class ContainerExit:
 
 
 def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_dir: Path,
-               cgroup_procs: Sequence[Path], cgroup_v1: Sequence[tuple[str, str]], oom_score_adj: int | None) -> None:
+               cgroup_procs: Sequence[Path], cgroup_v1: Sequence[tuple[str, str]], oom_score_adj: int | None,
+               terminal_fd: int | None) -> None:
     """Runs in the forked child before exec: join the sandbox and the container's cgroups, then build
     the private view: a cgroup namespace rooted at the container's cgroups (so /sys/fs/cgroup shows
     the container's own limits, as runc shows them), the pod's own read-only /sys, as runc mounts
     it, the container's own /tmp, then `mounts` in order, each on a mount point made here if it is
-    missing (those under /tmp).
+    missing (those under /tmp). With a tty, the pty's slave side (`terminal_fd`) becomes its
+    controlling terminal.
 
     Mount propagation is made private first, so the mounts never show up in the node. Every source
     is opened before the first mount and mounted through its descriptor, as runc does: a mount may
@@ -106,6 +113,8 @@ def _enter_pod(namespace_fds: Sequence[int], mounts: Sequence[Mount], working_di
         nsutil.bind_mount(source, mount.container_path, mount.read_only)
     os.makedirs(working_dir, exist_ok=True)  # runc creates a missing cwd, in the container's view
     os.chdir(working_dir)
+    if terminal_fd is not None:
+        take_controlling_terminal(terminal_fd)
 
 
 def _prepare_mount_points(mounts: Sequence[Mount]) -> None:
@@ -171,9 +180,9 @@ class ContainerProcess:
     """A started container; `wait()` and `stop()` yield its ContainerExit, logs go to `log_path`."""
 
     def __init__(self, container_id: str, sandbox_id: str, spec: ContainerSpec, env: Mapping[str, str],
-                 process: asyncio.subprocess.Process, outputs: tuple[asyncio.StreamReader, asyncio.StreamReader],
-                 log_fd: int, cgroup: cgroups.ContainerCgroup | None,
-                 stdin: asyncio.StreamWriter | None = None, oom_score_adj: int | None = None) -> None:
+                 process: asyncio.subprocess.Process, outputs: Mapping[str, asyncio.StreamReader],
+                 log_fd: int, cgroup: cgroups.ContainerCgroup | None, stdin: Stdin | None = None,
+                 terminal: Terminal | None = None, oom_score_adj: int | None = None) -> None:
         self.id = container_id
         self.sandbox_id = sandbox_id
         self.name = spec.name
@@ -188,14 +197,38 @@ class ContainerProcess:
         self.started_at = datetime.now(timezone.utc)
         self.cgroup = cgroup  # what `kubectl exec` processes join too
         self.exit: ContainerExit | None = None
-        self.stdin = stdin  # the write end of a `stdin: true` container's input, for attach
+        self.stdin = stdin  # where a `stdin: true` container's input is written, for attach
         self.stdin_once = spec.stdin_once
         self.attached = False  # whether an attach came yet: the first to a stdinOnce container sees all
+        self.terminal = terminal  # a `tty: true` container's, for attach to read, type into and size
+        self._viewers: set[asyncio.Queue[bytes]] | None = set()  # None once the terminal's output ended
         self._process = process
         self._log_fd = log_fd
-        self._copies = [asyncio.ensure_future(copy_stream(reader, stream, log_fd))
-                        for reader, stream in zip(outputs, ("stdout", "stderr"))]
+        self._copies = [asyncio.ensure_future(copy_stream(reader, stream, log_fd, tee=self._show if terminal else None))
+                        for stream, reader in outputs.items()]
         self._reaped = asyncio.ensure_future(self._reap())
+
+    @contextlib.contextmanager
+    def terminal_output(self) -> Iterator[asyncio.Queue[bytes]]:
+        """What the container's terminal shows from now on, chunk by chunk as written, then b"" at its
+        end. Attach reads this rather than the log, as containerd hands a console's output to attach
+        and the log alike: the log holds whole lines, and a prompt or a key's echo ends none."""
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        if self._viewers is None:
+            queue.put_nowait(b"")
+        else:
+            self._viewers.add(queue)
+        try:
+            yield queue
+        finally:
+            if self._viewers is not None:
+                self._viewers.discard(queue)
+
+    def _show(self, data: bytes) -> None:
+        for queue in self._viewers or ():
+            queue.put_nowait(data)
+        if not data:
+            self._viewers = None
 
     async def wait(self) -> ContainerExit:
         """Wait for the container to end (several callers may wait at once)."""
@@ -229,6 +262,9 @@ class ContainerProcess:
         await asyncio.wait(self._copies, timeout=LOG_DRAIN_TIMEOUT)
         for copy in self._copies:
             copy.cancel()
+        if self.terminal is not None:
+            self.terminal.release()  # what still held its slave side was killed with the container
+            self._show(b"")
         os.close(self._log_fd)
         if self.stdin is not None:
             self.stdin.close()
@@ -284,29 +320,65 @@ async def start_container(sandbox: Sandbox, spec: ContainerSpec, *,
     namespace_fds = [os.open(sandbox.namespace(kind), os.O_RDONLY | os.O_CLOEXEC) for kind in SANDBOX_NAMESPACES]
     log_fd = open_log(spec.log_path)
     env = _container_env(spec, sandbox)
-    # stdout and stderr are pipes, as containerd's FIFOs are, not the socketpairs uvloop makes for
-    # PIPE: programs that open /dev/stdout or /dev/stderr (nginx's logs) get ENXIO on a socket.
-    (stdout_r, stdout_w), (stderr_r, stderr_w) = os.pipe(), os.pipe()
-    stdin_r, stdin_w = os.pipe() if spec.stdin else (asyncio.subprocess.DEVNULL, None)
+    stdio = _Stdio(spec)
     try:
         process = await asyncio.create_subprocess_exec(
-            *spec.argv, stdin=stdin_r, stdout=stdout_w, stderr=stderr_w, env=env,
+            *spec.argv, stdin=stdio.child[0], stdout=stdio.child[1], stderr=stdio.child[2], env=env,
             start_new_session=True,
             preexec_fn=functools.partial(_enter_pod, namespace_fds, spec.mounts, spec.working_dir,
                                          cgroup.procs_files if cgroup else [],
-                                         cgroup_parent.v1_mounts if cgroup_parent else [], oom_score_adj))
+                                         cgroup_parent.v1_mounts if cgroup_parent else [], oom_score_adj,
+                                         stdio.terminal_fd))
     except (OSError, subprocess.SubprocessError) as error:
-        for fd in (log_fd, stdout_r, stderr_r, stdin_w):
-            if fd is not None:
-                os.close(fd)
+        os.close(log_fd)
+        stdio.close_our_ends()
         if cgroup is not None:
             cgroup.remove()
         raise ContainerStartError(f"failed to start container {spec.name!r}: unable to start container process: "
                                   f"{exec_failure(spec.argv[0], error)}") from error
     finally:
-        for fd in (*namespace_fds, stdout_w, stderr_w, *([stdin_r] if stdin_w is not None else [])):
+        for fd in namespace_fds:
             os.close(fd)
-    outputs = (await _pipe_reader(stdout_r), await _pipe_reader(stderr_r))
-    stdin = await _pipe_writer(stdin_w) if stdin_w is not None else None
-    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup, stdin,
+        stdio.close_child_ends()
+    terminal, outputs, stdin = await stdio.connect()
+    return ContainerProcess(container_id, sandbox.id, spec, env, process, outputs, log_fd, cgroup, stdin, terminal,
                             oom_score_adj)
+
+
+class _Stdio:
+    """A container's standard streams, as containerd sets them up: pipes (its FIFOs), not the
+    socketpairs uvloop makes for PIPE, since programs that open /dev/stdout or /dev/stderr (nginx's
+    logs) get ENXIO on a socket; stdin a pipe only for a `stdin: true` container, else /dev/null;
+    or, with `tty`, one pty for all three."""
+
+    def __init__(self, spec: ContainerSpec) -> None:
+        self.tty, self.stdin = spec.tty, spec.stdin
+        if spec.tty:
+            master_fd, slave_fd = os.openpty()
+            self.ours, self.child = [master_fd], [slave_fd] * 3
+            self.terminal_fd: int | None = slave_fd
+            return
+        (stdout_r, stdout_w), (stderr_r, stderr_w) = os.pipe(), os.pipe()
+        stdin_r, stdin_w = os.pipe() if spec.stdin else (asyncio.subprocess.DEVNULL, -1)
+        self.ours, self.child = [stdout_r, stderr_r, stdin_w], [stdin_r, stdout_w, stderr_w]
+        self.terminal_fd = None
+
+    def close_child_ends(self) -> None:
+        """Close the child's ends here once it holds its own copies: ours would keep them open forever."""
+        for fd in set(self.child):
+            if fd >= 0:
+                os.close(fd)
+
+    def close_our_ends(self) -> None:
+        for fd in self.ours:
+            if fd >= 0:
+                os.close(fd)
+
+    async def connect(self) -> tuple[Terminal | None, dict[str, asyncio.StreamReader], Stdin | None]:
+        """Our ends on the event loop: the terminal (if any), the outputs by log stream name, the input."""
+        if self.tty:
+            terminal = Terminal(self.ours[0])
+            return terminal, {"stdout": terminal.output}, terminal if self.stdin else None
+        stdout_r, stderr_r, stdin_w = self.ours
+        outputs = {"stdout": await _pipe_reader(stdout_r), "stderr": await _pipe_reader(stderr_r)}
+        return None, outputs, await _pipe_writer(stdin_w) if stdin_w >= 0 else None
