@@ -51,7 +51,8 @@ def test_a_seed_s_addressing_round_trips() -> None:
 def test_every_mistake_is_reported_with_its_field_path() -> None:
     doc = {"kind": "Clusterr", "name": "Bad_Name",
            "networking": {"podSubnet": "10.244.0.0/24", "serviceSubnet": "10.240.0.0/16", "backend": "flannel",
-                          "bridge": "a-bridge-name-too-long", "ipMasq": "yes", "cniPlugins": "calico"},
+                          "bridge": "a-bridge-name-too-long", "ipMasq": "yes", "cniPlugins": "calico",
+                          "networkPolicy": "off"},
            "nodes": [{"role": "worker", "name": "w"}, {"role": "worker", "name": "w", "ip": "192.168.1.1"},
                      {"role": "master"}]}
     text = config_errors(doc)
@@ -62,6 +63,7 @@ def test_every_mistake_is_reported_with_its_field_path() -> None:
                      'networking.backend: Unsupported value: "flannel": supported values: "vxlan", "host-gw"',
                      'networking.bridge: Invalid value: "a-bridge-name-too-long"',
                      'networking.ipMasq: Invalid value: "yes": must be true or false',
+                     'networking.networkPolicy: Invalid value: "off": must be true or false',
                      'networking.cniPlugins: Unsupported value: "calico"',
                      'nodes[1].name: Duplicate value: "w"',
                      'nodes[1].ip: Invalid value: "192.168.1.1": must be an address in nodeSubnet 10.240.0.0/24',

@@ -17,6 +17,7 @@ configurable; the defaults are flannel's and kubeadm's:
       ipMasq: true                  # flanneld --ip-masq
       cniPlugins: reference         # bridge/host-local/loopback/portmap: reference (Debian's) | kinn
       kubeProxyMode: iptables       # kube-proxy --proxy-mode (as kind's field): iptables | nftables | userspace
+      networkPolicy: true           # enforce NetworkPolicies (kinn's agent on every node); false: as plain flannel
       loadBalancerPool: 10.240.0.200-10.240.0.250  # LoadBalancer addresses on the underlay (range or CIDR)
     nodes:
     - {name: control-plane, role: control-plane}
@@ -64,7 +65,7 @@ NODE_CIDR_MASK_SIZE = 24  # the node IPAM controller's --node-cidr-mask-size, as
 # it: a misspelt `networkin:` or `{rol: worker}` would otherwise give a cluster of defaults without a word.
 DOCUMENT_FIELDS = ("apiVersion", "kind", "name", "networking", "nodes", "publish")
 NETWORKING_FIELDS = ("nodeSubnet", "podSubnet", "serviceSubnet", "backend", "bridge", "cniNetwork", "ipMasq",
-                     "cniPlugins", "kubeProxyMode", "loadBalancerPool")
+                     "cniPlugins", "kubeProxyMode", "networkPolicy", "loadBalancerPool")
 NODE_FIELDS = ("name", "role", "ip", "podCIDR")
 
 
@@ -99,6 +100,7 @@ class Networking:
     ip_masq: bool = True
     cni_plugins: str = "reference"
     kube_proxy_mode: str = "iptables"
+    network_policy: bool = True
     load_balancer_pool: AddressPool = AddressPool.parse("10.240.0.200-10.240.0.250")
 
     @property
@@ -143,6 +145,7 @@ class ClusterSpec:
                                "serviceSubnet": str(net.service_subnet), "backend": net.backend,
                                "bridge": net.bridge, "cniNetwork": net.cni_network, "ipMasq": net.ip_masq,
                                "cniPlugins": net.cni_plugins, "kubeProxyMode": net.kube_proxy_mode,
+                               "networkPolicy": net.network_policy,
                                "loadBalancerPool": str(net.load_balancer_pool)},
                 "nodes": [_node_document(node) for node in self.nodes],
                 "publish": [str(mapping) for mapping in self.publish]}
@@ -236,9 +239,10 @@ def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError
     if not re.match(r"^[A-Za-z0-9_.-]+$", cni_network):
         errors.append(fld.invalid(path.child("cniNetwork"), cni_network,
                                   "must consist of letters, digits, '_', '.' and '-' (a CNI network name)"))
-    ip_masq = doc.get("ipMasq", default.ip_masq)
-    if not isinstance(ip_masq, bool):
-        errors.append(fld.invalid(path.child("ipMasq"), ip_masq, "must be true or false"))
+    ip_masq, network_policy = doc.get("ipMasq", default.ip_masq), doc.get("networkPolicy", default.network_policy)
+    for name, flag in (("ipMasq", ip_masq), ("networkPolicy", network_policy)):
+        if not isinstance(flag, bool):
+            errors.append(fld.invalid(path.child(name), flag, "must be true or false"))
     cni_plugins = doc.get("cniPlugins", default.cni_plugins)
     if cni_plugins not in CNI_PLUGIN_SETS:
         errors.append(fld.not_supported(path.child("cniPlugins"), cni_plugins, CNI_PLUGIN_SETS))
@@ -247,7 +251,8 @@ def _networking(doc: dict[str, Any], path: fld.Path, errors: list[fld.FieldError
         errors.append(fld.not_supported(path.child("kubeProxyMode"), proxy_mode, PROXY_MODES))
     pool = _load_balancer_pool(doc, subnets["node_subnet"], path.child("loadBalancerPool"), errors)
     return Networking(backend=backend, bridge=bridge, cni_network=cni_network, ip_masq=bool(ip_masq),
-                      cni_plugins=cni_plugins, kube_proxy_mode=proxy_mode, load_balancer_pool=pool, **subnets)
+                      cni_plugins=cni_plugins, kube_proxy_mode=proxy_mode, network_policy=bool(network_policy),
+                      load_balancer_pool=pool, **subnets)
 
 
 def _load_balancer_pool(doc: dict[str, Any], node_subnet: ipaddress.IPv4Network, path: fld.Path,

@@ -230,6 +230,8 @@ def _start_agents(cluster: Cluster, verbosity: int) -> dict[Path, ForkedAgent]:
                 "--cgroup-root", "/", "-v", str(verbosity)]
         if spec.networking.ip_masq:
             args.append("--ip-masq")
+        if not spec.networking.network_policy:
+            args.append("--no-network-policy")
         args += registration(spec, node.spec).kubelet_flags()
         node.paths.agent_log.parent.mkdir(parents=True, exist_ok=True)
         launches.append(AgentLaunch(args, str(node.paths.agent_log), node.running_holder_pid(),
