@@ -14,7 +14,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from kinn.client.informer import EventHandler, SharedInformer, SharedInformerFactory
+from kinn.client.informer import EventHandler, SharedInformer, SharedInformerFactory, strip_managed_fields
 from kinn.client.rest import Client, resource
 from kinn.networkpolicy.rules import Cluster, pod_info, render
 from kinn.proxy.nftables import libnft
@@ -42,7 +42,7 @@ class NetworkPolicyAgent:
                  apply: Callable[[str], object] = libnft.run) -> None:
         self.node_name = node_name
         self.sync_period = sync_period
-        self.factory = SharedInformerFactory(client)
+        self.factory = SharedInformerFactory(client, strip_managed_fields)
         self.policies = self._watch(NETWORK_POLICIES, _policy_spec)
         self.pods = self._watch(PODS, pod_info)
         self.namespaces = self._watch(NAMESPACES, _namespace_labels)
