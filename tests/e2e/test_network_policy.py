@@ -78,7 +78,8 @@ def test_ingress_policy_admits_its_peer_and_drops_the_rest(cluster: KinnCluster)
     assert reaches(cluster, "frontend", "http://backend.default.svc.cluster.local/")  # through the Service
     assert not reaches(cluster, "other", "http://backend/")
     table = cluster.node_exec("worker-1", *TABLE)
-    assert f"ip saddr {ip_of(cluster, 'frontend')} tcp dport 80 accept comment \"default/allow-frontend\"" in table
+    assert 'ip saddr @from-default/allow-frontend/0/0 tcp dport 80 accept comment "default/allow-frontend"' in table
+    assert f"elements = {{ {ip_of(cluster, 'frontend')} }}" in table  # the set of the pods the peer selects
     assert "counter packets 0 " not in table.split("default/backend: not allowed")[0].splitlines()[-1]
     trace = cluster.kinn("trace", "--name", cluster.name, "pod/other", "pod/backend", "--port", "80",
                          check=False).stdout  # the probe times out: trace says so, and fails

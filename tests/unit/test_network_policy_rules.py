@@ -31,6 +31,13 @@ def chain(text: str, name: str) -> list[str]:
     return [line.strip() for line in lines[start + 1:lines.index("\t}", start)]]
 
 
+def sets(text: str) -> dict[str, str]:
+    """The named sets in the rendered script: name → elements."""
+    lines = text.splitlines()
+    return {line.split()[1]: lines[i + 2].strip().removeprefix("elements = { ").removesuffix(" }")
+            for i, line in enumerate(lines) if line.startswith("\tset ")}
+
+
 def test_the_whole_table_for_one_ingress_policy() -> None:
     allow = policy("allow-frontend", podSelector={"matchLabels": {"app": "backend"}},
                    ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "frontend"}}}],
@@ -38,6 +45,10 @@ def test_the_whole_table_for_one_ingress_policy() -> None:
     assert rendered(allow) == """table ip kinn-network-policy
 delete table ip kinn-network-policy
 table ip kinn-network-policy {
+\tset from-default/allow-frontend/0/0 {
+\t\ttype ipv4_addr
+\t\telements = { 10.244.2.3 }
+\t}
 \tmap ingress-pods {
 \t\ttype ipv4_addr : verdict
 \t\telements = { 10.244.1.5 : goto ingress-default/backend }
@@ -48,7 +59,7 @@ table ip kinn-network-policy {
 \t\tip daddr vmap @ingress-pods
 \t}
 \tchain ingress-default/backend {
-\t\tip saddr { 10.244.2.3 } tcp dport 8080 accept comment "default/allow-frontend"
+\t\tip saddr @from-default/allow-frontend/0/0 tcp dport 8080 accept comment "default/allow-frontend"
 \t\tcounter drop comment "default/backend: not allowed by default/allow-frontend"
 \t}
 }
@@ -74,10 +85,12 @@ def test_peers_by_namespace_both_selectors_and_ip_block() -> None:
         {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "frontend"}}},
         {"podSelector": {"matchLabels": {"app": "nobody"}}},  # selects no pod: no rule
         {"ipBlock": {"cidr": "192.168.0.0/16", "except": ["192.168.1.0/24", "192.168.2.0/24"]}}]}])
-    assert chain(rendered(allow), "ingress-default/backend")[:3] == [
-        'ip saddr { 10.244.1.7 } accept comment "default/mixed"',
-        'ip saddr { 10.244.2.3 } accept comment "default/mixed"',
+    text = rendered(allow)
+    assert chain(text, "ingress-default/backend")[:3] == [
+        'ip saddr @from-default/mixed/0/0 accept comment "default/mixed"',
+        'ip saddr @from-default/mixed/0/1 accept comment "default/mixed"',
         'ip saddr 192.168.0.0/16 ip saddr != { 192.168.1.0/24, 192.168.2.0/24 } accept comment "default/mixed"']
+    assert sets(text) == {"from-default/mixed/0/0": "10.244.1.7", "from-default/mixed/0/1": "10.244.2.3"}
 
 
 def test_ports_protocols_ranges_and_named_ports() -> None:
@@ -101,11 +114,11 @@ def test_egress_is_judged_on_the_source_and_named_ports_on_each_destination() ->
     assert "10.244.1.7 : goto egress-team-a/client" in text
     assert chain(text, "egress-team-a/client") == [
         'udp dport 53 accept comment "team-a/lockdown"',
-        'ip daddr { 10.244.1.5, 10.244.1.7, 10.244.2.3 } ip daddr { 10.244.1.5 } tcp dport 8080 '
-        'accept comment "team-a/lockdown"',
-        'ip daddr { 10.244.1.5, 10.244.1.7, 10.244.2.3 } ip daddr { 10.244.1.7 } tcp dport 9090 '
-        'accept comment "team-a/lockdown"',
+        'ip daddr @to-team-a/lockdown/1/0 ip daddr @port-http/tcp/8080 tcp dport 8080 accept comment "team-a/lockdown"',
+        'ip daddr @to-team-a/lockdown/1/0 ip daddr @port-http/tcp/9090 tcp dport 9090 accept comment "team-a/lockdown"',
         DROP_TAIL.format(pod="team-a/client", policies="team-a/lockdown")]
+    assert sets(text) == {"to-team-a/lockdown/1/0": "10.244.1.5, 10.244.1.7, 10.244.2.3",
+                          "port-http/tcp/8080": "10.244.1.5", "port-http/tcp/9090": "10.244.1.7"}
     assert "ingress-team-a/client" not in text  # an Egress-only policy leaves ingress open
 
 

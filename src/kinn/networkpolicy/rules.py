@@ -30,15 +30,17 @@ the API says. A node with no isolated pod has no table at all, so it looks like 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
+import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 from kinn.api.selectors import label_selector_from_object
 
 TABLE = "kinn-network-policy"
-MAX_CHAIN_NAME = 200  # the kernel's limit is 256 (NFT_CHAIN_MAXNAMELEN)
+MAX_NAME = 200  # the kernel's limit for chains and sets is 256 (NFT_NAME_MAXLEN)
 MAX_COMMENT = 128  # NFT_USERDATA_MAXLEN for a rule comment
 PROTOCOLS = {"TCP": "tcp", "UDP": "udp", "SCTP": "sctp"}
 
@@ -94,6 +96,31 @@ class Cluster:
     policies: Sequence[Obj]
     pods: Sequence[PodInfo]
     namespaces: Mapping[str, Mapping[str, str]]
+    _selected: dict[str, list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def selected_ips(self, pod_selector: Obj, namespace_selector: Obj | None, namespace: str) -> list[str]:
+        """The sorted addresses of the pods a peer selects: those `pod_selector` matches in the
+        namespaces `namespace_selector` matches (None: in `namespace`). Policies repeat their peers,
+        so each is worked out once per render."""
+        key = json.dumps([pod_selector, namespace_selector, namespace if namespace_selector is None else None],
+                         sort_keys=True)
+        if key not in self._selected:
+            pods = label_selector_from_object(pod_selector)
+            if namespace_selector is None:
+                namespaces = [namespace]
+            else:
+                selector = label_selector_from_object(namespace_selector)
+                namespaces = [ns for ns, labels in self.namespaces.items() if selector.matches(labels)]
+            self._selected[key] = _sorted_ips(pod.ip for ns in namespaces for pod in self._by_namespace.get(ns, ())
+                                              if pods.matches(pod.labels))
+        return self._selected[key]
+
+    @functools.cached_property
+    def _by_namespace(self) -> dict[str, list[PodInfo]]:
+        found: dict[str, list[PodInfo]] = {}
+        for pod in self.pods:
+            found.setdefault(pod.namespace, []).append(pod)
+        return found
 
 
 def render(cluster: Cluster, node: str) -> str:
@@ -102,9 +129,13 @@ def render(cluster: Cluster, node: str) -> str:
     this node is isolated."""
     script = [f"table ip {TABLE}", f"delete table ip {TABLE}"]
     local = sorted((pod for pod in cluster.pods if pod.node == node), key=lambda pod: (pod.namespace, pod.name))
+    sets: dict[str, list[str]] = {}  # the named sets the chains use: peers' and named ports' addresses
+    policies = sorted((_Policy(cluster, policy, sets) for policy in cluster.policies), key=lambda policy: policy.name)
+    named_ports = _named_ports(cluster.pods)
     body: list[str] = []
     for key, direction in DIRECTIONS.items():
-        chains = [(pod, rules) for pod in local if (rules := _pod_chain(cluster, pod, key)) is not None]
+        chains = [(pod, rules) for pod in local
+                  if (rules := _pod_chain(policies, pod, key, named_ports, sets)) is not None]
         if not chains:
             continue
         name = direction.name
@@ -116,68 +147,92 @@ def render(cluster: Cluster, node: str) -> str:
         for pod, rules in chains:
             body += [f"\tchain {_chain_name(name, pod)} {{", *(f"\t\t{rule}" for rule in rules), "\t}"]
     if body:
-        script += [f"table ip {TABLE} {{", *body, "}"]
+        declarations = [line for name, ips in sorted(sets.items()) for line in (
+            f"\tset {name} {{", "\t\ttype ipv4_addr", f"\t\telements = {{ {', '.join(ips)} }}", "\t}")]
+        script += [f"table ip {TABLE} {{", *declarations, *body, "}"]
     return "\n".join(script) + "\n"
 
 
-def _pod_chain(cluster: Cluster, pod: PodInfo, direction: str) -> list[str] | None:
+class _Policy:
+    """A policy made ready for every pod it may select: its selector parsed, and for each direction
+    its rules with their peers resolved to matches once (a peer that selects no pod: None). Peers
+    are resolved only for a policy that isolates a pod of this node: most policies isolate none."""
+
+    def __init__(self, cluster: Cluster, policy: Obj, sets: dict[str, list[str]]) -> None:
+        self.spec = policy.get("spec") or {}
+        self.namespace, self.name = policy["metadata"]["namespace"], policy["metadata"]["name"]
+        self.comment = _comment(f"{self.namespace}/{self.name}")
+        self.selector = label_selector_from_object(self.spec.get("podSelector") or {})
+        self.types = self.spec.get("policyTypes") or []
+        self._cluster, self._sets = cluster, sets
+
+    def isolates(self, pod: PodInfo, direction: str) -> bool:
+        return direction in self.types and self.namespace == pod.namespace and self.selector.matches(pod.labels)
+
+    @functools.cached_property
+    def rules(self) -> dict[str, list[tuple[list[str | None], list[Obj]]]]:
+        """Per direction, each rule's peer matches and its ports."""
+        return {key: [([self._peer_match(peer, direction, f"{direction.peers}-{self.namespace}/{self.name}/{i}/{j}")
+                        for j, peer in enumerate(rule[direction.peers])] if rule.get(direction.peers) else [""],
+                       rule.get("ports") or [])
+                      for i, rule in enumerate(self.spec.get(direction.name) or [])]
+                for key, direction in DIRECTIONS.items() if key in self.types}
+
+    def _peer_match(self, peer: Obj, direction: Direction, set_name: str) -> str | None:
+        """The match for one peer: an ipBlock's CIDR less its exceptions, or membership of the named
+        set of the selected pods' addresses, `<from|to>-<namespace>/<policy>/<rule>/<peer>` (None if
+        it selects no pod: nft has no empty set to match against)."""
+        where = f"ip {direction.peer_field}"
+        if "ipBlock" in peer:
+            block = peer["ipBlock"]
+            excepted = block.get("except") or []
+            return f"{where} {block['cidr']}" + (f" {where} != {{ {', '.join(excepted)} }}" if excepted else "")
+        ips = self._cluster.selected_ips(peer.get("podSelector") or {}, peer.get("namespaceSelector"), self.namespace)
+        if not ips:
+            return None
+        name = _limited(set_name)
+        self._sets[name] = ips
+        return f"{where} @{name}"
+
+
+NamedPorts = Mapping[tuple[str, str], Mapping[int, list[str]]]  # (name, protocol) → number → pod IPs
+
+
+def _named_ports(pods: Iterable[PodInfo]) -> NamedPorts:
+    found: dict[tuple[str, str], dict[int, list[str]]] = {}
+    for pod in pods:
+        for key, number in pod.ports.items():
+            found.setdefault(key, {}).setdefault(number, []).append(pod.ip)
+    return found
+
+
+def _pod_chain(policies: Sequence[_Policy], pod: PodInfo, direction: str, named_ports: NamedPorts,
+               sets: dict[str, list[str]]) -> list[str] | None:
     """The rules of `pod`'s chain for `direction`, ending in a counted drop; None if no policy
-    isolates the pod in that direction (everything is allowed)."""
-    policies = sorted((policy for policy in cluster.policies if _isolates(policy, pod, direction)),
-                      key=lambda policy: policy["metadata"]["name"])
-    if not policies:
+    isolates the pod in that direction (everything is allowed).
+
+    One `accept` per (peer, port) pair of each rule of each policy that isolates it: a rule allows
+    traffic from any of its peers (none listed: from anywhere) to any of its ports (none listed:
+    every port). A peer or a named port that matches nothing contributes no rule."""
+    isolating = [policy for policy in policies if policy.isolates(pod, direction)]
+    if not isolating:
         return None
-    rules = [rule for policy in policies for rule in _policy_rules(cluster, policy, pod, direction)]
-    names = ", ".join(f"{pod.namespace}/{policy['metadata']['name']}" for policy in policies)
+    rules = []
+    for policy in isolating:
+        for peers, ports in policy.rules[direction]:
+            port_matches = [match for port in ports
+                            for match in _port_matches(port, pod, direction, named_ports, sets)] if ports else [""]
+            rules += [" ".join(part for part in (peer, port, "accept comment", policy.comment) if part)
+                      for peer in peers if peer is not None for port in port_matches]
+    names = ", ".join(f"{policy.namespace}/{policy.name}" for policy in isolating)
     return [*rules, f"counter drop comment {_comment(f'{pod.namespace}/{pod.name}: not allowed by {names}')}"]
 
 
-def _isolates(policy: Obj, pod: PodInfo, direction: str) -> bool:
-    spec = policy.get("spec") or {}
-    return (policy["metadata"]["namespace"] == pod.namespace and direction in (spec.get("policyTypes") or [])
-            and label_selector_from_object(spec.get("podSelector") or {}).matches(pod.labels))
-
-
-def _policy_rules(cluster: Cluster, policy: Obj, pod: PodInfo, direction: str) -> Iterable[str]:
-    """One `accept` per (peer, port) pair of each of the policy's rules for `direction`: a rule
-    allows traffic from any of its peers (none listed: from anywhere) to any of its ports (none
-    listed: every port). A peer or a named port that matches nothing contributes no rule."""
-    spec = DIRECTIONS[direction]
-    comment = _comment(f"{policy['metadata']['namespace']}/{policy['metadata']['name']}")
-    for rule in (policy.get("spec") or {}).get(spec.name) or []:
-        peers = [_peer_match(cluster, policy, peer, spec.peer_field) for peer in rule[spec.peers]] \
-            if rule.get(spec.peers) else [""]
-        ports = [match for port in rule.get("ports") or [] for match in _port_matches(cluster, port, pod, direction)] \
-            if rule.get("ports") else [""]
-        for peer in peers:
-            for port in ports:
-                if peer is not None:
-                    yield " ".join(part for part in (peer, port, "accept comment", comment) if part)
-
-
-def _peer_match(cluster: Cluster, policy: Obj, peer: Obj, peer_field: str) -> str | None:
-    """The match for one peer: an ipBlock's CIDR less its exceptions, or the set of the selected
-    pods' addresses (None if it selects none: nft has no empty anonymous set)."""
-    if "ipBlock" in peer:
-        block = peer["ipBlock"]
-        match = f"ip {peer_field} {block['cidr']}"
-        excepted = block.get("except") or []
-        return match + (f" ip {peer_field} != {{ {', '.join(excepted)} }}" if excepted else "")
-    pod_selector = label_selector_from_object(peer.get("podSelector") or {})
-    if "namespaceSelector" in peer:
-        namespace_selector = label_selector_from_object(peer["namespaceSelector"] or {})
-        namespaces = {ns for ns, labels in cluster.namespaces.items() if namespace_selector.matches(labels)}
-    else:
-        namespaces = {policy["metadata"]["namespace"]}
-    ips = _sorted_ips(pod.ip for pod in cluster.pods
-                      if pod.namespace in namespaces and pod_selector.matches(pod.labels))
-    return f"ip {peer_field} {{ {', '.join(ips)} }}" if ips else None
-
-
-def _port_matches(cluster: Cluster, port: Obj, pod: PodInfo, direction: str) -> list[str]:
+def _port_matches(port: Obj, pod: PodInfo, direction: str, named_ports: NamedPorts,
+                  sets: dict[str, list[str]]) -> list[str]:
     """The matches for one port entry. A named port is the port of that name on the pod traffic goes
     to: for ingress the isolated pod's own; for egress each destination pod's, so one match per
-    number, each with the pods that have it."""
+    number, each with the named set `port-<name>/<protocol>/<number>` of the pods that have it."""
     protocol = port.get("protocol", "TCP")
     l4 = PROTOCOLS.get(protocol)
     if l4 is None:
@@ -191,12 +246,12 @@ def _port_matches(cluster: Cluster, port: Obj, pod: PodInfo, direction: str) -> 
     if direction == "Ingress":
         resolved = pod.ports.get((number, protocol))
         return [f"{l4} dport {resolved}"] if resolved is not None else []
-    destinations: dict[int, list[str]] = {}
-    for other in cluster.pods:
-        if (resolved := other.ports.get((number, protocol))) is not None:
-            destinations.setdefault(resolved, []).append(other.ip)
-    return [f"ip daddr {{ {', '.join(_sorted_ips(ips))} }} {l4} dport {resolved}"
-            for resolved, ips in sorted(destinations.items())]
+    matches = []
+    for resolved, ips in sorted(named_ports.get((number, protocol), {}).items()):
+        name = _limited(f"port-{number}/{l4}/{resolved}")
+        sets[name] = _sorted_ips(ips)
+        matches.append(f"ip daddr @{name} {l4} dport {resolved}")
+    return matches
 
 
 def _sorted_ips(ips: Iterable[str]) -> list[str]:
@@ -204,13 +259,16 @@ def _sorted_ips(ips: Iterable[str]) -> list[str]:
 
 
 def _chain_name(direction: str, pod: PodInfo) -> str:
-    """`<direction>-<namespace>/<pod>`, as kube-proxy's nftables chains carry the Service's name; a
-    name too long for the kernel keeps its start and gets a hash of the whole to stay unique."""
-    name = f"{direction}-{pod.namespace}/{pod.name}"
-    if len(name) <= MAX_CHAIN_NAME:
+    """`<direction>-<namespace>/<pod>`, as kube-proxy's nftables chains carry the Service's name."""
+    return _limited(f"{direction}-{pod.namespace}/{pod.name}")
+
+
+def _limited(name: str) -> str:
+    """A chain or set name within the kernel's limit: one too long keeps its start and gets a hash
+    of the whole to stay unique."""
+    if len(name) <= MAX_NAME:
         return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
-    return f"{name[:MAX_CHAIN_NAME - 17]}-{digest}"
+    return f"{name[:MAX_NAME - 17]}-{hashlib.sha256(name.encode()).hexdigest()[:16]}"
 
 
 def _comment(text: str) -> str:
