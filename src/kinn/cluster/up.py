@@ -151,7 +151,8 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
     async with Client.from_kubeconfig(str(paths.kubeconfig), "kinn-up") as client:
         with Step(echo, f"Control plane: kinn server on https://127.0.0.1:{port} and "
                         f"https://{spec.control_plane.ip}:{API_PORT}; "
-                        "node agents (kubelet, kube-proxy, flanneld, speaker)"):
+                        "node agents (kubelet, kube-proxy, flanneld, speaker"
+                        f"{', network policy' if spec.networking.network_policy else ''})"):
             # The agents start with the server, as kubelets retry until their API server answers; unless
             # some nodes have their own podCIDR: those Nodes must exist before any kubelet registers one.
             server = _start_server(cluster, port, verbosity)
