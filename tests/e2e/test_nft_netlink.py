@@ -1,6 +1,7 @@
 """kube-proxy's partial syncs sent as netlink batches (commands.py) against nft itself, in the kernel.
 
-Two scratch namespaces get the same full sync through libnftables; then every partial sync of a
+Two scratch namespaces get the same full sync, one as a single `nft -f`, the other as the proxier
+applies it (its Service batches as netlink batches, the rest through libnftables); then every partial sync of a
 sequence of changes — endpoints replaced, a Service scaled to zero and back, Local policy
 NodePorts, session affinity with a changed timeout, external and LoadBalancer IPs, UDP and SCTP, a
 Service deleted, stale chains deleted — is applied to one through nft and to the other as kinn's
@@ -75,8 +76,9 @@ def listing(netns: str, *flags: str) -> str:
                           capture_output=True, text=True, check=True).stdout
 
 
-def through_nft(netns: str, tx: Transaction) -> None:
-    netlink.netns.run_in(netns, libnft.run, tx.text())
+def through_nft(netns: str, *transactions: Transaction) -> None:
+    """`transactions` as one `nft -f`."""
+    netlink.netns.run_in(netns, libnft.run, "".join(tx.text() for tx in transactions))
 
 
 def through_netlink(netns: str, tx: Transaction, connection: Connection) -> None:
@@ -106,11 +108,13 @@ def test_partial_syncs_as_netlink_batches_leave_the_table_nft_leaves(two_netns: 
     ctx = NodeContext(node_ip="10.240.0.21", cluster_cidr=cluster_cidr)
     state = ProxyState(NODE)
     track(state, INITIAL)
-    tx, table = rules.full_sync(state.snapshot(), ctx, 0.0, (), ())
+    transactions, table = rules.full_sync(state.snapshot(), ctx, 0.0, (), ())
     state.take_changes()
-    through_nft(by_nft, tx)
-    through_nft(by_netlink, tx)
     connection = Connection()  # one for all the steps, as the proxier keeps one
+    through_nft(by_nft, *transactions)
+    for tx in transactions:  # as the proxier does: the Service batches through netlink, the last through nft
+        netlink.netns.run_in(by_netlink, apply, tx, connection)
+    assert_same_tables(by_nft, by_netlink)
     seen = ""  # every listing along the way: the shapes below were all encoded at some step
     for now, (updated, deleted) in enumerate(STEPS, start=1):
         track(state, updated, deleted)
@@ -140,12 +144,13 @@ def test_a_transaction_it_cannot_encode_goes_through_nft_whole(two_netns: tuple[
     ctx = NodeContext(node_ip="10.240.0.21", cluster_cidr="10.0.0.0/8")
     state = ProxyState(NODE)
     track(state, INITIAL[:2])
-    tx, table = rules.full_sync(state.snapshot(), ctx, 0.0, (), ())
+    transactions, table = rules.full_sync(state.snapshot(), ctx, 0.0, (), ())
     state.take_changes()
     with pytest.raises(Unsupported):
-        compile_transaction(tx)  # a full sync: base chains, maps, flushes
-    through_nft(by_nft, tx)
-    netlink.netns.run_in(by_netlink, apply, tx, connection)
+        compile_transaction(transactions[-1])  # a full sync's last: base chains, maps, flushes
+    through_nft(by_nft, *transactions)
+    for tx in transactions:
+        netlink.netns.run_in(by_netlink, apply, tx, connection)
     track(state, [service("web", "10.96.0.10", type="LoadBalancer", loadBalancerSourceRanges=["192.0.2.0/24"])])
     tx = rules.partial_sync(table, state.snapshot(), state.take_changes(), ctx, 1.0)
     with pytest.raises(Unsupported, match=r"in rule 'ip saddr != \{ 192.0.2.0/24 \} drop'"):

@@ -7,6 +7,8 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
+import pytest
+
 from kinn.proxy.changes import ProxyState, Snapshot
 from kinn.proxy.nftables import rules
 from kinn.proxy.nftables.elements import Element, ElementStore
@@ -48,9 +50,10 @@ def tracked(*objects: dict[str, Any]) -> ProxyState:
 
 
 def full(snapshot: Snapshot, existing_chains: tuple[str, ...] = (), existing_sets: tuple[str, ...] = (),
-         ctx: NodeContext = CTX) -> tuple[str, rules.TableState]:
-    tx, state = rules.full_sync(snapshot, ctx, 100.0, existing_chains, existing_sets)
-    return tx.text(), state
+         ctx: NodeContext = CTX) -> tuple[list[str], rules.TableState]:
+    """A full sync's transactions, as text, and the state it leaves."""
+    transactions, state = rules.full_sync(snapshot, ctx, 100.0, existing_chains, existing_sets)
+    return [tx.text() for tx in transactions], state
 
 
 def lines(text: str) -> str:
@@ -61,6 +64,11 @@ SVC1 = "service-ULMVA6XW-ns1/svc1/tcp/p80"
 EP1 = "endpoint-5OJB2KTY-ns1/svc1/tcp/p80__10.180.0.1/80"
 EP2 = "endpoint-2ZNDXFAB-ns1/svc1/tcp/p80__10.180.0.2/80"
 
+# What a full sync's transactions of Service chains start with, and its last transaction.
+BATCH = lines("""
+    add table ip kube-proxy { comment "rules for kube-proxy" ; }
+    add chain ip kube-proxy mark-for-masquerade
+""")
 SETUP = lines("""
     add table ip kube-proxy { comment "rules for kube-proxy" ; }
     add chain ip kube-proxy filter-prerouting { type filter hook prerouting priority -110 ; }
@@ -161,9 +169,9 @@ def test_unnamed_port_keeps_its_slash_and_long_names_are_cut_with_their_hash() -
 # --- full sync ----------------------------------------------------------------------------------
 
 def test_full_sync_of_a_cluster_ip_service() -> None:
-    text, state = full(tracked(service("ns1", "svc1", "172.30.0.41"),
-                               endpoint_slice("ns1", "svc1", "10.180.0.1")).snapshot())
-    assert text == SETUP + lines(f"""
+    texts, state = full(tracked(service("ns1", "svc1", "172.30.0.41"),
+                                endpoint_slice("ns1", "svc1", "10.180.0.1")).snapshot())
+    assert texts == [BATCH + lines(f"""
         add chain ip kube-proxy {EP1}
         flush chain ip kube-proxy {EP1}
         add chain ip kube-proxy {SVC1}
@@ -172,20 +180,32 @@ def test_full_sync_of_a_cluster_ip_service() -> None:
         add rule ip kube-proxy {SVC1} numgen random mod 1 vmap {{ 0 : goto {EP1} }}
         add rule ip kube-proxy {EP1} ip saddr 10.180.0.1 jump mark-for-masquerade
         add rule ip kube-proxy {EP1} meta l4proto tcp dnat to 10.180.0.1:80
+    """), SETUP + lines(f"""
         add element ip kube-proxy cluster-ips {{ 172.30.0.41 }}
         add element ip kube-proxy service-ips {{ 172.30.0.41 . tcp . 80 : goto {SVC1} }}
-    """)
+    """)]
     assert state.stale_chains == {}
+
+
+def test_a_full_sync_writes_service_chains_in_batches_and_switches_the_maps_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each Service whole within one batch; no map element before the last transaction, which holds them all."""
+    monkeypatch.setattr(rules, "FULL_SYNC_BATCH", 2)
+    objects = [o for i in range(5) for o in (service("ns1", f"svc{i}", f"172.30.0.{i + 1}"),
+                                            endpoint_slice("ns1", f"svc{i}", f"10.180.0.{i + 1}"))]
+    *batches, last = full(tracked(*objects).snapshot())[0]
+    assert [b.count("numgen random") for b in batches] == [2, 2, 1]
+    assert all(b.startswith(BATCH) and "element" not in b for b in batches)
+    assert last.startswith(SETUP) and last.count("add element ip kube-proxy service-ips") == 5
 
 
 def test_full_sync_flushes_leftover_service_chains_and_deletes_leftover_affinity_sets() -> None:
     gone = "endpoint-AAAAAAAA-ns1/old/tcp/p80__10.1.1.1/80"
-    text, state = full(tracked().snapshot(), existing_chains=("services", "reject-chain", gone),
-                       existing_sets=("cluster-ips", "affinity-AAAAAAAA-ns1/old/tcp/p80__10.1.1.1/80"))
-    assert text == SETUP + lines(f"""
+    texts, state = full(tracked().snapshot(), existing_chains=("services", "reject-chain", gone),
+                        existing_sets=("cluster-ips", "affinity-AAAAAAAA-ns1/old/tcp/p80__10.1.1.1/80"))
+    assert texts == [SETUP + lines(f"""
         flush chain ip kube-proxy {gone}
         delete set ip kube-proxy affinity-AAAAAAAA-ns1/old/tcp/p80__10.1.1.1/80
-    """)
+    """)]
     assert state.stale_chains == {gone: 100.0}
 
 
@@ -200,10 +220,10 @@ def test_masquerade_all_and_no_cluster_cidr() -> None:
 
 
 def objects_text(*objects: dict[str, Any]) -> str:
-    """The part of a full sync that service objects contribute (after the fixed setup)."""
-    text, _ = full(tracked(*objects).snapshot())
-    assert text.startswith(SETUP)
-    return text[len(SETUP):]
+    """What service objects contribute to a full sync: their chains and rules, then their elements."""
+    (batch, last), _ = full(tracked(*objects).snapshot())
+    assert batch.startswith(BATCH) and last.startswith(SETUP)
+    return batch[len(BATCH):] + last[len(SETUP):]
 
 
 def test_load_balancer_with_local_policy_and_no_local_endpoint() -> None:

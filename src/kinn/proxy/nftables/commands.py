@@ -1,9 +1,9 @@
 """A transaction's commands as one nf_tables netlink batch (see nfnetlink.py for why).
 
-Encodes what a partial sync writes: chains added, flushed and deleted, rules (statements.py),
-affinity sets, and elements of kube-proxy's sets and maps. Anything else — a full sync's table,
-base chains, maps and set flushes — raises Unsupported, and the proxier gives the transaction to
-libnftables whole.
+Encodes what a partial sync and a full sync's Service transactions write: the table, chains added,
+flushed and deleted, rules (statements.py), affinity sets, and elements of kube-proxy's sets and
+maps. Anything else — the base chains, maps and set flushes of a full sync's last transaction —
+raises Unsupported, and the proxier gives the transaction to libnftables whole.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ def compile_transaction(tx: Transaction) -> Batch:
     table = string(nl.TABLE, tx.table)
     for command in tx.commands:
         kind = (command.verb, command.object)
-        if command.object == "chain" and not command.base and not command.comment and kind != ("flush", "chain"):
+        if kind == ("add", "table"):
+            attrs = [table, u32(nl.TABLE_FLAGS, 0)]
+            if command.comment:
+                attrs.append(attr(nl.TABLE_USERDATA, nl.udata_comment(command.comment)))
+            batch.add(nl.NEWTABLE, nl.NLM_F_REQUEST | nl.NLM_F_CREATE, attrs, command)
+        elif command.object == "chain" and not command.base and not command.comment and kind != ("flush", "chain"):
             batch.add(nl.NEWCHAIN if command.verb == "add" else nl.DELCHAIN,
                       nl.NLM_F_REQUEST | (nl.NLM_F_CREATE if command.verb == "add" else 0),
                       [table, string(nl.CHAIN_NAME, command.name)], command)

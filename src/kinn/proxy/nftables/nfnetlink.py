@@ -4,7 +4,7 @@ Debian 12's nft 1.0.6 reads every chain of a table before it adds one rule or el
 nft 1.1 reads less). With kube-proxy's one chain per endpoint, that read alone is most of a partial
 sync: 45 ms of a one-endpoint sync at 1,000 Services × 10 endpoints, 500 ms at 5,000. The kernel
 needs none of it. This module encodes the commands a partial sync writes — chains, rules of the
-shapes rules.py renders, affinity sets, map and set elements — as the same netlink messages nft
+shapes rules.py renders, affinity sets, map and set elements — and the table, as the same netlink messages nft
 would send (the same expressions and user data, so `nft list` prints the rules identically), in one
 batch: atomic, as `nft -f`. A transaction holding anything else (a full sync: base chains, maps,
 flushes of sets) is not encodable here and goes through libnftables whole.
@@ -31,10 +31,11 @@ SO_SNDBUFFORCE = 32
 FAMILIES = {"ip": socket.AF_INET}
 
 # enum nf_tables_msg_types
-NEWCHAIN, DELCHAIN, NEWRULE, DELRULE, NEWSET, DELSET, NEWSETELEM, DELSETELEM = 3, 5, 6, 8, 9, 11, 12, 14
-# NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_*, NFTA_SET_ELEM_LIST_*, NFTA_SET_ELEM_* attributes used here;
-# the table is attribute 1 of each of them.
+NEWTABLE, NEWCHAIN, DELCHAIN, NEWRULE, DELRULE, NEWSET, DELSET, NEWSETELEM, DELSETELEM = 0, 3, 5, 6, 8, 9, 11, 12, 14
+# NFTA_TABLE_*, NFTA_CHAIN_*, NFTA_RULE_*, NFTA_SET_*, NFTA_SET_ELEM_LIST_*, NFTA_SET_ELEM_* attributes
+# used here; the table is attribute 1 of each of them.
 TABLE = 1
+TABLE_FLAGS, TABLE_USERDATA = 2, 6
 CHAIN_NAME = 3
 RULE_CHAIN, RULE_EXPRESSIONS, RULE_USERDATA = 2, 4, 7
 SET_NAME, SET_FLAGS, SET_KEY_TYPE, SET_KEY_LEN, SET_DATA_TYPE, SET_DATA_LEN = 2, 3, 4, 5, 6, 7

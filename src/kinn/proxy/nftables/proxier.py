@@ -1,10 +1,11 @@
-"""The nftables proxier: keeps what the table holds, decides full or partial sync, and applies each
-sync as one nft transaction in the node's namespace: a partial sync as a netlink batch of its own
-(commands.py: nft 1.0.6 would first read every chain of the table), anything else through
-libnftables (libnft.py).
+"""The nftables proxier: keeps what the table holds, decides full or partial sync, and applies the
+sync's transactions in the node's namespace: those commands.py encodes as netlink batches of its
+own (nft 1.0.6 would first read every chain of the table), anything else through libnftables
+(libnft.py).
 
 A full sync (at start, after a failed transaction, when the table vanished) lists the table's
-chains and sets and rebuilds it; otherwise a sync writes only the changed Services (see rules.py).
+chains and sets and rebuilds it, the Services' chains in batches and the fixed chains and maps
+last; otherwise a sync is one transaction writing only the changed Services (see rules.py).
 Chains a sync left stale are deleted by a transaction of their own at the start of a sync at least
 a second later, as upstream: if that fails (a reference the kernel has not dropped yet), they are
 tried again later and the sync itself goes on.
@@ -88,17 +89,19 @@ class NftablesProxier:
         full = self._needs_full
         try:
             if full:
-                tx, state = rules.full_sync(snapshot, self.ctx, now, table_names("chains"), table_names("sets"))
+                transactions, state = rules.full_sync(snapshot, self.ctx, now, table_names("chains"),
+                                                      table_names("sets"))
             else:
-                tx = rules.partial_sync(self.state, snapshot, changes, self.ctx, now)
-            if tx:
-                apply(tx, self._netlink)
+                transactions = [rules.partial_sync(self.state, snapshot, changes, self.ctx, now)]
+            for tx in transactions:
+                if tx:
+                    apply(tx, self._netlink)
         except Exception:
             self._needs_full = True  # the state no longer says what the kernel holds
             raise
         if full:
             self.state, self._needs_full = state, False
-        self.last_transaction = tx.text()
+        self.last_transaction = "".join(tx.text() for tx in transactions)
         log.info("%s sync: %d services, %d changed, %d stale chains pending", "full" if full else "partial",
                  len(snapshot.services), len(changes), len(self.state.stale_chains))
 

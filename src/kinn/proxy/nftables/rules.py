@@ -10,9 +10,11 @@ are missing), checked by the filter chains before DNAT; other ports of a Cluster
 `cluster-ips-check`. Names, comments and statements are upstream's, so `nft list table ip
 kube-proxy` in a kinn node reads like a real node's.
 
-A sync is one transaction. A full sync (start, failure, table gone) rebuilds the table; a partial
-sync rewrites only the changed Services' chains and adds or deletes only the map and set elements
-that changed, so its size does not grow with the number of Services. A chain no longer used is
+A partial sync is one transaction: it rewrites only the changed Services' chains and adds or
+deletes only the map and set elements that changed, so its size does not grow with the number of
+Services. A full sync (start, failure, table gone) rebuilds the table in a few transactions: the
+Services' chains first, in batches, then the one that rewrites the fixed chains and the maps and so
+switches every Service to its new chains at once. A chain no longer used is
 flushed at once but deleted only by a later transaction at least a second after (kernels before 6.2
 notice a map element's chain reference going away only a moment later).
 """
@@ -32,6 +34,7 @@ from kinn.proxy.node import NodeContext
 from kinn.proxy.serviceport import Categorized, Endpoint, ServicePort, categorize
 
 FAMILY, TABLE = "ip", "kube-proxy"
+TABLE_COMMENT = "rules for kube-proxy"
 
 SERVICES = "services"
 SERVICE_IPS = "service-ips"
@@ -87,6 +90,7 @@ CONTAINERS = (("set", CLUSTER_IPS), ("map", SERVICE_IPS), ("map", FIREWALL_IPS),
 NAME_LENGTH_MAX = 256  # nftables' NFT_NAME_MAXLEN
 CHAIN_NAME_BASE_MAX = NAME_LENGTH_MAX - 16  # room for the longest prefix ("external-", "affinity-" …)
 STALE_CHAIN_GRACE = 1.0
+FULL_SYNC_BATCH = 500  # Services per transaction of a full sync's chains
 
 
 def hash_and_truncate(name: str) -> str:
@@ -317,7 +321,7 @@ def write_setup(tx: Transaction, ctx: NodeContext) -> None:
     default; localhost NodePorts are not supported in this mode). Traffic to unallocated ClusterIPs
     is not dropped: that needs the ServiceCIDR objects of the MultiCIDRServiceAllocator gate, off by
     default in v1.31."""
-    tx.add_table("rules for kube-proxy")
+    tx.add_table(TABLE_COMMENT)
     for chain in BASE_CHAINS:
         tx.add_base_chain(chain)
         tx.flush_chain(chain.name)
@@ -379,18 +383,29 @@ def _objects_of(key: ServiceKey, snapshot: Snapshot, ctx: NodeContext) -> tuple[
 
 
 def full_sync(snapshot: Snapshot, ctx: NodeContext, now: float, existing_chains: Iterable[str],
-              existing_sets: Iterable[str]) -> tuple[Transaction, TableState]:
-    """The transaction rebuilding the table, and the state it leaves. `existing_*` are the table's
-    chains and sets before it (listed from the kernel): service chains and affinity sets no Service
-    uses any more are flushed (chains, deleted later) or deleted (sets)."""
-    state, tx = TableState(), Transaction(FAMILY, TABLE)
-    write_setup(tx, ctx)
+              existing_sets: Iterable[str]) -> tuple[list[Transaction], TableState]:
+    """The transactions rebuilding the table, in the order to commit them, and the state they leave.
+    `existing_*` are the table's chains and sets before it (listed from the kernel): service chains
+    and affinity sets no Service uses any more are flushed (chains, deleted later) or deleted (sets).
+
+    The Services' chains and rules come first, FULL_SYNC_BATCH Services per transaction, each
+    Service whole within one; until the last transaction the maps still send traffic where they did
+    (nowhere, on a new table). The last one rewrites the fixed chains, the sets and maps and their
+    elements. All in one transaction would cost the kernel time quadratic in the Services: binding
+    each Service chain's anonymous `numgen` map walks every message of the batch before it
+    (__nft_set_trans_bind), which made a full sync of 5,000 Services × 10 endpoints take a minute."""
+    state = TableState()
+    batches: list[Transaction] = []
     touched: list[ElementKey] = []
-    for key in sorted(snapshot.services):
+    for index, key in enumerate(sorted(snapshot.services)):
+        if index % FULL_SYNC_BATCH == 0:
+            batches.append(_services_transaction())
         objects = _objects_of(key, snapshot, ctx)
         state.objects[key] = objects
-        _write_objects(tx, objects)
+        _write_objects(batches[-1], objects)
         touched += state.elements.claim(key, (), (e for o in objects for e in o.elements))
+    tx = Transaction(FAMILY, TABLE)
+    write_setup(tx, ctx)
     active_chains = {c for objects in state.objects.values() for o in objects for c in o.chains}
     for chain in existing_chains:
         if is_service_chain(chain) and chain not in active_chains:
@@ -401,7 +416,16 @@ def full_sync(snapshot: Snapshot, ctx: NodeContext, now: float, existing_chains:
         if is_affinity_set(name) and name not in active_sets:
             tx.delete_set(name)
     state.elements.reconcile(tx, touched)
-    return tx, state
+    return batches + [tx], state
+
+
+def _services_transaction() -> Transaction:
+    """A transaction for a batch of Services' chains, starting with what they refer to outside
+    themselves (the table, and the chain their rules jump to), so that it commits on a new table too."""
+    tx = Transaction(FAMILY, TABLE)
+    tx.add_table(TABLE_COMMENT)
+    tx.add_chain(MARK_MASQ)
+    return tx
 
 
 def partial_sync(state: TableState, snapshot: Snapshot, changes: dict[ServiceKey, Change], ctx: NodeContext,
