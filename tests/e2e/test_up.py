@@ -75,6 +75,16 @@ def peer_seen_by(cluster: KinnCluster, client: dict, server_ip: str) -> str:
                       timeout=20, what="an answer from the echo server")
 
 
+def test_a_pod_started_as_soon_as_up_returns_resolves_names(cluster: KinnCluster) -> None:
+    """First in the module, so it runs right after `kinn up`: the DNS add-on already answers on
+    every node (before, such a pod's lookup was refused: kube-dns had no ready endpoint yet)."""
+    for node in ("worker-1", "worker-2"):
+        overrides = json.dumps({"spec": {"nodeName": node}})
+        out = cluster.kubectl("run", f"first-lookup-{node}", "--image=python", "--restart=Never", "--rm", "-i",
+                              f"--overrides={overrides}", "--", "getent", "hosts", "kubernetes.default")
+        assert out.split()[:2] == ["10.96.0.1", "kubernetes.default.svc.cluster.local"], out
+
+
 def test_nodes_ready_with_roles_and_context(cluster: KinnCluster) -> None:
     nodes = {n["metadata"]["name"]: n for n in json.loads(cluster.kubectl("get", "nodes", "-o", "json"))["items"]}
     assert sorted(nodes) == ["control-plane", "worker-1", "worker-2"]

@@ -17,7 +17,8 @@ from aiohttp import web
 
 from kinn.kubelet.actions import (ActionError, Outcome, dial_error, http_get_request, http_probe,
                                   resolve_container_port, tcp_probe)
-from kinn.kubelet.probes import PodProbes, ProbeSpec, ProbeType, Result, ResultRun, kill_message, static_environment
+from kinn.kubelet.probes import (PodProbes, ProbeSpec, ProbeType, Result, ResultRun, Ticker, kill_message,
+                                 static_environment)
 from kinn.kubelet.status import ContainerRecord, StatusManager, pod_status
 
 Obj = dict[str, Any]
@@ -50,6 +51,18 @@ def test_a_liveness_or_startup_failure_holds_the_worker_and_starts_counting_agai
     run = ResultRun(probe_type, ProbeSpec({}, failure_threshold=2))
     assert not run.observe(Result.FAILURE) and run.observe(Result.FAILURE)
     assert run.on_hold and run.run == 0
+
+
+def test_the_probe_ticker_keeps_its_beat_whatever_else_wakes_the_worker() -> None:
+    ticker = Ticker(period=1.0, due=1.0)  # started at 0
+    assert ticker.delay(0.2) == pytest.approx(0.8)  # probed at 0.2 on a manual trigger: the tick stays at 1
+    assert ticker.delay(0.3) == pytest.approx(0.7)  # and again at 0.3
+    ticker.ticked()  # the wait ran out at 1.0
+    assert ticker.delay(1.05) == pytest.approx(0.95)
+    ticker.ticked()
+    # A probe from 2.0 to 4.5: the ticks at 3 and 4 came meanwhile; one is taken at once, the other dropped.
+    assert ticker.delay(4.5) == 0.0
+    assert ticker.delay(4.5) == pytest.approx(0.5)
 
 
 def test_kill_messages() -> None:

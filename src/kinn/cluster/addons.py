@@ -90,7 +90,9 @@ def _deployment() -> Obj:
         "resources": {"requests": {"cpu": "100m", "memory": "70Mi"}},
         "livenessProbe": {"httpGet": {"path": "/health", "port": HEALTH_PORT, "scheme": "HTTP"},
                           "initialDelaySeconds": 60, "timeoutSeconds": 5, "successThreshold": 1, "failureThreshold": 5},
-        "readinessProbe": {"httpGet": {"path": "/ready", "port": READY_PORT, "scheme": "HTTP"}},
+        # Probed every second, not kubeadm's default 10: a first probe before the server listens
+        # would otherwise keep the cluster without DNS for 10 s, and `kinn up` waits for DNS.
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": READY_PORT, "scheme": "HTTP"}, "periodSeconds": 1},
     }
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": DNS_NAME, "namespace": NAMESPACE, "labels": DNS_LABELS},

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Awaitable, Callable
 
+from dnslib import DNSRecord
+
 from kinn import netlink
 from kinn.api.errors import StatusError
 from kinn.apiserver.certs import ensure_pki
@@ -171,8 +173,11 @@ async def _create(cluster: Cluster, echo: Echo, verbosity: int) -> None:
             if net.backend == "host-gw":
                 with Step(echo, f"Underlay routes to the pod subnets (host-gw) in {paths.underlay_netns}"):
                     await _route_pod_subnets(client, cluster)
-            with Step(echo, f"Add-ons: DNS (Deployment kube-system/kube-dns, Service kube-dns {net.cluster_dns}:53)"):
+            with Step(echo, f"Add-ons: DNS (Deployment kube-system/kube-dns, Service kube-dns {net.cluster_dns}:53), "
+                            "answering on every node"):
                 await addons.apply(client, addons.dns(spec))
+                await _wait("cluster DNS answering on every node", lambda: _dns_answers(cluster),
+                            {paths.server_log: server, **agents})
             with Step(echo, f"Add-ons: ingress-nginx (Deployment {addons.INGRESS_NAMESPACE}/"
                             f"{addons.INGRESS_CONTROLLER}, LoadBalancer Service {addons.INGRESS_CONTROLLER} "
                             f"{addons.ingress_address(spec)}:80,443, IngressClass {addons.INGRESS_CLASS})"):
@@ -289,6 +294,26 @@ async def _wait_for_nodes(client: Client, cluster: Cluster, agents: dict[Path, P
         leases = all(node.paths.path("/run/flannel/subnet.env").exists() for node in cluster.nodes)
         return len(nodes) == len(cluster.nodes) and all(ready_status(node) == "True" for node in nodes) and leases
     await _wait("all nodes Ready", ready, agents)
+
+
+async def _dns_answers(cluster: Cluster) -> bool:
+    """Each node gets an answer from the cluster DNS Service: its pod is Ready and every node's
+    kube-proxy sends the Service's address to it. Until then a pod's first lookup is refused."""
+    for node in cluster.nodes:
+        if not await asyncio.to_thread(netlink.netns.run_in, node.paths.netns, _resolves_kubernetes,
+                                       cluster.spec.networking.cluster_dns):
+            return False
+    return True
+
+
+def _resolves_kubernetes(server: str) -> bool:
+    """One UDP query for the `kubernetes` Service's A record, with a short wait for the answer."""
+    query = DNSRecord.question(f"kubernetes.default.svc.{addons.CLUSTER_DOMAIN}")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(0.2)
+        sock.sendto(query.pack(), (server, 53))
+        reply = DNSRecord.parse(sock.recv(512))
+    return reply.header.id == query.header.id and bool(reply.rr)
 
 
 async def _route_pod_subnets(client: Client, cluster: Cluster) -> None:

@@ -254,6 +254,28 @@ def kill_message(container: str, probe_type: ProbeType, restart: bool) -> str:
     return f"{message}, will be restarted" if restart else message
 
 
+@dataclass
+class Ticker:
+    """Go's time.Ticker as worker.go reads it: a tick every period from the worker's start, which a
+    manual trigger does not move (a probe run early by a trigger is followed by the tick on the beat,
+    not a whole period later); ticks that came while a probe was running are dropped but one, the
+    channel's buffer, which is taken at once."""
+
+    period: float
+    due: float  # the next tick not yet taken
+
+    def delay(self, now: float) -> float:
+        """Seconds until the next tick; 0 if one is already due (it is taken now)."""
+        if self.due > now:
+            return self.due - now
+        self.due += (math.floor((now - self.due) / self.period) + 1) * self.period
+        return 0.0
+
+    def ticked(self) -> None:
+        """The wait ran until the tick: it is taken."""
+        self.due += self.period
+
+
 class ProbeWorker:
     """worker.go: probes one container with one probe every period until stopped or the pod is done."""
 
@@ -277,31 +299,28 @@ class ProbeWorker:
         self._wakeup.set()
 
     async def _run(self) -> None:
-        """Probe, then wait for the next tick of a periodSeconds ticker (a slow probe skips the ticks it
-        missed, as Go's ticker drops them) or a manual trigger."""
+        """Probe at each tick of a periodSeconds ticker, or at once on a manual trigger."""
         loop = asyncio.get_running_loop()
-        tick = loop.time()
+        ticker = Ticker(self.spec.period, loop.time() + self.spec.period)
         try:
             while not self._stopped and await self.do_probe():
-                tick += self.spec.period
-                now = loop.time()
-                if tick < now:
-                    tick += math.ceil((now - tick) / self.spec.period) * self.spec.period
-                    delay = 0.0
-                else:
-                    delay = tick - now
-                await self._wait(delay)
+                delay = ticker.delay(loop.time())
+                if delay and not await self._wait(delay):
+                    ticker.ticked()
         except Exception:  # a worker must not die silently: it would freeze its container's result
             log.exception("%s probe worker for %s failed", self.probe_type.value, self.container["name"])
         finally:
             self.probes.worker_done(self)
 
-    async def _wait(self, delay: float) -> None:
+    async def _wait(self, delay: float) -> bool:
+        """Wait `delay` seconds; True if a trigger (or stop) ended the wait early."""
         try:
             await asyncio.wait_for(self._wakeup.wait(), delay)
+            woken = True
         except asyncio.TimeoutError:
-            pass
+            woken = False
         self._wakeup.clear()
+        return woken
 
     def _record(self) -> ContainerRecord | None:
         target = self.probes.target
