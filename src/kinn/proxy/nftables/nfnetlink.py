@@ -4,10 +4,11 @@ Debian 12's nft 1.0.6 reads every chain of a table before it adds one rule or el
 nft 1.1 reads less). With kube-proxy's one chain per endpoint, that read alone is most of a partial
 sync: 45 ms of a one-endpoint sync at 1,000 Services × 10 endpoints, 500 ms at 5,000. The kernel
 needs none of it. This module encodes the commands a partial sync writes — chains, rules of the
-shapes rules.py renders, affinity sets, map and set elements — and the table, as the same netlink messages nft
-would send (the same expressions and user data, so `nft list` prints the rules identically), in one
-batch: atomic, as `nft -f`. A transaction holding anything else (a full sync: base chains, maps,
-flushes of sets) is not encodable here and goes through libnftables whole.
+shapes rules.py renders, affinity sets, map and set elements, the table — as the same netlink
+messages nft would send (the same expressions and user data, so `nft list` prints the rules
+identically), in one batch: atomic, as `nft -f`. A transaction holding anything else (a full
+sync's last: base chains, maps, flushes of sets) is not encodable here and goes through
+libnftables whole.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ A partial sync is one transaction: it rewrites only the changed Services' chains
 deletes only the map and set elements that changed, so its size does not grow with the number of
 Services. A full sync (start, failure, table gone) rebuilds the table in a few transactions: the
 Services' chains first, in batches, then the one that rewrites the fixed chains and the maps and so
-switches every Service to its new chains at once. A chain no longer used is
-flushed at once but deleted only by a later transaction at least a second after (kernels before 6.2
-notice a map element's chain reference going away only a moment later).
+switches every Service to its new chains at once. A chain no longer used is flushed at once but
+deleted only by a later transaction at least a second after (kernels before 6.2 notice a map
+element's chain reference going away only a moment later).
 """
 
 from __future__ import annotations
