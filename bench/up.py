@@ -7,7 +7,8 @@ Each run builds control-plane + 2 workers from nothing (underlay, node namespace
 one `kinn agent` per node) and stops the clock when `kinn up` returns: every node Ready with its
 flannel lease written, and cluster DNS answering a query from every node. Memory, after `--idle`
 seconds without workload, is what the processes in the cluster's cgroup hold resident, each page
-counted once however many of them map it (see clusters.memory_mib), and the sum of their RSS. Targets: up < 5 s, memory < 250 MB.
+counted once however many of them map it (see clusters.memory_mib), and the sum of their RSS.
+Targets: up < 5 s, memory < 250 MB.
 """
 
 from __future__ import annotations

@@ -187,7 +187,7 @@ def test_full_sync_of_a_cluster_ip_service() -> None:
     assert state.stale_chains == {}
 
 
-def test_a_full_sync_writes_service_chains_in_batches_and_switches_the_maps_last(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_sync_writes_service_chains_in_batches_and_switches_maps_last(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each Service whole within one batch; no map element before the last transaction, which holds them all."""
     monkeypatch.setattr(rules, "FULL_SYNC_BATCH", 2)
     objects = [o for i in range(5) for o in (service("ns1", f"svc{i}", f"172.30.0.{i + 1}"),
