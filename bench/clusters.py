@@ -24,10 +24,11 @@ PRESENT, FRAME = 1 << 63, (1 << 55) - 1  # /proc/PID/pagemap: page present, its 
 
 @contextmanager
 def isolated_home() -> Iterator[None]:
-    """Clusters made inside get their own state dir and kubeconfig (~/.kube/config is left alone),
-    removed at the end."""
+    """Clusters made inside get their own state dir, kubeconfig and kubectl cache (~/.kube is left
+    alone), removed at the end."""
     with scratch_dir("kinn-bench-home-") as home:
         os.environ["KINN_HOME"], os.environ["KUBECONFIG"] = str(home), str(home / "kubeconfig")
+        os.environ["KUBECACHEDIR"] = str(home / "kubecache")
         yield
 
 

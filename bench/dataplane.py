@@ -15,7 +15,6 @@ iptables and nftables modes. All of it shares the machine's cores, wrk and nginx
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import subprocess
@@ -99,5 +98,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("KUBECACHEDIR", "/tmp/kinn-bench-kubecache")
     main()

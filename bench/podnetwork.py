@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import time
@@ -206,5 +205,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("KUBECACHEDIR", "/tmp/kinn-bench-kubecache")
     main()
